@@ -1,0 +1,182 @@
+/**
+ * formfleet's operating policy: the one place where tiers, limits, thresholds and schedules live.
+ *
+ * Plain typed data with no aws-cdk-lib (or any other runtime) import, so the CDK stacks, the Lambda
+ * handlers, the local runtime and the tests all read the same numbers. Change a number here and every
+ * layer follows; nothing else may restate it.
+ */
+
+/** Priority 1 is served first. */
+export type Priority = 1 | 2 | 3;
+
+export interface PriorityTier {
+  readonly priority: Priority;
+  /** Short label used in metrics, logs, dashboards and the API ("P1"). */
+  readonly name: 'P1' | 'P2' | 'P3';
+  /** Base name of the tier's FIFO queue; `.fifo` and a stage prefix are added where queues are made. */
+  readonly queueName: string;
+  /**
+   * Most worker invocations this tier's event source mapping may run at once (Lambda's
+   * ScalingConfig.MaximumConcurrency, minimum 2). P1 gets the most so urgent work never waits behind
+   * a P3 backlog.
+   */
+  readonly maxConcurrency: number;
+  /** Records per worker invocation. One: a job drives a browser for minutes, so batching adds latency only. */
+  readonly batchSize: number;
+  /**
+   * A job that has waited this long in the tier is promoted to the next tier up, so low priorities never
+   * starve. Null for the top tier.
+   */
+  readonly promoteAfterSeconds: number | null;
+}
+
+export const PRIORITY_TIERS: readonly PriorityTier[] = [
+  {
+    priority: 1,
+    name: 'P1',
+    queueName: 'formfleet-p1',
+    maxConcurrency: 10,
+    batchSize: 1,
+    promoteAfterSeconds: null,
+  },
+  {
+    priority: 2,
+    name: 'P2',
+    queueName: 'formfleet-p2',
+    maxConcurrency: 5,
+    batchSize: 1,
+    promoteAfterSeconds: 15 * 60,
+  },
+  {
+    priority: 3,
+    name: 'P3',
+    queueName: 'formfleet-p3',
+    maxConcurrency: 2,
+    batchSize: 1,
+    promoteAfterSeconds: 30 * 60,
+  },
+];
+
+export function tierFor(priority: number): PriorityTier {
+  const tier = PRIORITY_TIERS.find((t) => t.priority === priority);
+  if (!tier) throw new RangeError(`priority must be 1, 2 or 3 (got ${priority})`);
+  return tier;
+}
+
+/** Queue behaviour shared by every tier. */
+export const QUEUES = {
+  /** A message received this many times without success moves to the tier's dead-letter queue. */
+  maxReceiveCount: 5,
+  /** Main queues keep a message 4 days; a job older than that has failed long before. */
+  retentionSeconds: 4 * 24 * 3600,
+  /** Dead-letter queues keep messages the SQS maximum, 14 days, so a person has time to look. */
+  dlqRetentionSeconds: 14 * 24 * 3600,
+} as const;
+
+/** The submission worker's runtime limits. */
+export const WORKER = {
+  /** Lambda timeout of one worker invocation (the Lambda maximum). */
+  timeoutSeconds: 900,
+  /**
+   * Queue visibility timeout: AWS asks for at least 6x the function timeout on an event source mapping
+   * so a message is not redelivered while a slow invocation still runs. Heartbeats extend it too.
+   */
+  visibilityTimeoutSeconds: 6 * 900,
+  /** Heartbeat (progress write + visibility extension) period. */
+  heartbeatIntervalSeconds: 20,
+  /** Memory for the browser worker; Chromium needs at least 2 GB to be stable. */
+  memoryMb: 2048,
+  /** /tmp space for the extracted Chromium and its profile. */
+  ephemeralStorageMb: 2048,
+  /** A browser is closed and relaunched after this many pages, bounding leaks. */
+  browserRecycleAfterPages: 50,
+  /** Per step and per directory time budgets for the form engine. */
+  stepTimeoutMs: 15_000,
+  directoryTimeoutMs: 90_000,
+  /** Attempts for a transient failure of one directory within one job run, with exponential backoff. */
+  transientRetries: 2,
+  retryBaseDelayMs: 500,
+  /** Politeness: the minimum gap between two submissions to the same directory site, across workers. */
+  siteMinGapMs: 1_000,
+} as const;
+
+/** Stale-job recovery and dead-letter watching. */
+export const RECOVERY = {
+  /** A claimed job with no heartbeat for this long is considered abandoned (its worker died). */
+  staleAfterSeconds: 10 * 60,
+  /** How often the stale-job monitor runs. */
+  staleCheckIntervalSeconds: 2 * 60,
+  /** A job requeued this many times by the monitor is failed instead of requeued again. */
+  requeueCap: 3,
+  /** Heartbeats arriving but the step unchanged this long: the site is slow or the browser hung. */
+  stuckStepAfterSeconds: 5 * 60,
+  /** How often the DLQ check runs. */
+  dlqCheckIntervalSeconds: 5 * 60,
+  /** While a DLQ stays non-empty and unchanged, remind once per this period. */
+  dlqReminderAfterSeconds: 60 * 60,
+} as const;
+
+/** A rate-limit preset: exact sliding limits enforced by the API, and API Gateway's coarse outer guard. */
+export interface RateLimitPreset {
+  readonly perMinute: number;
+  readonly perHour: number | null;
+  /** Token-bucket burst for API Gateway usage plans (best effort, in front of the exact limiter). */
+  readonly burst: number;
+}
+
+export const RATE_LIMITS = {
+  /** Client API keys. */
+  client: { perMinute: 100, perHour: 1_000, burst: 20 },
+  /** Admin API keys: operators and automation, trusted but still bounded. */
+  admin: { perMinute: 600, perHour: 20_000, burst: 100 },
+  /** Unauthenticated routes (GET /health), per client IP. */
+  anonymousPerIp: { perMinute: 100, perHour: null, burst: 20 },
+} as const satisfies Record<string, RateLimitPreset>;
+
+/** Request size limits. */
+export const PAYLOAD_LIMITS = {
+  /** Largest JSON body a route accepts; larger is refused with 413 before parsing. */
+  jsonBodyBytes: 1_048_576,
+  /**
+   * Highest value jsonBodyBytes may be configured to: Lambda's synchronous invocation payload limit is
+   * 6 MB for the whole event, and a body is base64- or JSON-escaped inside it, so keep a margin.
+   */
+  jsonBodyCeilingBytes: 4_500_000,
+  /** URLs longer than this get 414. */
+  maxUrlLength: 2_048,
+  /** API Gateway REST's own hard payload ceiling, which the local gateway applies too. */
+  apiGatewayMaxBytes: 10 * 1_048_576,
+} as const;
+
+/** In-container caches of the worker and API. */
+export const CACHE_TTL = {
+  customerSeconds: 60 * 60,
+  directorySeconds: 24 * 60 * 60,
+} as const;
+
+/** Packages a business can buy: which directories, how many, and at which priority by default. */
+export const PACKAGES = {
+  starter: { maxDirectoryTier: 1, size: 25, defaultPriority: 3 },
+  growth: { maxDirectoryTier: 2, size: 50, defaultPriority: 2 },
+  professional: { maxDirectoryTier: 3, size: 100, defaultPriority: 2 },
+  enterprise: { maxDirectoryTier: 4, size: 200, defaultPriority: 1 },
+} as const satisfies Record<string, { maxDirectoryTier: number; size: number; defaultPriority: Priority }>;
+
+export type PackageName = keyof typeof PACKAGES;
+
+/** EventBridge schedules (and the local runtime's timers), derived from the thresholds above. */
+export const SCHEDULES = {
+  staleJobs: { everySeconds: RECOVERY.staleCheckIntervalSeconds },
+  dlqCheck: { everySeconds: RECOVERY.dlqCheckIntervalSeconds },
+} as const;
+
+/** Names used for metrics and logs. */
+export const SERVICE = {
+  name: 'formfleet',
+  metricsNamespace: 'Formfleet',
+} as const;
+
+/** Physical queue names of a tier; `prefix` separates stages (and parallel tests) sharing one account. */
+export function tierQueueNames(tier: PriorityTier, prefix = ''): { queue: string; dlq: string } {
+  return { queue: `${prefix}${tier.queueName}.fifo`, dlq: `${prefix}${tier.queueName}-dlq.fifo` };
+}
