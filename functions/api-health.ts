@@ -1,0 +1,5 @@
+/** Lambda entry: GET /health. */
+import { healthApiDepsFromEnv } from './api/deps.ts';
+import { makeHealthApi } from './api/health.ts';
+
+export const handler = makeHealthApi(await healthApiDepsFromEnv(process.env));

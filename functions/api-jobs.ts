@@ -1,0 +1,5 @@
+/** Lambda entry: /v1/jobs routes. */
+import { jobsApiDepsFromEnv } from './api/deps.ts';
+import { makeJobsApi } from './api/jobs.ts';
+
+export const handler = makeJobsApi(await jobsApiDepsFromEnv(process.env));

@@ -1,0 +1,272 @@
+/**
+ * Jobs and their lifecycle in Postgres. Every state change is one conditional statement plus a job_events
+ * row, and every write by a worker is fenced: it names the fencing token it claimed with, and a newer claim
+ * or a requeue (which raise the token) makes it fail. So a zombie worker cannot overwrite a newer one.
+ */
+import type { Priority } from '#policy';
+import type { Sql } from '#shared/db';
+
+export const JOB_STATUSES = ['pending', 'queued', 'in_progress', 'completed', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** What the worker is doing now; written with every heartbeat. */
+export interface JobProgress {
+  total?: number;
+  done?: number;
+  directoryId?: string | null;
+  step?: string | null;
+  /** When the current (directory, step) began, so "heartbeats arriving, step unchanged" can be seen. */
+  stepSince?: string | null;
+  counts?: Record<string, number>;
+}
+
+export interface Job {
+  id: string;
+  customerId: string;
+  ownerKeyId: string;
+  package: string | null;
+  priority: Priority;
+  requestedPriority: Priority;
+  status: JobStatus;
+  attempts: number;
+  fencingToken: number;
+  enqueueToken: number;
+  claimedBy: string | null;
+  heartbeatAt: string | null;
+  progress: JobProgress;
+  error: string | null;
+  errorClass: string | null;
+  createdAt: string;
+  updatedAt: string;
+  queuedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** A worker's hold on a job: valid while jobs.fencing_token still equals `fencingToken`. */
+export interface Claim {
+  jobId: string;
+  customerId: string;
+  priority: Priority;
+  fencingToken: number;
+  workerId: string;
+  /** The status the job had before this claim; 'in_progress' means a previous worker was displaced. */
+  previousStatus: JobStatus;
+}
+
+export interface NewJob {
+  customerId: string;
+  ownerKeyId: string;
+  priority: Priority;
+  requestedPriority: Priority;
+  package: string | null;
+  directoryIds: readonly string[];
+}
+
+export interface JobStore {
+  /** Inserts the job ('pending', enqueue token 1), one ledger row per directory and a 'created' event. */
+  create(input: NewJob): Promise<Job>;
+  get(id: string): Promise<Job | undefined>;
+  /** 'pending' → 'queued' once the message carrying `enqueueToken` is on the queue; false if the job moved on. */
+  markQueued(jobId: string, enqueueToken: number): Promise<boolean>;
+  /** Claims the job for a message carrying `enqueueToken`; undefined when the message is stale. */
+  claim(jobId: string, enqueueToken: number, workerId: string): Promise<Claim | undefined>;
+  /** Records liveness and progress; false when the claim has been superseded. */
+  heartbeat(claim: Claim, progress: JobProgress): Promise<boolean>;
+  /** Ends the job; false when the claim has been superseded. */
+  finish(
+    claim: Claim,
+    outcome: { status: 'completed' | 'failed'; progress: JobProgress; error?: string; errorClass?: string },
+  ): Promise<boolean>;
+  /** Appends a job_events row. */
+  recordEvent(jobId: string, type: string, detail?: Record<string, unknown>): Promise<void>;
+}
+
+interface JobRow {
+  id: string;
+  customer_id: string;
+  owner_key_id: string;
+  package: string | null;
+  priority: number;
+  requested_priority: number;
+  status: JobStatus;
+  attempts: number;
+  fencing_token: number;
+  enqueue_token: number;
+  claimed_by: string | null;
+  heartbeat_at: Date | null;
+  progress: JobProgress;
+  error: string | null;
+  error_class: string | null;
+  created_at: Date;
+  updated_at: Date;
+  queued_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export const JOB_COLUMNS = `id, customer_id, owner_key_id, package, priority, requested_priority, status, attempts,
+  fencing_token, enqueue_token, claimed_by, heartbeat_at, progress, error, error_class, created_at, updated_at,
+  queued_at, started_at, finished_at`;
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toJob(row: JobRow): Job {
+  return {
+    id: row.id,
+    customerId: row.customer_id,
+    ownerKeyId: row.owner_key_id,
+    package: row.package,
+    priority: row.priority as Priority,
+    requestedPriority: row.requested_priority as Priority,
+    status: row.status,
+    attempts: row.attempts,
+    fencingToken: row.fencing_token,
+    enqueueToken: row.enqueue_token,
+    claimedBy: row.claimed_by,
+    heartbeatAt: iso(row.heartbeat_at),
+    progress: row.progress,
+    error: row.error,
+    errorClass: row.error_class,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    queuedAt: iso(row.queued_at),
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+  };
+}
+
+export class PgJobStore implements JobStore {
+  constructor(private readonly sql: Sql) {}
+
+  create(input: NewJob): Promise<Job> {
+    return this.sql.transaction(async (tx) => {
+      const { rows } = await tx.query<JobRow>(
+        `INSERT INTO jobs (customer_id, owner_key_id, package, priority, requested_priority, enqueue_token, progress)
+         VALUES ($1, $2, $3, $4, $5, 1, jsonb_build_object('total', $6::int, 'done', 0))
+         RETURNING ${JOB_COLUMNS}`,
+        [
+          input.customerId,
+          input.ownerKeyId,
+          input.package,
+          input.priority,
+          input.requestedPriority,
+          input.directoryIds.length,
+        ],
+      );
+      const job = toJob(rows[0] as JobRow);
+      await tx.query(`INSERT INTO submissions (job_id, directory_id) SELECT $1, unnest($2::text[])`, [
+        job.id,
+        input.directoryIds,
+      ]);
+      await tx.query(`INSERT INTO job_events (job_id, type, detail) VALUES ($1, 'created', $2)`, [
+        job.id,
+        { priority: input.priority, directories: input.directoryIds.length, package: input.package },
+      ]);
+      return job;
+    });
+  }
+
+  async get(id: string): Promise<Job | undefined> {
+    const { rows } = await this.sql.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [id]);
+    return rows[0] ? toJob(rows[0]) : undefined;
+  }
+
+  async markQueued(jobId: string, enqueueToken: number): Promise<boolean> {
+    const { rowCount } = await this.sql.query(
+      // A fast worker may already have claimed the job: then only the time is recorded.
+      `WITH queued AS (
+         UPDATE jobs SET status = CASE WHEN status = 'pending' THEN 'queued' ELSE status END,
+                queued_at = coalesce(queued_at, now())
+         WHERE id = $1 AND enqueue_token = $2 AND status IN ('pending', 'in_progress')
+         RETURNING id, priority
+       )
+       INSERT INTO job_events (job_id, type, detail)
+       SELECT id, 'queued', jsonb_build_object('enqueueToken', $2::int, 'priority', priority) FROM queued`,
+      [jobId, enqueueToken],
+    );
+    return rowCount === 1;
+  }
+
+  async claim(jobId: string, enqueueToken: number, workerId: string): Promise<Claim | undefined> {
+    // Newest claimant wins: SQS only redelivers a FIFO message once the previous receiver lost its
+    // visibility (stopped heartbeating), so a claim of an in-progress job displaces a dead or lost worker,
+    // and raising the fencing token shuts that worker out.
+    const { rows } = await this.sql.query<{
+      customer_id: string;
+      priority: number;
+      fencing_token: number;
+      previous_status: JobStatus;
+    }>(
+      `WITH prev AS (
+         SELECT id, status FROM jobs WHERE id = $1 FOR UPDATE
+       ), claimed AS (
+         UPDATE jobs j SET status = 'in_progress', fencing_token = j.fencing_token + 1, claimed_by = $3,
+                claimed_at = now(), heartbeat_at = now(), started_at = coalesce(j.started_at, now())
+         FROM prev
+         WHERE j.id = prev.id AND j.enqueue_token = $2 AND j.status IN ('pending', 'queued', 'in_progress')
+         RETURNING j.id, j.customer_id, j.priority, j.fencing_token, prev.status AS previous_status
+       ), event AS (
+         INSERT INTO job_events (job_id, type, detail)
+         SELECT id, 'claimed', jsonb_build_object('worker', $3::text, 'fencingToken', fencing_token,
+                'previousStatus', previous_status)
+         FROM claimed
+       )
+       SELECT customer_id, priority, fencing_token, previous_status FROM claimed`,
+      [jobId, enqueueToken, workerId],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      jobId,
+      customerId: row.customer_id,
+      priority: row.priority as Priority,
+      fencingToken: row.fencing_token,
+      workerId,
+      previousStatus: row.previous_status,
+    };
+  }
+
+  async heartbeat(claim: Claim, progress: JobProgress): Promise<boolean> {
+    const { rowCount } = await this.sql.query(
+      `UPDATE jobs SET heartbeat_at = now(), progress = $3
+       WHERE id = $1 AND fencing_token = $2 AND status = 'in_progress'`,
+      [claim.jobId, claim.fencingToken, progress],
+    );
+    return rowCount === 1;
+  }
+
+  async finish(
+    claim: Claim,
+    outcome: { status: 'completed' | 'failed'; progress: JobProgress; error?: string; errorClass?: string },
+  ): Promise<boolean> {
+    const { rowCount } = await this.sql.query(
+      `WITH done AS (
+         UPDATE jobs SET status = $3, progress = $4, error = $5, error_class = $6, finished_at = now(),
+                heartbeat_at = now()
+         WHERE id = $1 AND fencing_token = $2 AND status = 'in_progress'
+         RETURNING id
+       )
+       INSERT INTO job_events (job_id, type, detail)
+       SELECT id, $3, jsonb_build_object('counts', $4::jsonb -> 'counts', 'error', $5::text) FROM done`,
+      [
+        claim.jobId,
+        claim.fencingToken,
+        outcome.status,
+        outcome.progress,
+        outcome.error ?? null,
+        outcome.errorClass ?? null,
+      ],
+    );
+    return rowCount === 1;
+  }
+
+  async recordEvent(jobId: string, type: string, detail: Record<string, unknown> = {}): Promise<void> {
+    await this.sql.query('INSERT INTO job_events (job_id, type, detail) VALUES ($1, $2, $3)', [
+      jobId,
+      type,
+      detail,
+    ]);
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * One Chromium per worker process (per Lambda execution environment), launched lazily on first use and
+ * reused across invocations; a fresh BrowserContext per directory so no cookie or storage crosses from
+ * one customer to the next. The browser is recycled after N pages, when it disconnects or crashes, and
+ * when a launch or page operation times out.
+ */
+import type { Browser, BrowserContext, BrowserContextOptions, LaunchOptions } from 'playwright-core';
+
+export interface BrowserPoolOptions {
+  /** Chromium binary; defaults to CHROMIUM_PATH, then @sparticuz/chromium's extracted binary. */
+  executablePath?: string | undefined;
+  /** Relaunch after this many pages (contexts) have been used. */
+  recycleAfterPages: number;
+  launchTimeoutMs?: number;
+  /** True in Lambda: adds @sparticuz/chromium's --single-process, which is unsafe anywhere else. */
+  inLambda?: boolean;
+  onEvent?: (event: BrowserPoolEvent) => void;
+}
+
+export type BrowserPoolEvent =
+  | { type: 'launch'; ms: number }
+  | { type: 'recycle'; reason: 'page-limit' | 'disconnected' | 'timeout' | 'crash' | 'close' }
+  | { type: 'context'; ms: number };
+
+export interface BrowserLease {
+  context: BrowserContext;
+  /** Closes the context; `broken` asks the pool to relaunch the browser before the next lease. */
+  release(options?: { broken?: boolean }): Promise<void>;
+}
+
+export interface BrowserState {
+  running: boolean;
+  pagesSinceLaunch: number;
+  launches: number;
+  recycles: number;
+  openContexts: number;
+}
+
+/** Flags that keep Chromium off the network except for the pages it is asked to open. */
+const QUIET_FLAGS = [
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--mute-audio',
+];
+
+export class BrowserPool {
+  private browser: Browser | undefined;
+  private launching: Promise<Browser> | undefined;
+  private pagesSinceLaunch = 0;
+  private launches = 0;
+  private recycles = 0;
+  private openContexts = 0;
+  private retireWhenIdle = false;
+
+  constructor(private readonly options: BrowserPoolOptions) {}
+
+  state(): BrowserState {
+    return {
+      running: this.browser?.isConnected() ?? false,
+      pagesSinceLaunch: this.pagesSinceLaunch,
+      launches: this.launches,
+      recycles: this.recycles,
+      openContexts: this.openContexts,
+    };
+  }
+
+  /** A fresh, isolated context in the shared browser. */
+  async acquire(contextOptions: BrowserContextOptions = {}): Promise<BrowserLease> {
+    if (this.retireWhenIdle && this.openContexts === 0) await this.recycle('page-limit');
+    const browser = await this.ensureBrowser();
+    const started = Date.now();
+    let context: BrowserContext;
+    try {
+      context = await withTimeout(
+        browser.newContext(contextOptions),
+        this.options.launchTimeoutMs ?? 20_000,
+        'newContext',
+      );
+    } catch (err) {
+      await this.recycle(err instanceof TimeoutError ? 'timeout' : 'crash');
+      throw err;
+    }
+    this.options.onEvent?.({ type: 'context', ms: Date.now() - started });
+    this.openContexts += 1;
+    this.pagesSinceLaunch += 1;
+    if (this.pagesSinceLaunch >= this.options.recycleAfterPages) this.retireWhenIdle = true;
+    let released = false;
+    return {
+      context,
+      release: async ({ broken = false } = {}) => {
+        if (released) return;
+        released = true;
+        this.openContexts -= 1;
+        await withTimeout(context.close(), 5_000, 'context.close').catch(() => {
+          broken = true;
+        });
+        if (broken) await this.recycle('crash');
+        else if (this.retireWhenIdle && this.openContexts === 0) await this.recycle('page-limit');
+      },
+    };
+  }
+
+  /** Closes the browser (tests, shutdown). The next acquire launches a new one. */
+  async close(): Promise<void> {
+    await this.recycle('close');
+  }
+
+  private async ensureBrowser(): Promise<Browser> {
+    if (this.browser?.isConnected()) return this.browser;
+    if (this.browser) {
+      this.browser = undefined;
+      this.recycles += 1;
+      this.options.onEvent?.({ type: 'recycle', reason: 'disconnected' });
+    }
+    this.launching ??= this.launch().finally(() => {
+      this.launching = undefined;
+    });
+    return this.launching;
+  }
+
+  private async launch(): Promise<Browser> {
+    const started = Date.now();
+    const { chromium } = await import('playwright-core');
+    const { executablePath, args } = await resolveChromium(this.options);
+    const launchOptions: LaunchOptions = {
+      executablePath,
+      args,
+      headless: true,
+      timeout: this.options.launchTimeoutMs ?? 20_000,
+    };
+    const browser = await chromium.launch(launchOptions);
+    browser.on('disconnected', () => {
+      if (this.browser === browser) this.browser = undefined;
+    });
+    this.browser = browser;
+    this.pagesSinceLaunch = 0;
+    this.retireWhenIdle = false;
+    this.launches += 1;
+    this.options.onEvent?.({ type: 'launch', ms: Date.now() - started });
+    return browser;
+  }
+
+  private async recycle(
+    reason: 'page-limit' | 'disconnected' | 'timeout' | 'crash' | 'close',
+  ): Promise<void> {
+    const browser = this.browser;
+    this.browser = undefined;
+    this.retireWhenIdle = false;
+    this.pagesSinceLaunch = 0;
+    if (!browser) return;
+    if (reason !== 'close') {
+      this.recycles += 1;
+      this.options.onEvent?.({ type: 'recycle', reason });
+    }
+    await withTimeout(browser.close(), 5_000, 'browser.close').catch(() => {
+      // A hung browser: kill its process outright.
+      try {
+        (browser as unknown as { process?: () => { kill: (s: string) => void } | null })
+          .process?.()
+          ?.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    });
+  }
+}
+
+async function resolveChromium(
+  options: BrowserPoolOptions,
+): Promise<{ executablePath: string; args: string[] }> {
+  const explicit = options.executablePath ?? process.env.CHROMIUM_PATH;
+  const sparticuz = (await import('@sparticuz/chromium')).default;
+  // --single-process makes closing a context kill the whole browser outside Lambda's sandbox.
+  const baseArgs = sparticuz.args.filter((a) => options.inLambda || a !== '--single-process');
+  const args = [...new Set([...baseArgs, ...QUIET_FLAGS])];
+  if (explicit) return { executablePath: explicit, args };
+  return { executablePath: await sparticuz.executablePath(), args };
+}
+
+export class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`${what} timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
