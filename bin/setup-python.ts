@@ -1,0 +1,5 @@
+/** `npm run setup:python`: creates .venv with the pinned moto server and cfn-lint. */
+import { ensurePythonTools, VENV_DIR } from '#local/services/python';
+
+await ensurePythonTools((line) => console.log(line));
+console.log(`python tools ready in ${VENV_DIR}`);

@@ -1,0 +1,196 @@
+/**
+ * The local API gateway: turns HTTP requests into API Gateway REST proxy events and calls the same handler
+ * functions the Lambdas run. Like API Gateway it answers 403 {"message":"Forbidden"} for a missing or unknown
+ * API key on a keyed route (handlers then see requestContext.identity.apiKeyId, the key's id, never its
+ * value) and refuses bodies over API Gateway's 10 MB ceiling.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { ApiHandler } from '#functions/api/router';
+import { type ApiFunction, matchPath, ROUTES, type RouteSpec } from '#functions/api/routes';
+import { PAYLOAD_LIMITS } from '#policy';
+
+export interface GatewayOptions {
+  port: number;
+  host?: string;
+  handlers: Readonly<Record<ApiFunction, ApiHandler>>;
+  /** API key value → key id, as API Gateway's key store. */
+  apiKeys: ReadonlyMap<string, string>;
+  /** Extra non-API routes served by the local runtime (the dashboard). Return true if handled. */
+  extra?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
+}
+
+export interface Gateway {
+  readonly url: string;
+  readonly server: Server;
+  stop(): Promise<void>;
+}
+
+function forbidden(res: ServerResponse): void {
+  res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'ForbiddenException' });
+  res.end(JSON.stringify({ message: 'Forbidden' }));
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/** Reads the body, refusing (without buffering) anything over `limit` bytes. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) return 'too-large';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function lambdaContext(fn: string): Context {
+  const deadline = Date.now() + 29_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `formfleet-local-${fn}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:formfleet-local-${fn}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/formfleet-local-${fn}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+export function toProxyEvent(
+  req: IncomingMessage,
+  url: URL,
+  route: RouteSpec,
+  pathParameters: Record<string, string>,
+  body: Buffer,
+  apiKeyId: string | null,
+): APIGatewayProxyEvent {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    headers[name] = values.join(', ');
+    multiValueHeaders[name] = values;
+  }
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [k, v] of url.searchParams) {
+    query[k] = v;
+    multiQuery[k] = [...(multiQuery[k] ?? []), v];
+  }
+  const requestId = randomUUID();
+  const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
+  return {
+    resource: route.path,
+    path: url.pathname,
+    httpMethod: req.method ?? 'GET',
+    headers,
+    multiValueHeaders,
+    queryStringParameters: Object.keys(query).length > 0 ? query : null,
+    multiValueQueryStringParameters: Object.keys(multiQuery).length > 0 ? multiQuery : null,
+    pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null,
+    stageVariables: null,
+    body: body.length > 0 ? body.toString('utf8') : null,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: null,
+      protocol: 'HTTP/1.1',
+      httpMethod: req.method ?? 'GET',
+      path: `/local${url.pathname}`,
+      stage: 'local',
+      requestId,
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: route.path,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp,
+        user: null,
+        userAgent: (req.headers['user-agent'] as string | undefined) ?? null,
+        userArn: null,
+      },
+    },
+  };
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) sendJson(res, 502, { message: 'Internal server error' });
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rawUrl = req.url ?? '/';
+    const url = new URL(rawUrl, 'http://local');
+    if (options.extra && (await options.extra(req, res))) return;
+    const candidates = ROUTES.map((r) => ({ route: r, params: matchPath(r.path, url.pathname) })).filter(
+      (c) => c.params !== undefined,
+    );
+    const match = candidates.find((c) => c.route.method === req.method) ?? candidates[0];
+    // Unknown paths go to a handler too (the jobs API answers 404 in the API's own error format).
+    const route =
+      match?.route ?? ({ method: 'GET', path: url.pathname, fn: 'jobs', auth: 'client' } as RouteSpec);
+    let apiKeyId: string | null = null;
+    if (route.auth !== 'none') {
+      const key = req.headers['x-api-key'];
+      apiKeyId = typeof key === 'string' ? (options.apiKeys.get(key) ?? null) : null;
+      if (!apiKeyId) return forbidden(res);
+    }
+    const body = await readBody(req, PAYLOAD_LIMITS.apiGatewayMaxBytes);
+    if (body === 'too-large') {
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ message: 'Request Too Long' }));
+      req.destroy();
+      return;
+    }
+    const event = toProxyEvent(req, url, route, match?.params ?? {}, body, apiKeyId);
+    const result = await options.handlers[route.fn](event, lambdaContext(route.fn));
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
+    for (const [k, v] of Object.entries(result.multiValueHeaders ?? {})) headers[k] = v.map(String);
+    res.writeHead(result.statusCode, headers);
+    res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    server,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,212 @@
+/**
+ * The whole of formfleet on one machine: Postgres, moto (SQS), migrations, the fixture directory sites and
+ * their directory rows, the local API gateway in front of the API handlers, and SQS pollers feeding the
+ * worker handler as Lambda's event source mappings would. The handlers are the Lambda handlers, built by
+ * the same `*DepsFromEnv` wiring from an environment that names local services.
+ */
+import { randomBytes } from 'node:crypto';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { makeCustomersApi } from '#functions/api/customers';
+import { customersApiDepsFromEnv, healthApiDepsFromEnv, jobsApiDepsFromEnv } from '#functions/api/deps';
+import { makeHealthApi } from '#functions/api/health';
+import { makeJobsApi } from '#functions/api/jobs';
+import { workerDepsFromEnv } from '#functions/worker/deps';
+import { makeWorkerHandler, type WorkerDeps } from '#functions/worker/handler';
+import { PRIORITY_TIERS } from '#policy';
+import { awsClientConfig } from '#shared/aws';
+import { createDatabase, type Database } from '#shared/db';
+import { PgDirectoryStore } from '#shared/directory-store';
+import { migrate } from '#shared/migrate';
+import { registerSecret } from '#shared/telemetry';
+import {
+  DEFAULT_VARIANTS,
+  type FixtureSites,
+  type FixtureVariant,
+  startFixtureSites,
+} from './fixtures/sites.ts';
+import { type Gateway, startGateway } from './gateway.ts';
+import { motoEnv, startMoto } from './services/moto.ts';
+import { startPostgres } from './services/postgres.ts';
+import { createTierQueues, type TierQueue, tierQueueEnv } from './services/queues.ts';
+import { type Poller, startPoller } from './sqs-poller.ts';
+
+export interface LocalSystemOptions {
+  /** Gateway port; 0 picks a free one. */
+  port?: number;
+  /** An existing Postgres (its database is migrated); otherwise a throwaway server is started. */
+  databaseUrl?: string;
+  /** Keep the throwaway server's data here across runs. */
+  dataDir?: string;
+  /** An already running moto server; otherwise one is started. */
+  motoEndpoint?: string;
+  /** Prefix for queue names, so several systems can share one moto server. */
+  queuePrefix?: string;
+  adminKey?: string;
+  clientKey?: string;
+  /** More client keys (value → key id), for tests of ownership. */
+  extraClientKeys?: Record<string, string>;
+  /** Fixture directory sites to serve and register as directories. */
+  fixtures?: readonly FixtureVariant[];
+  /** Start the worker pollers (default true). */
+  workers?: boolean;
+  /** Variables layered over the handlers' environment (HEARTBEAT_INTERVAL_MS, CHROMIUM_PATH, ...). */
+  env?: Record<string, string>;
+  /** Queue visibility timeout override (tests that need quick redelivery). */
+  visibilityTimeoutSeconds?: number;
+  log?: (line: string) => void;
+}
+
+export interface LocalSystem {
+  readonly url: string;
+  readonly keys: { admin: string; client: string };
+  /** Key id (as handlers see it) for each key value. */
+  readonly apiKeys: ReadonlyMap<string, string>;
+  readonly databaseUrl: string;
+  readonly motoEndpoint: string;
+  /** The environment the handlers were built from. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly db: Database;
+  readonly sqs: SQSClient;
+  readonly queues: readonly TierQueue[];
+  readonly fixtures: FixtureSites;
+  readonly worker: WorkerDeps;
+  readonly pollers: readonly Poller[];
+  stop(): Promise<void>;
+}
+
+export const ADMIN_KEY_ID = 'local-admin';
+export const CLIENT_KEY_ID = 'local-client';
+
+export const generateKey = (prefix: string) => `${prefix}_${randomBytes(18).toString('base64url')}`;
+
+export async function startLocalSystem(options: LocalSystemOptions = {}): Promise<LocalSystem> {
+  const log = options.log ?? (() => {});
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    stops.length = 0;
+  };
+  try {
+    const postgres = await startPostgres({
+      databaseUrl: options.databaseUrl,
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      log,
+    });
+    stops.push(() => postgres.stop());
+    const moto = await startMoto({
+      ...(options.motoEndpoint ? { endpoint: options.motoEndpoint } : {}),
+      log,
+    });
+    stops.push(() => moto.stop());
+
+    const db = createDatabase({
+      connectionString: postgres.url,
+      max: 20,
+      applicationName: 'formfleet-local',
+    });
+    stops.push(() => db.end());
+    const client = await db.pool.connect();
+    try {
+      const report = await migrate(client, { log });
+      log(`migrations: ${report.applied.length} applied, ${report.skipped.length} already applied`);
+    } finally {
+      client.release();
+    }
+
+    const awsEnv = motoEnv(moto.endpoint);
+    const sqs = new SQSClient(awsClientConfig(awsEnv));
+    stops.push(async () => sqs.destroy());
+    const queues = await createTierQueues(sqs, {
+      prefix: options.queuePrefix ?? 'local-',
+      ...(options.visibilityTimeoutSeconds
+        ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }
+        : {}),
+    });
+
+    const fixtures = await startFixtureSites(options.fixtures ?? DEFAULT_VARIANTS);
+    stops.push(() => fixtures.stop());
+    const directories = new PgDirectoryStore(db);
+    for (const directory of fixtures.directories()) await directories.upsert(directory);
+
+    const keys = {
+      admin: options.adminKey ?? generateKey('ffadmin'),
+      client: options.clientKey ?? generateKey('ffclient'),
+    };
+    const apiKeys = new Map<string, string>([
+      [keys.admin, ADMIN_KEY_ID],
+      [keys.client, CLIENT_KEY_ID],
+      ...Object.entries(options.extraClientKeys ?? {}),
+    ]);
+    for (const key of apiKeys.keys()) registerSecret(key);
+
+    const env: Record<string, string> = {
+      ...awsEnv,
+      DATABASE_URL: postgres.url,
+      ADMIN_API_KEY_IDS: ADMIN_KEY_ID,
+      ...tierQueueEnv(queues),
+      ...(process.env.CHROMIUM_PATH ? { CHROMIUM_PATH: process.env.CHROMIUM_PATH } : {}),
+      ...options.env,
+    };
+
+    const [jobsDeps, customersDeps, healthDeps, workerDeps] = await Promise.all([
+      jobsApiDepsFromEnv(env, db),
+      customersApiDepsFromEnv(env, db),
+      healthApiDepsFromEnv(env, db),
+      workerDepsFromEnv(env, db),
+    ]);
+    stops.push(() => workerDeps.browser.close());
+
+    const gateway: Gateway = await startGateway({
+      port: options.port ?? 3000,
+      apiKeys,
+      handlers: {
+        jobs: makeJobsApi(jobsDeps),
+        customers: makeCustomersApi(customersDeps),
+        health: makeHealthApi(healthDeps),
+      },
+    });
+    stops.push(() => gateway.stop());
+
+    const pollers: Poller[] = [];
+    if (options.workers !== false) {
+      const worker = makeWorkerHandler(workerDeps);
+      for (const tier of PRIORITY_TIERS) {
+        const queue = queues.find((q) => q.priority === tier.priority) as TierQueue;
+        pollers.push(
+          startPoller({
+            sqs,
+            queueUrl: queue.url,
+            queueArn: queue.arn,
+            handler: worker,
+            batchSize: tier.batchSize,
+            maxConcurrency: tier.maxConcurrency,
+            functionName: `formfleet-local-worker-${tier.name.toLowerCase()}`,
+          }),
+        );
+      }
+      // Pollers stop before the browser and database they use.
+      stops.push(async () => {
+        await Promise.all(pollers.map((p) => p.stop(10_000)));
+      });
+    }
+
+    return {
+      url: gateway.url,
+      keys,
+      apiKeys,
+      databaseUrl: postgres.url,
+      motoEndpoint: moto.endpoint,
+      env,
+      db,
+      sqs,
+      queues,
+      fixtures,
+      worker: workerDeps,
+      pollers,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

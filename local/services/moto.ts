@@ -1,0 +1,65 @@
+/**
+ * moto server: the local stand-in for SQS, SNS and DynamoDB, from the project's .venv, on a free loopback
+ * port. Clients reach it through the SDK's standard AWS_ENDPOINT_URL with dummy credentials.
+ */
+import { join } from 'node:path';
+import { freePort, waitFor } from './ports.ts';
+import { type ManagedProcess, spawnManaged } from './processes.ts';
+import { ensurePythonTools, PROJECT_ROOT, venvBin } from './python.ts';
+
+export interface MotoServer {
+  /** http://127.0.0.1:PORT, the value for AWS_ENDPOINT_URL. */
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** The environment an AWS SDK client needs to talk to moto (and nothing real). */
+export function motoEnv(endpoint: string): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+  };
+}
+
+export async function startMoto(
+  options: { endpoint?: string; log?: (line: string) => void } = {},
+): Promise<MotoServer> {
+  const existing = options.endpoint ?? process.env.FORMFLEET_MOTO_ENDPOINT;
+  if (existing) {
+    await waitFor(`moto at ${existing}`, () => isUp(existing), { timeoutMs: 10_000 });
+    return { endpoint: existing, stop: async () => {} };
+  }
+  await ensurePythonTools(options.log);
+  const port = await freePort();
+  const proc: ManagedProcess = spawnManaged(
+    'moto',
+    venvBin('moto_server'),
+    ['-H', '127.0.0.1', '-p', String(port)],
+    {
+      cwd: join(PROJECT_ROOT, '.formfleet'),
+      env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    },
+  );
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await Promise.race([
+      waitFor('moto server', () => isUp(endpoint), { timeoutMs: 30_000, intervalMs: 100 }),
+      proc.exited.then((code) => {
+        throw new Error(`moto_server exited with ${code} during start:\n${proc.output()}`);
+      }),
+    ]);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  options.log?.(`moto ${endpoint}`);
+  return { endpoint, stop: () => proc.stop(3_000) };
+}
+
+async function isUp(endpoint: string): Promise<boolean> {
+  const res = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(1_000) });
+  return res.ok;
+}

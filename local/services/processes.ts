@@ -1,0 +1,68 @@
+/**
+ * Child processes the local runtime owns (Postgres, moto). Each is tracked so that every exit path of the
+ * parent (normal exit, Ctrl-C, SIGTERM, an uncaught error) stops it: no process is left behind.
+ */
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+
+const live = new Set<ChildProcess>();
+let hooksInstalled = false;
+
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  // Last resort on any exit: the graceful stop() paths should already have run.
+  process.on('exit', () => {
+    for (const child of live) child.kill('SIGKILL');
+  });
+}
+
+export interface ManagedProcess {
+  readonly child: ChildProcess;
+  readonly name: string;
+  /** Everything the process wrote, newest last (bounded), for error messages. */
+  output(): string;
+  /** Sends SIGTERM, waits up to `graceMs`, then SIGKILL. Resolves once the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+  readonly exited: Promise<number | null>;
+}
+
+export function spawnManaged(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): ManagedProcess {
+  installExitHooks();
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  live.add(child);
+  let buffer = '';
+  const keep = (chunk: Buffer) => {
+    buffer = (buffer + chunk.toString('utf8')).slice(-20_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      live.delete(child);
+      resolve(code);
+    });
+    child.on('error', (err) => {
+      buffer += `\n${err.message}`;
+      live.delete(child);
+      resolve(null);
+    });
+  });
+  return {
+    child,
+    name,
+    output: () => buffer,
+    exited,
+    async stop(graceMs = 5_000) {
+      if (child.exitCode !== null || child.signalCode !== null || !live.has(child)) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
