@@ -1,0 +1,76 @@
+/**
+ * PriorityQueues: per priority tier a FIFO queue in high-throughput mode and its FIFO dead-letter queue,
+ * built from the policy tier list. SQS-managed encryption and a TLS-only policy on every queue.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { PRIORITY_TIERS, type Priority, type PriorityTier, QUEUES, tierQueueNames, WORKER } from '#policy';
+
+export interface PriorityQueuesProps {
+  /** Prefix of the physical queue names (the stage prefix). */
+  readonly prefix: string;
+  /**
+   * Visibility timeout of the main queues.
+   * @default WORKER.visibilityTimeoutSeconds (6x the worker timeout)
+   */
+  readonly visibilityTimeout?: Duration;
+  /**
+   * Receives before a message moves to the dead-letter queue.
+   * @default QUEUES.maxReceiveCount
+   */
+  readonly maxReceiveCount?: number;
+}
+
+export interface TierQueues {
+  readonly tier: PriorityTier;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+}
+
+export class PriorityQueues extends Construct {
+  readonly tiers: readonly TierQueues[];
+
+  constructor(scope: Construct, id: string, props: PriorityQueuesProps) {
+    super(scope, id);
+    const visibilityTimeout = props.visibilityTimeout ?? Duration.seconds(WORKER.visibilityTimeoutSeconds);
+    const maxReceiveCount = props.maxReceiveCount ?? QUEUES.maxReceiveCount;
+    const problems: string[] = [];
+    if (visibilityTimeout.toSeconds() < 6 * WORKER.timeoutSeconds) {
+      problems.push(
+        `visibilityTimeout must be at least 6x the worker timeout (${6 * WORKER.timeoutSeconds} s)`,
+      );
+    }
+    if (maxReceiveCount < 1 || maxReceiveCount > 1000) problems.push('maxReceiveCount must be 1..1000');
+    if (problems.length > 0) throw new Error(`PriorityQueues: ${problems.join('; ')}`);
+
+    this.tiers = PRIORITY_TIERS.map((tier) => {
+      const names = tierQueueNames(tier, props.prefix);
+      const deadLetterQueue = new sqs.Queue(this, `${tier.name}DeadLetterQueue`, {
+        queueName: names.dlq,
+        fifo: true,
+        retentionPeriod: Duration.seconds(QUEUES.dlqRetentionSeconds),
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+      });
+      const queue = new sqs.Queue(this, `${tier.name}Queue`, {
+        queueName: names.queue,
+        fifo: true,
+        deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+        fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+        visibilityTimeout,
+        retentionPeriod: Duration.seconds(QUEUES.retentionSeconds),
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount },
+      });
+      return { tier, queue, deadLetterQueue };
+    });
+  }
+
+  forPriority(priority: Priority): TierQueues {
+    const found = this.tiers.find((t) => t.tier.priority === priority);
+    if (!found) throw new Error(`no queues for priority ${priority}`);
+    return found;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The stage configuration (dev, prod): read from cdk.json context once in bin/, validated here into a typed,
+ * readonly object that stacks receive as props. Numbers of behaviour (tiers, limits, schedules) are not here:
+ * they are in the policy module and the same for every stage.
+ */
+export interface StageConfig {
+  readonly name: string;
+  /** Prefix of every physical name, so stages can share an account. */
+  readonly prefix: string;
+  readonly env: { readonly account?: string; readonly region: string };
+  /** ARN of the Secrets Manager secret holding the Postgres connection string (Supabase, RDS, ...). */
+  readonly databaseSecretArn: string;
+  /** ARN of the Secrets Manager secret holding the Slack incoming-webhook URL. */
+  readonly slackWebhookSecretArn: string;
+}
+
+const ARN = (service: string) => new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:.+$`);
+
+/** Validates raw context; every problem is reported in one error. */
+export function parseStageConfig(name: string, raw: unknown): StageConfig {
+  const problems: string[] = [];
+  const at = (field: string) => `formfleet:stages.${name}.${field}`;
+  if (typeof raw !== 'object' || raw === null) {
+    throw new Error(`${at('')} is missing from cdk.json context (known stages are keys of formfleet:stages)`);
+  }
+  const r = raw as Record<string, unknown>;
+  if (typeof r.prefix !== 'string' || !/^[a-z][a-z0-9-]{0,20}-$/.test(r.prefix)) {
+    problems.push(`${at('prefix')} must be lowercase, end with "-" and be at most 22 characters`);
+  }
+  if (typeof r.region !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(r.region)) {
+    problems.push(`${at('region')} must be an AWS region such as us-east-1`);
+  }
+  if (r.account !== undefined && (typeof r.account !== 'string' || !/^\d{12}$/.test(r.account))) {
+    problems.push(`${at('account')} must be a 12-digit account id when given`);
+  }
+  if (typeof r.databaseSecretArn !== 'string' || !ARN('secretsmanager').test(r.databaseSecretArn)) {
+    problems.push(`${at('databaseSecretArn')} must be a Secrets Manager secret ARN`);
+  }
+  if (typeof r.slackWebhookSecretArn !== 'string' || !ARN('secretsmanager').test(r.slackWebhookSecretArn)) {
+    problems.push(`${at('slackWebhookSecretArn')} must be a Secrets Manager secret ARN`);
+  }
+  if (problems.length > 0) throw new Error(`invalid stage config:\n  ${problems.join('\n  ')}`);
+  return {
+    name,
+    prefix: r.prefix as string,
+    env: { region: r.region as string, ...(r.account ? { account: r.account as string } : {}) },
+    databaseSecretArn: r.databaseSecretArn as string,
+    slackWebhookSecretArn: r.slackWebhookSecretArn as string,
+  };
+}
