@@ -1,0 +1,80 @@
+/** Builders for the Lambda events handlers receive, as API Gateway and SQS shape them. */
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { matchPath, ROUTES } from '#functions/api/routes';
+
+export function lambdaContext(name = 'test'): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'test',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+/** A REST proxy event for `method path`, as API Gateway sends it after validating `apiKeyId`'s key. */
+export function apiEvent(
+  method: string,
+  path: string,
+  options: {
+    body?: unknown;
+    rawBody?: string;
+    apiKeyId?: string | null;
+    query?: Record<string, string>;
+  } = {},
+): APIGatewayProxyEvent {
+  const [pathname] = path.split('?') as [string];
+  const route = ROUTES.find((r) => matchPath(r.path, pathname));
+  const body = options.rawBody ?? (options.body === undefined ? null : JSON.stringify(options.body));
+  return {
+    resource: route?.path ?? pathname,
+    path: pathname,
+    httpMethod: method,
+    headers: { 'content-type': 'application/json' },
+    multiValueHeaders: { 'content-type': ['application/json'] },
+    queryStringParameters: options.query ?? null,
+    multiValueQueryStringParameters: null,
+    pathParameters: route ? (matchPath(route.path, pathname) ?? null) : null,
+    stageVariables: null,
+    body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'test',
+      authorizer: null,
+      protocol: 'HTTP/1.1',
+      httpMethod: method,
+      path: pathname,
+      stage: 'test',
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'test',
+      resourcePath: route?.path ?? pathname,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: options.apiKeyId === undefined ? 'client-a' : options.apiKeyId,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: '127.0.0.1',
+        user: null,
+        userAgent: 'vitest',
+        userArn: null,
+      },
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgCustomerStore } from '#shared/customer-store';
+import { PgJobStore } from '#shared/job-store';
+import { PgSubmissionLedger } from '#shared/submission-ledger';
+import { type TestDatabase, testDatabase } from '#test/services';
+
+let t: TestDatabase;
+let jobs: PgJobStore;
+let ledger: PgSubmissionLedger;
+let customerId: string;
+
+beforeAll(async () => {
+  t = await testDatabase('job_store');
+  jobs = new PgJobStore(t.db);
+  ledger = new PgSubmissionLedger(t.db);
+  for (const id of ['alpha', 'beta']) {
+    await t.db.query(
+      `INSERT INTO directories (id, name, site, submission_url, category, tier, domain_authority, definition)
+       VALUES ($1, $1, 'http://127.0.0.1', 'http://127.0.0.1/add', 'general', 1, 50, '{}')`,
+      [id],
+    );
+  }
+  customerId = (
+    await new PgCustomerStore(t.db).create('key-a', { name: 'Acme', email: 'a@acme.test' } as never)
+  ).id;
+});
+afterAll(async () => t?.close());
+
+const newJob = () =>
+  jobs.create({
+    customerId,
+    ownerKeyId: 'key-a',
+    priority: 2,
+    requestedPriority: 2,
+    package: null,
+    directoryIds: ['alpha', 'beta'],
+  });
+
+async function events(jobId: string): Promise<string[]> {
+  const { rows } = await t.db.query<{ type: string }>(
+    'SELECT type FROM job_events WHERE job_id = $1 ORDER BY id',
+    [jobId],
+  );
+  return rows.map((r) => r.type);
+}
+
+describe('job lifecycle', () => {
+  it('creates the job pending with one prepared ledger row per directory and a created event', async () => {
+    const job = await newJob();
+    expect(job.status).toBe('pending');
+    expect(job.enqueueToken).toBe(1);
+    const rows = await ledger.forJob(job.id);
+    expect(rows.map((r) => [r.directoryId, r.status])).toEqual([
+      ['alpha', 'prepared'],
+      ['beta', 'prepared'],
+    ]);
+    expect(await events(job.id)).toEqual(['created']);
+  });
+
+  it('marks a job queued once, and never moves a finished job back', async () => {
+    const job = await newJob();
+    expect(await jobs.markQueued(job.id, 1)).toBe(true);
+    expect((await jobs.get(job.id))?.status).toBe('queued');
+    expect(await jobs.markQueued(job.id, 2)).toBe(false);
+  });
+
+  it('refuses a claim from a message with a stale enqueue token', async () => {
+    const job = await newJob();
+    expect(await jobs.claim(job.id, 0, 'w1')).toBeUndefined();
+    expect((await jobs.get(job.id))?.status).toBe('pending');
+  });
+
+  it('lets the newest claimant win and shuts the previous one out of every write', async () => {
+    const job = await newJob();
+    const first = await jobs.claim(job.id, 1, 'w1');
+    expect(first?.fencingToken).toBe(1);
+    expect(await jobs.heartbeat(first as never, { step: 'fill' })).toBe(true);
+
+    const second = await jobs.claim(job.id, 1, 'w2');
+    expect(second?.fencingToken).toBe(2);
+    expect(second?.previousStatus).toBe('in_progress');
+
+    // The displaced worker can neither heartbeat, start a submission, record one, nor finish the job.
+    expect(await jobs.heartbeat(first as never, {})).toBe(false);
+    expect(await ledger.begin(first as never, 'alpha')).toBeUndefined();
+    expect(await ledger.settle(first as never, 'alpha', { status: 'submitted' })).toBe(false);
+    expect(await jobs.finish(first as never, { status: 'completed', progress: {} })).toBe(false);
+
+    // The current one can.
+    expect(await ledger.begin(second as never, 'alpha')).toBe(1);
+    expect(
+      await ledger.settle(second as never, 'alpha', { status: 'submitted', evidence: { url: 'x' } }),
+    ).toBe(true);
+    expect(await ledger.settle(second as never, 'beta', { status: 'skipped' })).toBe(true);
+    expect(await jobs.finish(second as never, { status: 'completed', progress: { done: 2 } })).toBe(true);
+    expect(await events(job.id)).toEqual(['created', 'claimed', 'claimed', 'completed']);
+
+    // A finished job cannot be claimed again by a late duplicate message.
+    expect(await jobs.claim(job.id, 1, 'w3')).toBeUndefined();
+  });
+
+  it('never begins a directory twice: a submitted row cannot return to submitting', async () => {
+    const job = await newJob();
+    const claim = await jobs.claim(job.id, 1, 'w1');
+    expect(await ledger.begin(claim as never, 'alpha')).toBe(1);
+    expect(await ledger.begin(claim as never, 'alpha')).toBeUndefined();
+    expect(await ledger.settle(claim as never, 'alpha', { status: 'submitted' })).toBe(true);
+    expect(await ledger.begin(claim as never, 'alpha')).toBeUndefined();
+    expect(await ledger.settle(claim as never, 'alpha', { status: 'failed' })).toBe(false);
+    const [alpha] = await ledger.forJob(job.id);
+    expect(alpha?.status).toBe('submitted');
+  });
+
+  it('keeps a long error message bounded in the ledger', async () => {
+    const job = await newJob();
+    const claim = await jobs.claim(job.id, 1, 'w1');
+    await ledger.settle(claim as never, 'alpha', {
+      status: 'failed',
+      errorClass: 'timeout',
+      error: 'x'.repeat(10_000),
+    });
+    const [alpha] = await ledger.forJob(job.id);
+    expect(alpha?.error?.length).toBe(2_000);
+    expect(alpha?.errorClass).toBe('timeout');
+  });
+});
