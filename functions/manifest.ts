@@ -1,0 +1,61 @@
+/**
+ * Every Lambda function formfleet deploys, as data: its entry file, its kind, and what it needs. The CDK app
+ * stack builds each function from this list (env vars and least-privilege grants from `needs`), and the local
+ * runtime wires the same handlers, so a handler never has an env var without its grant or vice versa.
+ * No aws-cdk-lib import: plain data, readable by anything.
+ */
+import { type ApiFunction, ROUTES } from './api/routes.ts';
+
+export interface FunctionNeeds {
+  /** Postgres: DATABASE_SECRET_ARN (+ secretsmanager:GetSecretValue on it). */
+  readonly database?: boolean;
+  /** The tier queues: QUEUE_URL_P1..P3. 'send' to enqueue jobs, 'consume' to extend visibility. */
+  readonly jobQueues?: readonly ('send' | 'consume')[];
+  /** The tier dead-letter queues: DLQ_URL_P1..P3. 'read' to count and peek, 'redrive' to move messages out. */
+  readonly deadLetterQueues?: 'read' | 'redrive';
+}
+
+export interface FunctionSpec {
+  /** Logical name: `formfleet-<stage>-<name>`. */
+  readonly name: string;
+  /** Entry file relative to the repository root. */
+  readonly entry: string;
+  readonly description: string;
+  readonly kind: 'api' | 'worker' | 'scheduled' | 'subscriber' | 'trigger';
+  /** For kind 'api': the route-table function it serves. */
+  readonly apiFunction?: ApiFunction;
+  /** Runs Chromium: the browser Lambda construct (memory, /tmp, @sparticuz/chromium packaging). */
+  readonly browser?: boolean;
+  readonly needs: FunctionNeeds;
+}
+
+const apiFunctions = [...new Set(ROUTES.map((r) => r.fn))];
+
+export const FUNCTIONS: readonly FunctionSpec[] = [
+  ...apiFunctions.map(
+    (fn): FunctionSpec => ({
+      name: `api-${fn}`,
+      entry: `functions/api-${fn}.ts`,
+      description: `HTTP API: ${ROUTES.filter((r) => r.fn === fn)
+        .map((r) => `${r.method} ${r.path}`)
+        .join(', ')}`,
+      kind: 'api',
+      apiFunction: fn,
+      needs: { database: true, ...(fn === 'jobs' ? { jobQueues: ['send'] as const } : {}) },
+    }),
+  ),
+  {
+    name: 'worker',
+    entry: 'functions/worker.ts',
+    description: 'Submission worker: claims a job, fills each directory form in Chromium, records the ledger',
+    kind: 'worker',
+    browser: true,
+    needs: { database: true, jobQueues: ['consume'] },
+  },
+];
+
+export function functionSpec(name: string): FunctionSpec {
+  const spec = FUNCTIONS.find((f) => f.name === name);
+  if (!spec) throw new Error(`no function named ${name} in functions/manifest.ts`);
+  return spec;
+}
