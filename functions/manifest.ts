@@ -13,6 +13,12 @@ export interface FunctionNeeds {
   readonly jobQueues?: readonly ('send' | 'consume')[];
   /** The tier dead-letter queues: DLQ_URL_P1..P3. 'read' to count and peek, 'redrive' to move messages out. */
   readonly deadLetterQueues?: 'read' | 'redrive';
+  /** The Powertools idempotency DynamoDB table: IDEMPOTENCY_TABLE (read/write items on it). */
+  readonly idempotencyTable?: boolean;
+  /** The alerts SNS topic: ALERTS_TOPIC_ARN (sns:Publish on it). */
+  readonly alertsTopic?: boolean;
+  /** The Slack webhook secret: SLACK_WEBHOOK_SECRET_ARN (GetSecretValue on it); locally SLACK_WEBHOOK_URL. */
+  readonly slackWebhookSecret?: boolean;
 }
 
 export interface FunctionSpec {
@@ -26,6 +32,14 @@ export interface FunctionSpec {
   readonly apiFunction?: ApiFunction;
   /** Runs Chromium: the browser Lambda construct (memory, /tmp, @sparticuz/chromium packaging). */
   readonly browser?: boolean;
+  /** For kind 'scheduled': how often EventBridge (or the local scheduler) invokes it; from policy SCHEDULES. */
+  readonly schedule?: { readonly everySeconds: number };
+  /** For kind 'subscriber': the SNS topic it is subscribed to (with an on-failure destination). */
+  readonly subscribesTo?: 'alerts';
+  /** Reserved concurrency (e.g. 1 for the Slack notifier, to pace messages). */
+  readonly reservedConcurrency?: number;
+  /** Timeout in seconds. @default 30 (API), WORKER.timeoutSeconds (worker), 60 otherwise */
+  readonly timeoutSeconds?: number;
   readonly needs: FunctionNeeds;
 }
 

@@ -54,9 +54,24 @@ describe('local Postgres', () => {
     await migratesAndServes('pglite');
   });
 
-  it('uses DATABASE_URL as given and refuses to run without one when asked for it', async () => {
-    await expect(startPostgres({ kind: 'external', databaseUrl: undefined })).rejects.toThrow(
-      process.env.DATABASE_URL ? /./ : /DATABASE_URL is not set/,
-    );
+  it('uses DATABASE_URL as given, and refuses an external server when none is named', async () => {
+    const server = await startPostgres({ kind: 'throwaway' });
+    try {
+      const external = await startPostgres({ databaseUrl: server.url });
+      expect(external).toMatchObject({ kind: 'external', url: server.url });
+      await external.stop(); // not ours to stop: the server keeps serving
+      const client = new pg.Client({ connectionString: server.url });
+      await client.connect();
+      await client.end();
+    } finally {
+      await server.stop();
+    }
+    const saved = process.env.DATABASE_URL;
+    delete process.env.DATABASE_URL;
+    try {
+      await expect(startPostgres({ kind: 'external' })).rejects.toThrow(/DATABASE_URL is not set/);
+    } finally {
+      if (saved !== undefined) process.env.DATABASE_URL = saved;
+    }
   });
 });
