@@ -40,6 +40,7 @@ DECLARE
   v_best_lim   integer;
   v_best_win   integer;
   v_best_reset double precision;
+  v_reset      double precision;
   v_ref_lim    integer := NULL;
   v_ref_win    integer;
   v_ref_wait   double precision := 0;
@@ -76,14 +77,16 @@ BEGIN
       END IF;
     ELSE
       v_remaining := p_limits[i] - v_count - 1;
-      IF v_best_rem IS NULL OR v_remaining < v_best_rem THEN
+      -- When the oldest hit in this window (or this request, if it is the only one) leaves it.
+      SELECT extract(epoch FROM (coalesce(min(at), v_now) + make_interval(secs => p_windows[i]) - v_now))
+        INTO v_reset
+        FROM rate_limit_hits WHERE subject = p_subject AND at > v_now - make_interval(secs => p_windows[i]);
+      -- Least remaining binds; on a tie, the window that frees up last (it decides when a request fits).
+      IF v_best_rem IS NULL OR v_remaining < v_best_rem OR (v_remaining = v_best_rem AND v_reset > v_best_reset) THEN
         v_best_rem := v_remaining;
         v_best_lim := p_limits[i];
         v_best_win := p_windows[i];
-        -- When the oldest hit in this window (or this request, if it is the only one) leaves it.
-        SELECT extract(epoch FROM (coalesce(min(at), v_now) + make_interval(secs => p_windows[i]) - v_now))
-          INTO v_best_reset
-          FROM rate_limit_hits WHERE subject = p_subject AND at > v_now - make_interval(secs => p_windows[i]);
+        v_best_reset := v_reset;
       END IF;
     END IF;
   END LOOP;
