@@ -111,20 +111,17 @@ export function toProxyEvent(
   body: Buffer,
   apiKeyId: string | null,
 ): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [value];
-    headers[name] = values.join(', ');
-    multiValueHeaders[name] = values;
-  }
-  const query: Record<string, string> = {};
-  const multiQuery: Record<string, string[]> = {};
-  for (const [k, v] of url.searchParams) {
-    query[k] = v;
-    multiQuery[k] = [...(multiQuery[k] ?? []), v];
-  }
+  // Built from entries (own properties only), so a client's "__proto__" header or parameter stays data.
+  const headerEntries = Object.entries(req.headers).filter(
+    (e): e is [string, string | string[]] => e[1] !== undefined,
+  );
+  const headers = Object.fromEntries(headerEntries.map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
+  const multiValueHeaders = Object.fromEntries(headerEntries.map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
+  const grouped = new Map<string, string[]>();
+  for (const [k, v] of url.searchParams) grouped.set(k, [...(grouped.get(k) ?? []), v]);
+  // API Gateway's queryStringParameters keeps the last value of a repeated parameter.
+  const query = Object.fromEntries([...grouped].map(([k, v]) => [k, v.at(-1) as string]));
+  const multiQuery = Object.fromEntries(grouped);
   const requestId = randomUUID();
   const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
   return {
@@ -182,7 +179,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rawUrl = req.url ?? '/';
-    const url = new URL(rawUrl, 'http://local');
+    // Parsed as a path on a fixed origin: "//x" is a path here, not a host.
+    let url: URL;
+    try {
+      url = new URL(`http://local${rawUrl.startsWith('/') ? '' : '/'}${rawUrl}`);
+    } catch {
+      return sendJson(res, 400, { message: 'Bad Request' });
+    }
     if (options.extra && (await options.extra(req, res))) return;
     const candidates = ROUTES.map((r) => ({ route: r, params: matchPath(r.path, url.pathname) })).filter(
       (c) => c.params !== undefined,
