@@ -57,7 +57,10 @@ export class TokenBuckets {
   take(key: string, limits: { rateLimit: number; burstLimit: number }): boolean {
     const now = this.now();
     const bucket = this.buckets.get(key) ?? { tokens: limits.burstLimit, at: now };
-    bucket.tokens = Math.min(limits.burstLimit, bucket.tokens + ((now - bucket.at) / 1000) * limits.rateLimit);
+    bucket.tokens = Math.min(
+      limits.burstLimit,
+      bucket.tokens + ((now - bucket.at) / 1000) * limits.rateLimit,
+    );
     bucket.at = now;
     this.buckets.set(key, bucket);
     if (bucket.tokens < 1) return false;
@@ -116,7 +119,9 @@ export function toProxyEvent(
     (e): e is [string, string | string[]] => e[1] !== undefined,
   );
   const headers = Object.fromEntries(headerEntries.map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
-  const multiValueHeaders = Object.fromEntries(headerEntries.map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
+  const multiValueHeaders = Object.fromEntries(
+    headerEntries.map(([k, v]) => [k, Array.isArray(v) ? v : [v]]),
+  );
   const grouped = new Map<string, string[]>();
   for (const [k, v] of url.searchParams) grouped.set(k, [...(grouped.get(k) ?? []), v]);
   // API Gateway's queryStringParameters keeps the last value of a repeated parameter.

@@ -24,7 +24,9 @@ function presetFromEnv(env: Env, name: string, base: RateLimitPreset): RateLimit
   const perMinute = intEnv(env, `RATE_LIMIT_${name}_PER_MINUTE`, base.perMinute);
   const perHour = base.perHour === null ? null : intEnv(env, `RATE_LIMIT_${name}_PER_HOUR`, base.perHour);
   if (perMinute < 1 || (perHour !== null && perHour < perMinute)) {
-    throw new ConfigError(`RATE_LIMIT_${name}_*: need 1 <= per minute <= per hour (got ${perMinute}, ${perHour})`);
+    throw new ConfigError(
+      `RATE_LIMIT_${name}_*: need 1 <= per minute <= per hour (got ${perMinute}, ${perHour})`,
+    );
   }
   return { perMinute, perHour, burst: base.burst };
 }

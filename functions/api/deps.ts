@@ -13,16 +13,17 @@ import { createLogger, createMetrics } from '#shared/telemetry';
 import { type ApiLimits, apiLimitsFromEnv } from './api-config.ts';
 import type { CustomersApiDeps } from './customers.ts';
 import type { DirectoriesApiDeps } from './directories.ts';
+import { PgDirectoryQueries } from './directory-queries.ts';
 import type { DlqApiDeps } from './dlq.ts';
 import { type DlqService, unwiredDlqService } from './dlq-service.ts';
-import { PgDirectoryQueries } from './directory-queries.ts';
 import type { HealthApiDeps } from './health.ts';
 import { PgJobQueries } from './job-queries.ts';
 import type { JobsApiDeps } from './jobs.ts';
 import { SqsQueueStats } from './queue-stats.ts';
 import { PgRateLimiter } from './rate-limiter.ts';
 import type { ApiBaseDeps } from './router.ts';
-import { PgSubmissionQueries, type SubmissionsApiDeps } from './submissions.ts';
+import { PgSubmissionQueries } from './submission-queries.ts';
+import type { SubmissionsApiDeps } from './submissions.ts';
 
 /** API key ids (not values) with admin rights: CDK passes the ids of the admin keys it creates. */
 const adminKeyIdsFromEnv = (env: Env) => new Set(listEnv(env, 'ADMIN_API_KEY_IDS'));

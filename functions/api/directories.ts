@@ -84,7 +84,10 @@ export function makeDirectoriesApi(deps: DirectoriesApiDeps): ApiHandler {
         const id = params.id ?? '';
         if (!ID.test(id)) {
           throw badRequest('invalid directory id', [
-            { field: 'id', message: 'must be 1 to 63 lowercase letters, digits or dashes, starting with a letter or digit' },
+            {
+              field: 'id',
+              message: 'must be 1 to 63 lowercase letters, digits or dashes, starting with a letter or digit',
+            },
           ]);
         }
         let definition: FormDefinition;
@@ -92,7 +95,9 @@ export function makeDirectoriesApi(deps: DirectoriesApiDeps): ApiHandler {
           definition = parseFormDefinition(body.definition);
         } catch (err) {
           if (!(err instanceof DefinitionError)) throw err;
-          const message = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
+          const message = err.message.startsWith(`${err.field}: `)
+            ? err.message.slice(err.field.length + 2)
+            : err.message;
           throw badRequest('invalid form definition', [{ field: err.field, message }]);
         }
         const submissionUrl = body.submissionUrl ?? definition.submissionUrl;

@@ -47,7 +47,13 @@ export class PgDirectoryQueries implements DirectoryQueries {
          AND ($4::text IS NULL OR id > $4)
        ORDER BY id
        LIMIT $5`,
-      [filter.category ?? null, filter.tier ?? null, filter.active ?? null, filter.afterId ?? null, filter.limit + 1],
+      [
+        filter.category ?? null,
+        filter.tier ?? null,
+        filter.active ?? null,
+        filter.afterId ?? null,
+        filter.limit + 1,
+      ],
     );
     const page = rows.slice(0, filter.limit);
     return {

@@ -1,5 +1,5 @@
 /** The dead-letter routes (admin keys only): inspect every tier's DLQ, and redrive by error class. */
-import { type Priority, PRIORITY_TIERS } from '#policy';
+import { PRIORITY_TIERS, type Priority } from '#policy';
 import type { ErrorClass } from '#shared/submission-ledger';
 import { MetricUnit } from '#shared/telemetry';
 import type { DlqService } from './dlq-service.ts';

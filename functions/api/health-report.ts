@@ -22,8 +22,17 @@ export interface HealthReport {
   database: { status: 'up' | 'down'; latencyMs: number | null };
   queues: { status: 'up' | 'unavailable'; tiers: TierQueueStats[] };
   workers: { active: number; stale: number; jobsInFlight: number } | null;
-  staleJobs: { count: number; oldest: { id: string; claimedBy: string | null; staleSeconds: number }[] } | null;
-  jobs: { pending: number; queued: number; inProgress: number; completedToday: number; failedToday: number } | null;
+  staleJobs: {
+    count: number;
+    oldest: { id: string; claimedBy: string | null; staleSeconds: number }[];
+  } | null;
+  jobs: {
+    pending: number;
+    queued: number;
+    inProgress: number;
+    completedToday: number;
+    failedToday: number;
+  } | null;
   browser: { running: number; openContexts: number; launches: number; recycles: number } | null;
 }
 
@@ -147,7 +156,9 @@ async function readDatabaseFigures(sql: Pick<Sql, 'query'>, report: HealthReport
   }
   report.staleJobs = {
     count: stale.rows.length,
-    oldest: stale.rows.slice(0, 5).map((r) => ({ id: r.id, claimedBy: r.claimed_by, staleSeconds: r.stale_seconds })),
+    oldest: stale.rows
+      .slice(0, 5)
+      .map((r) => ({ id: r.id, claimedBy: r.claimed_by, staleSeconds: r.stale_seconds })),
   };
 }
 

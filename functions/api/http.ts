@@ -33,9 +33,16 @@ export const badRequest = (message: string, details?: FieldError[]) =>
   new HttpError(400, 'bad_request', message, details);
 /** A missing or unknown key: answered exactly as API Gateway answers it. */
 export const gatewayForbidden = () =>
-  new HttpError(403, 'forbidden', 'Forbidden', undefined, { 'x-amzn-errortype': 'ForbiddenException' }, {
-    message: 'Forbidden',
-  });
+  new HttpError(
+    403,
+    'forbidden',
+    'Forbidden',
+    undefined,
+    { 'x-amzn-errortype': 'ForbiddenException' },
+    {
+      message: 'Forbidden',
+    },
+  );
 export const forbidden = (message: string) => new HttpError(403, 'forbidden', message);
 export const notFound = (what: string) => new HttpError(404, 'not_found', `${what} not found`);
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);

@@ -30,7 +30,10 @@ export interface QueueEntry {
   position: number;
 }
 
-export type CancelOutcome = { kind: 'cancelled'; job: Job } | { kind: 'missing' } | { kind: 'ended'; status: JobStatus };
+export type CancelOutcome =
+  | { kind: 'cancelled'; job: Job }
+  | { kind: 'missing' }
+  | { kind: 'ended'; status: JobStatus };
 export type RetryOutcome =
   | { kind: 'retried'; job: Job; directoryIds: string[] }
   | { kind: 'missing' }
@@ -82,9 +85,10 @@ export class PgJobQueries implements JobQueries {
 
   cancel(jobId: string, byKeyId: string): Promise<CancelOutcome> {
     return this.sql.transaction(async (tx) => {
-      const { rows } = await tx.query<{ status: JobStatus }>('SELECT status FROM jobs WHERE id = $1 FOR UPDATE', [
-        jobId,
-      ]);
+      const { rows } = await tx.query<{ status: JobStatus }>(
+        'SELECT status FROM jobs WHERE id = $1 FOR UPDATE',
+        [jobId],
+      );
       const current = rows[0];
       if (!current) return { kind: 'missing' };
       if (!CANCELLABLE.includes(current.status)) return { kind: 'ended', status: current.status };
@@ -115,18 +119,20 @@ export class PgJobQueries implements JobQueries {
           unknown: unknown.rowCount,
         },
       ]);
-      const job = await tx.query<Parameters<typeof toJob>[0]>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [
-        jobId,
-      ]);
+      const job = await tx.query<Parameters<typeof toJob>[0]>(
+        `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`,
+        [jobId],
+      );
       return { kind: 'cancelled', job: toJob(job.rows[0] as Parameters<typeof toJob>[0]) };
     });
   }
 
   retry(jobId: string, byKeyId: string): Promise<RetryOutcome> {
     return this.sql.transaction(async (tx) => {
-      const { rows } = await tx.query<{ status: JobStatus }>('SELECT status FROM jobs WHERE id = $1 FOR UPDATE', [
-        jobId,
-      ]);
+      const { rows } = await tx.query<{ status: JobStatus }>(
+        'SELECT status FROM jobs WHERE id = $1 FOR UPDATE',
+        [jobId],
+      );
       const current = rows[0];
       if (!current) return { kind: 'missing' };
       if (!RETRYABLE_JOB.includes(current.status)) return { kind: 'running', status: current.status };
@@ -154,7 +160,12 @@ export class PgJobQueries implements JobQueries {
       const directoryIds = reset.rows.map((r) => r.directory_id).sort();
       await tx.query(`INSERT INTO job_events (job_id, type, detail) VALUES ($1, 'retried', $2)`, [
         jobId,
-        { previousStatus: current.status, byKeyId, directories: directoryIds, enqueueToken: job.enqueueToken },
+        {
+          previousStatus: current.status,
+          byKeyId,
+          directories: directoryIds,
+          enqueueToken: job.enqueueToken,
+        },
       ]);
       return { kind: 'retried', job, directoryIds };
     });
@@ -163,7 +174,12 @@ export class PgJobQueries implements JobQueries {
   async queue(customerId: string): Promise<QueueEntry[]> {
     // Position = jobs of the same tier waiting longer (by time queued, then id) + 1. SQS FIFO orders within a
     // message group only (one per job), so this is the fair order the tier is drained in, approximately.
-    const { rows } = await this.sql.query<{ id: string; status: QueueEntry['status']; priority: Priority; position: number }>(
+    const { rows } = await this.sql.query<{
+      id: string;
+      status: QueueEntry['status'];
+      priority: Priority;
+      position: number;
+    }>(
       `SELECT m.id, m.status, m.priority,
               CASE WHEN m.status = 'in_progress' THEN 0 ELSE (
                 SELECT count(*) FROM jobs j

@@ -9,7 +9,7 @@ import type { JobQueue } from '#shared/job-queue';
 import type { Job, JobStatus, JobStore } from '#shared/job-store';
 import type { Submission, SubmissionLedger } from '#shared/submission-ledger';
 import { describeError, MetricUnit } from '#shared/telemetry';
-import { decodeCursor, encodeCursor, CURSOR_PARTS } from './cursor.ts';
+import { CURSOR_PARTS, decodeCursor, encodeCursor } from './cursor.ts';
 import { badRequest, type Caller, canSee, conflict, json, notFound } from './http.ts';
 import { estimateWaitSeconds, type JobQueries } from './job-queries.ts';
 import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
@@ -95,7 +95,10 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
       return 'queued';
     } catch (err) {
       // The job and its ledger are stored; recovery enqueues jobs left 'pending'. Nothing is lost.
-      logger.error('enqueue failed; job left pending for recovery', { jobId: job.id, error: describeError(err) });
+      logger.error('enqueue failed; job left pending for recovery', {
+        jobId: job.id,
+        error: describeError(err),
+      });
       metrics.addMetric('EnqueueFailures', MetricUnit.Count, 1);
       return 'pending';
     }
@@ -121,14 +124,17 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
           directoryIds = body.directoryIds;
         } else {
           const pkg = PACKAGES[body.package as PackageName];
-          directoryIds = (await deps.directories.selectForPackage(pkg.maxDirectoryTier, pkg.size)).map((d) => d.id);
+          directoryIds = (await deps.directories.selectForPackage(pkg.maxDirectoryTier, pkg.size)).map(
+            (d) => d.id,
+          );
           if (directoryIds.length === 0) {
             throw badRequest('no active directories in that package', [
               { field: 'package', message: 'selects no active directory' },
             ]);
           }
         }
-        const priority: Priority = body.priority ?? (body.package ? PACKAGES[body.package].defaultPriority : 2);
+        const priority: Priority =
+          body.priority ?? (body.package ? PACKAGES[body.package].defaultPriority : 2);
         const job = await deps.jobs.create({
           customerId: customer.id,
           ownerKeyId: customer.ownerKeyId,
@@ -158,7 +164,10 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
           limit: query.limit,
           ...(after ? { after } : {}),
         });
-        return json(200, { items: page.jobs.map(jobView), nextCursor: page.next ? encodeCursor(page.next) : null });
+        return json(200, {
+          items: page.jobs.map(jobView),
+          nextCursor: page.next ? encodeCursor(page.next) : null,
+        });
       },
 
       'GET /v1/jobs/{id}': async ({ caller, params }: RouteRequest) => {
@@ -170,7 +179,10 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
         const job = await visibleJob(caller, params.id);
         const outcome = await deps.queries.cancel(job.id, caller.keyId);
         if (outcome.kind === 'missing') throw notFound('job');
-        if (outcome.kind === 'ended') throw conflict(`job is already ${outcome.status}; only a pending, queued or running job can be cancelled`);
+        if (outcome.kind === 'ended')
+          throw conflict(
+            `job is already ${outcome.status}; only a pending, queued or running job can be cancelled`,
+          );
         metrics.addMetric('JobsCancelled', MetricUnit.Count, 1);
         logger.info('job cancelled', { jobId: job.id });
         return json(200, jobWithResults(outcome.job, await deps.ledger.forJob(job.id)));
@@ -180,8 +192,10 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
         const job = await visibleJob(caller, params.id);
         const outcome = await deps.queries.retry(job.id, caller.keyId);
         if (outcome.kind === 'missing') throw notFound('job');
-        if (outcome.kind === 'running') throw conflict(`job is ${outcome.status}; only a finished job can be retried`);
-        if (outcome.kind === 'nothing') throw conflict('nothing to retry: no directory of this job failed or ended unknown');
+        if (outcome.kind === 'running')
+          throw conflict(`job is ${outcome.status}; only a finished job can be retried`);
+        if (outcome.kind === 'nothing')
+          throw conflict('nothing to retry: no directory of this job failed or ended unknown');
         const status = await enqueue(outcome.job);
         metrics.addMetric('JobsRetried', MetricUnit.Count, 1);
         logger.info('job retried', { jobId: job.id, directories: outcome.directoryIds.length });
@@ -198,7 +212,10 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
         const id = params.id ?? '';
         const customer = await deps.customers.get(id);
         if (!customer || !canSee(caller, customer.ownerKeyId)) throw notFound('customer');
-        const [entries, throughput] = await Promise.all([deps.queries.queue(customer.id), deps.queries.throughput()]);
+        const [entries, throughput] = await Promise.all([
+          deps.queries.queue(customer.id),
+          deps.queries.throughput(),
+        ]);
         return json(200, {
           customerId: customer.id,
           jobs: entries.map((e) => ({

@@ -9,18 +9,31 @@ import { ROUTES, routeKey } from './routes.ts';
 import { ref, SCHEMAS } from './schemas.ts';
 
 const RATE_HEADERS = {
-  'RateLimit-Limit': { description: 'Requests allowed in the window that binds most.', schema: { type: 'integer' } },
+  'RateLimit-Limit': {
+    description: 'Requests allowed in the window that binds most.',
+    schema: { type: 'integer' },
+  },
   'RateLimit-Remaining': { description: 'Requests left in that window.', schema: { type: 'integer' } },
-  'RateLimit-Reset': { description: 'Seconds until that window frees a request.', schema: { type: 'integer' } },
-  'RateLimit-Policy': { description: 'Every window, e.g. "100;w=60, 1000;w=3600".', schema: { type: 'string' } },
+  'RateLimit-Reset': {
+    description: 'Seconds until that window frees a request.',
+    schema: { type: 'integer' },
+  },
+  'RateLimit-Policy': {
+    description: 'Every window, e.g. "100;w=60, 1000;w=3600".',
+    schema: { type: 'string' },
+  },
 };
 
 function response(contract: ResponseContract, status: number) {
   const headers: Record<string, unknown> = { ...RATE_HEADERS };
   if (status === 429) {
-    headers['Retry-After'] = { description: 'Seconds until a retry can succeed.', schema: { type: 'integer' } };
+    headers['Retry-After'] = {
+      description: 'Seconds until a retry can succeed.',
+      schema: { type: 'integer' },
+    };
   }
-  if (status === 405) headers.Allow = { description: 'The methods this path allows.', schema: { type: 'string' } };
+  if (status === 405)
+    headers.Allow = { description: 'The methods this path allows.', schema: { type: 'string' } };
   return {
     description: contract.description,
     headers,

@@ -45,7 +45,12 @@ export class SqsQueueStats implements QueueStats {
           this.counts(this.queueUrls[tier.priority]),
           this.counts(this.dlqUrls[tier.priority]),
         ]);
-        return { tier: tier.name, depth: main.visible, inFlight: main.notVisible, dlqDepth: dlq.visible + dlq.notVisible };
+        return {
+          tier: tier.name,
+          depth: main.visible,
+          inFlight: main.notVisible,
+          dlqDepth: dlq.visible + dlq.notVisible,
+        };
       }),
     );
   }

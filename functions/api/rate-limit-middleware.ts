@@ -9,7 +9,7 @@
  * refusing every request because a counter is unreachable would turn a database blip into an outage.
  */
 import type middy from '@middy/core';
-import { type Logger, type Metrics, MetricUnit, describeError } from '#shared/telemetry';
+import { describeError, type Logger, type Metrics, MetricUnit } from '#shared/telemetry';
 import type { ApiLimits } from './api-config.ts';
 import { type ApiEvent, type ApiResult, HttpError } from './http.ts';
 import { type RateDecision, type RateLimiter, windowsOf } from './rate-limiter.ts';

@@ -86,7 +86,8 @@ export function makeApiHandler(
     return { method: spec.method, path: spec.path, handler };
   });
   const extra = Object.keys(implementations).filter((k) => !routes.some((r) => routeKey(r) === k));
-  if (extra.length > 0) throw new Error(`handler ${fn} implements routes missing from ROUTES: ${extra.join(', ')}`);
+  if (extra.length > 0)
+    throw new Error(`handler ${fn} implements routes missing from ROUTES: ${extra.join(', ')}`);
 
   const router = httpRouterHandler({
     routes,
@@ -100,20 +101,22 @@ export function makeApiHandler(
       throw new HttpError(404, 'not_found', 'no such route');
     },
   });
-  return middy<ApiEvent, ApiResult>()
-    .use(
-      injectLambdaContext(deps.logger, {
-        correlationIdPath: correlationPaths.API_GATEWAY_REST,
-        resetKeys: true,
-      }),
-    )
-    .use(logMetrics(deps.metrics))
-    .use(countResponses(deps.metrics))
-    .use(requestGuards(deps.limits))
-    // Registered before errorResponses so that its onError runs after the error became a response.
-    .use(rateLimit(deps))
-    .use(errorResponses(deps.logger))
-    .handler(router as unknown as ApiHandler) as unknown as ApiHandler;
+  return (
+    middy<ApiEvent, ApiResult>()
+      .use(
+        injectLambdaContext(deps.logger, {
+          correlationIdPath: correlationPaths.API_GATEWAY_REST,
+          resetKeys: true,
+        }),
+      )
+      .use(logMetrics(deps.metrics))
+      .use(countResponses(deps.metrics))
+      .use(requestGuards(deps.limits))
+      // Registered before errorResponses so that its onError runs after the error became a response.
+      .use(rateLimit(deps))
+      .use(errorResponses(deps.logger))
+      .handler(router as unknown as ApiHandler) as unknown as ApiHandler
+  );
 }
 
 /** Counts responses by status class (Http2xx, Http4xx, Http5xx); runs after errors were mapped. */

@@ -61,7 +61,10 @@ const page = (item: string, description: string) => ({
   additionalProperties: false,
   properties: {
     items: { type: 'array', items: ref(item) },
-    nextCursor: { type: ['string', 'null'], description: 'Pass as `cursor` for the next page; null at the end.' },
+    nextCursor: {
+      type: ['string', 'null'],
+      description: 'Pass as `cursor` for the next page; null at the end.',
+    },
   },
 });
 
@@ -190,17 +193,19 @@ export const SCHEMAS = {
   },
   GatewayError: {
     type: 'object',
-    description: 'What API Gateway itself answers (403 for a missing or unknown key, 429 from the usage plan).',
+    description:
+      'What API Gateway itself answers (403 for a missing or unknown key, 429 from the usage plan).',
     required: ['message'],
     additionalProperties: false,
     properties: { message: { type: 'string' } },
   },
   Forbidden: {
-    description: 'API Gateway\'s answer to a missing or unknown key, or the API\'s to a client key on an admin route.',
+    description:
+      "API Gateway's answer to a missing or unknown key, or the API's to a client key on an admin route.",
     oneOf: [ref('GatewayError'), ref('Error')],
   },
   Throttled: {
-    description: 'The exact limiter\'s 429 (with RateLimit-* and Retry-After), or the usage plan\'s bare one.',
+    description: "The exact limiter's 429 (with RateLimit-* and Retry-After), or the usage plan's bare one.",
     oneOf: [ref('Error'), ref('GatewayError')],
   },
   CustomerCreate: {
@@ -374,7 +379,12 @@ export const SCHEMAS = {
         description: 'Default: definition.submissionUrl.',
       },
       category: nonBlank(120),
-      tier: { type: 'integer', minimum: 1, maximum: 4, description: '1 = every package ... 4 = enterprise only.' },
+      tier: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 4,
+        description: '1 = every package ... 4 = enterprise only.',
+      },
       domainAuthority: { type: 'integer', minimum: 0, maximum: 100 },
       active: { type: 'boolean', default: true },
       hasCaptcha: { type: 'boolean', default: false },
@@ -439,7 +449,17 @@ export const SCHEMAS = {
       'unhealthy (503): the database is down. degraded (200): SQS unreadable, a DLQ holds messages, a job is ' +
       'stale, or a tier backlog exceeds the policy threshold. healthy (200) otherwise. `reasons` says which.',
     additionalProperties: false,
-    required: ['status', 'reasons', 'checkedAt', 'database', 'queues', 'workers', 'staleJobs', 'jobs', 'browser'],
+    required: [
+      'status',
+      'reasons',
+      'checkedAt',
+      'database',
+      'queues',
+      'workers',
+      'staleJobs',
+      'jobs',
+      'browser',
+    ],
     properties: {
       status: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] },
       reasons: { type: 'array', items: { type: 'string' } },
@@ -468,7 +488,11 @@ export const SCHEMAS = {
               properties: {
                 tier: tierName,
                 depth: { type: 'integer', minimum: 0, description: 'ApproximateNumberOfMessages' },
-                inFlight: { type: 'integer', minimum: 0, description: 'ApproximateNumberOfMessagesNotVisible' },
+                inFlight: {
+                  type: 'integer',
+                  minimum: 0,
+                  description: 'ApproximateNumberOfMessagesNotVisible',
+                },
                 dlqDepth: { type: 'integer', minimum: 0 },
               },
             },

@@ -94,7 +94,10 @@ function describe(err: ErrorObject, root: string): FieldError {
   const composite = (parent['x-errors'] as Record<string, FieldError> | undefined)?.[err.keyword];
   if (composite) return composite;
   if (err.keyword === 'required') {
-    return { field: fieldName(`${err.instancePath}/${String(params.missingProperty)}`, root), message: 'is required' };
+    return {
+      field: fieldName(`${err.instancePath}/${String(params.missingProperty)}`, root),
+      message: 'is required',
+    };
   }
   if (err.keyword === 'additionalProperties') {
     const extra = String(params.additionalProperty);
@@ -113,7 +116,8 @@ function describe(err: ErrorObject, root: string): FieldError {
     case 'minLength':
       return {
         field,
-        message: params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters`,
+        message:
+          params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters`,
       };
     case 'minimum':
       return { field, message: `must be at least ${String(params.limit)}` };

@@ -7,6 +7,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCustomersApi } from '#functions/api/customers';
 import {
   customersApiDepsFromEnv,
   directoriesApiDepsFromEnv,
@@ -15,7 +16,6 @@ import {
   jobsApiDepsFromEnv,
   submissionsApiDepsFromEnv,
 } from '#functions/api/deps';
-import { makeCustomersApi } from '#functions/api/customers';
 import { makeDirectoriesApi } from '#functions/api/directories';
 import { makeDlqApi } from '#functions/api/dlq';
 import type { DlqService } from '#functions/api/dlq-service';
@@ -114,16 +114,29 @@ const segment = fc.oneof(
 );
 
 const path = fc.oneof(
-  fc.constantFrom(...ROUTES).chain((r) =>
-    fc.tuple(fc.constant(r.path), segment).map(([p, id]) => p.replace('{id}', id)),
-  ),
+  fc
+    .constantFrom(...ROUTES)
+    .chain((r) => fc.tuple(fc.constant(r.path), segment).map(([p, id]) => p.replace('{id}', id))),
   fc.constantFrom(...ROUTES).map((r) => r.path.replace('{id}', 'CUSTOMER')),
   fc.array(segment, { maxLength: 5 }).map((parts) => `/${parts.join('/')}`),
 );
 
 const jsonValue = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
-  fc.constantFrom('CUSTOMER', 'all', 'starter', 'timeout', 'P1', 'simple-form', "' OR 1=1 --", 1, 2, 3, -1, 1e308),
+  fc.constantFrom(
+    'CUSTOMER',
+    'all',
+    'starter',
+    'timeout',
+    'P1',
+    'simple-form',
+    "' OR 1=1 --",
+    1,
+    2,
+    3,
+    -1,
+    1e308,
+  ),
   fc.array(fc.constantFrom('simple-form', 'P2', 'timeout', "x'); DROP TABLE jobs;--"), { maxLength: 3 }),
 );
 
@@ -137,7 +150,10 @@ const body = fc.oneof(
 
 const query = fc.dictionary(
   fc.oneof(fc.constantFrom(...FIELDS), fc.string({ maxLength: 8 })),
-  fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('CUSTOMER', 'true', '0', '-1', '201', 'eyJ4Ijox', '1e3')),
+  fc.oneof(
+    fc.string({ maxLength: 30 }),
+    fc.constantFrom('CUSTOMER', 'true', '0', '-1', '201', 'eyJ4Ijox', '1e3'),
+  ),
   { maxKeys: 4 },
 );
 
@@ -146,21 +162,43 @@ const headers = fc.record(
   {
     key: fc.constantFrom('admin', 'client', 'unknown', 'none'),
     contentType: fc.oneof(
-      fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/problem+json'),
+      fc.constantFrom(
+        'application/json',
+        'application/json; charset=utf-8',
+        'text/plain',
+        'application/problem+json',
+      ),
       headerValue,
     ),
-    extra: fc.dictionary(fc.constantFrom('x-forwarded-for', 'accept', 'x-amzn-trace-id', 'user-agent', 'x-api-key2'), headerValue, {
-      maxKeys: 3,
-    }),
+    extra: fc.dictionary(
+      fc.constantFrom('x-forwarded-for', 'accept', 'x-amzn-trace-id', 'user-agent', 'x-api-key2'),
+      headerValue,
+      {
+        maxKeys: 3,
+      },
+    ),
   },
   { requiredKeys: ['key'] },
 );
 
-async function fire(method: string, p: string, q: Record<string, string>, h: fc.RecordValue<{ key: string; contentType?: string; extra?: Record<string, string> }>, b?: string) {
+interface FuzzHeaders {
+  key: string;
+  contentType?: string;
+  extra?: Record<string, string>;
+}
+
+async function fire(method: string, p: string, q: Record<string, string>, h: FuzzHeaders, b?: string) {
   const search = new URLSearchParams(
     Object.entries(q).map(([k, v]) => [k, v.replace('CUSTOMER', customerId)]),
   ).toString();
-  const key = h.key === 'admin' ? system.keys.admin : h.key === 'client' ? system.keys.client : h.key === 'unknown' ? 'nope' : undefined;
+  const key =
+    h.key === 'admin'
+      ? system.keys.admin
+      : h.key === 'client'
+        ? system.keys.client
+        : h.key === 'unknown'
+          ? 'nope'
+          : undefined;
   const init: RequestInit = {
     method,
     headers: {
@@ -170,7 +208,10 @@ async function fire(method: string, p: string, q: Record<string, string>, h: fc.
     },
     ...(b !== undefined && method !== 'GET' ? { body: b.replaceAll('CUSTOMER', customerId) } : {}),
   };
-  const res = await fetch(`${gateway.url}${p.replace('CUSTOMER', customerId)}${search ? `?${search}` : ''}`, init);
+  const res = await fetch(
+    `${gateway.url}${p.replace('CUSTOMER', customerId)}${search ? `?${search}` : ''}`,
+    init,
+  );
   const text = await res.text();
   return { status: res.status, text };
 }
@@ -178,11 +219,18 @@ async function fire(method: string, p: string, q: Record<string, string>, h: fc.
 describe('fuzzing the API over HTTP', () => {
   it('never answers 5xx, nor leaks a stack trace, for any method, path, query, headers and body', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...METHODS), path, query, headers, body, async (method, p, q, h, b) => {
-        const { status, text } = await fire(method, p, q, h, b);
-        expect(status, `${method} ${p} -> ${status} ${text.slice(0, 200)}`).toBeLessThan(500);
-        expect(text).not.toMatch(/\bat .+\.(ts|js|mjs):\d+/);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...METHODS),
+        path,
+        query,
+        headers,
+        body,
+        async (method, p, q, h, b) => {
+          const { status, text } = await fire(method, p, q, h, b);
+          expect(status, `${method} ${p} -> ${status} ${text.slice(0, 200)}`).toBeLessThan(500);
+          expect(text).not.toMatch(/\bat .+\.(ts|js|mjs):\d+/);
+        },
+      ),
       { numRuns: 400, seed: 5_400_001 },
     );
   }, 120_000);
@@ -197,7 +245,13 @@ describe('fuzzing the API over HTTP', () => {
         async (r, fields, q) => {
           const p = r.path.replace('{id}', r.path.startsWith('/v1/directories') ? 'simple-form' : 'CUSTOMER');
           const b = JSON.stringify({ customerId: 'CUSTOMER', ...fields });
-          const { status, text } = await fire(r.method, p, q, { key: 'admin', contentType: 'application/json' }, b);
+          const { status, text } = await fire(
+            r.method,
+            p,
+            q,
+            { key: 'admin', contentType: 'application/json' },
+            b,
+          );
           expect(status, `${r.method} ${p} -> ${status} ${text.slice(0, 200)}`).toBeLessThan(500);
         },
       ),

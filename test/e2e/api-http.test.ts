@@ -30,7 +30,13 @@ interface Answer {
 /** One HTTP request with node:http (so the source address and a raw body can be chosen). */
 function send(
   path: string,
-  options: { method?: string; key?: string; body?: string | Buffer; from?: string; headers?: Record<string, string> } = {},
+  options: {
+    method?: string;
+    key?: string;
+    body?: string | Buffer;
+    from?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<Answer> {
   const url = new URL(path, system.url);
   return new Promise((resolve, reject) => {
@@ -51,7 +57,11 @@ function send(
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
         );
       },
     );
@@ -83,7 +93,9 @@ describe('exact rate limits over HTTP', () => {
     const answers: Answer[] = [];
     for (let i = 0; i < 150; i += 10) {
       answers.push(
-        ...(await Promise.all(Array.from({ length: 10 }, () => send('/v1/jobs?limit=1', { key: BURST_KEY })))),
+        ...(await Promise.all(
+          Array.from({ length: 10 }, () => send('/v1/jobs?limit=1', { key: BURST_KEY })),
+        )),
       );
     }
     const ok = answers.filter((a) => a.status === 200);
@@ -140,7 +152,9 @@ describe('size and URL limits', () => {
     const limit = PAYLOAD_LIMITS.jsonBodyBytes;
     const atLimit = await send('/v1/customers', { method: 'POST', key: OTHER_KEY, body: padded(limit) });
     expect(atLimit.status).toBe(400); // parsed and validated: the name is too long, not the body
-    expect(json(atLimit).error.details).toEqual([{ field: 'name', message: 'must be at most 200 characters' }]);
+    expect(json(atLimit).error.details).toEqual([
+      { field: 'name', message: 'must be at most 200 characters' },
+    ]);
     const over = await send('/v1/customers', { method: 'POST', key: OTHER_KEY, body: padded(limit + 1) });
     expect(over.status).toBe(413);
     expect(json(over).error).toEqual({
@@ -148,12 +162,20 @@ describe('size and URL limits', () => {
       message: `request body is larger than the ${limit}-byte limit`,
     });
     // Not even valid JSON: still 413, since the size is checked before anything is parsed.
-    const junk = await send('/v1/customers', { method: 'POST', key: OTHER_KEY, body: `{${'x'.repeat(limit)}` });
+    const junk = await send('/v1/customers', {
+      method: 'POST',
+      key: OTHER_KEY,
+      body: `{${'x'.repeat(limit)}`,
+    });
     expect(junk.status).toBe(413);
   });
 
   it('refuses 5 MB as the configured limit says (413 from the API) and 15 MB at the gateway ceiling', async () => {
-    const five = await send('/v1/customers', { method: 'POST', key: OTHER_KEY, body: padded(5 * 1024 * 1024) });
+    const five = await send('/v1/customers', {
+      method: 'POST',
+      key: OTHER_KEY,
+      body: padded(5 * 1024 * 1024),
+    });
     expect(five.status).toBe(413);
     expect(json(five).error.code).toBe('payload_too_large');
     const fifteen = await send('/v1/customers', {
@@ -169,7 +191,9 @@ describe('size and URL limits', () => {
     const base = '/v1/jobs?cursor=';
     const at = await send(base + 'a'.repeat(PAYLOAD_LIMITS.maxUrlLength - base.length), { key: OTHER_KEY });
     expect(at.status).toBe(400); // within the limit: the (bogus) cursor is what is wrong
-    const over = await send(base + 'a'.repeat(PAYLOAD_LIMITS.maxUrlLength - base.length + 1), { key: OTHER_KEY });
+    const over = await send(base + 'a'.repeat(PAYLOAD_LIMITS.maxUrlLength - base.length + 1), {
+      key: OTHER_KEY,
+    });
     expect(over.status).toBe(414);
     expect(json(over).error.code).toBe('uri_too_long');
   });
@@ -234,15 +258,19 @@ describe('OpenAPI document', () => {
     );
     expect(documented.sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     for (const route of ROUTES) {
-      const path = route.path.replace('{id}', route.path.includes('directories') ? 'simple-form' : '00000000-0000-0000-0000-000000000000');
+      const path = route.path.replace(
+        '{id}',
+        route.path.includes('directories') ? 'simple-form' : '00000000-0000-0000-0000-000000000000',
+      );
       const res = await send(path, {
         method: route.method,
         key: system.keys.admin,
         ...(['POST', 'PUT', 'PATCH'].includes(route.method) ? { body: '{}' } : {}),
       });
-      expect([404, 405].includes(res.status) && /no such route|not allowed/.test(res.text), `${route.method} ${path}`).toBe(
-        false,
-      );
+      expect(
+        [404, 405].includes(res.status) && /no such route|not allowed/.test(res.text),
+        `${route.method} ${path}`,
+      ).toBe(false);
       expectDocumented(route.method, path, res.status, res.text ? JSON.parse(res.text) : undefined);
     }
     const unknown = await send('/v1/unknown', { key: system.keys.admin });

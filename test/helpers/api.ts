@@ -54,14 +54,20 @@ export function expectDocumented(method: string, path: string, status: number, b
   }
   const contract = CONTRACTS[routeKey(route)];
   const documented = contract?.responses[status] ?? COMMON_RESPONSES[status];
-  expect(documented, `${method} ${route.path} answered ${status}, which its contract does not list`).toBeDefined();
+  expect(
+    documented,
+    `${method} ${route.path} answered ${status}, which its contract does not list`,
+  ).toBeDefined();
   if (!documented?.schema) {
     expect(body).toBeUndefined();
     return;
   }
   const validate = validatorFor(documented.schema);
   const ok = validate(body);
-  expect(ok ? [] : fieldErrors(validate.errors ?? [], 'response'), `${method} ${route.path} ${status}`).toEqual([]);
+  expect(
+    ok ? [] : fieldErrors(validate.errors ?? [], 'response'),
+    `${method} ${route.path} ${status}`,
+  ).toEqual([]);
 }
 
 export async function call(handler: ApiHandler, ...args: Parameters<typeof apiEvent>): Promise<CallResult> {

@@ -34,7 +34,8 @@ export function apiEvent(
   } = {},
 ): APIGatewayProxyEvent {
   const [pathname, search] = path.split('?') as [string, string | undefined];
-  const route = ROUTES.find((r) => r.method === method && matchPath(r.path, pathname)) ??
+  const route =
+    ROUTES.find((r) => r.method === method && matchPath(r.path, pathname)) ??
     ROUTES.find((r) => matchPath(r.path, pathname));
   const query = options.query ?? (search ? Object.fromEntries(new URLSearchParams(search)) : undefined);
   const headers = { 'content-type': 'application/json', ...options.headers };

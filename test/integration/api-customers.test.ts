@@ -16,7 +16,10 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-async function create(apiKeyId = 'client-a', body: Record<string, unknown> = { name: 'Acme', email: 'a@acme.test' }) {
+async function create(
+  apiKeyId = 'client-a',
+  body: Record<string, unknown> = { name: 'Acme', email: 'a@acme.test' },
+) {
   const res = await call(api, 'POST', '/v1/customers', { apiKeyId, body });
   expect(res.status).toBe(201);
   return res.body as { id: string } & Record<string, unknown>;
@@ -26,7 +29,10 @@ describe('customers API', () => {
   it('stores SQL-injection strings in every profile field and returns them literally', async () => {
     for (const [i, attack] of INJECTIONS.entries()) {
       const body = Object.fromEntries(
-        PROFILE_FIELDS.map((f) => [f, f === 'email' ? `x${i}@sql.test` : attack.slice(0, PROFILE_LIMITS[f]).trim()]),
+        PROFILE_FIELDS.map((f) => [
+          f,
+          f === 'email' ? `x${i}@sql.test` : attack.slice(0, PROFILE_LIMITS[f]).trim(),
+        ]),
       );
       const created = await create('client-a', body);
       const read = await call(api, 'GET', `/v1/customers/${created.id}`, { apiKeyId: 'client-a' });
@@ -43,9 +49,15 @@ describe('customers API', () => {
 
   it('shows a customer only to the key that created it and to admins', async () => {
     const customer = await create('client-a');
-    expect((await call(api, 'GET', `/v1/customers/${customer.id}`, { apiKeyId: 'client-a' })).status).toBe(200);
-    expect((await call(api, 'GET', `/v1/customers/${customer.id}`, { apiKeyId: 'client-b' })).status).toBe(404);
-    expect((await call(api, 'GET', `/v1/customers/${customer.id}`, { apiKeyId: ADMIN_KEY_ID })).status).toBe(200);
+    expect((await call(api, 'GET', `/v1/customers/${customer.id}`, { apiKeyId: 'client-a' })).status).toBe(
+      200,
+    );
+    expect((await call(api, 'GET', `/v1/customers/${customer.id}`, { apiKeyId: 'client-b' })).status).toBe(
+      404,
+    );
+    expect((await call(api, 'GET', `/v1/customers/${customer.id}`, { apiKeyId: ADMIN_KEY_ID })).status).toBe(
+      200,
+    );
     const other = await call(api, 'PATCH', `/v1/customers/${customer.id}`, {
       apiKeyId: 'client-b',
       body: { name: 'Hijack' },
@@ -56,14 +68,22 @@ describe('customers API', () => {
   });
 
   it('patches only the given fields, clears optional ones with null, and refuses clearing required ones', async () => {
-    const customer = await create('client-a', { name: 'Acme', email: 'a@acme.test', phone: '555', city: 'X' });
+    const customer = await create('client-a', {
+      name: 'Acme',
+      email: 'a@acme.test',
+      phone: '555',
+      city: 'X',
+    });
     const res = await call(api, 'PATCH', `/v1/customers/${customer.id}`, {
       apiKeyId: 'client-a',
       body: { phone: null, name: '  Acme Two  ' },
     });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ name: 'Acme Two', phone: null, city: 'X', email: 'a@acme.test' });
-    const empty = await call(api, 'PATCH', `/v1/customers/${customer.id}`, { apiKeyId: 'client-a', body: {} });
+    const empty = await call(api, 'PATCH', `/v1/customers/${customer.id}`, {
+      apiKeyId: 'client-a',
+      body: {},
+    });
     expect(empty.body.error.details).toEqual([{ field: 'body', message: 'must change at least one field' }]);
     const clear = await call(api, 'PATCH', `/v1/customers/${customer.id}`, {
       apiKeyId: 'client-a',

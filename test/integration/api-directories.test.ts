@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDirectoriesApi } from '#functions/api/directories';
 import { PgDirectoryQueries } from '#functions/api/directory-queries';
 import type { ApiHandler } from '#functions/api/router';
-import { makeSubmissionsApi, PgSubmissionQueries } from '#functions/api/submissions';
+import { PgSubmissionQueries } from '#functions/api/submission-queries';
+import { makeSubmissionsApi } from '#functions/api/submissions';
 import { simpleForm } from '#local/fixtures/sites';
 import { CACHE_TTL } from '#policy';
 import { PgCustomerStore } from '#shared/customer-store';
@@ -80,7 +81,10 @@ describe('directories API', () => {
   });
 
   it('validates the definition with the worker’s own parser and names the field', async () => {
-    const bad = await put('dir-bad', putBody({ definition: { ...definition, steps: [{ action: 'dance' }] } }));
+    const bad = await put(
+      'dir-bad',
+      putBody({ definition: { ...definition, steps: [{ action: 'dance' }] } }),
+    );
     expect(bad.status).toBe(400);
     expect(bad.body.error.details).toEqual([
       {
@@ -90,7 +94,9 @@ describe('directories API', () => {
     ]);
     const noSubmit = await put(
       'dir-bad',
-      putBody({ definition: { ...definition, steps: definition.steps.filter((s) => s.action !== 'submit') } }),
+      putBody({
+        definition: { ...definition, steps: definition.steps.filter((s) => s.action !== 'submit') },
+      }),
     );
     expect(noSubmit.body.error.details[0].field).toBe('definition.steps');
     const schema = await put('dir-bad', { name: '', tier: 9, definition: {} });
@@ -118,7 +124,9 @@ describe('directories API', () => {
     const res = await call(api, 'DELETE', '/v1/directories/dir-gone', { apiKeyId: ADMIN_KEY_ID });
     expect(res.status).toBe(204);
     expect((await call(api, 'GET', '/v1/directories/dir-gone')).body.active).toBe(false);
-    expect((await call(api, 'DELETE', '/v1/directories/dir-gone', { apiKeyId: ADMIN_KEY_ID })).status).toBe(204);
+    expect((await call(api, 'DELETE', '/v1/directories/dir-gone', { apiKeyId: ADMIN_KEY_ID })).status).toBe(
+      204,
+    );
     expect((await call(api, 'DELETE', '/v1/directories/nope', { apiKeyId: ADMIN_KEY_ID })).status).toBe(404);
     expect((await call(api, 'DELETE', '/v1/directories/NOPE!', { apiKeyId: ADMIN_KEY_ID })).status).toBe(404);
   });
@@ -138,18 +146,27 @@ describe('directories API', () => {
     const second = await call(api, 'GET', '/v1/directories', {
       query: { category: 'legal', limit: '2', cursor: first.body.nextCursor },
     });
-    expect(second.body).toMatchObject({ items: [expect.objectContaining({ id: 'list-c' })], nextCursor: null });
-    const tier1 = await call(api, 'GET', '/v1/directories', { query: { tier: '1', active: 'true', category: 'food' } });
+    expect(second.body).toMatchObject({
+      items: [expect.objectContaining({ id: 'list-c' })],
+      nextCursor: null,
+    });
+    const tier1 = await call(api, 'GET', '/v1/directories', {
+      query: { tier: '1', active: 'true', category: 'food' },
+    });
     expect(tier1.body.items.map((d: { id: string }) => d.id)).toEqual(['list-d']);
     const inactive = await call(api, 'GET', '/v1/directories', { query: { active: 'false' } });
     expect(inactive.body.items.map((d: { id: string }) => d.id)).toEqual(['dir-gone']);
 
     // A change made elsewhere is seen once the cache expires; one made here, at once.
     await t.db.query(`UPDATE directories SET name = 'renamed' WHERE id = 'list-d'`);
-    const cached = await call(api, 'GET', '/v1/directories', { query: { tier: '1', active: 'true', category: 'food' } });
+    const cached = await call(api, 'GET', '/v1/directories', {
+      query: { tier: '1', active: 'true', category: 'food' },
+    });
     expect(cached.body.items[0].name).toBe('Local Listings');
     clock += CACHE_TTL.directoryListSeconds * 1000 + 1;
-    const fresh = await call(api, 'GET', '/v1/directories', { query: { tier: '1', active: 'true', category: 'food' } });
+    const fresh = await call(api, 'GET', '/v1/directories', {
+      query: { tier: '1', active: 'true', category: 'food' },
+    });
     expect(fresh.body.items[0].name).toBe('renamed');
     await call(api, 'DELETE', '/v1/directories/list-d', { apiKeyId: ADMIN_KEY_ID });
     const afterDelete = await call(api, 'GET', '/v1/directories', {
@@ -195,7 +212,12 @@ describe('submissions API', () => {
 
     const byJob = await call(submissionsApi, 'GET', '/v1/submissions', { query: { jobId: job1.id } });
     expect(byJob.body.items).toEqual([
-      expect.objectContaining({ directoryId: 'sub-a', status: 'failed', errorClass: 'timeout', error: INJECTIONS[2] }),
+      expect.objectContaining({
+        directoryId: 'sub-a',
+        status: 'failed',
+        errorClass: 'timeout',
+        error: INJECTIONS[2],
+      }),
       expect.objectContaining({ directoryId: 'sub-b', status: 'prepared', customerId: customer.id }),
     ]);
     const pages: string[] = [];
@@ -204,7 +226,9 @@ describe('submissions API', () => {
       const res = await call(submissionsApi, 'GET', '/v1/submissions', {
         query: { customerId: customer.id, limit: '3', ...(cursor ? { cursor } : {}) },
       });
-      pages.push(...res.body.items.map((s: { jobId: string; directoryId: string }) => `${s.jobId}/${s.directoryId}`));
+      pages.push(
+        ...res.body.items.map((s: { jobId: string; directoryId: string }) => `${s.jobId}/${s.directoryId}`),
+      );
       cursor = res.body.nextCursor;
     } while (cursor);
     expect(pages).toEqual([`${job1.id}/sub-a`, `${job1.id}/sub-b`, `${job2.id}/sub-a`, `${job2.id}/sub-b`]);
@@ -232,9 +256,14 @@ describe('submissions API', () => {
 
   it('needs exactly one of jobId and customerId', async () => {
     const neither = await call(submissionsApi, 'GET', '/v1/submissions');
-    expect(neither.body.error.details).toEqual([{ field: 'jobId', message: 'give jobId or customerId (one of them)' }]);
+    expect(neither.body.error.details).toEqual([
+      { field: 'jobId', message: 'give jobId or customerId (one of them)' },
+    ]);
     const both = await call(submissionsApi, 'GET', '/v1/submissions', {
-      query: { jobId: '00000000-0000-0000-0000-000000000000', customerId: '00000000-0000-0000-0000-000000000000' },
+      query: {
+        jobId: '00000000-0000-0000-0000-000000000000',
+        customerId: '00000000-0000-0000-0000-000000000000',
+      },
     });
     expect(both.status).toBe(400);
     const badId = await call(submissionsApi, 'GET', '/v1/submissions', { query: { jobId: "1' OR '1'='1" } });

@@ -33,26 +33,34 @@ const bodyOf = (bytes: number) => {
 
 describe('body limit', () => {
   it('follows the configured limit to the byte, up to the Lambda-safe ceiling', async () => {
-    const limits = { ...ROOMY_LIMITS, maxBodyBytes: apiLimitsFromEnv({ MAX_JSON_BODY_BYTES: '4500000' }).maxBodyBytes };
+    const limits = {
+      ...ROOMY_LIMITS,
+      maxBodyBytes: apiLimitsFromEnv({ MAX_JSON_BODY_BYTES: '4500000' }).maxBodyBytes,
+    };
     const api = customersApi(limits);
     // 4 MB: under this configuration it is read and validated (400 for the description, not 413).
     const four = await call(api, 'POST', '/v1/customers', { rawBody: bodyOf(4 * 1024 * 1024) });
     expect(four.status).toBe(400);
-    expect(four.body.error.details).toEqual([{ field: 'description', message: 'must be at most 5000 characters' }]);
+    expect(four.body.error.details).toEqual([
+      { field: 'description', message: 'must be at most 5000 characters' },
+    ]);
     expect((await call(api, 'POST', '/v1/customers', { rawBody: bodyOf(4_500_000) })).status).toBe(400);
     expect((await call(api, 'POST', '/v1/customers', { rawBody: bodyOf(4_500_001) })).status).toBe(413);
     // 5 MB is past the ceiling any configuration may reach.
     expect((await call(api, 'POST', '/v1/customers', { rawBody: bodyOf(5 * 1024 * 1024) })).status).toBe(413);
     // Under the default (1 MB) the 4 MB body is refused unparsed.
-    expect((await call(customersApi(), 'POST', '/v1/customers', { rawBody: bodyOf(4 * 1024 * 1024) })).status).toBe(
-      413,
-    );
+    expect(
+      (await call(customersApi(), 'POST', '/v1/customers', { rawBody: bodyOf(4 * 1024 * 1024) })).status,
+    ).toBe(413);
   });
 
   it('measures base64 bodies by their decoded size', async () => {
     const api = customersApi({ ...ROOMY_LIMITS, maxBodyBytes: 100 });
     const event = { rawBody: Buffer.from(bodyOf(101)).toString('base64') };
-    const res = await api({ ...apiEvent('POST', '/v1/customers', event), isBase64Encoded: true }, lambdaContext());
+    const res = await api(
+      { ...apiEvent('POST', '/v1/customers', event), isBase64Encoded: true },
+      lambdaContext(),
+    );
     expect(res.statusCode).toBe(413);
   });
 });
@@ -69,7 +77,10 @@ describe('key and URL guards', () => {
 
 describe('rate limiting in the handler', () => {
   it('puts RateLimit headers on errors too, refuses with 429 and Retry-After, and keys do not share', async () => {
-    const limits = { ...ROOMY_LIMITS, rates: { ...ROOMY_LIMITS.rates, client: { perMinute: 2, perHour: 5, burst: 4 } } };
+    const limits = {
+      ...ROOMY_LIMITS,
+      rates: { ...ROOMY_LIMITS.rates, client: { perMinute: 2, perHour: 5, burst: 4 } },
+    };
     const api = customersApi(limits);
     const first = await call(api, 'GET', '/v1/customers/missing', { apiKeyId: 'guard-a' });
     expect(first.status).toBe(404);

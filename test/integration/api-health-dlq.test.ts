@@ -15,8 +15,8 @@ import { createTierQueues, type TierQueue } from '#local/services/queues';
 import { HEALTH, type Priority, RECOVERY } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
-import { PgJobStore } from '#shared/job-store';
 import type { TierUrls } from '#shared/job-queue';
+import { PgJobStore } from '#shared/job-store';
 import { ADMIN_KEY_ID, baseDeps, call } from '#test/api';
 import { motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 
@@ -65,7 +65,11 @@ beforeAll(async () => {
   health = makeHealthApi({
     ...baseDeps(t.db),
     sql: t.db,
-    queues: new SqsQueueStats(sqs, urls((q) => q.url), urls((q) => q.dlqUrl)),
+    queues: new SqsQueueStats(
+      sqs,
+      urls((q) => q.url),
+      urls((q) => q.dlqUrl),
+    ),
   });
   dlqApi = makeDlqApi({ ...baseDeps(t.db), dlq });
 });
@@ -160,8 +164,22 @@ describe('GET /v1/health', () => {
     const claim = await jobs.claim(done.id, 1, 'w-live');
     await jobs.finish(claim as never, { status: 'failed', progress: {}, error: 'x' });
     const p2 = queues.find((q) => q.priority === (2 as Priority)) as TierQueue;
-    await sqs.send(new SendMessageCommand({ QueueUrl: p2.dlqUrl, MessageBody: '{}', MessageGroupId: 'g', MessageDeduplicationId: 'd' }));
-    await sqs.send(new SendMessageCommand({ QueueUrl: p2.url, MessageBody: '{}', MessageGroupId: 'g', MessageDeduplicationId: 'd' }));
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: p2.dlqUrl,
+        MessageBody: '{}',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'd',
+      }),
+    );
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: p2.url,
+        MessageBody: '{}',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'd',
+      }),
+    );
 
     const res = await call(health, 'GET', '/v1/health');
     expect(res.status).toBe(200);
@@ -208,7 +226,10 @@ describe('DLQ routes', () => {
     expect(res.body.tiers.map((t: { depth: number }) => t.depth)).toEqual([0, 1, 0]);
     expect(res.body.tiers[1].messages[0]).toMatchObject({ errorClass: 'timeout', receiveCount: 5 });
     expect((await call(dlqApi, 'GET', '/v1/dlq', { apiKeyId: 'client-a' })).status).toBe(403);
-    const bad = await call(dlqApi, 'GET', '/v1/dlq', { apiKeyId: ADMIN_KEY_ID, query: { maxPerTier: '1000' } });
+    const bad = await call(dlqApi, 'GET', '/v1/dlq', {
+      apiKeyId: ADMIN_KEY_ID,
+      query: { maxPerTier: '1000' },
+    });
     expect(bad.body.error.details).toEqual([{ field: 'maxPerTier', message: 'must be at most 100' }]);
   });
 
@@ -233,7 +254,10 @@ describe('DLQ routes', () => {
       },
       { field: 'tiers[0]', message: 'must be one of P1, P2, P3' },
     ]);
-    const client = await call(dlqApi, 'POST', '/v1/dlq/redrive', { apiKeyId: 'client-a', body: { errorClasses: 'all' } });
+    const client = await call(dlqApi, 'POST', '/v1/dlq/redrive', {
+      apiKeyId: 'client-a',
+      body: { errorClasses: 'all' },
+    });
     expect(client.status).toBe(403);
   });
 

@@ -99,7 +99,9 @@ async function claim(jobId: string) {
 describe('POST /v1/jobs', () => {
   it('selects a package by tier and domain authority, with its default priority', async () => {
     const customer = await newCustomer();
-    const res = await call(jobsApi, 'POST', '/v1/jobs', { body: { customerId: customer.id, package: 'starter' } });
+    const res = await call(jobsApi, 'POST', '/v1/jobs', {
+      body: { customerId: customer.id, package: 'starter' },
+    });
     expect(res.body).toMatchObject({ status: 'queued', priority: 3, tier: 'P3', directories: 2 });
     const job = await call(jobsApi, 'GET', `/v1/jobs/${res.body.id}`);
     expect(job.body.results.map((r: { directoryId: string }) => r.directoryId)).toEqual(['dir-a', 'dir-b']);
@@ -117,7 +119,9 @@ describe('POST /v1/jobs', () => {
     const repeat = await call(jobsApi, 'POST', '/v1/jobs', {
       body: { customerId: customer.id, directoryIds: ['dir-a', 'dir-a'] },
     });
-    expect(repeat.body.error.details).toEqual([{ field: 'directoryIds', message: 'must not repeat an item' }]);
+    expect(repeat.body.error.details).toEqual([
+      { field: 'directoryIds', message: 'must not repeat an item' },
+    ]);
     const both = await call(jobsApi, 'POST', '/v1/jobs', {
       body: { customerId: customer.id, directoryIds: ['dir-a'], package: 'growth', extra: 1 },
     });
@@ -160,10 +164,15 @@ describe('POST /v1/jobs', () => {
     const customer = await newCustomer();
     queueDown = true;
     try {
-      const res = await call(jobsApi, 'POST', '/v1/jobs', { body: { customerId: customer.id, directoryIds: ['dir-c'] } });
+      const res = await call(jobsApi, 'POST', '/v1/jobs', {
+        body: { customerId: customer.id, directoryIds: ['dir-c'] },
+      });
       expect(res.body.status).toBe('pending');
       const job = await call(jobsApi, 'GET', `/v1/jobs/${res.body.id}`);
-      expect(job.body).toMatchObject({ status: 'pending', results: [expect.objectContaining({ status: 'prepared' })] });
+      expect(job.body).toMatchObject({
+        status: 'pending',
+        results: [expect.objectContaining({ status: 'prepared' })],
+      });
     } finally {
       queueDown = false;
     }
@@ -187,7 +196,11 @@ describe('POST /v1/jobs', () => {
     });
     const res = await call(broken, 'GET', '/v1/jobs/00000000-0000-0000-0000-000000000000');
     expect(res.status).toBe(500);
-    expect(res.body.error).toEqual({ code: 'internal', message: 'internal error', requestId: expect.any(String) });
+    expect(res.body.error).toEqual({
+      code: 'internal',
+      message: 'internal error',
+      requestId: expect.any(String),
+    });
     expect(JSON.stringify(res.body)).not.toMatch(/10\.0\.0\.5|index\.mjs/);
   });
 });
@@ -210,26 +223,39 @@ describe('GET /v1/jobs', () => {
     } while (cursor);
     expect(seen).toEqual([...ids].reverse());
 
-    const other = await call(jobsApi, 'GET', '/v1/jobs', { apiKeyId: 'client-b', query: { customerId: customer.id } });
+    const other = await call(jobsApi, 'GET', '/v1/jobs', {
+      apiKeyId: 'client-b',
+      query: { customerId: customer.id },
+    });
     expect(other.body.items).toEqual([]);
     const admin = await call(jobsApi, 'GET', '/v1/jobs', {
       apiKeyId: ADMIN_KEY_ID,
       query: { customerId: customer.id, status: 'queued', limit: '200' },
     });
     expect(admin.body.items).toHaveLength(6);
-    const none = await call(jobsApi, 'GET', '/v1/jobs', { apiKeyId: 'client-pager', query: { status: 'failed' } });
+    const none = await call(jobsApi, 'GET', '/v1/jobs', {
+      apiKeyId: 'client-pager',
+      query: { status: 'failed' },
+    });
     expect(none.body).toEqual({ items: [], nextCursor: null });
   });
 
   it('refuses an altered cursor, an unknown status and a page size out of range', async () => {
-    const tampered = Buffer.from(JSON.stringify(["2020-01-01'; DROP TABLE jobs;--", 'x'])).toString('base64url');
+    const tampered = Buffer.from(JSON.stringify(["2020-01-01'; DROP TABLE jobs;--", 'x'])).toString(
+      'base64url',
+    );
     const res = await call(jobsApi, 'GET', '/v1/jobs', { query: { cursor: tampered } });
-    expect(res.body.error.details).toEqual([{ field: 'cursor', message: 'is not a cursor this API gave out' }]);
+    expect(res.body.error.details).toEqual([
+      { field: 'cursor', message: 'is not a cursor this API gave out' },
+    ]);
     expect((await call(jobsApi, 'GET', '/v1/jobs', { query: { cursor: '%%%' } })).status).toBe(400);
     const bad = await call(jobsApi, 'GET', '/v1/jobs', { query: { status: 'lost', limit: '0', page: '2' } });
     expect(bad.body.error.details).toEqual([
       { field: 'page', message: 'is not a known field' },
-      { field: 'status', message: 'must be one of pending, queued, in_progress, completed, failed, cancelled' },
+      {
+        field: 'status',
+        message: 'must be one of pending, queued, in_progress, completed, failed, cancelled',
+      },
       { field: 'limit', message: 'must be at least 1' },
     ]);
   });
@@ -246,7 +272,9 @@ describe('POST /v1/jobs/{id}/cancel', () => {
     const again = await call(jobsApi, 'POST', `/v1/jobs/${job.id}/cancel`);
     expect(again.status).toBe(409);
     expect(again.body.error.message).toMatch(/already cancelled/);
-    expect((await call(jobsApi, 'POST', `/v1/jobs/${job.id}/cancel`, { apiKeyId: 'client-b' })).status).toBe(404);
+    expect((await call(jobsApi, 'POST', `/v1/jobs/${job.id}/cancel`, { apiKeyId: 'client-b' })).status).toBe(
+      404,
+    );
   });
 
   it('stops a running worker: its fenced writes fail, and a directory caught mid-submit becomes unknown', async () => {
@@ -262,9 +290,10 @@ describe('POST /v1/jobs/{id}/cancel', () => {
     expect(await ledger.settle(c, 'dir-a', { status: 'submitted' })).toBe(false);
     expect(await jobStore.heartbeat(c, {})).toBe(false);
     expect(await jobStore.finish(c, { status: 'completed', progress: {} })).toBe(false);
-    const { rows } = await t.db.query<{ type: string }>('SELECT type FROM job_events WHERE job_id = $1 ORDER BY id', [
-      job.id,
-    ]);
+    const { rows } = await t.db.query<{ type: string }>(
+      'SELECT type FROM job_events WHERE job_id = $1 ORDER BY id',
+      [job.id],
+    );
     expect(rows.map((r) => r.type)).toContain('cancelled');
   });
 });
@@ -305,7 +334,11 @@ describe('POST /v1/jobs/{id}/retry', () => {
     expect(sent.at(-1)).toMatchObject({ jobId: job.id, enqueueToken: 2, priority: 2 });
     const after = await call(jobsApi, 'GET', `/v1/jobs/${job.id}`);
     expect(after.body.status).toBe('queued');
-    expect(after.body.results.map((r: { status: string }) => r.status)).toEqual(['submitted', 'prepared', 'prepared']);
+    expect(after.body.results.map((r: { status: string }) => r.status)).toEqual([
+      'submitted',
+      'prepared',
+      'prepared',
+    ]);
     // The old message is stale now; the new one claims.
     expect(await jobStore.claim(job.id, 1, 'late-worker')).toBeUndefined();
     expect(await jobStore.claim(job.id, 2, 'worker')).toBeDefined();
@@ -327,7 +360,11 @@ describe('GET /v1/customers/{id}/queue', () => {
     await jobStore.finish(c, { status: 'completed', progress: {} });
     const after = await call(jobsApi, 'GET', `/v1/customers/${customer.id}/queue`, { apiKeyId: 'client-q' });
     expect(after.body.jobs).toEqual([
-      expect.objectContaining({ jobId: second.id, position: b.position - 1, estimatedWaitSeconds: expect.any(Number) }),
+      expect.objectContaining({
+        jobId: second.id,
+        position: b.position - 1,
+        estimatedWaitSeconds: expect.any(Number),
+      }),
     ]);
     expect(after.body.jobs[0].estimatedWaitSeconds).toBeGreaterThan(0);
     const other = await call(jobsApi, 'GET', `/v1/customers/${customer.id}/queue`, { apiKeyId: 'client-b' });

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgRateLimiter, type RateWindow, windowsOf } from '#functions/api/rate-limiter';
+import { PgRateLimiter, type RateDecision, type RateWindow, windowsOf } from '#functions/api/rate-limiter';
 import { RATE_LIMITS } from '#policy';
 import { type TestDatabase, testDatabase, uniqueName } from '#test/services';
 
@@ -39,21 +39,25 @@ describe('PgRateLimiter', () => {
       { limit: 5, windowSeconds: 10 },
     ];
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 1_500 }), { minLength: 1, maxLength: 25 }), async (gaps) => {
-        const subject = uniqueName('prop');
-        const times = gaps.reduce<number[]>((acc, g) => [...acc, (acc.at(-1) ?? 0) + g * 10], []);
-        const decisions = [];
-        for (const time of times) decisions.push(await limiter.take(subject, windows, at(time)));
-        expect(decisions.map((d) => d.allowed)).toEqual(model(windows, times));
-        // The invariant itself: no span of either window ever holds more allowed requests than its limit.
-        const allowedTimes = times.filter((_, i) => decisions[i]?.allowed);
-        for (const w of windows) {
-          for (const start of allowedTimes) {
-            const inSpan = allowedTimes.filter((a) => a >= start && a < start + w.windowSeconds * 1000);
-            expect(inSpan.length).toBeLessThanOrEqual(w.limit);
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 1_500 }), { minLength: 1, maxLength: 25 }),
+        async (gaps) => {
+          const subject = uniqueName('prop');
+          const times: number[] = [];
+          for (const g of gaps) times.push((times.at(-1) ?? 0) + g * 10);
+          const decisions: RateDecision[] = [];
+          for (const time of times) decisions.push(await limiter.take(subject, windows, at(time)));
+          expect(decisions.map((d) => d.allowed)).toEqual(model(windows, times));
+          // The invariant itself: no span of either window ever holds more allowed requests than its limit.
+          const allowedTimes = times.filter((_, i) => decisions[i]?.allowed);
+          for (const w of windows) {
+            for (const start of allowedTimes) {
+              const inSpan = allowedTimes.filter((a) => a >= start && a < start + w.windowSeconds * 1000);
+              expect(inSpan.length).toBeLessThanOrEqual(w.limit);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 40, seed: 5_400_003 },
     );
   });
@@ -70,7 +74,11 @@ describe('PgRateLimiter', () => {
       retryAfterSeconds: null,
       policy: '2;w=60, 3;w=3600',
     });
-    expect(await limiter.take(subject, windows, at(10_000))).toMatchObject({ allowed: true, remaining: 0, resetSeconds: 50 });
+    expect(await limiter.take(subject, windows, at(10_000))).toMatchObject({
+      allowed: true,
+      remaining: 0,
+      resetSeconds: 50,
+    });
     // The minute is full: a retry can succeed once the first request leaves it, 50 s later.
     expect(await limiter.take(subject, windows, at(10_000))).toMatchObject({
       allowed: false,
@@ -98,7 +106,8 @@ describe('PgRateLimiter', () => {
     const windows = [{ limit: 2, windowSeconds: 60 }];
     await limiter.take(subject, windows, at(0));
     await limiter.take(subject, windows, at(1_000));
-    for (let i = 0; i < 20; i++) expect((await limiter.take(subject, windows, at(30_000 + i))).allowed).toBe(false);
+    for (let i = 0; i < 20; i++)
+      expect((await limiter.take(subject, windows, at(30_000 + i))).allowed).toBe(false);
     // Had the refusals counted, the window at 60.5 s would still be full.
     expect((await limiter.take(subject, windows, at(60_500))).allowed).toBe(true);
   });
@@ -108,12 +117,16 @@ describe('PgRateLimiter', () => {
     const windows = windowsOf(RATE_LIMITS.client);
     const results = await Promise.all(Array.from({ length: 150 }, () => limiter.take(subject, windows)));
     expect(results.filter((r) => r.allowed)).toHaveLength(RATE_LIMITS.client.perMinute);
-    const remaining = results.filter((r) => r.allowed).map((r) => r.remaining).sort((a, b) => a - b);
+    const remaining = results
+      .filter((r) => r.allowed)
+      .map((r) => r.remaining)
+      .sort((a, b) => a - b);
     expect(remaining).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect((await limiter.take(uniqueName('other'), windows)).allowed).toBe(true);
-    const { rows } = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rate_limit_hits WHERE subject = $1', [
-      subject,
-    ]);
+    const { rows } = await t.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM rate_limit_hits WHERE subject = $1',
+      [subject],
+    );
     expect(rows[0]?.n).toBe(RATE_LIMITS.client.perMinute);
   });
 });

@@ -1,11 +1,12 @@
 /** The API's pure parts: configuration, cursors, URL length, the usage-plan bucket, health judgement, waits. */
 import { describe, expect, it } from 'vitest';
 import { apiLimitsFromEnv, DEFAULT_LIMITS } from '#functions/api/api-config';
-import { decodeCursor, encodeCursor, CURSOR_PARTS } from '#functions/api/cursor';
+import { CURSOR_PARTS, decodeCursor, encodeCursor } from '#functions/api/cursor';
 import { urlLength } from '#functions/api/guards';
 import { type HealthReport, judge } from '#functions/api/health-report';
 import { estimateWaitSeconds } from '#functions/api/job-queries';
-import { resolveRoute, matchPath } from '#functions/api/routes';
+import { matchPath, resolveRoute } from '#functions/api/routes';
+import { FUNCTIONS, functionSpec } from '#functions/manifest';
 import { TokenBuckets } from '#local/gateway';
 import { HEALTH, PAYLOAD_LIMITS, RATE_LIMITS, usagePlanThrottle } from '#policy';
 import { apiEvent } from '#test/events';
@@ -19,9 +20,9 @@ describe('API limits from the environment', () => {
   });
 
   it('refuses a body limit past the Lambda-safe ceiling, and limits that contradict each other', () => {
-    expect(() => apiLimitsFromEnv({ MAX_JSON_BODY_BYTES: String(PAYLOAD_LIMITS.jsonBodyCeilingBytes + 1) })).toThrow(
-      /MAX_JSON_BODY_BYTES must be from 1 to 4500000/,
-    );
+    expect(() =>
+      apiLimitsFromEnv({ MAX_JSON_BODY_BYTES: String(PAYLOAD_LIMITS.jsonBodyCeilingBytes + 1) }),
+    ).toThrow(/MAX_JSON_BODY_BYTES must be from 1 to 4500000/);
     expect(() => apiLimitsFromEnv({ RATE_LIMIT_ADMIN_PER_HOUR: '10' })).toThrow(/per minute <= per hour/);
     expect(() => apiLimitsFromEnv({ RATE_LIMIT_CLIENT_PER_MINUTE: 'lots' })).toThrow(/must be an integer/);
   });
@@ -103,7 +104,11 @@ describe('health judgement', () => {
     });
     const backlog = HEALTH.queueBacklogDegraded + 1;
     expect(
-      judge(report({ queues: { status: 'up', tiers: [{ tier: 'P3', depth: backlog, inFlight: 0, dlqDepth: 0 }] } })),
+      judge(
+        report({
+          queues: { status: 'up', tiers: [{ tier: 'P3', depth: backlog, inFlight: 0, dlqDepth: 0 }] },
+        }),
+      ),
     ).toMatchObject({ status: 'degraded', reasons: [`the P3 backlog is ${backlog} (over 100)`] });
   });
 });
@@ -114,5 +119,25 @@ describe('estimated wait', () => {
     expect(estimateWaitSeconds(3, undefined)).toBeNull();
     expect(estimateWaitSeconds(1, 60)).toBe(HEALTH.throughputWindowSeconds / 60);
     expect(estimateWaitSeconds(4, 60)).toBe((4 * HEALTH.throughputWindowSeconds) / 60);
+  });
+});
+
+describe('API functions in the manifest', () => {
+  it('gives each route group its Lambda and exactly the queues it touches', () => {
+    const api = FUNCTIONS.filter((f) => f.kind === 'api').map((f) => f.name);
+    expect(api.sort()).toEqual(
+      ['api-customers', 'api-directories', 'api-dlq', 'api-health', 'api-jobs', 'api-submissions'].sort(),
+    );
+    expect(functionSpec('api-health').needs).toEqual({
+      database: true,
+      jobQueues: ['read'],
+      deadLetterQueues: 'read',
+    });
+    expect(functionSpec('api-dlq').needs).toEqual({
+      database: true,
+      jobQueues: ['send'],
+      deadLetterQueues: 'redrive',
+    });
+    expect(functionSpec('api-customers').needs).toEqual({ database: true });
   });
 });
