@@ -6,7 +6,11 @@ import { buildOpenApiDocument } from '#functions/api/openapi';
 
 const target = fileURLToPath(new URL('../docs/openapi.json', import.meta.url));
 writeFileSync(target, `${JSON.stringify(buildOpenApiDocument(), null, 2)}\n`);
-execFileSync(fileURLToPath(new URL('../node_modules/.bin/biome', import.meta.url)), ['format', '--write', target], {
-  stdio: 'ignore',
-});
+execFileSync(
+  fileURLToPath(new URL('../node_modules/.bin/biome', import.meta.url)),
+  ['format', '--write', target],
+  {
+    stdio: 'ignore',
+  },
+);
 console.log(`wrote ${target}`);
