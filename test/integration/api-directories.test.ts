@@ -78,6 +78,11 @@ describe('directories API', () => {
         category: attack,
       });
     }
+    // Used as a filter, such a string matches itself and nothing else.
+    const filtered = await call(api, 'GET', '/v1/directories', {
+      query: { category: INJECTIONS[3] as string },
+    });
+    expect(filtered.body.items.map((d: { id: string }) => d.id)).toEqual(['sql-3']);
   });
 
   it('validates the definition with the worker’s own parser and names the field', async () => {

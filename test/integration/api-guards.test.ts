@@ -3,11 +3,12 @@
  * to the byte, the URL limit, the key check, and the rate limiter's headers on every answer it decided, its
  * 429, and its fail-open when its database is unreachable. Real Postgres for the limiter.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { apiLimitsFromEnv } from '#functions/api/api-config';
 import { makeCustomersApi } from '#functions/api/customers';
 import type { RateLimiter } from '#functions/api/rate-limiter';
 import { PgCustomerStore } from '#shared/customer-store';
+import { createLogger } from '#shared/telemetry';
 import { baseDeps, call, ROOMY_LIMITS } from '#test/api';
 import { apiEvent, lambdaContext } from '#test/events';
 import { type TestDatabase, testDatabase } from '#test/services';
@@ -109,5 +110,48 @@ describe('rate limiting in the handler', () => {
     });
     expect(res.status).toBe(201);
     expect(res.headers['ratelimit-limit']).toBeUndefined();
+  });
+});
+
+describe('telemetry', () => {
+  it('logs a failure with the API Gateway request id as correlation id, and tells the caller only a request id', async () => {
+    const logger = createLogger('api-test');
+    logger.setLogLevel('ERROR');
+    const lines: string[] = [];
+    const capture = (chunk: unknown) => {
+      lines.push(String(chunk));
+      return true;
+    };
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    try {
+      const api = makeCustomersApi({
+        ...baseDeps(t.db),
+        logger,
+        customers: {
+          get: async () => {
+            throw new Error('relation "customers" does not exist at /var/task/index.mjs:10:5');
+          },
+        } as never,
+      });
+      const event = apiEvent('GET', '/v1/customers/00000000-0000-0000-0000-000000000000');
+      const context = lambdaContext();
+      const res = await api(event, context);
+      expect(res.statusCode).toBe(500);
+      expect(JSON.parse(res.body)).toEqual({
+        error: { code: 'internal', message: 'internal error', requestId: context.awsRequestId },
+      });
+      const logged = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'unhandled error');
+      expect(logged).toMatchObject({
+        level: 'ERROR',
+        correlation_id: event.requestContext.requestId,
+        function_request_id: context.awsRequestId,
+        component: 'api-test',
+        error: { name: 'Error', message: expect.stringContaining('does not exist') },
+      });
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
   });
 });
