@@ -9,8 +9,11 @@ import { type ApiFunction, ROUTES } from './api/routes.ts';
 export interface FunctionNeeds {
   /** Postgres: DATABASE_SECRET_ARN (+ secretsmanager:GetSecretValue on it). */
   readonly database?: boolean;
-  /** The tier queues: QUEUE_URL_P1..P3. 'send' to enqueue jobs, 'consume' to extend visibility. */
-  readonly jobQueues?: readonly ('send' | 'consume')[];
+  /**
+   * The tier queues: QUEUE_URL_P1..P3. 'send' to enqueue jobs, 'consume' to extend visibility, 'read' for
+   * GetQueueAttributes (queue depth and in-flight counts for health).
+   */
+  readonly jobQueues?: readonly ('send' | 'consume' | 'read')[];
   /** The tier dead-letter queues: DLQ_URL_P1..P3. 'read' to count and peek, 'redrive' to move messages out. */
   readonly deadLetterQueues?: 'read' | 'redrive';
   /** The Powertools idempotency DynamoDB table: IDEMPOTENCY_TABLE (read/write items on it). */
@@ -45,6 +48,17 @@ export interface FunctionSpec {
 
 const apiFunctions = [...new Set(ROUTES.map((r) => r.fn))];
 
+/** What each API function needs beyond the database (every one has it: rate limits live there). */
+const API_NEEDS: Record<ApiFunction, FunctionNeeds> = {
+  jobs: { jobQueues: ['send'] },
+  customers: {},
+  health: { jobQueues: ['read'], deadLetterQueues: 'read' },
+  directories: {},
+  submissions: {},
+  // Redrive moves messages from a DLQ back to its tier queue.
+  dlq: { jobQueues: ['send'], deadLetterQueues: 'redrive' },
+};
+
 export const FUNCTIONS: readonly FunctionSpec[] = [
   ...apiFunctions.map(
     (fn): FunctionSpec => ({
@@ -55,7 +69,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
         .join(', ')}`,
       kind: 'api',
       apiFunction: fn,
-      needs: { database: true, ...(fn === 'jobs' ? { jobQueues: ['send'] as const } : {}) },
+      needs: { database: true, ...API_NEEDS[fn] },
     }),
   ),
   {

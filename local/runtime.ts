@@ -7,12 +7,22 @@
 import { randomBytes } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { makeCustomersApi } from '#functions/api/customers';
-import { customersApiDepsFromEnv, healthApiDepsFromEnv, jobsApiDepsFromEnv } from '#functions/api/deps';
+import {
+  customersApiDepsFromEnv,
+  directoriesApiDepsFromEnv,
+  dlqApiDepsFromEnv,
+  healthApiDepsFromEnv,
+  jobsApiDepsFromEnv,
+  submissionsApiDepsFromEnv,
+} from '#functions/api/deps';
+import { makeDirectoriesApi } from '#functions/api/directories';
+import { makeDlqApi } from '#functions/api/dlq';
 import { makeHealthApi } from '#functions/api/health';
 import { makeJobsApi } from '#functions/api/jobs';
+import { makeSubmissionsApi } from '#functions/api/submissions';
 import { workerDepsFromEnv } from '#functions/worker/deps';
 import { makeWorkerHandler, type WorkerDeps } from '#functions/worker/handler';
-import { PRIORITY_TIERS } from '#policy';
+import { PRIORITY_TIERS, usagePlanThrottle } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { createDatabase, type Database } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
@@ -148,21 +158,33 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...options.env,
     };
 
-    const [jobsDeps, customersDeps, healthDeps, workerDeps] = await Promise.all([
-      jobsApiDepsFromEnv(env, db),
-      customersApiDepsFromEnv(env, db),
-      healthApiDepsFromEnv(env, db),
-      workerDepsFromEnv(env, db),
-    ]);
+    const [jobsDeps, customersDeps, healthDeps, directoriesDeps, submissionsDeps, dlqDeps, workerDeps] =
+      await Promise.all([
+        jobsApiDepsFromEnv(env, db),
+        customersApiDepsFromEnv(env, db),
+        healthApiDepsFromEnv(env, db),
+        directoriesApiDepsFromEnv(env, db),
+        submissionsApiDepsFromEnv(env, db),
+        dlqApiDepsFromEnv(env, db),
+        workerDepsFromEnv(env, db),
+      ]);
     stops.push(() => workerDeps.browser.close());
 
     const gateway: Gateway = await startGateway({
       port: options.port ?? 3000,
       apiKeys,
+      // API Gateway's usage plans, from the same policy numbers as the exact limiter (looser, by design).
+      throttle: (keyId) =>
+        usagePlanThrottle(
+          jobsDeps.adminKeyIds.has(keyId) ? jobsDeps.limits.rates.admin : jobsDeps.limits.rates.client,
+        ),
       handlers: {
         jobs: makeJobsApi(jobsDeps),
         customers: makeCustomersApi(customersDeps),
         health: makeHealthApi(healthDeps),
+        directories: makeDirectoriesApi(directoriesDeps),
+        submissions: makeSubmissionsApi(submissionsDeps),
+        dlq: makeDlqApi(dlqDeps),
       },
     });
     stops.push(() => gateway.stop());
