@@ -2,6 +2,7 @@
  * moto server: the local stand-in for SQS, SNS and DynamoDB, from the project's .venv, on a free loopback
  * port. Clients reach it through the SDK's standard AWS_ENDPOINT_URL with dummy credentials.
  */
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort, waitFor } from './ports.ts';
 import { type ManagedProcess, spawnManaged } from './processes.ts';
@@ -33,13 +34,16 @@ export async function startMoto(
     return { endpoint: existing, stop: async () => {} };
   }
   await ensurePythonTools(options.log);
+  // moto writes nothing we keep, but runs from a scratch directory rather than the repository root.
+  const workDir = join(PROJECT_ROOT, '.formfleet');
+  await mkdir(workDir, { recursive: true });
   const port = await freePort();
   const proc: ManagedProcess = spawnManaged(
     'moto',
     venvBin('moto_server'),
     ['-H', '127.0.0.1', '-p', String(port)],
     {
-      cwd: join(PROJECT_ROOT, '.formfleet'),
+      cwd: workDir,
       env: { ...process.env, PYTHONUNBUFFERED: '1' },
     },
   );
