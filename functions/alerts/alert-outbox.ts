@@ -56,10 +56,10 @@ export class PgAlertOutbox implements AlertOutbox {
           await alerts.publish(row.alert);
         } catch (err) {
           error = describeError(err);
-          await tx.query(
-            'UPDATE alert_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1',
-            [row.id, `${error.name}: ${error.message}`.slice(0, 1_000)],
-          );
+          await tx.query('UPDATE alert_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1', [
+            row.id,
+            `${error.name}: ${error.message}`.slice(0, 1_000),
+          ]);
           break;
         }
         await tx.query(

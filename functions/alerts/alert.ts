@@ -65,7 +65,9 @@ export const RUNBOOKS = {
 } as const;
 
 /** Builds an alert, keeping only the first ALERTS.maxItems items and counting the rest. */
-export function makeAlert(input: Omit<Alert, 'items' | 'totalItems'> & { items?: readonly AlertItem[] }): Alert {
+export function makeAlert(
+  input: Omit<Alert, 'items' | 'totalItems'> & { items?: readonly AlertItem[] },
+): Alert {
   const items = input.items ?? [];
   return {
     ...input,

@@ -7,9 +7,10 @@
  * DynamoDB rather than Postgres on purpose: an alarm saying "the database is down" must still reach Slack.
  * Exactly once "as far as we can know": a post that timed out may have reached Slack, and its retry posts.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { ALERTS } from '#policy';
 import type { Alert } from './alert.ts';

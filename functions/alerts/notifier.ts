@@ -59,7 +59,10 @@ export function makeSlackNotifierHandler(deps: NotifierDeps): NotifierHandler {
           }
         } catch (err) {
           metrics.addMetric('AlertDeliveryFailures', MetricUnit.Count, 1);
-          logger.error('alert not delivered; the event will be retried', { ...log, error: describeError(err) });
+          logger.error('alert not delivered; the event will be retried', {
+            ...log,
+            error: describeError(err),
+          });
           throw err;
         }
       }

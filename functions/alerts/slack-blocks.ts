@@ -113,7 +113,9 @@ export function toSlackMessage(alert: Alert, options: FormatOptions = {}): Slack
     elements: context.slice(0, SLACK_LIMITS.contextElements).map((text) => ({ type: 'mrkdwn', text })),
   });
   const text = truncate(
-    escapeMrkdwn(`[${alert.severity.toUpperCase()}] ${alert.title}${alert.summary ? ` — ${alert.summary}` : ''}`),
+    escapeMrkdwn(
+      `[${alert.severity.toUpperCase()}] ${alert.title}${alert.summary ? ` — ${alert.summary}` : ''}`,
+    ),
     SLACK_LIMITS.fallbackText,
   );
   return { text, blocks: blocks.slice(0, SLACK_LIMITS.blocks) };
