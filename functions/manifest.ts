@@ -83,7 +83,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   {
     name: 'dlq-check',
     entry: 'functions/dlq-check.ts',
-    description: 'Reads every tier DLQ (depth, peek) and alerts on new or growing depth, reminders and drains',
+    description:
+      'Reads every tier DLQ (depth, peek) and alerts on new or growing depth, reminders and drains',
     kind: 'scheduled',
     schedule: SCHEDULES.dlqCheck,
     needs: { database: true, deadLetterQueues: 'read', alertsTopic: true },
@@ -91,7 +92,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   {
     name: 'slack-notifier',
     entry: 'functions/slack-notifier.ts',
-    description: 'Posts alerts-topic messages (formfleet alerts, CloudWatch alarms) to Slack as Block Kit, once',
+    description:
+      'Posts alerts-topic messages (formfleet alerts, CloudWatch alarms) to Slack as Block Kit, once',
     kind: 'subscriber',
     subscribesTo: 'alerts',
     // One at a time, so the in-process pacing keeps Slack at about one message per second.

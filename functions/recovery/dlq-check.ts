@@ -103,7 +103,8 @@ export function dlqAlert(
             fields: {
               customer: m.customerId,
               errorClass: m.errorClass,
-              error: m.error && m.error.length > ERROR_EXCERPT ? `${m.error.slice(0, ERROR_EXCERPT)}…` : m.error,
+              error:
+                m.error && m.error.length > ERROR_EXCERPT ? `${m.error.slice(0, ERROR_EXCERPT)}…` : m.error,
               receiveCount: m.receiveCount,
               sentAt: m.sentAt,
             },
@@ -155,11 +156,7 @@ export function makeDlqCheckHandler(deps: DlqCheckDeps): DlqCheckHandler {
       logger.error('DLQ check failed', { error: describeError(err) });
       throw err;
     } finally {
-      metrics.addMetric(
-        'DlqAlerts',
-        MetricUnit.Count,
-        report.tiers.filter((t) => t.alert !== null).length,
-      );
+      metrics.addMetric('DlqAlerts', MetricUnit.Count, report.tiers.filter((t) => t.alert !== null).length);
       metrics.addMetric('AlertsPublished', MetricUnit.Count, report.alerts.published);
       metrics.publishStoredMetrics();
     }

@@ -118,7 +118,10 @@ interface Received {
 
 const SQS_BATCH = 10;
 
-function classify(job: JobMessage | null, row: JobRow | undefined): Pick<DlqMessageSummary, 'errorClass' | 'error'> {
+function classify(
+  job: JobMessage | null,
+  row: JobRow | undefined,
+): Pick<DlqMessageSummary, 'errorClass' | 'error'> {
   if (!job) return { errorClass: 'internal', error: 'message body is not a job message' };
   if (!row) return { errorClass: 'internal', error: `job ${job.jobId} does not exist` };
   const known = ERROR_CLASSES.includes(row.error_class as ErrorClass);
@@ -165,7 +168,11 @@ export class SqsDlqService implements DlqService {
         try {
           // Stop once every message is seen (depth is approximate, so also on an empty receive).
           for (let i = 0; peeked.length < Math.min(max, depth) && i < Math.ceil(max / SQS_BATCH) + 2; i++) {
-            const batch = await this.receive(url, Math.min(SQS_BATCH, max - peeked.length), this.peekHoldSeconds);
+            const batch = await this.receive(
+              url,
+              Math.min(SQS_BATCH, max - peeked.length),
+              this.peekHoldSeconds,
+            );
             if (batch.length === 0) break;
             for (const m of batch) {
               if (m.MessageId && !seen.has(m.MessageId)) {

@@ -57,7 +57,10 @@ export interface RecoveryStore {
    * same job) and requeue or fail in one UPDATE ... RETURNING with job_events rows. `alertsFor` names the
    * alerts to add to the outbox in the same transaction.
    */
-  requeueStale(options: RequeueOptions, alertsFor: (rows: StaleJobOutcome[]) => Alert[]): Promise<StaleJobOutcome[]>;
+  requeueStale(
+    options: RequeueOptions,
+    alertsFor: (rows: StaleJobOutcome[]) => Alert[],
+  ): Promise<StaleJobOutcome[]>;
   /** Takes jobs left 'pending' longer than `graceSeconds` for re-sending (touching them, so no other run does). */
   leasePending(graceSeconds: number, limit: number): Promise<PendingJob[]>;
   /** Jobs in progress whose heartbeat is younger than `freshWithinSeconds`, and the database's clock. */

@@ -13,8 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type Alert, makeAlert, RUNBOOKS } from '#functions/alerts/alert';
-import type { FlushReport } from '#functions/alerts/alert-outbox';
-import type { AlertOutbox } from '#functions/alerts/alert-outbox';
+import type { AlertOutbox, FlushReport } from '#functions/alerts/alert-outbox';
 import type { Alerts } from '#functions/alerts/alerts';
 import { tierFor } from '#policy';
 import type { JobQueue } from '#shared/job-queue';
