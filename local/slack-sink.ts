@@ -28,6 +28,8 @@ export interface SlackSink {
   rateLimitNext(count: number, retryAfterSeconds?: number): void;
   /** The next `count` posts get no answer at all (until the client gives up or the sink stops). */
   hangNext(count: number): void;
+  /** Forgets the faults not yet used: the sink answers 200 again. */
+  clearFaults(): void;
   /** Resolves once at least `count` messages were accepted. */
   waitForMessages(count: number, timeoutMs?: number): Promise<SlackSinkMessage[]>;
   stop(): Promise<void>;
@@ -158,6 +160,9 @@ export async function startSlackSink(
     },
     hangNext(count) {
       for (let i = 0; i < count; i++) faults.push({ kind: 'hang' });
+    },
+    clearFaults() {
+      faults.length = 0;
     },
     waitForMessages(count, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
