@@ -20,9 +20,11 @@ import type { DlqCheckDeps, DlqCheckOptions } from './dlq-check.ts';
 import { PgRecoveryStore } from './recovery-store.ts';
 import type { StaleJobsDeps, StaleJobsOptions } from './stale-jobs.ts';
 
-/** Every variable missing from `names`, in one error (alongside the ones a deps builder checks itself). */
-function requireAll(env: Env, names: readonly string[]): void {
+/** Every variable missing from `names` (and the database's, unless one is given), in one error. */
+function requireAll(env: Env, names: readonly string[], db: Database | undefined): void {
   const missing = names.filter((n) => !env[n]);
+  if (!db && !env.DATABASE_URL && !env.DATABASE_SECRET_ARN)
+    missing.unshift('DATABASE_URL or DATABASE_SECRET_ARN');
   if (missing.length > 0) {
     throw new ConfigError(`missing required environment variable(s): ${missing.join(', ')}`);
   }
@@ -68,7 +70,7 @@ export function dlqCheckOptionsFromEnv(env: Env): DlqCheckOptions {
 }
 
 export async function staleJobsDepsFromEnv(env: Env, db?: Database): Promise<StaleJobsDeps> {
-  requireAll(env, [...PRIORITY_TIERS.map(queueUrlEnvName), 'ALERTS_TOPIC_ARN']);
+  requireAll(env, [...PRIORITY_TIERS.map(queueUrlEnvName), 'ALERTS_TOPIC_ARN'], db);
   const options = staleJobsOptionsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-stale-jobs'));
   const outbox = new PgAlertOutbox(database);
@@ -86,7 +88,7 @@ export async function staleJobsDepsFromEnv(env: Env, db?: Database): Promise<Sta
 }
 
 export async function dlqCheckDepsFromEnv(env: Env, db?: Database): Promise<DlqCheckDeps> {
-  requireAll(env, [...PRIORITY_TIERS.map(dlqUrlEnvName), 'ALERTS_TOPIC_ARN']);
+  requireAll(env, [...PRIORITY_TIERS.map(dlqUrlEnvName), 'ALERTS_TOPIC_ARN'], db);
   const options = dlqCheckOptionsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-dlq-check'));
   const outbox = new PgAlertOutbox(database);
