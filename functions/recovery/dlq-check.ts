@@ -123,9 +123,9 @@ export function makeDlqCheckHandler(deps: DlqCheckDeps): DlqCheckHandler {
   const now = deps.now ?? (() => new Date());
   return async function dlqCheck() {
     const observedAt = now();
-    const summaries = await deps.dlq.inspect({ maxPerTier: options.peekMaxPerTier });
     const report: DlqCheckReport = { tiers: [], alerts: { published: 0, pending: 0 } };
     try {
+      const summaries = await deps.dlq.inspect({ maxPerTier: options.peekMaxPerTier });
       for (const summary of summaries) {
         const depthMetric = metrics.singleMetric();
         depthMetric.addDimension('tier', summary.tier);

@@ -89,14 +89,11 @@ describe('recovery on the local runtime', () => {
       'SELECT type FROM job_events WHERE job_id = $1 ORDER BY id',
       [job.id],
     );
-    expect(events.rows.map((r) => r.type)).toEqual([
-      'created',
-      'claimed',
-      'requeued',
-      'queued',
-      'claimed',
-      'completed',
-    ]);
+    const types = events.rows.map((r) => r.type);
+    expect(types.slice(0, 3)).toEqual(['created', 'claimed', 'requeued']);
+    // A fast worker may claim the requeued job before the handler records it as queued.
+    expect(types.slice(3, 5).sort()).toEqual(['claimed', 'queued']);
+    expect(types.slice(5)).toEqual(['completed']);
     // The dead worker's claim is worthless now.
     expect(await jobs.heartbeat(dead as NonNullable<typeof dead>, {})).toBe(false);
     await eventually('the stale-job alert in Slack', async () =>
