@@ -220,6 +220,8 @@ export function makeStaleJobsHandler(deps: StaleJobsDeps): StaleJobsHandler {
       const time = now().toISOString();
       const added = await deps.store.addAlerts(stuck.map((s) => stuckStepAlert(s, time)));
       report.stuckSteps = added.length;
+      // How many are stuck right now (a gauge for dashboards), beside how many were newly reported.
+      metrics.addMetric('StuckStepsActive', MetricUnit.Count, stuck.length);
       for (const alert of added) logger.warn('step stuck while heartbeats arrive', { alertId: alert.id });
 
       // 4. Publish what is waiting (this run's alerts and any an earlier run could not publish).
