@@ -1,4 +1,4 @@
-/** Lambda entry: GET /health. */
+/** Lambda entry: GET /health and GET /v1/health. */
 import { healthApiDepsFromEnv } from './api/deps.ts';
 import { makeHealthApi } from './api/health.ts';
 

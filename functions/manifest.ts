@@ -10,8 +10,11 @@ import { ALERTS, SCHEDULES } from './shared/policy.ts';
 export interface FunctionNeeds {
   /** Postgres: DATABASE_SECRET_ARN (+ secretsmanager:GetSecretValue on it). */
   readonly database?: boolean;
-  /** The tier queues: QUEUE_URL_P1..P3. 'send' to enqueue jobs, 'consume' to extend visibility. */
-  readonly jobQueues?: readonly ('send' | 'consume')[];
+  /**
+   * The tier queues: QUEUE_URL_P1..P3. 'send' to enqueue jobs, 'consume' to extend visibility, 'read' for
+   * GetQueueAttributes (queue depth and in-flight counts for health).
+   */
+  readonly jobQueues?: readonly ('send' | 'consume' | 'read')[];
   /**
    * The tier dead-letter queues: DLQ_URL_P1..P3. 'read' to count and peek (GetQueueAttributes, ReceiveMessage,
    * and ChangeMessageVisibility to hand peeked messages straight back); 'redrive' to move messages out (also
@@ -50,6 +53,17 @@ export interface FunctionSpec {
 
 const apiFunctions = [...new Set(ROUTES.map((r) => r.fn))];
 
+/** What each API function needs beyond the database (every one has it: rate limits live there). */
+const API_NEEDS: Record<ApiFunction, FunctionNeeds> = {
+  jobs: { jobQueues: ['send'] },
+  customers: {},
+  health: { jobQueues: ['read'], deadLetterQueues: 'read' },
+  directories: {},
+  submissions: {},
+  // Redrive moves messages from a DLQ back to its tier queue.
+  dlq: { jobQueues: ['send'], deadLetterQueues: 'redrive' },
+};
+
 export const FUNCTIONS: readonly FunctionSpec[] = [
   ...apiFunctions.map(
     (fn): FunctionSpec => ({
@@ -60,7 +74,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
         .join(', ')}`,
       kind: 'api',
       apiFunction: fn,
-      needs: { database: true, ...(fn === 'jobs' ? { jobQueues: ['send'] as const } : {}) },
+      needs: { database: true, ...API_NEEDS[fn] },
     }),
   ),
   {

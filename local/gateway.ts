@@ -2,7 +2,8 @@
  * The local API gateway: turns HTTP requests into API Gateway REST proxy events and calls the same handler
  * functions the Lambdas run. Like API Gateway it answers 403 {"message":"Forbidden"} for a missing or unknown
  * API key on a keyed route (handlers then see requestContext.identity.apiKeyId, the key's id, never its
- * value) and refuses bodies over API Gateway's 10 MB ceiling.
+ * value), throttles each key with its usage plan's token bucket (429 {"message":"Too Many Requests"}), and
+ * refuses bodies over API Gateway's 10 MB ceiling with 413.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -17,6 +18,13 @@ export interface GatewayOptions {
   handlers: Readonly<Record<ApiFunction, ApiHandler>>;
   /** API key value → key id, as API Gateway's key store. */
   apiKeys: ReadonlyMap<string, string>;
+  /**
+   * The usage-plan throttle of a key id (policy usagePlanThrottle), as API Gateway applies it before the
+   * Lambda runs; undefined for no throttle.
+   */
+  throttle?: (keyId: string) => { rateLimit: number; burstLimit: number } | undefined;
+  /** Milliseconds clock for the token buckets (tests pass their own). */
+  now?: () => number;
   /** Extra non-API routes served by the local runtime (the dashboard). Return true if handled. */
   extra?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
 }
@@ -30,6 +38,35 @@ export interface Gateway {
 function forbidden(res: ServerResponse): void {
   res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'ForbiddenException' });
   res.end(JSON.stringify({ message: 'Forbidden' }));
+}
+
+function tooManyRequests(res: ServerResponse): void {
+  res.writeHead(429, { 'content-type': 'application/json', 'x-amzn-errortype': 'TooManyRequestsException' });
+  res.end(JSON.stringify({ message: 'Too Many Requests' }));
+}
+
+/**
+ * API Gateway's usage-plan throttle: a token bucket per key (burstLimit tokens, refilled at rateLimit per
+ * second). AWS documents it as best effort; here it is exact, which is at least as strict.
+ */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  take(key: string, limits: { rateLimit: number; burstLimit: number }): boolean {
+    const now = this.now();
+    const bucket = this.buckets.get(key) ?? { tokens: limits.burstLimit, at: now };
+    bucket.tokens = Math.min(
+      limits.burstLimit,
+      bucket.tokens + ((now - bucket.at) / 1000) * limits.rateLimit,
+    );
+    bucket.at = now;
+    this.buckets.set(key, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -77,20 +114,19 @@ export function toProxyEvent(
   body: Buffer,
   apiKeyId: string | null,
 ): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [value];
-    headers[name] = values.join(', ');
-    multiValueHeaders[name] = values;
-  }
-  const query: Record<string, string> = {};
-  const multiQuery: Record<string, string[]> = {};
-  for (const [k, v] of url.searchParams) {
-    query[k] = v;
-    multiQuery[k] = [...(multiQuery[k] ?? []), v];
-  }
+  // Built from entries (own properties only), so a client's "__proto__" header or parameter stays data.
+  const headerEntries = Object.entries(req.headers).filter(
+    (e): e is [string, string | string[]] => e[1] !== undefined,
+  );
+  const headers = Object.fromEntries(headerEntries.map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
+  const multiValueHeaders = Object.fromEntries(
+    headerEntries.map(([k, v]) => [k, Array.isArray(v) ? v : [v]]),
+  );
+  const grouped = new Map<string, string[]>();
+  for (const [k, v] of url.searchParams) grouped.set(k, [...(grouped.get(k) ?? []), v]);
+  // API Gateway's queryStringParameters keeps the last value of a repeated parameter.
+  const query = Object.fromEntries([...grouped].map(([k, v]) => [k, v.at(-1) as string]));
+  const multiQuery = Object.fromEntries(grouped);
   const requestId = randomUUID();
   const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
   return {
@@ -139,6 +175,7 @@ export function toProxyEvent(
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const buckets = new TokenBuckets(options.now);
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
       if (!res.headersSent) sendJson(res, 502, { message: 'Internal server error' });
@@ -147,7 +184,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rawUrl = req.url ?? '/';
-    const url = new URL(rawUrl, 'http://local');
+    // Parsed as a path on a fixed origin: "//x" is a path here, not a host.
+    let url: URL;
+    try {
+      url = new URL(`http://local${rawUrl.startsWith('/') ? '' : '/'}${rawUrl}`);
+    } catch {
+      return sendJson(res, 400, { message: 'Bad Request' });
+    }
     if (options.extra && (await options.extra(req, res))) return;
     const candidates = ROUTES.map((r) => ({ route: r, params: matchPath(r.path, url.pathname) })).filter(
       (c) => c.params !== undefined,
@@ -161,6 +204,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const key = req.headers['x-api-key'];
       apiKeyId = typeof key === 'string' ? (options.apiKeys.get(key) ?? null) : null;
       if (!apiKeyId) return forbidden(res);
+      const throttle = options.throttle?.(apiKeyId);
+      if (throttle && !buckets.take(apiKeyId, throttle)) return tooManyRequests(res);
     }
     const body = await readBody(req, PAYLOAD_LIMITS.apiGatewayMaxBytes);
     if (body === 'too-large') {

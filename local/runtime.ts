@@ -11,17 +11,27 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { notifierDepsFromEnv } from '#functions/alerts/deps';
 import { makeSlackNotifierHandler, type NotifierHandler } from '#functions/alerts/notifier';
 import { makeCustomersApi } from '#functions/api/customers';
-import { customersApiDepsFromEnv, healthApiDepsFromEnv, jobsApiDepsFromEnv } from '#functions/api/deps';
+import {
+  customersApiDepsFromEnv,
+  directoriesApiDepsFromEnv,
+  dlqApiDepsFromEnv,
+  healthApiDepsFromEnv,
+  jobsApiDepsFromEnv,
+  submissionsApiDepsFromEnv,
+} from '#functions/api/deps';
+import { makeDirectoriesApi } from '#functions/api/directories';
+import { makeDlqApi } from '#functions/api/dlq';
 import { makeHealthApi } from '#functions/api/health';
 import { makeJobsApi } from '#functions/api/jobs';
+import { makeSubmissionsApi } from '#functions/api/submissions';
 import { FUNCTIONS } from '#functions/manifest';
 import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
-import { type DlqService, dlqServiceFromEnv } from '#functions/recovery/dlq';
+import { createDlqService, type DlqService } from '#functions/recovery/dlq';
 import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/dlq-check';
 import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
 import { workerDepsFromEnv } from '#functions/worker/deps';
 import { makeWorkerHandler, type WorkerDeps } from '#functions/worker/handler';
-import { PRIORITY_TIERS } from '#policy';
+import { PRIORITY_TIERS, usagePlanThrottle } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { createDatabase, type Database } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
@@ -192,26 +202,49 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...options.env,
     };
 
-    const [jobsDeps, customersDeps, healthDeps, workerDeps, staleDeps, dlqCheckDeps, notifierDeps, dlq] =
-      await Promise.all([
-        jobsApiDepsFromEnv(env, db),
-        customersApiDepsFromEnv(env, db),
-        healthApiDepsFromEnv(env, db),
-        workerDepsFromEnv(env, db),
-        staleJobsDepsFromEnv(env, db),
-        dlqCheckDepsFromEnv(env, db),
-        notifierDepsFromEnv({ ...env, ...alerts.notifierEnv }),
-        dlqServiceFromEnv(env, db, 'redrive'),
-      ]);
+    const [
+      jobsDeps,
+      customersDeps,
+      healthDeps,
+      directoriesDeps,
+      submissionsDeps,
+      dlqDeps,
+      workerDeps,
+      staleDeps,
+      dlqCheckDeps,
+      notifierDeps,
+    ] = await Promise.all([
+      jobsApiDepsFromEnv(env, db),
+      customersApiDepsFromEnv(env, db),
+      healthApiDepsFromEnv(env, db),
+      directoriesApiDepsFromEnv(env, db),
+      submissionsApiDepsFromEnv(env, db),
+      // The admin DLQ routes on the real DLQ service (functions/recovery/dlq.ts).
+      dlqApiDepsFromEnv(env, db, (w) =>
+        createDlqService({ sqs: w.sqs, queueUrls: w.queueUrls, dlqUrls: w.dlqUrls, sql: w.db }),
+      ),
+      workerDepsFromEnv(env, db),
+      staleJobsDepsFromEnv(env, db),
+      dlqCheckDepsFromEnv(env, db),
+      notifierDepsFromEnv({ ...env, ...alerts.notifierEnv }),
+    ]);
     stops.push(() => workerDeps.browser.close());
 
     const gateway: Gateway = await startGateway({
       port: options.port ?? 3000,
       apiKeys,
+      // API Gateway's usage plans, from the same policy numbers as the exact limiter (looser, by design).
+      throttle: (keyId) =>
+        usagePlanThrottle(
+          jobsDeps.adminKeyIds.has(keyId) ? jobsDeps.limits.rates.admin : jobsDeps.limits.rates.client,
+        ),
       handlers: {
         jobs: makeJobsApi(jobsDeps),
         customers: makeCustomersApi(customersDeps),
         health: makeHealthApi(healthDeps),
+        directories: makeDirectoriesApi(directoriesDeps),
+        submissions: makeSubmissionsApi(submissionsDeps),
+        dlq: makeDlqApi(dlqDeps),
       },
     });
     stops.push(() => gateway.stop());
@@ -243,7 +276,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       staleJobs: makeStaleJobsHandler(staleDeps),
       dlqCheck: makeDlqCheckHandler(dlqCheckDeps),
       notifier: makeSlackNotifierHandler(notifierDeps),
-      dlq,
+      dlq: dlqDeps.dlq as DlqService,
     };
     alerts.startNotifier(recovery.notifier);
     // Every scheduled function in the manifest that has a local handler fires on its schedule.

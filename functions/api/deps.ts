@@ -6,42 +6,121 @@ import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
 import { type Env, listEnv } from '#shared/env';
-import { queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
+import { dlqUrlsFromEnv, queueUrlsFromEnv, SqsJobQueue, type TierUrls } from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
 import { createLogger, createMetrics } from '#shared/telemetry';
+import { type ApiLimits, apiLimitsFromEnv } from './api-config.ts';
 import type { CustomersApiDeps } from './customers.ts';
+import type { DirectoriesApiDeps } from './directories.ts';
+import { PgDirectoryQueries } from './directory-queries.ts';
+import type { DlqApiDeps } from './dlq.ts';
+import { type DlqService, unwiredDlqService } from './dlq-service.ts';
 import type { HealthApiDeps } from './health.ts';
+import { PgJobQueries } from './job-queries.ts';
 import type { JobsApiDeps } from './jobs.ts';
+import { SqsQueueStats } from './queue-stats.ts';
+import { PgRateLimiter } from './rate-limiter.ts';
+import type { ApiBaseDeps } from './router.ts';
+import { PgSubmissionQueries } from './submission-queries.ts';
+import type { SubmissionsApiDeps } from './submissions.ts';
 
 /** API key ids (not values) with admin rights: CDK passes the ids of the admin keys it creates. */
 const adminKeyIdsFromEnv = (env: Env) => new Set(listEnv(env, 'ADMIN_API_KEY_IDS'));
 
+/**
+ * What every API function shares: telemetry, admin key ids, the exact rate limiter and the limits. Each
+ * builder reads its environment (failing fast) before it resolves the database.
+ */
+function baseDeps(env: Env, database: Database, component: string, limits: ApiLimits): ApiBaseDeps {
+  const logger = createLogger(component);
+  return {
+    logger,
+    metrics: createMetrics(component, logger),
+    adminKeyIds: adminKeyIdsFromEnv(env),
+    rateLimiter: new PgRateLimiter(database),
+    limits,
+  };
+}
+
 export async function jobsApiDepsFromEnv(env: Env, db?: Database): Promise<JobsApiDeps> {
+  const queueUrls = queueUrlsFromEnv(env);
+  const limits = apiLimitsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-api-jobs'));
   return {
+    ...baseDeps(env, database, 'api-jobs', limits),
     jobs: new PgJobStore(database),
+    queries: new PgJobQueries(database),
     ledger: new PgSubmissionLedger(database),
     customers: new PgCustomerStore(database),
     directories: new PgDirectoryStore(database),
-    queue: new SqsJobQueue(new SQSClient(awsClientConfig(env)), queueUrlsFromEnv(env)),
-    adminKeyIds: adminKeyIdsFromEnv(env),
-    logger: createLogger('api-jobs'),
-    metrics: createMetrics('api-jobs'),
+    queue: new SqsJobQueue(new SQSClient(awsClientConfig(env)), queueUrls),
   };
 }
 
 export async function customersApiDepsFromEnv(env: Env, db?: Database): Promise<CustomersApiDeps> {
+  const limits = apiLimitsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-api-customers'));
-  return {
-    customers: new PgCustomerStore(database),
-    adminKeyIds: adminKeyIdsFromEnv(env),
-    logger: createLogger('api-customers'),
-    metrics: createMetrics('api-customers'),
-  };
+  return { ...baseDeps(env, database, 'api-customers', limits), customers: new PgCustomerStore(database) };
 }
 
 export async function healthApiDepsFromEnv(env: Env, db?: Database): Promise<HealthApiDeps> {
+  const queueUrls = queueUrlsFromEnv(env);
+  const dlqUrls = dlqUrlsFromEnv(env);
+  const limits = apiLimitsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-api-health'));
-  return { sql: database, logger: createLogger('api-health'), metrics: createMetrics('api-health') };
+  return {
+    ...baseDeps(env, database, 'api-health', limits),
+    sql: database,
+    queues: new SqsQueueStats(new SQSClient(awsClientConfig(env)), queueUrls, dlqUrls),
+  };
+}
+
+export async function directoriesApiDepsFromEnv(env: Env, db?: Database): Promise<DirectoriesApiDeps> {
+  const limits = apiLimitsFromEnv(env);
+  const database = db ?? (await databaseFromEnv(env, 'formfleet-api-directories'));
+  return {
+    ...baseDeps(env, database, 'api-directories', limits),
+    directories: new PgDirectoryStore(database),
+    queries: new PgDirectoryQueries(database),
+  };
+}
+
+export async function submissionsApiDepsFromEnv(env: Env, db?: Database): Promise<SubmissionsApiDeps> {
+  const limits = apiLimitsFromEnv(env);
+  const database = db ?? (await databaseFromEnv(env, 'formfleet-api-submissions'));
+  return {
+    ...baseDeps(env, database, 'api-submissions', limits),
+    submissions: new PgSubmissionQueries(database),
+    jobs: new PgJobStore(database),
+    customers: new PgCustomerStore(database),
+  };
+}
+
+/** What a DLQ service is built from (the recovery engineer's factory takes the same). */
+export interface DlqWiring {
+  sqs: SQSClient;
+  queueUrls: TierUrls;
+  dlqUrls: TierUrls;
+  db: Database;
+}
+
+export type DlqServiceFactory = (wiring: DlqWiring) => DlqService;
+
+/** Until functions/recovery/dlq.ts is merged, the DLQ routes answer 503 "not wired" (see dlq-service.ts). */
+export const defaultDlqServiceFactory: DlqServiceFactory = () => unwiredDlqService;
+
+export async function dlqApiDepsFromEnv(
+  env: Env,
+  db?: Database,
+  factory: DlqServiceFactory = defaultDlqServiceFactory,
+): Promise<DlqApiDeps> {
+  const queueUrls = queueUrlsFromEnv(env);
+  const dlqUrls = dlqUrlsFromEnv(env);
+  const limits = apiLimitsFromEnv(env);
+  const database = db ?? (await databaseFromEnv(env, 'formfleet-api-dlq'));
+  return {
+    ...baseDeps(env, database, 'api-dlq', limits),
+    dlq: factory({ sqs: new SQSClient(awsClientConfig(env)), queueUrls, dlqUrls, db: database }),
+  };
 }

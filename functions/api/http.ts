@@ -22,6 +22,8 @@ export class HttpError extends Error {
     message: string,
     readonly details?: FieldError[],
     readonly headers?: Record<string, string>,
+    /** A body to answer verbatim instead of the API's error shape (API Gateway's own answers). */
+    readonly body?: unknown,
   ) {
     super(message);
   }
@@ -29,9 +31,27 @@ export class HttpError extends Error {
 
 export const badRequest = (message: string, details?: FieldError[]) =>
   new HttpError(400, 'bad_request', message, details);
-export const forbidden = (message = 'Forbidden') => new HttpError(403, 'forbidden', message);
+/** A missing or unknown key: answered exactly as API Gateway answers it. */
+export const gatewayForbidden = () =>
+  new HttpError(
+    403,
+    'forbidden',
+    'Forbidden',
+    undefined,
+    { 'x-amzn-errortype': 'ForbiddenException' },
+    {
+      message: 'Forbidden',
+    },
+  );
+export const forbidden = (message: string) => new HttpError(403, 'forbidden', message);
 export const notFound = (what: string) => new HttpError(404, 'not_found', `${what} not found`);
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);
+export const payloadTooLarge = (limit: number) =>
+  new HttpError(413, 'payload_too_large', `request body is larger than the ${limit}-byte limit`);
+export const uriTooLong = (limit: number) =>
+  new HttpError(414, 'uri_too_long', `request URL is longer than ${limit} characters`);
+export const unsupportedMediaType = () =>
+  new HttpError(415, 'unsupported_media_type', 'request body must be JSON (content-type: application/json)');
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
   return {
@@ -49,28 +69,44 @@ export interface Caller {
 
 export function callerOf(event: ApiEvent, adminKeyIds: ReadonlySet<string>): Caller {
   const keyId = event.requestContext?.identity?.apiKeyId;
-  if (!keyId) throw forbidden();
+  if (!keyId) throw gatewayForbidden();
   return { keyId, role: adminKeyIds.has(keyId) ? 'admin' : 'client' };
 }
 
-export function requireAdmin(caller: Caller): void {
-  if (caller.role !== 'admin') throw forbidden('this route needs an admin API key');
+/** Whether `caller` may see a resource owned by `ownerKeyId` (its owner, or any admin). */
+export const canSee = (caller: Caller, ownerKeyId: string) =>
+  caller.role === 'admin' || caller.keyId === ownerKeyId;
+
+/** A header's value, whatever case the client (or API Gateway) gave its name. */
+export function header(event: ApiEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted && value !== undefined) return value;
+  }
+  return undefined;
 }
 
-/** Parses a JSON object body, or 400. */
-export function jsonBody(event: ApiEvent): Record<string, unknown> {
+/** The body's size in bytes as the client sent it. */
+export function bodyBytes(event: ApiEvent): number {
+  if (!event.body) return 0;
+  return event.isBase64Encoded
+    ? Buffer.byteLength(event.body, 'base64')
+    : Buffer.byteLength(event.body, 'utf8');
+}
+
+/** Parses a JSON body (its shape is the schema's business), or 400 / 415. */
+export function jsonBody(event: ApiEvent): unknown {
+  const type = header(event, 'content-type');
+  if (type !== undefined && !/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type.trim())) {
+    throw unsupportedMediaType();
+  }
   if (!event.body) throw badRequest('request body must be a JSON object');
   const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     throw badRequest('request body is not valid JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw badRequest('request body must be a JSON object');
-  }
-  return value as Record<string, unknown>;
 }
 
 /**
@@ -85,17 +121,11 @@ export function errorResponses(logger: Logger): middy.MiddlewareObj<ApiEvent, Ap
       if (err instanceof HttpError) {
         request.response = json(
           err.statusCode,
-          {
+          err.body ?? {
             error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
           },
           err.headers,
         );
-        return;
-      }
-      // middy's own errors (http-router's 404) carry a statusCode and an "expose" flag.
-      const status = (err as { statusCode?: number } | null)?.statusCode;
-      if (typeof status === 'number' && status >= 400 && status < 500) {
-        request.response = json(status, { error: { code: 'not_found', message: 'no such route' } });
         return;
       }
       logger.error('unhandled error', { error: describeError(err), requestId });

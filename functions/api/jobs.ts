@@ -1,91 +1,43 @@
-/** The jobs API: create a job (ledger rows + one FIFO message) and read its status and results. */
+/**
+ * The jobs API: create a job (ledger rows + one FIFO message), read and list jobs, cancel and retry them,
+ * and show a customer's place in the queue.
+ */
 import { PACKAGES, type PackageName, type Priority, tierFor } from '#policy';
-import type { CustomerStore } from '#shared/customer-store';
-import { isUuid } from '#shared/customer-store';
+import { type CustomerStore, isUuid } from '#shared/customer-store';
 import type { DirectoryStore } from '#shared/directory-store';
 import type { JobQueue } from '#shared/job-queue';
-import type { Job, JobStore } from '#shared/job-store';
+import type { Job, JobStatus, JobStore } from '#shared/job-store';
 import type { Submission, SubmissionLedger } from '#shared/submission-ledger';
-import { describeError, type Logger, type Metrics, MetricUnit } from '#shared/telemetry';
-import {
-  type ApiEvent,
-  badRequest,
-  type Caller,
-  callerOf,
-  type FieldError,
-  json,
-  jsonBody,
-  notFound,
-} from './http.ts';
-import { type ApiHandler, makeApiHandler } from './router.ts';
+import { describeError, MetricUnit } from '#shared/telemetry';
+import { CURSOR_PARTS, decodeCursor, encodeCursor } from './cursor.ts';
+import { badRequest, type Caller, canSee, conflict, json, notFound } from './http.ts';
+import { estimateWaitSeconds, type JobQueries } from './job-queries.ts';
+import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
 
-export interface JobsApiDeps {
+export interface JobsApiDeps extends ApiBaseDeps {
   jobs: JobStore;
+  queries: JobQueries;
   ledger: Pick<SubmissionLedger, 'forJob'>;
   customers: Pick<CustomerStore, 'get'>;
   directories: Pick<DirectoryStore, 'getMany' | 'selectForPackage'>;
   queue: JobQueue;
-  adminKeyIds: ReadonlySet<string>;
-  logger: Logger;
-  metrics: Metrics;
 }
 
-/** Most directories one job may name explicitly (the enterprise package size). */
-export const MAX_DIRECTORIES_PER_JOB = PACKAGES.enterprise.size;
-
-interface CreateJobInput {
+interface CreateJobBody {
   customerId: string;
   directoryIds?: string[];
   package?: PackageName;
   priority?: Priority;
 }
 
-function parseCreateJob(body: Record<string, unknown>): CreateJobInput {
-  const errors: FieldError[] = [];
-  const { customerId, directoryIds, package: pkg, priority } = body;
-  if (typeof customerId !== 'string' || !isUuid(customerId)) {
-    errors.push({ field: 'customerId', message: 'must be a customer id (uuid)' });
-  }
-  if (directoryIds === undefined && pkg === undefined) {
-    errors.push({ field: 'directoryIds', message: 'give directoryIds or package' });
-  }
-  if (directoryIds !== undefined && pkg !== undefined) {
-    errors.push({ field: 'package', message: 'give directoryIds or package, not both' });
-  }
-  if (directoryIds !== undefined) {
-    if (
-      !Array.isArray(directoryIds) ||
-      directoryIds.length === 0 ||
-      directoryIds.length > MAX_DIRECTORIES_PER_JOB ||
-      !directoryIds.every((d) => typeof d === 'string' && d.length > 0 && d.length <= 64)
-    ) {
-      errors.push({
-        field: 'directoryIds',
-        message: `must be a list of 1 to ${MAX_DIRECTORIES_PER_JOB} directory ids`,
-      });
-    } else if (new Set(directoryIds).size !== directoryIds.length) {
-      errors.push({ field: 'directoryIds', message: 'must not repeat a directory' });
-    }
-  }
-  if (pkg !== undefined && (typeof pkg !== 'string' || !Object.hasOwn(PACKAGES, pkg))) {
-    errors.push({ field: 'package', message: `must be one of ${Object.keys(PACKAGES).join(', ')}` });
-  }
-  if (priority !== undefined && (typeof priority !== 'number' || ![1, 2, 3].includes(priority))) {
-    errors.push({ field: 'priority', message: 'must be 1, 2 or 3' });
-  }
-  const known = new Set(['customerId', 'directoryIds', 'package', 'priority']);
-  for (const key of Object.keys(body)) {
-    if (!known.has(key)) errors.push({ field: key, message: 'is not a known field' });
-  }
-  if (errors.length > 0) throw badRequest('invalid job request', errors);
-  return body as unknown as CreateJobInput;
+interface JobListQuery {
+  customerId?: string;
+  status?: JobStatus;
+  cursor?: string;
+  limit: number;
 }
 
-function canSee(caller: Caller, ownerKeyId: string): boolean {
-  return caller.role === 'admin' || caller.keyId === ownerKeyId;
-}
-
-export function jobView(job: Job, submissions?: readonly Submission[]) {
+export function jobView(job: Job) {
   return {
     id: job.id,
     customerId: job.customerId,
@@ -103,45 +55,75 @@ export function jobView(job: Job, submissions?: readonly Submission[]) {
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
     heartbeatAt: job.heartbeatAt,
-    ...(submissions
-      ? {
-          results: submissions.map((s) => ({
-            directoryId: s.directoryId,
-            status: s.status,
-            attempt: s.attempt,
-            errorClass: s.errorClass,
-            error: s.error,
-            finishedAt: s.finishedAt,
-          })),
-        }
-      : {}),
+  };
+}
+
+export function jobWithResults(job: Job, submissions: readonly Submission[]) {
+  return {
+    ...jobView(job),
+    results: submissions.map((s) => ({
+      directoryId: s.directoryId,
+      status: s.status,
+      attempt: s.attempt,
+      errorClass: s.errorClass,
+      error: s.error,
+      finishedAt: s.finishedAt,
+    })),
   };
 }
 
 export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
   const { logger, metrics } = deps;
+
+  /** The job if it exists and the caller may see it; 404 otherwise (never 403: that would confirm it exists). */
+  async function visibleJob(caller: Caller, id: string | undefined): Promise<Job> {
+    const job = id && isUuid(id) ? await deps.jobs.get(id) : undefined;
+    if (!job || !canSee(caller, job.ownerKeyId)) throw notFound('job');
+    return job;
+  }
+
+  /** Sends the job's current message; on failure the job stays 'pending' and recovery re-sends it. */
+  async function enqueue(job: Job): Promise<'queued' | 'pending'> {
+    try {
+      await deps.queue.enqueue({
+        jobId: job.id,
+        enqueueToken: job.enqueueToken,
+        priority: job.priority,
+        enqueuedAt: new Date().toISOString(),
+      });
+      await deps.jobs.markQueued(job.id, job.enqueueToken);
+      return 'queued';
+    } catch (err) {
+      // The job and its ledger are stored; recovery enqueues jobs left 'pending'. Nothing is lost.
+      logger.error('enqueue failed; job left pending for recovery', {
+        jobId: job.id,
+        error: describeError(err),
+      });
+      metrics.addMetric('EnqueueFailures', MetricUnit.Count, 1);
+      return 'pending';
+    }
+  }
+
   return makeApiHandler(
     'jobs',
     {
-      'POST /v1/jobs': async (event: ApiEvent) => {
-        const caller = callerOf(event, deps.adminKeyIds);
-        const input = parseCreateJob(jsonBody(event));
-        const customer = await deps.customers.get(input.customerId);
+      'POST /v1/jobs': async ({ caller, body }: RouteRequest<CreateJobBody>) => {
+        const customer = await deps.customers.get(body.customerId);
         if (!customer || !canSee(caller, customer.ownerKeyId)) throw notFound('customer');
 
         let directoryIds: string[];
-        if (input.directoryIds) {
-          const found = await deps.directories.getMany(input.directoryIds);
+        if (body.directoryIds) {
+          const found = await deps.directories.getMany(body.directoryIds);
           const usable = new Set(found.filter((d) => d.active).map((d) => d.id));
-          const bad = input.directoryIds.filter((id) => !usable.has(id));
+          const bad = body.directoryIds.filter((id) => !usable.has(id));
           if (bad.length > 0) {
             throw badRequest('unknown or inactive directories', [
               { field: 'directoryIds', message: `unknown or inactive: ${bad.join(', ')}` },
             ]);
           }
-          directoryIds = input.directoryIds;
+          directoryIds = body.directoryIds;
         } else {
-          const pkg = PACKAGES[input.package as PackageName];
+          const pkg = PACKAGES[body.package as PackageName];
           directoryIds = (await deps.directories.selectForPackage(pkg.maxDirectoryTier, pkg.size)).map(
             (d) => d.id,
           );
@@ -152,34 +134,16 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
           }
         }
         const priority: Priority =
-          input.priority ?? (input.package ? PACKAGES[input.package].defaultPriority : 2);
-
+          body.priority ?? (body.package ? PACKAGES[body.package].defaultPriority : 2);
         const job = await deps.jobs.create({
           customerId: customer.id,
           ownerKeyId: customer.ownerKeyId,
           priority,
           requestedPriority: priority,
-          package: input.package ?? null,
+          package: body.package ?? null,
           directoryIds,
         });
-        let status = job.status;
-        try {
-          await deps.queue.enqueue({
-            jobId: job.id,
-            enqueueToken: job.enqueueToken,
-            priority,
-            enqueuedAt: new Date().toISOString(),
-          });
-          status = 'queued';
-          await deps.jobs.markQueued(job.id, job.enqueueToken);
-        } catch (err) {
-          // The job and its ledger are stored; recovery enqueues jobs left 'pending'. Nothing is lost.
-          logger.error('enqueue failed; job left pending for recovery', {
-            jobId: job.id,
-            error: describeError(err),
-          });
-          metrics.addMetric('EnqueueFailures', MetricUnit.Count, 1);
-        }
+        const status = await enqueue(job);
         metrics.addMetric('JobsCreated', MetricUnit.Count, 1);
         logger.info('job created', { jobId: job.id, priority, directories: directoryIds.length });
         return json(202, {
@@ -191,15 +155,80 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
         });
       },
 
-      'GET /v1/jobs/{id}': async (event: ApiEvent) => {
-        const caller = callerOf(event, deps.adminKeyIds);
-        const id = event.pathParameters?.id ?? '';
-        const job = isUuid(id) ? await deps.jobs.get(id) : undefined;
-        if (!job) throw notFound('job');
-        if (!canSee(caller, job.ownerKeyId)) throw notFound('job');
-        return json(200, jobView(job, await deps.ledger.forJob(job.id)));
+      'GET /v1/jobs': async ({ caller, query }: RouteRequest<undefined, JobListQuery>) => {
+        const after = decodeCursor(query.cursor, [CURSOR_PARTS.timestamp, CURSOR_PARTS.uuid]);
+        const page = await deps.queries.list({
+          ...(caller.role === 'admin' ? {} : { ownerKeyId: caller.keyId }),
+          ...(query.customerId ? { customerId: query.customerId } : {}),
+          ...(query.status ? { status: query.status } : {}),
+          limit: query.limit,
+          ...(after ? { after } : {}),
+        });
+        return json(200, {
+          items: page.jobs.map(jobView),
+          nextCursor: page.next ? encodeCursor(page.next) : null,
+        });
+      },
+
+      'GET /v1/jobs/{id}': async ({ caller, params }: RouteRequest) => {
+        const job = await visibleJob(caller, params.id);
+        return json(200, jobWithResults(job, await deps.ledger.forJob(job.id)));
+      },
+
+      'POST /v1/jobs/{id}/cancel': async ({ caller, params }: RouteRequest) => {
+        const job = await visibleJob(caller, params.id);
+        const outcome = await deps.queries.cancel(job.id, caller.keyId);
+        if (outcome.kind === 'missing') throw notFound('job');
+        if (outcome.kind === 'ended')
+          throw conflict(
+            `job is already ${outcome.status}; only a pending, queued or running job can be cancelled`,
+          );
+        metrics.addMetric('JobsCancelled', MetricUnit.Count, 1);
+        logger.info('job cancelled', { jobId: job.id });
+        return json(200, jobWithResults(outcome.job, await deps.ledger.forJob(job.id)));
+      },
+
+      'POST /v1/jobs/{id}/retry': async ({ caller, params }: RouteRequest) => {
+        const job = await visibleJob(caller, params.id);
+        const outcome = await deps.queries.retry(job.id, caller.keyId);
+        if (outcome.kind === 'missing') throw notFound('job');
+        if (outcome.kind === 'running')
+          throw conflict(`job is ${outcome.status}; only a finished job can be retried`);
+        if (outcome.kind === 'nothing')
+          throw conflict('nothing to retry: no directory of this job failed or ended unknown');
+        const status = await enqueue(outcome.job);
+        metrics.addMetric('JobsRetried', MetricUnit.Count, 1);
+        logger.info('job retried', { jobId: job.id, directories: outcome.directoryIds.length });
+        return json(202, {
+          id: job.id,
+          status,
+          priority: outcome.job.priority,
+          tier: tierFor(outcome.job.priority).name,
+          retried: outcome.directoryIds,
+        });
+      },
+
+      'GET /v1/customers/{id}/queue': async ({ caller, params }: RouteRequest) => {
+        const id = params.id ?? '';
+        const customer = await deps.customers.get(id);
+        if (!customer || !canSee(caller, customer.ownerKeyId)) throw notFound('customer');
+        const [entries, throughput] = await Promise.all([
+          deps.queries.queue(customer.id),
+          deps.queries.throughput(),
+        ]);
+        return json(200, {
+          customerId: customer.id,
+          jobs: entries.map((e) => ({
+            jobId: e.jobId,
+            status: e.status,
+            priority: e.priority,
+            tier: tierFor(e.priority).name,
+            position: e.position,
+            estimatedWaitSeconds: estimateWaitSeconds(e.position, throughput.get(e.priority)),
+          })),
+        });
       },
     },
-    { logger, metrics },
+    deps,
   );
 }

@@ -1,7 +1,9 @@
 /**
  * Builds one API Lambda handler from route implementations: middy with Powertools (Lambda context and the
- * API Gateway request id as correlation id in every log line; EMF metrics flushed per request),
- * @middy/http-router, the shared error mapping, and 405 (not 404) when the path exists with another method.
+ * API Gateway request id as correlation id in every log line; EMF metrics flushed per request), the request
+ * guards (414, 413, the key), the exact rate limiter with its headers, @middy/http-router, per-route
+ * authorisation and schema validation from the route contracts, the shared error mapping, and 405 (not 404)
+ * when the path exists with another method.
  */
 
 import { correlationPaths } from '@aws-lambda-powertools/logger/correlationId';
@@ -11,32 +13,86 @@ import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
 import type { Context } from 'aws-lambda';
 import { type Logger, type Metrics, MetricUnit } from '#shared/telemetry';
-import { type ApiEvent, type ApiResult, errorResponses, HttpError } from './http.ts';
-import { type ApiFunction, matchPath, ROUTES, routesFor } from './routes.ts';
-
-export type RouteHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
+import type { ApiLimits } from './api-config.ts';
+import { CONTRACTS } from './contracts.ts';
+import { requestGuards } from './guards.ts';
+import {
+  type ApiEvent,
+  type ApiResult,
+  type Caller,
+  callerOf,
+  errorResponses,
+  forbidden,
+  HttpError,
+  jsonBody,
+} from './http.ts';
+import { rateLimit } from './rate-limit-middleware.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+import { type ApiFunction, resolveRoute, routeKey, routesFor } from './routes.ts';
+import { validateBody, validateQuery } from './validation.ts';
 
 export type ApiHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
 
+/** What every API handler needs besides its own stores. */
+export interface ApiBaseDeps {
+  logger: Logger;
+  metrics: Metrics;
+  /** API key ids with admin rights. */
+  adminKeyIds: ReadonlySet<string>;
+  rateLimiter: RateLimiter;
+  limits: ApiLimits;
+}
+
+/** A validated request, as a route implementation receives it. */
+export interface RouteRequest<Body = unknown, Query = Record<string, unknown>> {
+  event: ApiEvent;
+  context: Context;
+  /** The caller (an anonymous placeholder with an empty keyId on unauthenticated routes). */
+  caller: Caller;
+  params: Record<string, string>;
+  query: Query;
+  body: Body;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: each implementation narrows its own body and query types.
+export type RouteImplementation = (request: RouteRequest<any, any>) => Promise<ApiResult>;
+
+const ANONYMOUS: Caller = { keyId: '', role: 'client' };
+
 export function makeApiHandler(
   fn: ApiFunction,
-  implementations: Record<string, RouteHandler>,
-  telemetry: { logger: Logger; metrics: Metrics },
+  implementations: Record<string, RouteImplementation>,
+  deps: ApiBaseDeps,
 ): ApiHandler {
-  const routes = routesFor(fn).map((r) => {
-    const handler = implementations[`${r.method} ${r.path}`];
-    if (!handler) throw new Error(`handler ${fn} has no implementation for ${r.method} ${r.path}`);
-    return { method: r.method, path: r.path, handler };
+  const routes = routesFor(fn).map((spec) => {
+    const key = routeKey(spec);
+    const implementation = implementations[key];
+    if (!implementation) throw new Error(`handler ${fn} has no implementation for ${key}`);
+    const contract = CONTRACTS[key];
+    if (!contract) throw new Error(`route ${key} has no contract in contracts.ts`);
+    const handler = async (event: ApiEvent, context: Context): Promise<ApiResult> => {
+      let caller = ANONYMOUS;
+      if (spec.auth !== 'none') {
+        caller = callerOf(event, deps.adminKeyIds);
+        if (spec.auth === 'admin' && caller.role !== 'admin') {
+          throw forbidden('this route needs an admin API key');
+        }
+      }
+      const query = contract.query ? validateQuery(contract.query, event.queryStringParameters) : {};
+      const body = contract.body ? validateBody(contract.body, jsonBody(event)) : undefined;
+      const params = (event.pathParameters ?? {}) as Record<string, string>;
+      return implementation({ event, context, caller, params, query, body });
+    };
+    return { method: spec.method, path: spec.path, handler };
   });
-  const extra = Object.keys(implementations).filter(
-    (k) => !routes.some((r) => `${r.method} ${r.path}` === k),
-  );
+  const extra = Object.keys(implementations).filter((k) => !routes.some((r) => routeKey(r) === k));
   if (extra.length > 0)
     throw new Error(`handler ${fn} implements routes missing from ROUTES: ${extra.join(', ')}`);
+
   const router = httpRouterHandler({
     routes,
     notFoundResponse: ({ method, path }) => {
-      const allowed = ROUTES.filter((r) => matchPath(r.path, path)).map((r) => r.method);
+      const { allowed } = resolveRoute(method, path);
       if (allowed.length > 0) {
         throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here`, undefined, {
           allow: allowed.join(', '),
@@ -45,17 +101,22 @@ export function makeApiHandler(
       throw new HttpError(404, 'not_found', 'no such route');
     },
   });
-  return middy<ApiEvent, ApiResult>()
-    .use(
-      injectLambdaContext(telemetry.logger, {
-        correlationIdPath: correlationPaths.API_GATEWAY_REST,
-        resetKeys: true,
-      }),
-    )
-    .use(logMetrics(telemetry.metrics))
-    .use(countResponses(telemetry.metrics))
-    .use(errorResponses(telemetry.logger))
-    .handler(router as unknown as RouteHandler) as unknown as ApiHandler;
+  return (
+    middy<ApiEvent, ApiResult>()
+      .use(
+        injectLambdaContext(deps.logger, {
+          correlationIdPath: correlationPaths.API_GATEWAY_REST,
+          resetKeys: true,
+        }),
+      )
+      .use(logMetrics(deps.metrics))
+      .use(countResponses(deps.metrics))
+      .use(requestGuards(deps.limits))
+      // Registered before errorResponses so that its onError runs after the error became a response.
+      .use(rateLimit(deps))
+      .use(errorResponses(deps.logger))
+      .handler(router as unknown as ApiHandler) as unknown as ApiHandler
+  );
 }
 
 /** Counts responses by status class (Http2xx, Http4xx, Http5xx); runs after errors were mapped. */

@@ -2,7 +2,7 @@
  * Every HTTP route formfleet serves: which Lambda handles it and what key it needs. CDK builds the API
  * Gateway resources from this list, the local gateway routes with it, and the OpenAPI test checks it.
  */
-export type ApiFunction = 'jobs' | 'customers' | 'health';
+export type ApiFunction = 'jobs' | 'customers' | 'health' | 'directories' | 'submissions' | 'dlq';
 export type RouteAuth = 'none' | 'client' | 'admin';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -17,16 +17,33 @@ export interface RouteSpec {
 
 export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/health', fn: 'health', auth: 'none' },
+  { method: 'GET', path: '/v1/health', fn: 'health', auth: 'client' },
   { method: 'POST', path: '/v1/customers', fn: 'customers', auth: 'client' },
   { method: 'GET', path: '/v1/customers/{id}', fn: 'customers', auth: 'client' },
+  { method: 'PATCH', path: '/v1/customers/{id}', fn: 'customers', auth: 'client' },
+  { method: 'GET', path: '/v1/customers/{id}/queue', fn: 'jobs', auth: 'client' },
   { method: 'POST', path: '/v1/jobs', fn: 'jobs', auth: 'client' },
+  { method: 'GET', path: '/v1/jobs', fn: 'jobs', auth: 'client' },
   { method: 'GET', path: '/v1/jobs/{id}', fn: 'jobs', auth: 'client' },
+  { method: 'POST', path: '/v1/jobs/{id}/cancel', fn: 'jobs', auth: 'client' },
+  { method: 'POST', path: '/v1/jobs/{id}/retry', fn: 'jobs', auth: 'client' },
+  { method: 'GET', path: '/v1/directories', fn: 'directories', auth: 'client' },
+  { method: 'GET', path: '/v1/directories/{id}', fn: 'directories', auth: 'client' },
+  { method: 'PUT', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
+  { method: 'DELETE', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
+  { method: 'GET', path: '/v1/submissions', fn: 'submissions', auth: 'client' },
+  { method: 'GET', path: '/v1/dlq', fn: 'dlq', auth: 'admin' },
+  { method: 'POST', path: '/v1/dlq/redrive', fn: 'dlq', auth: 'admin' },
 ];
 
-/** Matches a concrete path against a route path; returns the path parameters or undefined. */
+/**
+ * Matches a concrete path against a route path; returns the path parameters or undefined. One trailing
+ * slash is ignored (as @middy/http-router does); a parameter that is not valid percent-encoding is kept as
+ * sent rather than failing the request.
+ */
 export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
   const p = pattern.split('/');
-  const a = path.split('/');
+  const a = (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).split('/');
   if (p.length !== a.length) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < p.length; i++) {
@@ -34,13 +51,43 @@ export function matchPath(pattern: string, path: string): Record<string, string>
     const actual = a[i] as string;
     if (seg.startsWith('{') && seg.endsWith('}')) {
       if (actual === '') return undefined;
-      params[seg.slice(1, -1)] = decodeURIComponent(actual);
+      params[seg.slice(1, -1)] = safeDecode(actual);
     } else if (seg !== actual) {
       return undefined;
     }
   }
   return params;
 }
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** The route a request is for, and every method its path allows (for 405 and Allow). */
+export function resolveRoute(
+  method: string,
+  path: string,
+): { route: RouteSpec | undefined; params: Record<string, string>; allowed: HttpMethod[] } {
+  let route: RouteSpec | undefined;
+  let params: Record<string, string> = {};
+  const allowed: HttpMethod[] = [];
+  for (const r of ROUTES) {
+    const match = matchPath(r.path, path);
+    if (!match) continue;
+    allowed.push(r.method);
+    if (r.method === method && !route) {
+      route = r;
+      params = match;
+    }
+  }
+  return { route, params, allowed };
+}
+
+export const routeKey = (r: Pick<RouteSpec, 'method' | 'path'>) => `${r.method} ${r.path}`;
 
 /** The routes a handler function serves. */
 export const routesFor = (fn: ApiFunction) => ROUTES.filter((r) => r.fn === fn);

@@ -164,22 +164,65 @@ export const ALERTS = {
   outboxRetentionSeconds: 14 * 24 * 3600,
 } as const;
 
-/** A rate-limit preset: exact sliding limits enforced by the API, and API Gateway's coarse outer guard. */
+/**
+ * A rate-limit preset: the exact sliding limits the API enforces (functions/api/rate-limiter.ts: in ANY
+ * 60-second span at most perMinute requests, in any 3,600-second span at most perHour), and the token
+ * bucket of API Gateway's usage plan in front of it.
+ */
 export interface RateLimitPreset {
   readonly perMinute: number;
   readonly perHour: number | null;
-  /** Token-bucket burst for API Gateway usage plans (best effort, in front of the exact limiter). */
+  /**
+   * Token-bucket burst of the API Gateway usage plan (and the local gateway's emulation). It is a coarse,
+   * best-effort outer guard against floods, so it is set LOOSER than the exact limits (a multiple of
+   * perMinute): a client over its allowance meets the exact limiter's 429 with RateLimit-* headers, never
+   * the bucket's bare one. See usagePlanThrottle().
+   */
   readonly burst: number;
 }
 
+/** How much looser than the exact per-minute limit the outer token bucket (usage plan) is set. */
+export const OUTER_GUARD_FACTOR = 2;
+
 export const RATE_LIMITS = {
   /** Client API keys. */
-  client: { perMinute: 100, perHour: 1_000, burst: 20 },
+  client: { perMinute: 100, perHour: 1_000, burst: 100 * OUTER_GUARD_FACTOR },
   /** Admin API keys: operators and automation, trusted but still bounded. */
-  admin: { perMinute: 600, perHour: 20_000, burst: 100 },
+  admin: { perMinute: 600, perHour: 20_000, burst: 600 * OUTER_GUARD_FACTOR },
   /** Unauthenticated routes (GET /health), per client IP. */
-  anonymousPerIp: { perMinute: 100, perHour: null, burst: 20 },
+  anonymousPerIp: { perMinute: 100, perHour: null, burst: 100 * OUTER_GUARD_FACTOR },
 } as const satisfies Record<string, RateLimitPreset>;
+
+/**
+ * API Gateway usage-plan throttle for a preset (rate in requests per second, burst in requests): a token
+ * bucket refilled at OUTER_GUARD_FACTOR x perMinute per minute. A client that keeps to the exact sliding
+ * limits never empties it; the local gateway emulates it with these same numbers.
+ */
+export function usagePlanThrottle(preset: RateLimitPreset): { rateLimit: number; burstLimit: number } {
+  return { rateLimit: (preset.perMinute * OUTER_GUARD_FACTOR) / 60, burstLimit: preset.burst };
+}
+
+/** List routes: page sizes (`limit` query parameter). */
+export const PAGINATION = {
+  defaultLimit: 50,
+  maxLimit: 200,
+} as const;
+
+/** Health reporting (GET /v1/health) and queue-position estimates. */
+export const HEALTH = {
+  /** The database must answer within this or it counts as down. */
+  databaseTimeoutMs: 2_000,
+  /** SQS must answer within this or queue figures count as unavailable. */
+  queueTimeoutMs: 2_000,
+  /** A worker not seen for 3 heartbeat periods is stale (its process died or froze). */
+  workerStaleAfterSeconds: 3 * WORKER.heartbeatIntervalSeconds,
+  /** Worker rows older than this are forgotten by health (Lambda environments end silently). */
+  workerForgetAfterSeconds: 60 * 60,
+  /** A tier backlog above this makes the service degraded (the same figure as the queue-depth alarm). */
+  queueBacklogDegraded: 100,
+  /** Recent throughput (for estimated waits) is measured over this window. */
+  throughputWindowSeconds: 60 * 60,
+} as const;
 
 /** Request size limits. */
 export const PAYLOAD_LIMITS = {
@@ -200,6 +243,8 @@ export const PAYLOAD_LIMITS = {
 export const CACHE_TTL = {
   customerSeconds: 60 * 60,
   directorySeconds: 24 * 60 * 60,
+  /** GET /v1/directories pages, per container (PUT/DELETE in the same container clear it at once). */
+  directoryListSeconds: 60,
 } as const;
 
 /** Packages a business can buy: which directories, how many, and at which priority by default. */

@@ -29,18 +29,24 @@ export function apiEvent(
     rawBody?: string;
     apiKeyId?: string | null;
     query?: Record<string, string>;
+    headers?: Record<string, string>;
+    sourceIp?: string;
   } = {},
 ): APIGatewayProxyEvent {
-  const [pathname] = path.split('?') as [string];
-  const route = ROUTES.find((r) => matchPath(r.path, pathname));
+  const [pathname, search] = path.split('?') as [string, string | undefined];
+  const route =
+    ROUTES.find((r) => r.method === method && matchPath(r.path, pathname)) ??
+    ROUTES.find((r) => matchPath(r.path, pathname));
+  const query = options.query ?? (search ? Object.fromEntries(new URLSearchParams(search)) : undefined);
+  const headers = { 'content-type': 'application/json', ...options.headers };
   const body = options.rawBody ?? (options.body === undefined ? null : JSON.stringify(options.body));
   return {
     resource: route?.path ?? pathname,
     path: pathname,
     httpMethod: method,
-    headers: { 'content-type': 'application/json' },
-    multiValueHeaders: { 'content-type': ['application/json'] },
-    queryStringParameters: options.query ?? null,
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+    queryStringParameters: query ?? null,
     multiValueQueryStringParameters: null,
     pathParameters: route ? (matchPath(route.path, pathname) ?? null) : null,
     stageVariables: null,
@@ -70,7 +76,7 @@ export function apiEvent(
         cognitoIdentityId: null,
         cognitoIdentityPoolId: null,
         principalOrgId: null,
-        sourceIp: '127.0.0.1',
+        sourceIp: options.sourceIp ?? '127.0.0.1',
         user: null,
         userAgent: 'vitest',
         userArn: null,

@@ -12,6 +12,9 @@ const queueEnv = {
   QUEUE_URL_P1: 'http://127.0.0.1:1/000000000000/p1.fifo',
   QUEUE_URL_P2: 'http://127.0.0.1:1/000000000000/p2.fifo',
   QUEUE_URL_P3: 'http://127.0.0.1:1/000000000000/p3.fifo',
+  DLQ_URL_P1: 'http://127.0.0.1:1/000000000000/p1-dlq.fifo',
+  DLQ_URL_P2: 'http://127.0.0.1:1/000000000000/p2-dlq.fifo',
+  DLQ_URL_P3: 'http://127.0.0.1:1/000000000000/p3-dlq.fifo',
 };
 
 beforeAll(async () => {
@@ -32,7 +35,11 @@ async function importWith(env: Record<string, string>, entry: string) {
 
 describe('Lambda entries', () => {
   it('fail fast at cold start when configuration is missing', async () => {
-    await expect(importWith({}, 'api-health')).rejects.toThrow(/DATABASE_URL or DATABASE_SECRET_ARN/);
+    await expect(importWith({}, 'api-customers')).rejects.toThrow(/DATABASE_URL or DATABASE_SECRET_ARN/);
+    await expect(importWith({ DATABASE_URL: t.url }, 'api-health')).rejects.toThrow(/QUEUE_URL_P1/);
+    await expect(
+      importWith({ DATABASE_URL: t.url, MAX_JSON_BODY_BYTES: '9000000' }, 'api-directories'),
+    ).rejects.toThrow(/MAX_JSON_BODY_BYTES must be from 1 to/);
     await expect(importWith({ DATABASE_URL: t.url }, 'api-jobs')).rejects.toThrow(
       /missing required environment variable\(s\): QUEUE_URL_P1, QUEUE_URL_P2, QUEUE_URL_P3/,
     );
@@ -40,7 +47,7 @@ describe('Lambda entries', () => {
   });
 
   it('serve once configured', async () => {
-    const health = await importWith({ DATABASE_URL: t.url }, 'api-health');
+    const health = await importWith({ DATABASE_URL: t.url, ...queueEnv }, 'api-health');
     const res = await health.handler(apiEvent('GET', '/health', { apiKeyId: null }), lambdaContext());
     expect(res.statusCode).toBe(200);
     const customers = await importWith({ DATABASE_URL: t.url }, 'api-customers');
@@ -51,6 +58,19 @@ describe('Lambda entries', () => {
     expect(created.statusCode).toBe(201);
     const jobs = await importWith({ DATABASE_URL: t.url, ...queueEnv }, 'api-jobs');
     expect((await jobs.handler(apiEvent('GET', '/v1/jobs/x'), lambdaContext())).statusCode).toBe(404);
+    const directories = await importWith({ DATABASE_URL: t.url }, 'api-directories');
+    expect((await directories.handler(apiEvent('GET', '/v1/directories'), lambdaContext())).statusCode).toBe(
+      200,
+    );
+    const submissions = await importWith({ DATABASE_URL: t.url }, 'api-submissions');
+    expect((await submissions.handler(apiEvent('GET', '/v1/submissions'), lambdaContext())).statusCode).toBe(
+      400,
+    );
+    const dlq = await importWith(
+      { DATABASE_URL: t.url, ...queueEnv, ADMIN_API_KEY_IDS: 'admin-1' },
+      'api-dlq',
+    );
+    expect((await dlq.handler(apiEvent('GET', '/v1/dlq'), lambdaContext())).statusCode).toBe(403);
     const worker = await importWith({ DATABASE_URL: t.url, ...queueEnv }, 'worker');
     expect(await worker.handler({ Records: [] }, lambdaContext())).toEqual({ batchItemFailures: [] });
   });

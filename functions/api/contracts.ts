@@ -1,0 +1,240 @@
+/**
+ * The contract of every route: what it does, which schema its query string and body must satisfy, and what
+ * it answers with each status. The router enforces the request side; openapi.ts publishes all of it; the
+ * OpenAPI tests hold real responses to the response side.
+ */
+import type { SchemaName } from './schemas.ts';
+
+export interface ResponseContract {
+  description: string;
+  /** Body schema; absent for an empty body (204). */
+  schema?: SchemaName;
+}
+
+export interface RouteContract {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: 'health' | 'customers' | 'jobs' | 'directories' | 'submissions' | 'dlq';
+  /** Path parameters and what they hold. */
+  params?: Record<string, string>;
+  query?: SchemaName;
+  body?: SchemaName;
+  responses: Record<number, ResponseContract>;
+}
+
+const err = (description: string): ResponseContract => ({ description, schema: 'Error' });
+
+/** Answers any keyed route may give, besides its own. */
+export const COMMON_RESPONSES: Record<number, ResponseContract> = {
+  403: { description: 'No API key, an unknown key, or (admin routes) a client key.', schema: 'Forbidden' },
+  413: err('Body larger than the JSON limit (refused before parsing).'),
+  414: err('URL longer than the limit.'),
+  429: { description: 'Rate limit exceeded; Retry-After says when to try again.', schema: 'Throttled' },
+  500: err('Internal error; the body carries only a request id.'),
+};
+
+const UUID_ID = 'The resource id (uuid).';
+
+export const CONTRACTS: Record<string, RouteContract> = {
+  'GET /health': {
+    operationId: 'getLiveness',
+    summary: 'Liveness: status only, never cached, no key needed',
+    description: 'Answers 200 when the database answers within the health timeout, 503 otherwise.',
+    tag: 'health',
+    responses: {
+      200: { description: 'Serving.', schema: 'Liveness' },
+      503: { description: 'The database does not answer.', schema: 'Liveness' },
+    },
+  },
+  'GET /v1/health': {
+    operationId: 'getHealth',
+    summary: 'Detailed health: database, queues, DLQs, workers, stale jobs, job counts, browsers',
+    tag: 'health',
+    responses: {
+      200: { description: 'Healthy or degraded (see status and reasons).', schema: 'HealthReport' },
+      503: { description: 'Unhealthy: the database is down.', schema: 'HealthReport' },
+    },
+  },
+  'POST /v1/customers': {
+    operationId: 'createCustomer',
+    summary: 'Create a business profile (visible to this key and to admins)',
+    tag: 'customers',
+    body: 'CustomerCreate',
+    responses: {
+      201: { description: 'Created.', schema: 'Customer' },
+      400: err('Invalid JSON or an invalid field (each named in details).'),
+      415: err('The body is not JSON.'),
+    },
+  },
+  'GET /v1/customers/{id}': {
+    operationId: 'getCustomer',
+    summary: 'Read a business profile',
+    tag: 'customers',
+    params: { id: UUID_ID },
+    responses: {
+      200: { description: 'The profile.', schema: 'Customer' },
+      404: err('No such customer visible to this key.'),
+    },
+  },
+  'PATCH /v1/customers/{id}': {
+    operationId: 'updateCustomer',
+    summary: 'Change fields of a business profile',
+    tag: 'customers',
+    params: { id: UUID_ID },
+    body: 'CustomerPatch',
+    responses: {
+      200: { description: 'The updated profile.', schema: 'Customer' },
+      400: err('Invalid JSON or an invalid field.'),
+      404: err('No such customer visible to this key.'),
+      415: err('The body is not JSON.'),
+    },
+  },
+  'GET /v1/customers/{id}/queue': {
+    operationId: 'getCustomerQueue',
+    summary: "The customer's unfinished jobs, their place in their tier and an estimated wait",
+    tag: 'jobs',
+    params: { id: UUID_ID },
+    responses: {
+      200: { description: 'Positions and estimates.', schema: 'CustomerQueue' },
+      404: err('No such customer visible to this key.'),
+    },
+  },
+  'POST /v1/jobs': {
+    operationId: 'createJob',
+    summary: 'Submit a customer to directories (named, or selected by a package)',
+    tag: 'jobs',
+    body: 'JobCreate',
+    responses: {
+      202: { description: 'Accepted and queued (or pending, re-sent by recovery).', schema: 'JobAccepted' },
+      400: err('Invalid JSON, an invalid field, or unknown/inactive directories.'),
+      404: err('No such customer visible to this key.'),
+      415: err('The body is not JSON.'),
+    },
+  },
+  'GET /v1/jobs': {
+    operationId: 'listJobs',
+    summary: 'List jobs, newest first, by cursor',
+    tag: 'jobs',
+    query: 'JobQuery',
+    responses: {
+      200: { description: 'A page of jobs.', schema: 'JobPage' },
+      400: err('An invalid filter or cursor.'),
+    },
+  },
+  'GET /v1/jobs/{id}': {
+    operationId: 'getJob',
+    summary: 'A job: status, progress and per-directory results',
+    tag: 'jobs',
+    params: { id: UUID_ID },
+    responses: {
+      200: { description: 'The job.', schema: 'Job' },
+      404: err('No such job visible to this key.'),
+    },
+  },
+  'POST /v1/jobs/{id}/cancel': {
+    operationId: 'cancelJob',
+    summary: 'Cancel a pending, queued or running job',
+    description:
+      'Directories not yet attempted become skipped; one caught mid-submit becomes unknown (it may have been ' +
+      'sent). The worker notices at its next fenced write and stops.',
+    tag: 'jobs',
+    params: { id: UUID_ID },
+    responses: {
+      200: { description: 'Cancelled.', schema: 'Job' },
+      404: err('No such job visible to this key.'),
+      409: err('The job already ended.'),
+    },
+  },
+  'POST /v1/jobs/{id}/retry': {
+    operationId: 'retryJob',
+    summary: 'Retry the failed and unknown directories of a finished job',
+    description:
+      'Only for a job that ended (completed, failed or cancelled). Directories that failed or ended unknown ' +
+      'go back to prepared and the job is queued again; submitted ones are never sent again.',
+    tag: 'jobs',
+    params: { id: UUID_ID },
+    responses: {
+      202: { description: 'Requeued.', schema: 'JobRetried' },
+      404: err('No such job visible to this key.'),
+      409: err('The job has not ended, or nothing failed or ended unknown.'),
+    },
+  },
+  'GET /v1/directories': {
+    operationId: 'listDirectories',
+    summary: 'List directories by id, filtered by category, tier and active (briefly cached)',
+    tag: 'directories',
+    query: 'DirectoryQuery',
+    responses: {
+      200: { description: 'A page of directories.', schema: 'DirectoryPage' },
+      400: err('An invalid filter or cursor.'),
+    },
+  },
+  'GET /v1/directories/{id}': {
+    operationId: 'getDirectory',
+    summary: 'A directory with its form definition',
+    tag: 'directories',
+    params: { id: 'The directory id.' },
+    responses: {
+      200: { description: 'The directory.', schema: 'Directory' },
+      404: err('No such directory.'),
+    },
+  },
+  'PUT /v1/directories/{id}': {
+    operationId: 'putDirectory',
+    summary: 'Create or replace a directory and its form definition (admin)',
+    tag: 'directories',
+    params: { id: 'The directory id: 1 to 63 lowercase letters, digits or dashes.' },
+    body: 'DirectoryPut',
+    responses: {
+      200: { description: 'Replaced (version raised).', schema: 'Directory' },
+      201: { description: 'Created.', schema: 'Directory' },
+      400: err('Invalid JSON, an invalid field, or an invalid form definition (the field is named).'),
+      415: err('The body is not JSON.'),
+    },
+  },
+  'DELETE /v1/directories/{id}': {
+    operationId: 'deleteDirectory',
+    summary: 'Deactivate a directory (admin; soft, since the ledger references it)',
+    tag: 'directories',
+    params: { id: 'The directory id.' },
+    responses: {
+      204: { description: 'Deactivated (also when it already was).' },
+      404: err('No such directory.'),
+    },
+  },
+  'GET /v1/submissions': {
+    operationId: 'listSubmissions',
+    summary: 'Ledger rows of a job or of a customer',
+    tag: 'submissions',
+    query: 'SubmissionQuery',
+    responses: {
+      200: { description: 'A page of submissions.', schema: 'SubmissionPage' },
+      400: err('Neither or both of jobId and customerId, or an invalid filter or cursor.'),
+      404: err('No such job or customer visible to this key.'),
+    },
+  },
+  'GET /v1/dlq': {
+    operationId: 'inspectDlq',
+    summary: "Each tier's dead-letter queue: depth and a peek at its messages (admin)",
+    tag: 'dlq',
+    query: 'DlqQuery',
+    responses: {
+      200: { description: 'Per tier depth and messages.', schema: 'DlqInspection' },
+      400: err('An invalid maxPerTier.'),
+      503: err('The dead-letter service is not available.'),
+    },
+  },
+  'POST /v1/dlq/redrive': {
+    operationId: 'redriveDlq',
+    summary: 'Move dead-lettered jobs of chosen error classes back to their queues (admin)',
+    tag: 'dlq',
+    body: 'DlqRedrive',
+    responses: {
+      200: { description: 'What moved and what stayed.', schema: 'RedriveReport' },
+      400: err('Invalid JSON or an invalid field.'),
+      415: err('The body is not JSON.'),
+      503: err('The dead-letter service is not available.'),
+    },
+  },
+};

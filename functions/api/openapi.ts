@@ -1,0 +1,125 @@
+/**
+ * The OpenAPI 3.1 document, built from the route table (routes.ts), the route contracts (contracts.ts) and
+ * the JSON Schemas (schemas.ts) the handlers validate with, so it cannot drift from what is served.
+ * docs/openapi.json is this document written out (`npm run openapi`); a test fails when the two differ.
+ */
+import { PAYLOAD_LIMITS, RATE_LIMITS, SERVICE } from '#policy';
+import { COMMON_RESPONSES, CONTRACTS, type ResponseContract } from './contracts.ts';
+import { ROUTES, routeKey } from './routes.ts';
+import { ref, SCHEMAS } from './schemas.ts';
+
+const RATE_HEADERS = {
+  'RateLimit-Limit': {
+    description: 'Requests allowed in the window that binds most.',
+    schema: { type: 'integer' },
+  },
+  'RateLimit-Remaining': { description: 'Requests left in that window.', schema: { type: 'integer' } },
+  'RateLimit-Reset': {
+    description: 'Seconds until that window frees a request.',
+    schema: { type: 'integer' },
+  },
+  'RateLimit-Policy': {
+    description: 'Every window, e.g. "100;w=60, 1000;w=3600".',
+    schema: { type: 'string' },
+  },
+};
+
+function response(contract: ResponseContract, status: number) {
+  const headers: Record<string, unknown> = { ...RATE_HEADERS };
+  if (status === 429) {
+    headers['Retry-After'] = {
+      description: 'Seconds until a retry can succeed.',
+      schema: { type: 'integer' },
+    };
+  }
+  if (status === 405)
+    headers.Allow = { description: 'The methods this path allows.', schema: { type: 'string' } };
+  return {
+    description: contract.description,
+    headers,
+    ...(contract.schema ? { content: { 'application/json': { schema: ref(contract.schema) } } } : {}),
+  };
+}
+
+/** Query parameters of a route, one per property of its query schema. */
+function queryParameters(name: keyof typeof SCHEMAS) {
+  const schema = SCHEMAS[name] as { properties?: Record<string, Record<string, unknown>> };
+  return Object.entries(schema.properties ?? {}).map(([param, s]) => {
+    const { description, ...rest } = s;
+    return {
+      name: param,
+      in: 'query',
+      required: false,
+      ...(typeof description === 'string' ? { description } : {}),
+      schema: rest,
+    };
+  });
+}
+
+export function buildOpenApiDocument() {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of ROUTES) {
+    const contract = CONTRACTS[routeKey(route)];
+    if (!contract) throw new Error(`route ${routeKey(route)} has no contract`);
+    const responses: Record<string, unknown> = {};
+    const all: Record<string, ResponseContract> = {
+      ...contract.responses,
+      ...Object.fromEntries(
+        Object.entries(COMMON_RESPONSES).filter(
+          ([status]) => !(route.auth === 'none' && status === '403') && !(status === '413' && !contract.body),
+        ),
+      ),
+    };
+    for (const [status, r] of Object.entries(all).sort(([a], [b]) => Number(a) - Number(b))) {
+      responses[status] = response(r, Number(status));
+    }
+    const parameters = [
+      ...Object.entries(contract.params ?? {}).map(([name, description]) => ({
+        name,
+        in: 'path',
+        required: true,
+        description,
+        schema: { type: 'string' },
+      })),
+      ...(contract.query ? queryParameters(contract.query) : []),
+    ];
+    paths[route.path] ??= {};
+    (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = {
+      operationId: contract.operationId,
+      summary: contract.summary,
+      ...(contract.description ? { description: contract.description } : {}),
+      tags: [contract.tag],
+      ...(route.auth === 'none' ? { security: [] } : {}),
+      ...(route.auth === 'admin' ? { 'x-formfleet-auth': 'admin' } : {}),
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(contract.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: ref(contract.body) } } } }
+        : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: `${SERVICE.name} API`,
+      version: '1.0.0',
+      description:
+        'Submits a business profile to online business directories. Every route but GET /health needs an API ' +
+        'key in x-api-key. Limits: JSON bodies up to ' +
+        `${PAYLOAD_LIMITS.jsonBodyBytes} bytes (413 before parsing), URLs up to ${PAYLOAD_LIMITS.maxUrlLength} ` +
+        `characters (414); client keys ${RATE_LIMITS.client.perMinute} requests in any 60 s and ` +
+        `${RATE_LIMITS.client.perHour} in any hour, admin keys ${RATE_LIMITS.admin.perMinute} and ` +
+        `${RATE_LIMITS.admin.perHour}, GET /health ${RATE_LIMITS.anonymousPerIp.perMinute} per minute per IP. ` +
+        'See docs/api.md.',
+    },
+    servers: [{ url: 'http://127.0.0.1:3000', description: 'npm start' }],
+    security: [{ apiKey: [] }],
+    tags: ['health', 'customers', 'jobs', 'directories', 'submissions', 'dlq'].map((name) => ({ name })),
+    paths,
+    components: {
+      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
+      schemas: SCHEMAS,
+    },
+  };
+}

@@ -1,0 +1,636 @@
+/**
+ * The JSON Schemas (2020-12, the dialect of OpenAPI 3.1) of every request and response body: the one source
+ * of truth that the request validator (validation.ts) enforces and the OpenAPI document (openapi.ts,
+ * docs/openapi.json) publishes. They reference each other as `#/components/schemas/<Name>`, exactly as they
+ * sit in the OpenAPI document.
+ *
+ * `x-message` (an OpenAPI specification extension) replaces the validator's wording for a `pattern` or a
+ * composite rule with a sentence a client can act on.
+ */
+import { PACKAGES, PAGINATION, PRIORITY_TIERS } from '#policy';
+import { JOB_STATUSES } from '#shared/job-store';
+import { ERROR_CLASSES, SUBMISSION_STATUSES } from '#shared/submission-ledger';
+
+/** A reference to another component schema, as the OpenAPI document spells it. */
+export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** Profile text limits: the same numbers as the CHECK constraints of sql/001_core_schema.sql. */
+export const PROFILE_LIMITS = {
+  name: 200,
+  email: 320,
+  phone: 40,
+  website: 2048,
+  address: 300,
+  city: 120,
+  state: 120,
+  zip: 20,
+  category: 120,
+  description: 5000,
+} as const;
+
+const optionalText = (max: number) => ({ type: ['string', 'null'], maxLength: max });
+const nonBlank = (max: number) => ({
+  type: 'string',
+  minLength: 1,
+  maxLength: max,
+  pattern: '\\S',
+  'x-message': 'must not be blank',
+});
+const timestamp = { type: 'string', format: 'date-time' };
+const nullableTimestamp = { type: ['string', 'null'], format: 'date-time' };
+const uuid = { type: 'string', format: 'uuid' };
+const tierName = { type: 'string', enum: PRIORITY_TIERS.map((t) => t.name) };
+const priority = { type: 'integer', enum: PRIORITY_TIERS.map((t) => t.priority) };
+const limit = {
+  type: 'integer',
+  minimum: 1,
+  maximum: PAGINATION.maxLimit,
+  default: PAGINATION.defaultLimit,
+  description: `Page size (default ${PAGINATION.defaultLimit}, at most ${PAGINATION.maxLimit}).`,
+};
+const cursor = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 512,
+  description: 'The nextCursor of the previous page (opaque).',
+};
+const page = (item: string, description: string) => ({
+  type: 'object',
+  description,
+  required: ['items', 'nextCursor'],
+  additionalProperties: false,
+  properties: {
+    items: { type: 'array', items: ref(item) },
+    nextCursor: {
+      type: ['string', 'null'],
+      description: 'Pass as `cursor` for the next page; null at the end.',
+    },
+  },
+});
+
+const profileProperties = {
+  name: nonBlank(PROFILE_LIMITS.name),
+  email: {
+    type: 'string',
+    minLength: 3,
+    maxLength: PROFILE_LIMITS.email,
+    format: 'email',
+    'x-message': 'must be an email address',
+  },
+  phone: optionalText(PROFILE_LIMITS.phone),
+  website: optionalText(PROFILE_LIMITS.website),
+  address: optionalText(PROFILE_LIMITS.address),
+  city: optionalText(PROFILE_LIMITS.city),
+  state: optionalText(PROFILE_LIMITS.state),
+  zip: optionalText(PROFILE_LIMITS.zip),
+  category: optionalText(PROFILE_LIMITS.category),
+  description: optionalText(PROFILE_LIMITS.description),
+};
+
+export const DIRECTORY_ID_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
+const directoryId = {
+  type: 'string',
+  pattern: DIRECTORY_ID_PATTERN,
+  'x-message': 'must be 1 to 63 lowercase letters, digits or dashes, starting with a letter or digit',
+};
+
+const jobSummaryProperties = {
+  id: uuid,
+  customerId: uuid,
+  status: { type: 'string', enum: JOB_STATUSES },
+  priority,
+  tier: tierName,
+  requestedPriority: priority,
+  package: { type: ['string', 'null'] },
+  attempts: { type: 'integer', minimum: 0 },
+  progress: {
+    type: 'object',
+    description: 'What the worker is doing: total, done, directoryId, step, stepSince, counts by status.',
+  },
+  error: { type: ['string', 'null'] },
+  errorClass: { type: ['string', 'null'] },
+  createdAt: timestamp,
+  queuedAt: nullableTimestamp,
+  startedAt: nullableTimestamp,
+  finishedAt: nullableTimestamp,
+  heartbeatAt: nullableTimestamp,
+};
+
+const dlqMessage = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['messageId', 'tier', 'jobId', 'customerId', 'errorClass', 'error', 'receiveCount', 'sentAt'],
+  properties: {
+    messageId: { type: 'string' },
+    tier: tierName,
+    jobId: { type: ['string', 'null'] },
+    customerId: { type: ['string', 'null'] },
+    errorClass: { type: ['string', 'null'], enum: [...ERROR_CLASSES, null] },
+    error: { type: ['string', 'null'] },
+    receiveCount: { type: 'integer', minimum: 0 },
+    sentAt: { type: 'string' },
+  },
+};
+
+const directorySummary = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'id',
+    'name',
+    'site',
+    'submissionUrl',
+    'category',
+    'tier',
+    'domainAuthority',
+    'active',
+    'hasCaptcha',
+    'requiresLogin',
+    'version',
+  ],
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    site: { type: 'string' },
+    submissionUrl: { type: 'string' },
+    category: { type: 'string' },
+    tier: { type: 'integer', minimum: 1, maximum: 4 },
+    domainAuthority: { type: 'integer', minimum: 0, maximum: 100 },
+    active: { type: 'boolean' },
+    hasCaptcha: { type: 'boolean' },
+    requiresLogin: { type: 'boolean' },
+    version: { type: 'integer', minimum: 1 },
+  },
+} as const;
+
+export const SCHEMAS = {
+  Error: {
+    type: 'object',
+    description: 'Every error the API itself answers. `details` names each offending field.',
+    required: ['error'],
+    additionalProperties: false,
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        additionalProperties: false,
+        properties: {
+          code: { type: 'string' },
+          message: { type: 'string' },
+          details: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['field', 'message'],
+              additionalProperties: false,
+              properties: { field: { type: 'string' }, message: { type: 'string' } },
+            },
+          },
+          requestId: { type: 'string', description: 'Quote it when reporting a 500.' },
+        },
+      },
+    },
+  },
+  GatewayError: {
+    type: 'object',
+    description:
+      'What API Gateway itself answers (403 for a missing or unknown key, 429 from the usage plan).',
+    required: ['message'],
+    additionalProperties: false,
+    properties: { message: { type: 'string' } },
+  },
+  Forbidden: {
+    description:
+      "API Gateway's answer to a missing or unknown key, or the API's to a client key on an admin route.",
+    oneOf: [ref('GatewayError'), ref('Error')],
+  },
+  Throttled: {
+    description: "The exact limiter's 429 (with RateLimit-* and Retry-After), or the usage plan's bare one.",
+    oneOf: [ref('Error'), ref('GatewayError')],
+  },
+  CustomerCreate: {
+    type: 'object',
+    description: 'A business profile. `name` and `email` are required; other fields may be omitted or null.',
+    required: ['name', 'email'],
+    additionalProperties: false,
+    properties: profileProperties,
+  },
+  CustomerPatch: {
+    type: 'object',
+    description: 'Fields to change; null clears an optional field. `name` and `email` cannot be cleared.',
+    minProperties: 1,
+    additionalProperties: false,
+    properties: profileProperties,
+    'x-message': 'must change at least one field',
+  },
+  Customer: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'ownerKeyId', ...Object.keys(profileProperties), 'createdAt', 'updatedAt'],
+    properties: {
+      id: uuid,
+      ownerKeyId: { type: 'string', description: 'The API key id that created it (never a key value).' },
+      ...profileProperties,
+      createdAt: timestamp,
+      updatedAt: timestamp,
+    },
+  },
+  JobCreate: {
+    type: 'object',
+    description:
+      'Give `directoryIds` or `package`. A package selects the active directories at or below its tier, ' +
+      'highest domain authority first, up to its size; its default priority applies unless `priority` is given.',
+    required: ['customerId'],
+    additionalProperties: false,
+    properties: {
+      customerId: { ...uuid, 'x-message': 'must be a customer id (uuid)' },
+      directoryIds: {
+        type: 'array',
+        minItems: 1,
+        maxItems: PACKAGES.enterprise.size,
+        uniqueItems: true,
+        items: directoryId,
+      },
+      package: { type: 'string', enum: Object.keys(PACKAGES) },
+      priority: { ...priority, description: '1 (P1, served first) to 3; default from the package, else 2.' },
+    },
+    anyOf: [{ required: ['directoryIds'] }, { required: ['package'] }],
+    not: { required: ['directoryIds', 'package'] },
+    'x-errors': {
+      anyOf: { field: 'directoryIds', message: 'give directoryIds or package' },
+      not: { field: 'package', message: 'give directoryIds or package, not both' },
+    },
+  },
+  JobAccepted: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'status', 'priority', 'tier', 'directories'],
+    properties: {
+      id: uuid,
+      status: { type: 'string', enum: ['pending', 'queued'] },
+      priority,
+      tier: tierName,
+      directories: { type: 'integer', minimum: 1 },
+    },
+  },
+  JobSummary: {
+    type: 'object',
+    additionalProperties: false,
+    required: Object.keys(jobSummaryProperties),
+    properties: jobSummaryProperties,
+  },
+  Job: {
+    type: 'object',
+    additionalProperties: false,
+    required: [...Object.keys(jobSummaryProperties), 'results'],
+    properties: {
+      ...jobSummaryProperties,
+      results: {
+        type: 'array',
+        description: 'One entry per directory: the submission ledger.',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['directoryId', 'status', 'attempt', 'errorClass', 'error', 'finishedAt'],
+          properties: {
+            directoryId: { type: 'string' },
+            status: { type: 'string', enum: SUBMISSION_STATUSES },
+            attempt: { type: 'integer', minimum: 0 },
+            errorClass: { type: ['string', 'null'] },
+            error: { type: ['string', 'null'] },
+            finishedAt: nullableTimestamp,
+          },
+        },
+      },
+    },
+  },
+  JobPage: page('JobSummary', 'Jobs, newest first.'),
+  JobRetried: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'status', 'priority', 'tier', 'retried'],
+    properties: {
+      id: uuid,
+      status: { type: 'string', enum: ['pending', 'queued'] },
+      priority,
+      tier: tierName,
+      retried: {
+        type: 'array',
+        description: 'The directories set back to prepared (those that had failed or ended unknown).',
+        items: { type: 'string' },
+      },
+    },
+  },
+  CustomerQueue: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['customerId', 'jobs'],
+    properties: {
+      customerId: uuid,
+      jobs: {
+        type: 'array',
+        description: 'The customer’s unfinished jobs.',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['jobId', 'status', 'priority', 'tier', 'position', 'estimatedWaitSeconds'],
+          properties: {
+            jobId: uuid,
+            status: { type: 'string', enum: ['pending', 'queued', 'in_progress'] },
+            priority,
+            tier: tierName,
+            position: {
+              type: 'integer',
+              minimum: 0,
+              description: 'Place in its tier (1 = next); 0 once a worker has it.',
+            },
+            estimatedWaitSeconds: {
+              type: ['integer', 'null'],
+              minimum: 0,
+              description: 'From the tier’s recent throughput; null when there is no history to go by.',
+            },
+          },
+        },
+      },
+    },
+  },
+  DirectoryPut: {
+    type: 'object',
+    description:
+      'Creates or replaces a directory. `definition` is the form definition the worker runs (validated in full).',
+    required: ['name', 'category', 'tier', 'domainAuthority', 'definition'],
+    additionalProperties: false,
+    properties: {
+      name: nonBlank(200),
+      site: {
+        type: 'string',
+        format: 'uri',
+        pattern: '^https?://',
+        'x-message': 'must be an http(s) URL',
+        maxLength: 2048,
+        description: 'Origin the politeness limits apply to; default: the origin of the submission URL.',
+      },
+      submissionUrl: {
+        type: 'string',
+        format: 'uri',
+        pattern: '^https?://',
+        'x-message': 'must be an http(s) URL',
+        maxLength: 2048,
+        description: 'Default: definition.submissionUrl.',
+      },
+      category: nonBlank(120),
+      tier: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 4,
+        description: '1 = every package ... 4 = enterprise only.',
+      },
+      domainAuthority: { type: 'integer', minimum: 0, maximum: 100 },
+      active: { type: 'boolean', default: true },
+      hasCaptcha: { type: 'boolean', default: false },
+      requiresLogin: { type: 'boolean', default: false },
+      definition: {
+        type: 'object',
+        required: ['submissionUrl', 'steps', 'success'],
+        properties: {
+          submissionUrl: { type: 'string' },
+          steps: { type: 'array', minItems: 1, maxItems: 200, items: { type: 'object' } },
+          success: { type: 'array', minItems: 1, items: { type: 'object' } },
+        },
+      },
+    },
+  },
+  DirectorySummary: directorySummary,
+  Directory: {
+    ...directorySummary,
+    description: 'A directory with its form definition.',
+    required: [...directorySummary.required, 'definition'],
+    properties: { ...directorySummary.properties, definition: { type: 'object' } },
+  },
+  DirectoryPage: page('DirectorySummary', 'Directories by id.'),
+  Submission: {
+    type: 'object',
+    additionalProperties: false,
+    required: [
+      'jobId',
+      'customerId',
+      'directoryId',
+      'status',
+      'attempt',
+      'errorClass',
+      'error',
+      'startedAt',
+      'finishedAt',
+      'updatedAt',
+    ],
+    properties: {
+      jobId: uuid,
+      customerId: uuid,
+      directoryId: { type: 'string' },
+      status: { type: 'string', enum: SUBMISSION_STATUSES },
+      attempt: { type: 'integer', minimum: 0 },
+      errorClass: { type: ['string', 'null'] },
+      error: { type: ['string', 'null'] },
+      startedAt: nullableTimestamp,
+      finishedAt: nullableTimestamp,
+      updatedAt: timestamp,
+    },
+  },
+  SubmissionPage: page('Submission', 'Ledger rows, in submission order.'),
+  Liveness: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['status'],
+    properties: { status: { type: 'string', enum: ['ok', 'unavailable'] } },
+  },
+  HealthReport: {
+    type: 'object',
+    description:
+      'unhealthy (503): the database is down. degraded (200): SQS unreadable, a DLQ holds messages, a job is ' +
+      'stale, or a tier backlog exceeds the policy threshold. healthy (200) otherwise. `reasons` says which.',
+    additionalProperties: false,
+    required: [
+      'status',
+      'reasons',
+      'checkedAt',
+      'database',
+      'queues',
+      'workers',
+      'staleJobs',
+      'jobs',
+      'browser',
+    ],
+    properties: {
+      status: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] },
+      reasons: { type: 'array', items: { type: 'string' } },
+      checkedAt: timestamp,
+      database: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['status', 'latencyMs'],
+        properties: {
+          status: { type: 'string', enum: ['up', 'down'] },
+          latencyMs: { type: ['integer', 'null'], minimum: 0 },
+        },
+      },
+      queues: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['status', 'tiers'],
+        properties: {
+          status: { type: 'string', enum: ['up', 'unavailable'] },
+          tiers: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['tier', 'depth', 'inFlight', 'dlqDepth'],
+              properties: {
+                tier: tierName,
+                depth: { type: 'integer', minimum: 0, description: 'ApproximateNumberOfMessages' },
+                inFlight: {
+                  type: 'integer',
+                  minimum: 0,
+                  description: 'ApproximateNumberOfMessagesNotVisible',
+                },
+                dlqDepth: { type: 'integer', minimum: 0 },
+              },
+            },
+          },
+        },
+      },
+      workers: {
+        type: ['object', 'null'],
+        additionalProperties: false,
+        required: ['active', 'stale', 'jobsInFlight'],
+        properties: {
+          active: { type: 'integer', minimum: 0 },
+          stale: { type: 'integer', minimum: 0 },
+          jobsInFlight: { type: 'integer', minimum: 0 },
+        },
+      },
+      staleJobs: {
+        type: ['object', 'null'],
+        additionalProperties: false,
+        required: ['count', 'oldest'],
+        properties: {
+          count: { type: 'integer', minimum: 0 },
+          oldest: { type: 'array', items: { type: 'object' } },
+        },
+      },
+      jobs: {
+        type: ['object', 'null'],
+        additionalProperties: false,
+        required: ['pending', 'queued', 'inProgress', 'completedToday', 'failedToday'],
+        properties: {
+          pending: { type: 'integer', minimum: 0 },
+          queued: { type: 'integer', minimum: 0 },
+          inProgress: { type: 'integer', minimum: 0 },
+          completedToday: { type: 'integer', minimum: 0 },
+          failedToday: { type: 'integer', minimum: 0 },
+        },
+      },
+      browser: {
+        type: ['object', 'null'],
+        additionalProperties: false,
+        required: ['running', 'openContexts', 'launches', 'recycles'],
+        properties: {
+          running: { type: 'integer', minimum: 0, description: 'Active workers with a live browser.' },
+          openContexts: { type: 'integer', minimum: 0 },
+          launches: { type: 'integer', minimum: 0 },
+          recycles: { type: 'integer', minimum: 0 },
+        },
+      },
+    },
+  },
+  DlqInspection: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['tiers'],
+    properties: {
+      tiers: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['tier', 'depth', 'messages'],
+          properties: {
+            tier: tierName,
+            depth: { type: 'integer', minimum: 0 },
+            messages: { type: 'array', items: dlqMessage },
+          },
+        },
+      },
+    },
+  },
+  DlqRedrive: {
+    type: 'object',
+    description: 'Moves dead-lettered jobs of the chosen error classes back to their tier queues.',
+    required: ['errorClasses'],
+    additionalProperties: false,
+    properties: {
+      errorClasses: {
+        oneOf: [
+          { type: 'string', const: 'all' },
+          { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ERROR_CLASSES } },
+        ],
+        'x-message': `must be "all" or a list of error classes (${ERROR_CLASSES.join(', ')})`,
+      },
+      tiers: { type: 'array', minItems: 1, uniqueItems: true, items: tierName },
+      limit: { type: 'integer', minimum: 1, maximum: 1000 },
+    },
+  },
+  RedriveReport: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['moved', 'skipped', 'byClass', 'byTier'],
+    properties: {
+      moved: { type: 'integer', minimum: 0 },
+      skipped: { type: 'integer', minimum: 0 },
+      byClass: { type: 'object', additionalProperties: { type: 'integer' } },
+      byTier: { type: 'object', additionalProperties: { type: 'integer' } },
+    },
+  },
+  // Query strings (every value arrives as a string; the validator coerces numbers and booleans).
+  JobQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      customerId: { ...uuid, 'x-message': 'must be a customer id (uuid)' },
+      status: { type: 'string', enum: JOB_STATUSES },
+      cursor,
+      limit,
+    },
+  },
+  DirectoryQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      category: { type: 'string', minLength: 1, maxLength: 120 },
+      tier: { type: 'integer', minimum: 1, maximum: 4 },
+      active: { type: 'boolean' },
+      cursor,
+      limit,
+    },
+  },
+  SubmissionQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      jobId: uuid,
+      customerId: uuid,
+      status: { type: 'string', enum: SUBMISSION_STATUSES },
+      cursor,
+      limit,
+    },
+    oneOf: [{ required: ['jobId'] }, { required: ['customerId'] }],
+    'x-errors': { oneOf: { field: 'jobId', message: 'give jobId or customerId (one of them)' } },
+  },
+  DlqQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { maxPerTier: { type: 'integer', minimum: 0, maximum: 100, default: 10 } },
+  },
+} as const;
+
+export type SchemaName = keyof typeof SCHEMAS;

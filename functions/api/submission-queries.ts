@@ -1,0 +1,84 @@
+/** Ledger rows for GET /v1/submissions: by job or by customer, keyset on the ledger row id. */
+import type { Sql } from '#shared/db';
+import type { SubmissionStatus } from '#shared/submission-ledger';
+
+export interface SubmissionListFilter {
+  jobId?: string;
+  customerId?: string;
+  status?: SubmissionStatus;
+  limit: number;
+  /** Keyset: the ledger row id of the last row of the previous page. */
+  afterId?: string;
+}
+
+export interface SubmissionView {
+  jobId: string;
+  customerId: string;
+  directoryId: string;
+  status: SubmissionStatus;
+  attempt: number;
+  errorClass: string | null;
+  error: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  updatedAt: string;
+}
+
+export interface SubmissionQueries {
+  list(filter: SubmissionListFilter): Promise<{ submissions: SubmissionView[]; next: string | null }>;
+}
+
+interface Row {
+  id: number;
+  job_id: string;
+  customer_id: string;
+  directory_id: string;
+  status: SubmissionStatus;
+  attempt: number;
+  error_class: string | null;
+  error: string | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  updated_at: Date;
+}
+
+export class PgSubmissionQueries implements SubmissionQueries {
+  constructor(private readonly sql: Sql) {}
+
+  async list(filter: SubmissionListFilter) {
+    const { rows } = await this.sql.query<Row>(
+      `SELECT s.id, s.job_id, j.customer_id, s.directory_id, s.status, s.attempt, s.error_class, s.error,
+              s.started_at, s.finished_at, s.updated_at
+       FROM submissions s JOIN jobs j ON j.id = s.job_id
+       WHERE ($1::uuid IS NULL OR s.job_id = $1)
+         AND ($2::uuid IS NULL OR j.customer_id = $2)
+         AND ($3::text IS NULL OR s.status = $3)
+         AND ($4::bigint IS NULL OR s.id > $4)
+       ORDER BY s.id
+       LIMIT $5`,
+      [
+        filter.jobId ?? null,
+        filter.customerId ?? null,
+        filter.status ?? null,
+        filter.afterId ?? null,
+        filter.limit + 1,
+      ],
+    );
+    const page = rows.slice(0, filter.limit);
+    return {
+      submissions: page.map((r) => ({
+        jobId: r.job_id,
+        customerId: r.customer_id,
+        directoryId: r.directory_id,
+        status: r.status,
+        attempt: r.attempt,
+        errorClass: r.error_class,
+        error: r.error,
+        startedAt: r.started_at?.toISOString() ?? null,
+        finishedAt: r.finished_at?.toISOString() ?? null,
+        updatedAt: r.updated_at.toISOString(),
+      })),
+      next: rows.length > filter.limit ? String(page.at(-1)?.id) : null,
+    };
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * GET /v1/submissions: the ledger rows of one job (?jobId=) or of every job of one customer (?customerId=),
+ * visible on the same terms as the job or customer itself (its owner key, or an admin), by keyset cursor.
+ */
+import type { CustomerStore } from '#shared/customer-store';
+import type { JobStore } from '#shared/job-store';
+import type { SubmissionStatus } from '#shared/submission-ledger';
+import { CURSOR_PARTS, decodeCursor, encodeCursor } from './cursor.ts';
+import { canSee, json, notFound } from './http.ts';
+import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
+import type { SubmissionQueries } from './submission-queries.ts';
+
+export interface SubmissionsApiDeps extends ApiBaseDeps {
+  submissions: SubmissionQueries;
+  jobs: Pick<JobStore, 'get'>;
+  customers: Pick<CustomerStore, 'get'>;
+}
+
+interface SubmissionQuery {
+  jobId?: string;
+  customerId?: string;
+  status?: SubmissionStatus;
+  cursor?: string;
+  limit: number;
+}
+
+export function makeSubmissionsApi(deps: SubmissionsApiDeps): ApiHandler {
+  return makeApiHandler(
+    'submissions',
+    {
+      'GET /v1/submissions': async ({ caller, query }: RouteRequest<undefined, SubmissionQuery>) => {
+        if (query.jobId) {
+          const job = await deps.jobs.get(query.jobId);
+          if (!job || !canSee(caller, job.ownerKeyId)) throw notFound('job');
+        } else {
+          const customer = await deps.customers.get(query.customerId ?? '');
+          if (!customer || !canSee(caller, customer.ownerKeyId)) throw notFound('customer');
+        }
+        const after = decodeCursor(query.cursor, [CURSOR_PARTS.bigint]);
+        const page = await deps.submissions.list({
+          ...(query.jobId ? { jobId: query.jobId } : { customerId: query.customerId as string }),
+          ...(query.status ? { status: query.status } : {}),
+          limit: query.limit,
+          ...(after ? { afterId: after[0] } : {}),
+        });
+        return json(200, {
+          items: page.submissions,
+          nextCursor: page.next ? encodeCursor([page.next]) : null,
+        });
+      },
+    },
+    deps,
+  );
+}
