@@ -67,7 +67,7 @@ export interface DlqService {
   /** Depth of every tier's DLQ and a peek at its messages, without consuming them. */
   inspect(options?: { maxPerTier?: number }): Promise<DlqTierSummary[]>;
   /** Moves messages whose job's error class is chosen back to their source queue (receive → send with a
-   *  new deduplication id → delete); others stay. */
+   *  new deduplication id → delete); others stay. At most RECOVERY.dlqRedriveMaxPerCall per call. */
   redrive(options: {
     errorClasses: readonly ErrorClass[] | 'all';
     tiers?: readonly Priority[];
@@ -254,10 +254,11 @@ export class SqsDlqService implements DlqService {
     if (!Array.isArray(tiers) || tiers.length === 0 || badTiers.length > 0) {
       problems.push('tiers must be a non-empty list of priorities 1, 2, 3');
     }
-    const limit = options.limit ?? this.maxPerCall;
-    if (!Number.isInteger(limit) || limit < 1 || limit > this.maxPerCall) {
-      problems.push(`limit must be an integer from 1 to ${this.maxPerCall}`);
-    }
+    const asked = options.limit ?? this.maxPerCall;
+    if (!Number.isInteger(asked) || asked < 1) problems.push('limit must be a positive integer');
+    // One call moves at most maxPerCall (it must finish well within API Gateway's 29 s); the report says how
+    // many moved, and the caller calls again for the rest.
+    const limit = Math.min(asked, this.maxPerCall);
     if (problems.length > 0) throw new InvalidRedriveRequest(problems.join('; '));
     if (!this.o.queueUrls) throw new Error('redrive needs the source queue URLs (QUEUE_URL_P1..P3)');
     return {

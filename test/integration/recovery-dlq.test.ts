@@ -227,10 +227,12 @@ describe('DLQ service', () => {
       dlq.redrive({ errorClasses: ['bogus' as ErrorClass], tiers: [4 as Priority], limit: 0 }),
     ).rejects.toThrow(
       new InvalidRedriveRequest(
-        'unknown error class(es): bogus; tiers must be a non-empty list of priorities 1, 2, 3; limit must be an integer from 1 to 100',
+        'unknown error class(es): bogus; tiers must be a non-empty list of priorities 1, 2, 3; limit must be a positive integer',
       ),
     );
     await expect(dlq.redrive({ errorClasses: [] })).rejects.toThrow(/non-empty list of: site_down/);
+    // A limit above the per-call cap is capped, not refused (the API accepts up to 1000).
+    expect(await dlq.redrive({ errorClasses: ['captcha'], limit: 5_000 })).toMatchObject({ moved: 0 });
     const readOnly = await dlqServiceFromEnv(f.env, f.db, 'read');
     await expect(readOnly.redrive({ errorClasses: 'all' })).rejects.toThrow(/needs the source queue URLs/);
   });
