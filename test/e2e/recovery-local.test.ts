@@ -91,9 +91,11 @@ describe('recovery on the local runtime', () => {
     );
     const types = events.rows.map((r) => r.type);
     expect(types.slice(0, 3)).toEqual(['created', 'claimed', 'requeued']);
-    // A fast worker may claim the requeued job before the handler records it as queued.
-    expect(types.slice(3, 5).sort()).toEqual(['claimed', 'queued']);
-    expect(types.slice(5)).toEqual(['completed']);
+    expect(types.filter((x) => x === 'requeued')).toHaveLength(1);
+    // The rest is the live worker's: queued and claimed in either order (a fast worker claims before the
+    // handler records 'queued'; the 1 s test visibility may even hand the message over twice), then done.
+    expect(types.slice(3)).toContain('queued');
+    expect(types.at(-1)).toBe('completed');
     // The dead worker's claim is worthless now.
     expect(await jobs.heartbeat(dead as NonNullable<typeof dead>, {})).toBe(false);
     await eventually('the stale-job alert in Slack', async () =>
@@ -121,6 +123,15 @@ describe('recovery on the local runtime', () => {
         intervalMs: 250,
       },
     );
+
+    // An operator sees it through the admin API, which uses the same DLQ service.
+    const res = await fetch(`${system.url}/v1/dlq`, { headers: { 'x-api-key': system.keys.admin } });
+    expect(res.status).toBe(200);
+    const { tiers } = (await res.json()) as { tiers: { tier: string; depth: number; messages: unknown[] }[] };
+    expect(tiers.find((x) => x.tier === 'P2')).toMatchObject({
+      depth: 1,
+      messages: [expect.objectContaining({ jobId: null, errorClass: 'internal' })],
+    });
 
     for (let i = 0; i < 3; i++) await system.scheduler.runNow('dlq-check');
     await eventually('the DLQ alert in Slack', async () =>
