@@ -22,6 +22,8 @@ const system = await startLocalSystem({
     : { dataDir: join(PROJECT_ROOT, '.formfleet', 'pg') }),
   ...(process.env.FORMFLEET_ADMIN_KEY ? { adminKey: process.env.FORMFLEET_ADMIN_KEY } : {}),
   ...(process.env.FORMFLEET_CLIENT_KEY ? { clientKey: process.env.FORMFLEET_CLIENT_KEY } : {}),
+  // A real Slack channel instead of the local sink that prints alerts here.
+  ...(process.env.SLACK_WEBHOOK_URL ? { alerts: { slackWebhookUrl: process.env.SLACK_WEBHOOK_URL } } : {}),
   log: say,
 }).catch((err: unknown) => {
   say(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
@@ -37,6 +39,7 @@ formfleet is running
   admin key    ${system.keys.admin}
   client key   ${system.keys.client}
   directories  ${directories.join(', ')}
+  alerts       ${system.alerts.sink ? 'printed here as "slack: ..." (SLACK_WEBHOOK_URL posts to a real channel)' : 'posted to SLACK_WEBHOOK_URL'}
 
 Try it:
   curl -s -X POST ${system.url}/v1/customers -H 'x-api-key: ${system.keys.client}' \\

@@ -5,6 +5,7 @@
  * No aws-cdk-lib import: plain data, readable by anything.
  */
 import { type ApiFunction, ROUTES } from './api/routes.ts';
+import { ALERTS, SCHEDULES } from './shared/policy.ts';
 
 export interface FunctionNeeds {
   /** Postgres: DATABASE_SECRET_ARN (+ secretsmanager:GetSecretValue on it). */
@@ -14,7 +15,11 @@ export interface FunctionNeeds {
    * GetQueueAttributes (queue depth and in-flight counts for health).
    */
   readonly jobQueues?: readonly ('send' | 'consume' | 'read')[];
-  /** The tier dead-letter queues: DLQ_URL_P1..P3. 'read' to count and peek, 'redrive' to move messages out. */
+  /**
+   * The tier dead-letter queues: DLQ_URL_P1..P3. 'read' to count and peek (GetQueueAttributes, ReceiveMessage,
+   * and ChangeMessageVisibility to hand peeked messages straight back); 'redrive' to move messages out (also
+   * DeleteMessage on the DLQs, and QUEUE_URL_P1..P3 with SendMessage on the source queues).
+   */
   readonly deadLetterQueues?: 'read' | 'redrive';
   /** The Powertools idempotency DynamoDB table: IDEMPOTENCY_TABLE (read/write items on it). */
   readonly idempotencyTable?: boolean;
@@ -79,6 +84,36 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     kind: 'worker',
     browser: true,
     needs: { database: true, jobQueues: ['consume'] },
+  },
+  {
+    name: 'stale-jobs',
+    entry: 'functions/stale-jobs.ts',
+    description:
+      'Requeues jobs whose worker stopped heartbeating (fails them past the cap), re-sends jobs left pending, reports stuck steps',
+    kind: 'scheduled',
+    schedule: SCHEDULES.staleJobs,
+    needs: { database: true, jobQueues: ['send'], alertsTopic: true },
+  },
+  {
+    name: 'dlq-check',
+    entry: 'functions/dlq-check.ts',
+    description:
+      'Reads every tier DLQ (depth, peek) and alerts on new or growing depth, reminders and drains',
+    kind: 'scheduled',
+    schedule: SCHEDULES.dlqCheck,
+    needs: { database: true, deadLetterQueues: 'read', alertsTopic: true },
+  },
+  {
+    name: 'slack-notifier',
+    entry: 'functions/slack-notifier.ts',
+    description:
+      'Posts alerts-topic messages (formfleet alerts, CloudWatch alarms) to Slack as Block Kit, once',
+    kind: 'subscriber',
+    subscribesTo: 'alerts',
+    // One at a time, so the in-process pacing keeps Slack at about one message per second.
+    reservedConcurrency: 1,
+    timeoutSeconds: ALERTS.notifierTimeoutSeconds,
+    needs: { slackWebhookSecret: true, idempotencyTable: true },
   },
 ];
 

@@ -5,7 +5,11 @@
  * the same `*DepsFromEnv` wiring from an environment that names local services.
  */
 import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { notifierDepsFromEnv } from '#functions/alerts/deps';
+import { makeSlackNotifierHandler, type NotifierHandler } from '#functions/alerts/notifier';
 import { makeCustomersApi } from '#functions/api/customers';
 import {
   customersApiDepsFromEnv,
@@ -20,6 +24,11 @@ import { makeDlqApi } from '#functions/api/dlq';
 import { makeHealthApi } from '#functions/api/health';
 import { makeJobsApi } from '#functions/api/jobs';
 import { makeSubmissionsApi } from '#functions/api/submissions';
+import { FUNCTIONS } from '#functions/manifest';
+import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
+import { createDlqService, type DlqService } from '#functions/recovery/dlq';
+import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/dlq-check';
+import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
 import { workerDepsFromEnv } from '#functions/worker/deps';
 import { makeWorkerHandler, type WorkerDeps } from '#functions/worker/handler';
 import { PRIORITY_TIERS, usagePlanThrottle } from '#policy';
@@ -27,7 +36,8 @@ import { awsClientConfig } from '#shared/aws';
 import { createDatabase, type Database } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
 import { migrate } from '#shared/migrate';
-import { registerSecret } from '#shared/telemetry';
+import { describeError, registerSecret } from '#shared/telemetry';
+import { type LocalAlerts, startLocalAlerts } from './alerts.ts';
 import {
   DEFAULT_VARIANTS,
   type FixtureSites,
@@ -35,6 +45,7 @@ import {
   startFixtureSites,
 } from './fixtures/sites.ts';
 import { type Gateway, startGateway } from './gateway.ts';
+import { type Scheduler, startScheduler } from './scheduler.ts';
 import { motoEnv, startMoto } from './services/moto.ts';
 import { startPostgres } from './services/postgres.ts';
 import { createTierQueues, type TierQueue, tierQueueEnv } from './services/queues.ts';
@@ -63,6 +74,13 @@ export interface LocalSystemOptions {
   env?: Record<string, string>;
   /** Queue visibility timeout override (tests that need quick redelivery). */
   visibilityTimeoutSeconds?: number;
+  /**
+   * Scheduled handlers (stale-jobs, dlq-check) fire every policy interval divided by `speedUp`; with
+   * `timers: false` they run only through `scheduler.runNow` (tests). @default { speedUp: 1 }
+   */
+  schedules?: { speedUp?: number; timers?: boolean };
+  /** Alert delivery: a real Slack webhook instead of the local sink; the delay before a failed delivery is retried. */
+  alerts?: { slackWebhookUrl?: string; retryDelaySeconds?: number };
   log?: (line: string) => void;
 }
 
@@ -81,6 +99,17 @@ export interface LocalSystem {
   readonly fixtures: FixtureSites;
   readonly worker: WorkerDeps;
   readonly pollers: readonly Poller[];
+  /** SNS topic → subscription queue → notifier → Slack sink (or a real webhook), with the on-failure queue. */
+  readonly alerts: LocalAlerts;
+  /** Fires the manifest's scheduled functions; `runNow('stale-jobs')` runs one on demand. */
+  readonly scheduler: Scheduler;
+  /** The recovery handlers and the DLQ service, as the scheduler and the admin API use them. */
+  readonly recovery: {
+    staleJobs: StaleJobsHandler;
+    dlqCheck: DlqCheckHandler;
+    notifier: NotifierHandler;
+    dlq: DlqService;
+  };
   stop(): Promise<void>;
 }
 
@@ -126,6 +155,20 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     const awsEnv = motoEnv(moto.endpoint);
     const sqs = new SQSClient(awsClientConfig(awsEnv));
     stops.push(async () => sqs.destroy());
+    const sns = new SNSClient(awsClientConfig(awsEnv));
+    stops.push(async () => sns.destroy());
+    const ddb = new DynamoDBClient(awsClientConfig(awsEnv));
+    stops.push(async () => ddb.destroy());
+    const alerts = await startLocalAlerts({
+      sqs,
+      sns,
+      ddb,
+      prefix: options.queuePrefix ?? 'local-',
+      ...options.alerts,
+      // npm start shows each alert the local "Slack" receives.
+      ...(options.log ? { onSlackMessage: (m) => log(`slack: ${m.text ?? '(blocks only)'}`) } : {}),
+    });
+    stops.push(() => alerts.stop());
     const queues = await createTierQueues(sqs, {
       prefix: options.queuePrefix ?? 'local-',
       ...(options.visibilityTimeoutSeconds
@@ -154,20 +197,37 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       DATABASE_URL: postgres.url,
       ADMIN_API_KEY_IDS: ADMIN_KEY_ID,
       ...tierQueueEnv(queues),
+      ...alerts.env,
       ...(process.env.CHROMIUM_PATH ? { CHROMIUM_PATH: process.env.CHROMIUM_PATH } : {}),
       ...options.env,
     };
 
-    const [jobsDeps, customersDeps, healthDeps, directoriesDeps, submissionsDeps, dlqDeps, workerDeps] =
-      await Promise.all([
-        jobsApiDepsFromEnv(env, db),
-        customersApiDepsFromEnv(env, db),
-        healthApiDepsFromEnv(env, db),
-        directoriesApiDepsFromEnv(env, db),
-        submissionsApiDepsFromEnv(env, db),
-        dlqApiDepsFromEnv(env, db),
-        workerDepsFromEnv(env, db),
-      ]);
+    const [
+      jobsDeps,
+      customersDeps,
+      healthDeps,
+      directoriesDeps,
+      submissionsDeps,
+      dlqDeps,
+      workerDeps,
+      staleDeps,
+      dlqCheckDeps,
+      notifierDeps,
+    ] = await Promise.all([
+      jobsApiDepsFromEnv(env, db),
+      customersApiDepsFromEnv(env, db),
+      healthApiDepsFromEnv(env, db),
+      directoriesApiDepsFromEnv(env, db),
+      submissionsApiDepsFromEnv(env, db),
+      // The admin DLQ routes on the real DLQ service (functions/recovery/dlq.ts).
+      dlqApiDepsFromEnv(env, db, (w) =>
+        createDlqService({ sqs: w.sqs, queueUrls: w.queueUrls, dlqUrls: w.dlqUrls, sql: w.db }),
+      ),
+      workerDepsFromEnv(env, db),
+      staleJobsDepsFromEnv(env, db),
+      dlqCheckDepsFromEnv(env, db),
+      notifierDepsFromEnv({ ...env, ...alerts.notifierEnv }),
+    ]);
     stops.push(() => workerDeps.browser.close());
 
     const gateway: Gateway = await startGateway({
@@ -212,6 +272,34 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       });
     }
 
+    const recovery = {
+      staleJobs: makeStaleJobsHandler(staleDeps),
+      dlqCheck: makeDlqCheckHandler(dlqCheckDeps),
+      notifier: makeSlackNotifierHandler(notifierDeps),
+      dlq: dlqDeps.dlq as DlqService,
+    };
+    alerts.startNotifier(recovery.notifier);
+    // Every scheduled function in the manifest that has a local handler fires on its schedule.
+    const scheduled: Record<string, (event: unknown) => Promise<unknown>> = {
+      'stale-jobs': recovery.staleJobs,
+      'dlq-check': recovery.dlqCheck,
+    };
+    const scheduler = startScheduler({
+      tasks: FUNCTIONS.flatMap((f) => {
+        const run = scheduled[f.name];
+        return f.kind === 'scheduled' && f.schedule && run
+          ? [{ name: f.name, everySeconds: f.schedule.everySeconds, run }]
+          : [];
+      }),
+      speedUp: options.schedules?.speedUp ?? 1,
+      timers: options.schedules?.timers ?? true,
+      onRun: (run) => {
+        if (run.error) log(`${run.name} failed: ${describeError(run.error).message}`);
+      },
+    });
+    // The scheduler stops first: no run starts against a closing database or queue.
+    stops.push(() => scheduler.stop());
+
     return {
       url: gateway.url,
       keys,
@@ -225,6 +313,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       fixtures,
       worker: workerDeps,
       pollers,
+      alerts,
+      scheduler,
+      recovery,
       stop: stopAll,
     };
   } catch (err) {

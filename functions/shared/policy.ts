@@ -114,6 +114,54 @@ export const RECOVERY = {
   dlqCheckIntervalSeconds: 5 * 60,
   /** While a DLQ stays non-empty and unchanged, remind once per this period. */
   dlqReminderAfterSeconds: 60 * 60,
+  /**
+   * A job left 'pending' this long has no message on its queue (the API's or a requeue's SQS send failed
+   * after the database commit): the stale-job run sends it again. Long enough not to race a send in flight.
+   */
+  pendingGraceSeconds: 60,
+  /** Stale jobs requeued per statement; a run loops over batches so two runs interleave rather than block. */
+  staleBatchSize: 50,
+  /** Most stale jobs one run handles, bounding its duration; the next run takes the rest. */
+  maxRequeuesPerRun: 1_000,
+  /** Pending jobs re-sent per run (same reasoning as maxRequeuesPerRun). */
+  maxResendsPerRun: 500,
+  /** Messages peeked per dead-letter queue for an alert or GET /v1/dlq. */
+  dlqPeekMaxPerTier: 10,
+  /** How long a peek hides the messages it reads before handing them straight back (visibility 0). */
+  dlqPeekHoldSeconds: 30,
+  /** How long a redrive holds the messages it is deciding about; unchosen ones are handed back at the end. */
+  dlqRedriveHoldSeconds: 60,
+  /** Most messages one redrive call moves, unless the caller asks for fewer. */
+  dlqRedriveMaxPerCall: 100,
+} as const;
+
+/** Alert delivery: SNS topic → notifier Lambda → Slack incoming webhook. */
+export const ALERTS = {
+  /** Slack accepts about one incoming-webhook message per second; the notifier paces itself to that. */
+  minIntervalMs: 1_000,
+  /** A webhook call slower than this is abandoned and retried (the outcome is ambiguous, so rare). */
+  slackTimeoutMs: 5_000,
+  /** Retries inside one invocation for 429, 5xx and timeouts, before the invocation fails. */
+  slackInlineRetries: 2,
+  /** First inline backoff; doubles per retry. A 429's Retry-After is honoured when not longer than the cap. */
+  slackRetryBaseMs: 1_000,
+  maxInlineRetryWaitMs: 5_000,
+  /** Lambda asynchronous-invocation retries (its maximum); then the event goes to the on-failure queue. */
+  deliveryRetryAttempts: 2,
+  /** Oldest event Lambda keeps retrying (its maximum, 6 h). */
+  maxEventAgeSeconds: 6 * 3600,
+  /** Locally, the delay before a failed delivery is retried (Lambda waits about a minute, then two). */
+  localRetryDelaySeconds: 60,
+  /** Notifier timeout: inline retries at worst 3 x 5 s + backoff + pacing fit well inside it. */
+  notifierTimeoutSeconds: 30,
+  /** Delivered alert ids are remembered this long, so a redelivery or replay does not post twice. */
+  dedupeWindowSeconds: 7 * 24 * 3600,
+  /** Items (jobs, messages) listed in one alert; the rest are counted. */
+  maxItems: 5,
+  /** Outbox alerts published per handler run. */
+  outboxFlushBatch: 50,
+  /** Published outbox rows are kept this long (they also de-duplicate alerts at the source), then pruned. */
+  outboxRetentionSeconds: 14 * 24 * 3600,
 } as const;
 
 /**

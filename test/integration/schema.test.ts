@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LEASE_PENDING_SQL, LIVE_JOBS_SQL, REQUEUE_STALE_SQL } from '#functions/recovery/recovery-store';
 import { RECOVERY } from '#policy';
 import { pgErrorCode } from '#shared/db';
 import { DEFAULT_MIGRATIONS_DIR, loadMigrations, migrate } from '#shared/migrate';
@@ -200,5 +201,25 @@ describe('stale job detection', () => {
     );
     const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
     expect(plan).toMatch(/jobs_stale_scan_idx/);
+  });
+
+  it("recovery's own statements (requeue, live jobs, pending sweep) use their partial indexes on a large table", async () => {
+    await seedJob(t.db, 'in_progress', '20 minutes');
+    await t.db.query(
+      `INSERT INTO jobs (customer_id, owner_key_id, priority, requested_priority, status, heartbeat_at)
+       SELECT (SELECT id FROM customers LIMIT 1), 'k', 3, 3,
+              (ARRAY['completed','queued','failed'])[1 + g % 3], now() - interval '2 hours'
+       FROM generate_series(1, 20000) g`,
+    );
+    await t.db.query('ANALYZE jobs');
+    const plan = async (sql: string, params: unknown[]) => {
+      const { rows } = await t.db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params);
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    };
+    expect(await plan(REQUEUE_STALE_SQL, [RECOVERY.staleAfterSeconds, 50, RECOVERY.requeueCap])).toMatch(
+      /jobs_stale_scan_idx/,
+    );
+    expect(await plan(LIVE_JOBS_SQL, [RECOVERY.staleAfterSeconds])).toMatch(/jobs_stale_scan_idx/);
+    expect(await plan(LEASE_PENDING_SQL, [RECOVERY.pendingGraceSeconds, 500])).toMatch(/jobs_pending_idx/);
   });
 });

@@ -1,0 +1,50 @@
+/**
+ * Turns whatever arrives on the alerts topic into an alert: formfleet's own alerts, CloudWatch alarm state
+ * changes, or anything else (shown as a notice with its text, so a message nobody anticipated still reaches
+ * a person rather than being dropped).
+ */
+import { type Alert, makeAlert, parseAlert } from './alert.ts';
+import { alertFromCloudWatchAlarm, isCloudWatchAlarmMessage } from './cloudwatch-alarm.ts';
+
+export interface SnsNotification {
+  message: string;
+  subject?: string | null;
+  messageId: string;
+  /** When SNS accepted the message (ISO 8601). */
+  timestamp: string;
+}
+
+/** Longest piece of an unrecognised message shown in a notice. */
+const NOTICE_TEXT_LIMIT = 2_000;
+
+export function alertFromSns(n: SnsNotification): Alert {
+  let value: unknown;
+  try {
+    value = JSON.parse(n.message);
+  } catch {
+    return notice(n, n.message);
+  }
+  if (isCloudWatchAlarmMessage(value)) return alertFromCloudWatchAlarm(value, n.timestamp);
+  if (typeof value === 'object' && value !== null && 'kind' in value && 'id' in value) {
+    try {
+      return parseAlert(value);
+    } catch (err) {
+      return notice(n, `${(err as Error).message}\n${n.message}`);
+    }
+  }
+  return notice(n, n.message);
+}
+
+function notice(n: SnsNotification, text: string): Alert {
+  return makeAlert({
+    id: `sns:${n.messageId}`,
+    kind: 'notice',
+    severity: 'warning',
+    title: n.subject?.trim() || 'Message on the alerts topic',
+    summary: text.length > NOTICE_TEXT_LIMIT ? `${text.slice(0, NOTICE_TEXT_LIMIT)}…` : text,
+    counts: {},
+    runbook: null,
+    time: n.timestamp,
+    source: 'sns',
+  });
+}

@@ -1,0 +1,246 @@
+/**
+ * The stale-job handler (EventBridge every RECOVERY.staleCheckIntervalSeconds; the local scheduler locally).
+ * One run:
+ *  1. requeues jobs whose worker stopped heartbeating (find_stale_jobs), batch by batch, atomically: new
+ *     fencing and enqueue tokens, attempts + 1, a job_events row; past the requeue cap the job fails instead,
+ *     with its reason and an alert. Requeued jobs are left 'pending' and then sent to their tier's queue
+ *     (deduplication id = job id + new enqueue token) and marked 'queued';
+ *  2. re-sends jobs left 'pending' past a grace period: a send that failed after the commit above, or a
+ *     POST /v1/jobs whose send failed. Nothing is lost between Postgres and SQS;
+ *  3. reports steps that stay unchanged while heartbeats arrive (a slow site or a hung browser): metric and
+ *     one alert per job and step, no requeue;
+ *  4. publishes the alerts waiting in the outbox.
+ */
+import { createHash } from 'node:crypto';
+import { type Alert, makeAlert, RUNBOOKS } from '#functions/alerts/alert';
+import type { AlertOutbox, FlushReport } from '#functions/alerts/alert-outbox';
+import type { Alerts } from '#functions/alerts/alerts';
+import { tierFor } from '#policy';
+import type { JobQueue } from '#shared/job-queue';
+import type { JobStore } from '#shared/job-store';
+import { describeError, type Logger, type Metrics, MetricUnit } from '#shared/telemetry';
+import type { PendingJob, RecoveryStore, StaleJobOutcome } from './recovery-store.ts';
+import { findStuckSteps, stuckStepAlert } from './stuck-steps.ts';
+
+export interface StaleJobsOptions {
+  staleAfterSeconds: number;
+  requeueCap: number;
+  stuckStepAfterSeconds: number;
+  pendingGraceSeconds: number;
+  batchSize: number;
+  maxRequeuesPerRun: number;
+  maxResendsPerRun: number;
+}
+
+export interface StaleJobsDeps {
+  store: RecoveryStore;
+  jobs: Pick<JobStore, 'markQueued'>;
+  queue: JobQueue;
+  outbox: Pick<AlertOutbox, 'flush'>;
+  alerts: Alerts;
+  logger: Logger;
+  metrics: Metrics;
+  options: StaleJobsOptions;
+  now?: () => Date;
+}
+
+export interface StaleJobsReport {
+  /** Stale jobs this run took (requeued + failed). */
+  stale: number;
+  requeued: number;
+  failed: number;
+  /** Sends that failed; those jobs stay 'pending' and the next run's sweep sends them. */
+  sendFailures: number;
+  /** Jobs left pending that this run sent again. */
+  resent: number;
+  /** Stuck steps newly reported by this run. */
+  stuckSteps: number;
+  alerts: FlushReport;
+}
+
+export type StaleJobsHandler = (event?: unknown) => Promise<StaleJobsReport>;
+
+/** Sends at most this many messages at once. */
+const SEND_CONCURRENCY = 10;
+
+const shortHash = (parts: readonly string[]) =>
+  createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 32);
+
+/** One alert for the jobs a batch failed past the requeue cap. */
+export function jobsFailedAlert(failed: readonly StaleJobOutcome[], cap: number, time: string): Alert {
+  const n = failed.length;
+  return makeAlert({
+    id: `job_failed:${shortHash(failed.map((j) => `${j.id}:${j.fencingToken}`).sort())}`,
+    kind: 'job_failed',
+    severity: 'critical',
+    title: n === 1 ? 'A job failed: its worker kept dying' : `${n} jobs failed: their workers kept dying`,
+    summary:
+      `No heartbeat after ${cap} requeue${cap === 1 ? '' : 's'}, so ${n === 1 ? 'the job was' : 'they were'} ` +
+      'failed instead of requeued again. Directories already submitted stay submitted.',
+    counts: { failed: n, requeueCap: cap },
+    items: failed.map((j) => ({
+      title: j.id,
+      fields: {
+        tier: tierFor(j.priority).name,
+        customer: j.customerId,
+        lastWorker: j.previousWorker,
+        silentForSeconds: j.staleForSeconds,
+        directory: j.progress?.directoryId ?? null,
+        step: j.progress?.step ?? null,
+      },
+    })),
+    runbook: RUNBOOKS.jobFailed,
+    time,
+    source: 'stale-jobs',
+  });
+}
+
+/** One alert for the jobs a batch requeued: a worker died, the job recovered by itself. */
+export function jobsRequeuedAlert(requeued: readonly StaleJobOutcome[], time: string): Alert {
+  const n = requeued.length;
+  return makeAlert({
+    id: `stale_job:${shortHash(requeued.map((j) => `${j.id}:${j.enqueueToken}`).sort())}`,
+    kind: 'stale_job',
+    severity: 'warning',
+    title: n === 1 ? 'A stale job was requeued' : `${n} stale jobs were requeued`,
+    summary:
+      'Their workers stopped heartbeating (a crash, a timeout or a lost container). Each job was requeued ' +
+      'with a new fencing token, so the old worker can no longer write.',
+    counts: { requeued: n },
+    items: requeued.map((j) => ({
+      title: j.id,
+      fields: {
+        tier: tierFor(j.priority).name,
+        attempt: j.attempts,
+        lastWorker: j.previousWorker,
+        silentForSeconds: j.staleForSeconds,
+        directory: j.progress?.directoryId ?? null,
+      },
+    })),
+    runbook: RUNBOOKS.staleJobs,
+    time,
+    source: 'stale-jobs',
+  });
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(lanes);
+}
+
+export function makeStaleJobsHandler(deps: StaleJobsDeps): StaleJobsHandler {
+  const { logger, metrics, options } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  /** Sends the job's message and marks it queued; false when the send failed (the sweep retries it). */
+  async function send(job: PendingJob): Promise<boolean> {
+    try {
+      await deps.queue.enqueue({
+        jobId: job.id,
+        enqueueToken: job.enqueueToken,
+        priority: job.priority,
+        enqueuedAt: now().toISOString(),
+      });
+    } catch (err) {
+      logger.error('send failed; the job stays pending and is re-sent by a later run', {
+        jobId: job.id,
+        error: describeError(err),
+      });
+      return false;
+    }
+    await deps.jobs.markQueued(job.id, job.enqueueToken);
+    return true;
+  }
+
+  return async function staleJobs() {
+    const report: StaleJobsReport = {
+      stale: 0,
+      requeued: 0,
+      failed: 0,
+      sendFailures: 0,
+      resent: 0,
+      stuckSteps: 0,
+      alerts: { published: 0, pending: 0 },
+    };
+    try {
+      // 1. Stale jobs, batch by batch until none is left (or the run's bound is reached).
+      while (report.stale < options.maxRequeuesPerRun) {
+        const time = now().toISOString();
+        const batch = await deps.store.requeueStale(
+          {
+            staleAfterSeconds: options.staleAfterSeconds,
+            requeueCap: options.requeueCap,
+            limit: Math.min(options.batchSize, options.maxRequeuesPerRun - report.stale),
+          },
+          (rows) => {
+            const failed = rows.filter((r) => r.outcome === 'failed');
+            const requeued = rows.filter((r) => r.outcome === 'requeued');
+            return [
+              ...(failed.length > 0 ? [jobsFailedAlert(failed, options.requeueCap, time)] : []),
+              ...(requeued.length > 0 ? [jobsRequeuedAlert(requeued, time)] : []),
+            ];
+          },
+        );
+        if (batch.length === 0) break;
+        report.stale += batch.length;
+        const requeued = batch.filter((r) => r.outcome === 'requeued');
+        report.requeued += requeued.length;
+        report.failed += batch.length - requeued.length;
+        for (const job of batch) {
+          const level = job.outcome === 'failed' ? 'error' : 'warn';
+          logger[level](job.outcome === 'failed' ? 'stale job failed past the cap' : 'stale job requeued', {
+            jobId: job.id,
+            attempts: job.attempts,
+            previousWorker: job.previousWorker,
+            staleForSeconds: job.staleForSeconds,
+          });
+        }
+        await forEachLimited(requeued, SEND_CONCURRENCY, async (job) => {
+          if (!(await send(job))) report.sendFailures += 1;
+        });
+      }
+
+      // 2. Jobs left pending (a send that failed after its commit, here or in the API).
+      const pending = await deps.store.leasePending(options.pendingGraceSeconds, options.maxResendsPerRun);
+      await forEachLimited(pending, SEND_CONCURRENCY, async (job) => {
+        if (await send(job)) report.resent += 1;
+        else report.sendFailures += 1;
+      });
+      if (report.resent > 0) logger.warn('re-sent jobs left pending', { resent: report.resent });
+
+      // 3. Live workers stuck on one step.
+      const live = await deps.store.liveJobs(options.staleAfterSeconds);
+      const stuck = findStuckSteps(live.jobs, live.now, options.stuckStepAfterSeconds);
+      const time = now().toISOString();
+      const added = await deps.store.addAlerts(stuck.map((s) => stuckStepAlert(s, time)));
+      report.stuckSteps = added.length;
+      // How many are stuck right now (a gauge for dashboards), beside how many were newly reported.
+      metrics.addMetric('StuckStepsActive', MetricUnit.Count, stuck.length);
+      for (const alert of added) logger.warn('step stuck while heartbeats arrive', { alertId: alert.id });
+
+      // 4. Publish what is waiting (this run's alerts and any an earlier run could not publish).
+      report.alerts = await deps.outbox.flush(deps.alerts);
+      if (report.alerts.error) {
+        logger.error('alerts not published; they stay in the outbox for the next run', {
+          error: report.alerts.error,
+        });
+      }
+      return report;
+    } finally {
+      metrics.addMetric('StaleJobsFound', MetricUnit.Count, report.stale);
+      metrics.addMetric('StaleJobsRequeued', MetricUnit.Count, report.requeued);
+      metrics.addMetric('StaleJobsFailed', MetricUnit.Count, report.failed);
+      metrics.addMetric('PendingJobsResent', MetricUnit.Count, report.resent);
+      metrics.addMetric('RecoverySendFailures', MetricUnit.Count, report.sendFailures);
+      metrics.addMetric('StuckSteps', MetricUnit.Count, report.stuckSteps);
+      metrics.addMetric('AlertsPublished', MetricUnit.Count, report.alerts.published);
+      metrics.publishStoredMetrics();
+    }
+  };
+}
