@@ -26,7 +26,7 @@ import { makeJobsApi } from '#functions/api/jobs';
 import { makeSubmissionsApi } from '#functions/api/submissions';
 import { FUNCTIONS } from '#functions/manifest';
 import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
-import { createDlqService, type DlqService } from '#functions/recovery/dlq';
+import type { DlqService } from '#functions/recovery/dlq';
 import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/dlq-check';
 import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
 import { workerDepsFromEnv } from '#functions/worker/deps';
@@ -219,10 +219,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       healthApiDepsFromEnv(env, db),
       directoriesApiDepsFromEnv(env, db),
       submissionsApiDepsFromEnv(env, db),
-      // The admin DLQ routes on the real DLQ service (functions/recovery/dlq.ts).
-      dlqApiDepsFromEnv(env, db, (w) =>
-        createDlqService({ sqs: w.sqs, queueUrls: w.queueUrls, dlqUrls: w.dlqUrls, sql: w.db }),
-      ),
+      dlqApiDepsFromEnv(env, db),
       workerDepsFromEnv(env, db),
       staleJobsDepsFromEnv(env, db),
       dlqCheckDepsFromEnv(env, db),
@@ -276,7 +273,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       staleJobs: makeStaleJobsHandler(staleDeps),
       dlqCheck: makeDlqCheckHandler(dlqCheckDeps),
       notifier: makeSlackNotifierHandler(notifierDeps),
-      dlq: dlqDeps.dlq as DlqService,
+      dlq: dlqDeps.dlq,
     };
     alerts.startNotifier(recovery.notifier);
     // Every scheduled function in the manifest that has a local handler fires on its schedule.

@@ -1,5 +1,6 @@
 /** Builds the API handlers' real adapters from the environment: the one wiring point for Lambda and local. */
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { createDlqService, type DlqService } from '#functions/recovery/dlq';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
@@ -15,7 +16,6 @@ import type { CustomersApiDeps } from './customers.ts';
 import type { DirectoriesApiDeps } from './directories.ts';
 import { PgDirectoryQueries } from './directory-queries.ts';
 import type { DlqApiDeps } from './dlq.ts';
-import { type DlqService, unwiredDlqService } from './dlq-service.ts';
 import type { HealthApiDeps } from './health.ts';
 import { PgJobQueries } from './job-queries.ts';
 import type { JobsApiDeps } from './jobs.ts';
@@ -97,7 +97,7 @@ export async function submissionsApiDepsFromEnv(env: Env, db?: Database): Promis
   };
 }
 
-/** What a DLQ service is built from (the recovery engineer's factory takes the same). */
+/** What a DLQ service is built from. */
 export interface DlqWiring {
   sqs: SQSClient;
   queueUrls: TierUrls;
@@ -107,8 +107,9 @@ export interface DlqWiring {
 
 export type DlqServiceFactory = (wiring: DlqWiring) => DlqService;
 
-/** Until functions/recovery/dlq.ts is merged, the DLQ routes answer 503 "not wired" (see dlq-service.ts). */
-export const defaultDlqServiceFactory: DlqServiceFactory = () => unwiredDlqService;
+/** The real service: SQS dead-letter queues + the jobs table (functions/recovery/dlq.ts). */
+export const defaultDlqServiceFactory: DlqServiceFactory = (w) =>
+  createDlqService({ sqs: w.sqs, queueUrls: w.queueUrls, dlqUrls: w.dlqUrls, sql: w.db });
 
 export async function dlqApiDepsFromEnv(
   env: Env,

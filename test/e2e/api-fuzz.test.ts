@@ -18,11 +18,11 @@ import {
 } from '#functions/api/deps';
 import { makeDirectoriesApi } from '#functions/api/directories';
 import { makeDlqApi } from '#functions/api/dlq';
-import type { DlqService } from '#functions/api/dlq-service';
 import { makeHealthApi } from '#functions/api/health';
 import { makeJobsApi } from '#functions/api/jobs';
 import { ROUTES } from '#functions/api/routes';
 import { makeSubmissionsApi } from '#functions/api/submissions';
+import type { DlqService } from '#functions/recovery/dlq';
 import { type Gateway, startGateway } from '#local/gateway';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import { motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';

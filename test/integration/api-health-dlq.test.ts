@@ -6,10 +6,10 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDlqApi } from '#functions/api/dlq';
-import { type DlqService, unwiredDlqService } from '#functions/api/dlq-service';
 import { makeHealthApi } from '#functions/api/health';
 import { SqsQueueStats } from '#functions/api/queue-stats';
 import type { ApiHandler } from '#functions/api/router';
+import type { DlqService } from '#functions/recovery/dlq';
 import { motoEnv } from '#local/services/moto';
 import { createTierQueues, type TierQueue } from '#local/services/queues';
 import { HEALTH, type Priority, RECOVERY } from '#policy';
@@ -259,11 +259,5 @@ describe('DLQ routes', () => {
       body: { errorClasses: 'all' },
     });
     expect(client.status).toBe(403);
-  });
-
-  it('say plainly when the DLQ service is not wired', async () => {
-    const unwired = makeDlqApi({ ...baseDeps(t.db), dlq: unwiredDlqService });
-    const res = await call(unwired, 'GET', '/v1/dlq', { apiKeyId: ADMIN_KEY_ID });
-    expect(res).toMatchObject({ status: 503, body: { error: { code: 'unavailable' } } });
   });
 });
