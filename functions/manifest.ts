@@ -4,6 +4,7 @@
  * runtime wires the same handlers, so a handler never has an env var without its grant or vice versa.
  * No aws-cdk-lib import: plain data, readable by anything.
  */
+import { SCHEDULES } from '#policy';
 import { type ApiFunction, ROUTES } from './api/routes.ts';
 
 export interface FunctionNeeds {
@@ -64,7 +65,15 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     description: 'Submission worker: claims a job, fills each directory form in Chromium, records the ledger',
     kind: 'worker',
     browser: true,
-    needs: { database: true, jobQueues: ['consume'] },
+    needs: { database: true, jobQueues: ['consume'], idempotencyTable: true },
+  },
+  {
+    name: 'promote-jobs',
+    entry: 'functions/promote-jobs.ts',
+    description: 'Aging: promotes jobs waiting past their tier limit to the next tier, so P3 never starves',
+    kind: 'scheduled',
+    schedule: SCHEDULES.promoteJobs,
+    needs: { database: true, jobQueues: ['send'] },
   },
 ];
 

@@ -5,6 +5,7 @@
  * the same `*DepsFromEnv` wiring from an environment that names local services.
  */
 import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { makeCustomersApi } from '#functions/api/customers';
 import { customersApiDepsFromEnv, healthApiDepsFromEnv, jobsApiDepsFromEnv } from '#functions/api/deps';
@@ -12,7 +13,9 @@ import { makeHealthApi } from '#functions/api/health';
 import { makeJobsApi } from '#functions/api/jobs';
 import { workerDepsFromEnv } from '#functions/worker/deps';
 import { makeWorkerHandler, type WorkerDeps } from '#functions/worker/handler';
-import { PRIORITY_TIERS } from '#policy';
+import { makePromoteJobsHandler } from '#functions/worker/promotion';
+import { promoteJobsDepsFromEnv } from '#functions/worker/promotion-deps';
+import { PRIORITY_TIERS, SCHEDULES } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { createDatabase, type Database } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
@@ -25,6 +28,7 @@ import {
   startFixtureSites,
 } from './fixtures/sites.ts';
 import { type Gateway, startGateway } from './gateway.ts';
+import { createIdempotencyTable } from './services/idempotency-table.ts';
 import { motoEnv, startMoto } from './services/moto.ts';
 import { startPostgres } from './services/postgres.ts';
 import { createTierQueues, type TierQueue, tierQueueEnv } from './services/queues.ts';
@@ -53,6 +57,8 @@ export interface LocalSystemOptions {
   env?: Record<string, string>;
   /** Queue visibility timeout override (tests that need quick redelivery). */
   visibilityTimeoutSeconds?: number;
+  /** Run the aging promotion on its policy interval (default true; tests invoke it themselves). */
+  promotion?: boolean;
   log?: (line: string) => void;
 }
 
@@ -123,6 +129,13 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         : {}),
     });
 
+    const dynamo = new DynamoDBClient(awsClientConfig(awsEnv));
+    stops.push(async () => dynamo.destroy());
+    const idempotencyTable = await createIdempotencyTable(
+      dynamo,
+      `${options.queuePrefix ?? 'local-'}formfleet-idempotency`,
+    );
+
     const fixtures = await startFixtureSites(options.fixtures ?? DEFAULT_VARIANTS);
     stops.push(() => fixtures.stop());
     const directories = new PgDirectoryStore(db);
@@ -144,6 +157,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       DATABASE_URL: postgres.url,
       ADMIN_API_KEY_IDS: ADMIN_KEY_ID,
       ...tierQueueEnv(queues),
+      IDEMPOTENCY_TABLE: idempotencyTable,
       ...(process.env.CHROMIUM_PATH ? { CHROMIUM_PATH: process.env.CHROMIUM_PATH } : {}),
       ...options.env,
     };
@@ -188,6 +202,16 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       stops.push(async () => {
         await Promise.all(pollers.map((p) => p.stop(10_000)));
       });
+    }
+
+    // Aging promotion on its schedule (until the generic local scheduler fires every scheduled function).
+    if (options.promotion !== false) {
+      const promote = makePromoteJobsHandler(await promoteJobsDepsFromEnv(env, db));
+      const timer = setInterval(() => {
+        promote().catch((err: unknown) => log(`promote-jobs failed: ${String(err)}`));
+      }, SCHEDULES.promoteJobs.everySeconds * 1000);
+      timer.unref();
+      stops.push(async () => clearInterval(timer));
     }
 
     return {

@@ -81,6 +81,13 @@ export interface JobStore {
   ): Promise<boolean>;
   /** Appends a job_events row. */
   recordEvent(jobId: string, type: string, detail?: Record<string, unknown>): Promise<void>;
+  /**
+   * The worker could not finish this delivery of the job (its message goes back to the queue): records
+   * why (error + error_class, shown by the DLQ check) and hands the job back to the queue ('queued', so
+   * the redelivered message can claim it and the stale-job monitor does not chase it). Fenced; false when
+   * the claim has been superseded.
+   */
+  releaseAfterFailure(claim: Claim, failure: { error: string; errorClass: string }): Promise<boolean>;
 }
 
 interface JobRow {
@@ -268,5 +275,21 @@ export class PgJobStore implements JobStore {
       type,
       detail,
     ]);
+  }
+
+  async releaseAfterFailure(claim: Claim, failure: { error: string; errorClass: string }): Promise<boolean> {
+    const { rowCount } = await this.sql.query(
+      `WITH released AS (
+         UPDATE jobs SET status = 'queued', error = $3, error_class = $4, claimed_by = NULL
+         WHERE id = $1 AND fencing_token = $2 AND status = 'in_progress'
+         RETURNING id
+       )
+       INSERT INTO job_events (job_id, type, detail)
+       SELECT id, 'attempt_failed', jsonb_build_object('error', $3::text, 'errorClass', $4::text,
+              'worker', $5::text, 'fencingToken', $2::bigint)
+       FROM released`,
+      [claim.jobId, claim.fencingToken, failure.error.slice(0, 2_000), failure.errorClass, claim.workerId],
+    );
+    return rowCount === 1;
   }
 }
