@@ -10,6 +10,7 @@ import { makePromoteJobsHandler } from '#functions/worker/promotion';
 import { promoteJobsDepsFromEnv } from '#functions/worker/promotion-deps';
 import { redirectSuccess, simpleForm, slowSite } from '#local/fixtures/variants';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
+import type { Job } from '#shared/job-store';
 import { eventually, motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 import {
   createCustomer,
@@ -85,13 +86,27 @@ describe('worker fleet behaviour', () => {
     const slow = system.fixtures.site('slow-site');
     const requestsBefore = slow.requests.length;
     // Arrange: more P3 jobs than the P3 tier's concurrency (2), all on the slow site.
-    const backlog = [];
+    const backlog: Job[] = [];
     for (let i = 0; i < 4; i++) backlog.push(await enqueueJob(system, customer.id, ['slow-site'], 3));
     await eventually(
       'the P3 tier to be saturated',
       async () => (system.pollers[2]?.inFlight() === 2 ? true : undefined),
       { timeoutMs: 10_000, intervalMs: 20 },
     );
+
+    // Heartbeats report where each running job is (directory and step) and keep its message invisible.
+    const progress = await eventually(
+      'a heartbeat naming the slow site',
+      async () => {
+        for (const job of backlog) {
+          const p = (await jobRow(system, job.id)).progress;
+          if (p.directoryId === 'slow-site' && p.step) return p;
+        }
+        return undefined;
+      },
+      { timeoutMs: 5_000, intervalMs: 50 },
+    );
+    expect(progress).toMatchObject({ total: 1, done: 0, stepSince: expect.any(String) });
 
     const urgent = await enqueueJob(system, customer.id, ['simple-form'], 1);
     const late = await enqueueJob(system, customer.id, ['redirect-success'], 3);

@@ -8,7 +8,7 @@ import { BrowserPool } from '#functions/worker/browser-pool';
 import { makeWorkerHandler } from '#functions/worker/handler';
 import { simpleForm } from '#local/fixtures/variants';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
-import { createLogger } from '#shared/telemetry';
+import { createLogger, createMetrics } from '#shared/telemetry';
 import { motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 import {
   createCustomer,
@@ -110,6 +110,11 @@ describe('worker failures', () => {
     });
     const logger = createLogger('worker');
     logger.setLogLevel('DEBUG');
+    // Metrics on for this test (vitest turns them off): EMF lines go to stdout too.
+    const metricsDisabled = process.env.POWERTOOLS_METRICS_DISABLED;
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    const metrics = createMetrics('worker', logger);
+    process.env.POWERTOOLS_METRICS_DISABLED = metricsDisabled;
     const secretish = profile('Zyxwv Confidential Plumbing', {
       email: 'private.owner@zyxwv.test',
       phone: '+1 555 9999 321',
@@ -119,13 +124,22 @@ describe('worker failures', () => {
     const [record] = await receiveRecords(system, 1);
     try {
       if (!record) throw new Error('no message');
-      await makeWorkerHandler({ ...system.worker, logger })({ Records: [record] }, workerContext());
+      await makeWorkerHandler({ ...system.worker, logger, metrics })({ Records: [record] }, workerContext());
     } finally {
       spy.mockRestore();
     }
     const logs = lines.join('');
     expect(logs).toContain(job.id);
     expect(logs).toContain('"directoryId":"simple-form"');
+    // Metrics in EMF: submissions by outcome and durations, dimensioned by component.
+    const emf = lines
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const names = emf.flatMap((m) => Object.keys(m));
+    expect(names).toEqual(
+      expect.arrayContaining(['Submission_submitted', 'JobDuration', 'DirectoryDuration']),
+    );
+    expect(emf[0]).toMatchObject({ component: 'worker', service: 'formfleet' });
     for (const value of [secretish.name, secretish.email, secretish.phone, 'Zyxwv']) {
       expect(logs).not.toContain(value);
     }
