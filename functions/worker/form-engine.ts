@@ -203,7 +203,7 @@ async function runStep(
       const origin = new URL(definition.submissionUrl).origin;
       const url = step.url ? expandUrlTemplate(step.url, origin) : definition.submissionUrl;
       const response = await page.goto(url, { waitUntil: 'domcontentloaded' });
-      assertResponseOk(response?.status() ?? null, definition);
+      assertResponseOk(response?.status() ?? null);
       return;
     }
     case 'fill': {
@@ -268,7 +268,7 @@ async function runStep(
       } else {
         await page.waitForURL((url) => url.toString() !== before, { waitUntil: 'domcontentloaded' });
       }
-      assertResponseOk(state.lastStatus, definition);
+      assertResponseOk(state.lastStatus);
       return;
     }
   }
@@ -427,12 +427,12 @@ async function detectBlockers(
   return undefined;
 }
 
-function loginWall(page: Page, indicator?: Indicator): Omit<EngineOutcome, 'submitted'> {
+function loginWall(page: Page, indicator: Indicator): Omit<EngineOutcome, 'submitted'> {
   return {
     status: 'skipped',
     errorClass: 'login_required',
     error: 'the directory requires an account login before a business can be added',
-    evidence: { ...(indicator ? { loginWall: indicator } : { httpStatus: 401 }), url: safeUrl(page) },
+    evidence: { loginWall: indicator, url: safeUrl(page) },
   };
 }
 
@@ -467,9 +467,16 @@ async function indicatorText(page: Page, indicator: Indicator): Promise<string |
   return indicator.text;
 }
 
-function assertResponseOk(status: number | null, definition: FormDefinition): void {
+function assertResponseOk(status: number | null): void {
   if (status === null || status < 400) return;
-  if (status === 401) throw new Settled(loginWallFor(definition));
+  if (status === 401) {
+    throw new Settled({
+      status: 'skipped',
+      errorClass: 'login_required',
+      error: 'the directory requires an account login before a business can be added (HTTP 401)',
+      evidence: { httpStatus: 401 },
+    });
+  }
   if (status >= 500 || status === 429 || status === 408) {
     throw new StepFailure('site_down', `the site answered HTTP ${status}`, true);
   }
@@ -481,15 +488,6 @@ function assertResponseOk(status: number | null, definition: FormDefinition): vo
     );
   }
   throw new StepFailure('site_down', `the site refused the request (HTTP ${status})`, false);
-}
-
-function loginWallFor(_definition: FormDefinition): Omit<EngineOutcome, 'submitted'> {
-  return {
-    status: 'skipped',
-    errorClass: 'login_required',
-    error: 'the directory requires an account login before a business can be added (HTTP 401)',
-    evidence: { httpStatus: 401 },
-  };
 }
 
 export type VerificationResult = 'found' | 'not_found' | 'inconclusive';
