@@ -43,10 +43,9 @@ afterAll(async () => {
 });
 
 const ALL_IDS = Object.keys(EXPECTED_OUTCOMES);
-const GOOD_IDS = ALL_IDS.filter((id) => EXPECTED_OUTCOMES[id]?.status === 'submitted');
 
 describe('worker against every fixture directory', () => {
-  it('ends each fixture variant in its expected ledger outcome, submitting each at most once', async () => {
+  it('ends each fixture variant in its expected ledger outcome; a duplicate delivery changes no counter', async () => {
     const customer = await createCustomer(system, profile('Variant Plumbing'));
     const job = await enqueueJob(system, customer.id, ALL_IDS, 1);
 
@@ -80,21 +79,9 @@ describe('worker against every fixture directory', () => {
     expect(byId.get('login-wall')?.error).toMatch(/requires an account login/);
     expect(done.progress.counts).toMatchObject({ submitted: 8, failed: 3, needs_manual: 1, skipped: 1 });
 
-    // The worker's row in the workers table carries its browser state.
-    const { rows: workers } = await system.db.query<{
-      jobs_in_flight: number;
-      browser: { launches: number };
-    }>('SELECT jobs_in_flight, browser FROM workers');
-    expect(workers).toHaveLength(1);
-    expect(workers[0]?.browser.launches).toBeGreaterThanOrEqual(1);
-  });
-
-  it('ignores a duplicate delivery of a finished job message, through the queue and straight to the handler', async () => {
-    const customer = await createCustomer(system, profile('Duplicate Delivery Co'));
-    const job = await enqueueJob(system, customer.id, GOOD_IDS, 1);
-    await waitForJob(system, job.id);
-
-    // The same job message sent again (past FIFO deduplication): the idempotency record answers it.
+    // The same job message delivered again (sent past FIFO deduplication): the idempotency record answers
+    // it (and the claim would refuse it anyway), so nothing is claimed or submitted again.
+    const before = system.fixtures.counts();
     await new SqsJobQueue(system.sqs, queueUrlsFromEnv(system.env)).enqueue({
       jobId: job.id,
       enqueueToken: job.enqueueToken,
@@ -103,19 +90,20 @@ describe('worker against every fixture directory', () => {
     });
     await new Promise((r) => setTimeout(r, 1_500));
     await waitForQuiet();
+    expect(system.fixtures.counts()).toEqual(before);
     const { rows: claims } = await system.db.query(
       `SELECT 1 FROM job_events WHERE job_id = $1 AND type = 'claimed'`,
       [job.id],
     );
     expect(claims).toHaveLength(1);
 
-    for (const id of GOOD_IDS) {
-      expect({ id, counts: system.fixtures.site(id).countsByName() }).toMatchObject({
-        id,
-        counts: { 'Duplicate Delivery Co': 1 },
-      });
-    }
-    expect((await jobRow(system, job.id)).status).toBe('completed');
+    // The worker's row in the workers table carries its browser state.
+    const { rows: workers } = await system.db.query<{
+      jobs_in_flight: number;
+      browser: { launches: number };
+    }>('SELECT jobs_in_flight, browser FROM workers');
+    expect(workers).toHaveLength(1);
+    expect(workers[0]?.browser.launches).toBeGreaterThanOrEqual(1);
   });
 
   it('submits each directory once when one message is delivered to two workers at the same time', async () => {
