@@ -4,8 +4,8 @@
  * runtime wires the same handlers, so a handler never has an env var without its grant or vice versa.
  * No aws-cdk-lib import: plain data, readable by anything.
  */
+import { ALERTS, SCHEDULES } from '#policy';
 import { type ApiFunction, ROUTES } from './api/routes.ts';
-import { ALERTS, SCHEDULES } from './shared/policy.ts';
 
 export interface FunctionNeeds {
   /** Postgres: DATABASE_SECRET_ARN (+ secretsmanager:GetSecretValue on it). */
@@ -83,7 +83,15 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     description: 'Submission worker: claims a job, fills each directory form in Chromium, records the ledger',
     kind: 'worker',
     browser: true,
-    needs: { database: true, jobQueues: ['consume'] },
+    needs: { database: true, jobQueues: ['consume'], idempotencyTable: true },
+  },
+  {
+    name: 'promote-jobs',
+    entry: 'functions/promote-jobs.ts',
+    description: 'Aging: promotes jobs waiting past their tier limit to the next tier, so P3 never starves',
+    kind: 'scheduled',
+    schedule: SCHEDULES.promoteJobs,
+    needs: { database: true, jobQueues: ['send'] },
   },
   {
     name: 'stale-jobs',

@@ -6,7 +6,6 @@
  * destination). The notifier posts to the local Slack sink, or to a real webhook when one is given.
  */
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand, type SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SNSEvent, SNSMessageAttributes, SQSBatchResponse } from 'aws-lambda';
@@ -18,7 +17,8 @@ import { type Poller, startPoller } from './sqs-poller.ts';
 export interface LocalAlertsOptions {
   sqs: SQSClient;
   sns: SNSClient;
-  ddb: DynamoDBClient;
+  /** The Powertools idempotency table (created by the caller, shared with the worker as in AWS). */
+  idempotencyTable: string;
   /** Name prefix separating runs and tests on one moto server. */
   prefix: string;
   /** Post to this (real) webhook instead of starting the local sink. */
@@ -93,28 +93,6 @@ async function queueArn(sqs: SQSClient, url: string): Promise<string> {
   return res.Attributes?.QueueArn as string;
 }
 
-/** The table Powertools Idempotency expects: partition key `id`, TTL on `expiration`. */
-export async function ensureIdempotencyTable(ddb: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await ddb.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-    await ddb.send(
-      new UpdateTimeToLiveCommand({
-        TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
-      }),
-    );
-  } catch (err) {
-    if ((err as Error).name !== 'ResourceInUseException') throw err;
-  }
-}
-
 export async function startLocalAlerts(options: LocalAlertsOptions): Promise<LocalAlerts> {
   const { sqs, sns, prefix } = options;
   const stops: Array<() => Promise<void>> = [];
@@ -150,8 +128,7 @@ export async function startLocalAlerts(options: LocalAlertsOptions): Promise<Loc
     );
     const subscriptionArn = subscription.SubscriptionArn ?? `${topicArn}:${randomUUID()}`;
 
-    const idempotencyTable = `${prefix}formfleet-alert-deliveries`;
-    await ensureIdempotencyTable(options.ddb, idempotencyTable);
+    const idempotencyTable = options.idempotencyTable;
 
     const sink = options.slackWebhookUrl
       ? null

@@ -31,6 +31,8 @@ import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/d
 import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
 import { workerDepsFromEnv } from '#functions/worker/deps';
 import { makeWorkerHandler, type WorkerDeps } from '#functions/worker/handler';
+import { makePromoteJobsHandler } from '#functions/worker/promotion';
+import { promoteJobsDepsFromEnv } from '#functions/worker/promotion-deps';
 import { PRIORITY_TIERS, usagePlanThrottle } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { createDatabase, type Database } from '#shared/db';
@@ -46,6 +48,7 @@ import {
 } from './fixtures/sites.ts';
 import { type Gateway, startGateway } from './gateway.ts';
 import { type Scheduler, startScheduler } from './scheduler.ts';
+import { createIdempotencyTable } from './services/idempotency-table.ts';
 import { motoEnv, startMoto } from './services/moto.ts';
 import { startPostgres } from './services/postgres.ts';
 import { createTierQueues, type TierQueue, tierQueueEnv } from './services/queues.ts';
@@ -157,12 +160,18 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     stops.push(async () => sqs.destroy());
     const sns = new SNSClient(awsClientConfig(awsEnv));
     stops.push(async () => sns.destroy());
-    const ddb = new DynamoDBClient(awsClientConfig(awsEnv));
-    stops.push(async () => ddb.destroy());
+    const dynamo = new DynamoDBClient(awsClientConfig(awsEnv));
+    stops.push(async () => dynamo.destroy());
+    // One Powertools idempotency table, as the data stack declares it: the worker's duplicate-execution
+    // records and the notifier's delivered alerts share it (keys are prefixed by function).
+    const idempotencyTable = await createIdempotencyTable(
+      dynamo,
+      `${options.queuePrefix ?? 'local-'}formfleet-idempotency`,
+    );
     const alerts = await startLocalAlerts({
       sqs,
       sns,
-      ddb,
+      idempotencyTable,
       prefix: options.queuePrefix ?? 'local-',
       ...options.alerts,
       // npm start shows each alert the local "Slack" receives.
@@ -198,6 +207,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ADMIN_API_KEY_IDS: ADMIN_KEY_ID,
       ...tierQueueEnv(queues),
       ...alerts.env,
+      IDEMPOTENCY_TABLE: idempotencyTable,
       ...(process.env.CHROMIUM_PATH ? { CHROMIUM_PATH: process.env.CHROMIUM_PATH } : {}),
       ...options.env,
     };
@@ -280,6 +290,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     const scheduled: Record<string, (event: unknown) => Promise<unknown>> = {
       'stale-jobs': recovery.staleJobs,
       'dlq-check': recovery.dlqCheck,
+      'promote-jobs': makePromoteJobsHandler(await promoteJobsDepsFromEnv(env, db)),
     };
     const scheduler = startScheduler({
       tasks: FUNCTIONS.flatMap((f) => {

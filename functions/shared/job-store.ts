@@ -81,6 +81,19 @@ export interface JobStore {
   ): Promise<boolean>;
   /** Appends a job_events row. */
   recordEvent(jobId: string, type: string, detail?: Record<string, unknown>): Promise<void>;
+  /**
+   * The worker could not finish this delivery of the job (its message goes back to the queue): records
+   * why (error + error_class, shown by the DLQ check) and hands the job back to the queue ('queued', so
+   * the redelivered message can claim it and the stale-job monitor does not chase it). Fenced; false when
+   * the claim has been superseded. With `final` (this was the message's last receive before SQS moves it
+   * to the dead-letter queue) the job is 'failed' instead, so it does not look queued while it waits in
+   * the DLQ; a redrive makes it claimable again.
+   */
+  releaseAfterFailure(
+    claim: Claim,
+    failure: { error: string; errorClass: string },
+    options?: { final?: boolean },
+  ): Promise<boolean>;
 }
 
 interface JobRow {
@@ -268,5 +281,35 @@ export class PgJobStore implements JobStore {
       type,
       detail,
     ]);
+  }
+
+  async releaseAfterFailure(
+    claim: Claim,
+    failure: { error: string; errorClass: string },
+    options: { final?: boolean } = {},
+  ): Promise<boolean> {
+    const final = options.final === true;
+    const { rowCount } = await this.sql.query(
+      `WITH released AS (
+         UPDATE jobs SET status = CASE WHEN $6 THEN 'failed' ELSE 'queued' END, error = $3, error_class = $4,
+                claimed_by = NULL, finished_at = CASE WHEN $6 THEN now() ELSE finished_at END
+         WHERE id = $1 AND fencing_token = $2 AND status = 'in_progress'
+         RETURNING id
+       )
+       INSERT INTO job_events (job_id, type, detail)
+       SELECT id, CASE WHEN $6 THEN 'dead_lettered' ELSE 'attempt_failed' END,
+              jsonb_build_object('error', $3::text, 'errorClass', $4::text, 'worker', $5::text,
+                                 'fencingToken', $2::bigint)
+       FROM released`,
+      [
+        claim.jobId,
+        claim.fencingToken,
+        failure.error.slice(0, 2_000),
+        failure.errorClass,
+        claim.workerId,
+        final,
+      ],
+    );
+    return rowCount === 1;
   }
 }

@@ -98,6 +98,28 @@ export const WORKER = {
   retryBaseDelayMs: 500,
   /** Politeness: the minimum gap between two submissions to the same directory site, across workers. */
   siteMinGapMs: 1_000,
+  /** Longest backoff between two transient retries of one directory (the base doubles up to this). */
+  retryMaxDelayMs: 10_000,
+  /**
+   * Longest a job waits for another worker to finish with a directory site (politeness) before its
+   * message is returned to the queue to try again later.
+   */
+  siteWaitMaxMs: 5 * 60_000,
+  /** Backoff of a failed job message (visibility shortened to this, doubling per receive, with jitter). */
+  recordRetryBaseSeconds: 15,
+  recordRetryMaxSeconds: 15 * 60,
+  /** How long a processed message's idempotency record refuses a duplicate execution (DynamoDB TTL). */
+  idempotencyExpirySeconds: 24 * 3600,
+  /** Budget for looking a listing up to verify an interrupted submission. */
+  verifyTimeoutMs: 15_000,
+  /** A directory is not started with less invocation time left than its budget plus this margin. */
+  invocationMarginMs: 30_000,
+} as const;
+
+/** Aging: jobs waiting longer than their tier's promoteAfterSeconds move up one tier. */
+export const PROMOTION = {
+  /** Most jobs promoted per run, so one run stays short however large the backlog. */
+  batchSize: 200,
 } as const;
 
 /** Stale-job recovery and dead-letter watching. */
@@ -261,6 +283,8 @@ export type PackageName = keyof typeof PACKAGES;
 export const SCHEDULES = {
   staleJobs: { everySeconds: RECOVERY.staleCheckIntervalSeconds },
   dlqCheck: { everySeconds: RECOVERY.dlqCheckIntervalSeconds },
+  /** Aging promotion: often enough that a job is promoted within a minute of reaching its tier's limit. */
+  promoteJobs: { everySeconds: 60 },
 } as const;
 
 /** Names used for metrics and logs. */

@@ -63,6 +63,11 @@ export interface SubmissionLedger {
   begin(claim: Claim, directoryId: string): Promise<number | undefined>;
   /** prepared|submitting → a settled status; false if not allowed (fence or state). */
   settle(claim: Claim, directoryId: string, settlement: Settlement): Promise<boolean>;
+  /**
+   * submitting → prepared, only when the worker proves the submit click never started (its time budget ran
+   * out between `begin` and the click); any doubt keeps the row 'submitting'. False if not allowed.
+   */
+  revert(claim: Claim, directoryId: string): Promise<boolean>;
 }
 
 interface SubmissionRow {
@@ -143,6 +148,19 @@ export class PgSubmissionLedger implements SubmissionLedger {
         settlement.error ? settlement.error.slice(0, MAX_ERROR_LENGTH) : null,
         settlement.evidence ?? {},
       ],
+    );
+    return rowCount === 1;
+  }
+
+  async revert(claim: Claim, directoryId: string): Promise<boolean> {
+    const { rowCount } = await this.sql.query(
+      `WITH fence AS (
+         SELECT id FROM jobs WHERE id = $1 AND fencing_token = $2 AND status = 'in_progress' FOR SHARE
+       )
+       UPDATE submissions s SET status = 'prepared', started_at = NULL
+       FROM fence
+       WHERE s.job_id = fence.id AND s.directory_id = $3 AND s.status = 'submitting'`,
+      [claim.jobId, claim.fencingToken, directoryId],
     );
     return rowCount === 1;
   }

@@ -4,13 +4,14 @@
  * one customer to the next. The browser is recycled after N pages, when it disconnects or crashes, and
  * when a launch or page operation times out.
  */
-import type { Browser, BrowserContext, BrowserContextOptions, LaunchOptions } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, LaunchOptions, Page } from 'playwright-core';
 
 export interface BrowserPoolOptions {
   /** Chromium binary; defaults to CHROMIUM_PATH, then @sparticuz/chromium's extracted binary. */
   executablePath?: string | undefined;
   /** Relaunch after this many pages (contexts) have been used. */
   recycleAfterPages: number;
+  /** Budget for launching Chromium and for browser-side operations (new context, new page, close). */
   launchTimeoutMs?: number;
   /** True in Lambda: adds @sparticuz/chromium's --single-process, which is unsafe anywhere else. */
   inLambda?: boolean;
@@ -24,6 +25,8 @@ export type BrowserPoolEvent =
 
 export interface BrowserLease {
   context: BrowserContext;
+  /** A new page in the lease's context; a browser that cannot open one in time is recycled. */
+  newPage(): Promise<Page>;
   /** Closes the context; `broken` asks the pool to relaunch the browser before the next lease. */
   release(options?: { broken?: boolean }): Promise<void>;
 }
@@ -57,6 +60,7 @@ export class BrowserPool {
   private recycles = 0;
   private openContexts = 0;
   private retireWhenIdle = false;
+  private pid: number | undefined;
 
   constructor(private readonly options: BrowserPoolOptions) {}
 
@@ -91,8 +95,17 @@ export class BrowserPool {
     this.pagesSinceLaunch += 1;
     if (this.pagesSinceLaunch >= this.options.recycleAfterPages) this.retireWhenIdle = true;
     let released = false;
+    const budget = this.options.launchTimeoutMs ?? 20_000;
     return {
       context,
+      newPage: async () => {
+        try {
+          return await withTimeout(context.newPage(), budget, 'newPage');
+        } catch (err) {
+          if (err instanceof TimeoutError) this.retireWhenIdle = true;
+          throw err;
+        }
+      },
       release: async ({ broken = false } = {}) => {
         if (released) return;
         released = true;
@@ -104,6 +117,11 @@ export class BrowserPool {
         else if (this.retireWhenIdle && this.openContexts === 0) await this.recycle('page-limit');
       },
     };
+  }
+
+  /** The operating-system process id of the running Chromium, if any (for diagnostics and fault tests). */
+  browserPid(): number | undefined {
+    return this.browser?.isConnected() ? this.pid : undefined;
   }
 
   /** Closes the browser (tests, shutdown). The next acquire launches a new one. */
@@ -136,8 +154,14 @@ export class BrowserPool {
     };
     const browser = await chromium.launch(launchOptions);
     browser.on('disconnected', () => {
-      if (this.browser === browser) this.browser = undefined;
+      if (this.browser === browser) {
+        // A crash: the next acquire relaunches (and counts the recycle).
+        this.browser = undefined;
+        this.recycles += 1;
+        this.options.onEvent?.({ type: 'recycle', reason: 'disconnected' });
+      }
     });
+    this.pid = await browserProcessId(browser);
     this.browser = browser;
     this.pagesSinceLaunch = 0;
     this.retireWhenIdle = false;
@@ -150,7 +174,9 @@ export class BrowserPool {
     reason: 'page-limit' | 'disconnected' | 'timeout' | 'crash' | 'close',
   ): Promise<void> {
     const browser = this.browser;
+    const pid = this.pid;
     this.browser = undefined;
+    this.pid = undefined;
     this.retireWhenIdle = false;
     this.pagesSinceLaunch = 0;
     if (!browser) return;
@@ -160,10 +186,9 @@ export class BrowserPool {
     }
     await withTimeout(browser.close(), 5_000, 'browser.close').catch(() => {
       // A hung browser: kill its process outright.
+      if (pid === undefined) return;
       try {
-        (browser as unknown as { process?: () => { kill: (s: string) => void } | null })
-          .process?.()
-          ?.kill('SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch {
         // already gone
       }
@@ -171,16 +196,43 @@ export class BrowserPool {
   }
 }
 
+/**
+ * Flags @sparticuz/chromium adds that formfleet does not want: directory sites are untrusted pages, so
+ * same-origin policy and mixed-content blocking stay on.
+ */
+const UNWANTED_FLAGS = new Set(['--disable-web-security', '--allow-running-insecure-content']);
+
+/**
+ * Chromium's command line: @sparticuz/chromium's Lambda-tuned flags plus quiet ones. --single-process is
+ * kept only in Lambda: anywhere else closing one context would take the whole browser down with it.
+ */
+export function chromiumArgs(sparticuzArgs: readonly string[], inLambda: boolean): string[] {
+  const base = sparticuzArgs.filter((a) => !UNWANTED_FLAGS.has(a) && (inLambda || a !== '--single-process'));
+  return [...new Set([...base, ...QUIET_FLAGS])];
+}
+
 async function resolveChromium(
   options: BrowserPoolOptions,
 ): Promise<{ executablePath: string; args: string[] }> {
   const explicit = options.executablePath ?? process.env.CHROMIUM_PATH;
   const sparticuz = (await import('@sparticuz/chromium')).default;
-  // --single-process makes closing a context kill the whole browser outside Lambda's sandbox.
-  const baseArgs = sparticuz.args.filter((a) => options.inLambda || a !== '--single-process');
-  const args = [...new Set([...baseArgs, ...QUIET_FLAGS])];
+  const args = chromiumArgs(sparticuz.args, options.inLambda ?? false);
   if (explicit) return { executablePath: explicit, args };
   return { executablePath: await sparticuz.executablePath(), args };
+}
+
+/** The browser process id, from Chromium itself (playwright's Browser does not expose its process). */
+async function browserProcessId(browser: Browser): Promise<number | undefined> {
+  try {
+    const session = await browser.newBrowserCDPSession();
+    const info = (await session.send('SystemInfo.getProcessInfo')) as {
+      processInfo: { type: string; id: number }[];
+    };
+    await session.detach().catch(() => {});
+    return info.processInfo.find((p) => p.type === 'browser')?.id;
+  } catch {
+    return undefined;
+  }
 }
 
 export class TimeoutError extends Error {

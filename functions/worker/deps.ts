@@ -1,22 +1,27 @@
 /** Builds the worker's real adapters from its environment: the one wiring point for Lambda and local. */
 import { hostname } from 'node:os';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { WORKER } from '#policy';
+import { PRIORITY_TIERS, WORKER } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
-import { type Env, intEnv } from '#shared/env';
-import { queueUrlsFromEnv } from '#shared/job-queue';
+import { type Env, intEnv, requireEnv } from '#shared/env';
+import { queueUrlEnvName, queueUrlsFromEnv } from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
 import { createLogger, createMetrics, MetricUnit } from '#shared/telemetry';
 import { BrowserPool } from './browser-pool.ts';
-import type { MessageLease, WorkerDeps } from './handler.ts';
+import { CachedCustomerStore, CachedDirectoryStore } from './cached-stores.ts';
+import { PowertoolsIdempotency } from './idempotency.ts';
+import type { MessageLease, WorkerDeps, WorkerOptions } from './ports.ts';
+import { PgSitePoliteness } from './site-politeness.ts';
+import { PgWorkerRegistry } from './worker-registry.ts';
 
-/** Extends visibility through the queue the record came from (matched by name from its ARN). */
+/** Changes visibility through the queue the record came from (matched by name from its ARN). */
 export class SqsMessageLease implements MessageLease {
   private readonly urlByName: Map<string, string>;
 
@@ -41,35 +46,68 @@ export class SqsMessageLease implements MessageLease {
   }
 }
 
+/** Policy defaults, each overridable by an environment variable of the same meaning (tests shorten them). */
+export function workerOptionsFromEnv(env: Env): WorkerOptions {
+  return {
+    heartbeatIntervalMs: intEnv(env, 'HEARTBEAT_INTERVAL_MS', WORKER.heartbeatIntervalSeconds * 1000),
+    visibilityTimeoutSeconds: intEnv(env, 'VISIBILITY_TIMEOUT_SECONDS', WORKER.visibilityTimeoutSeconds),
+    stepTimeoutMs: intEnv(env, 'STEP_TIMEOUT_MS', WORKER.stepTimeoutMs),
+    directoryTimeoutMs: intEnv(env, 'DIRECTORY_TIMEOUT_MS', WORKER.directoryTimeoutMs),
+    transientRetries: intEnv(env, 'TRANSIENT_RETRIES', WORKER.transientRetries),
+    retryBaseDelayMs: intEnv(env, 'RETRY_BASE_DELAY_MS', WORKER.retryBaseDelayMs),
+    retryMaxDelayMs: intEnv(env, 'RETRY_MAX_DELAY_MS', WORKER.retryMaxDelayMs),
+    siteWaitMaxMs: intEnv(env, 'SITE_WAIT_MAX_MS', WORKER.siteWaitMaxMs),
+    recordRetryBaseSeconds: intEnv(env, 'RECORD_RETRY_BASE_SECONDS', WORKER.recordRetryBaseSeconds),
+    recordRetryMaxSeconds: intEnv(env, 'RECORD_RETRY_MAX_SECONDS', WORKER.recordRetryMaxSeconds),
+    verifyTimeoutMs: intEnv(env, 'VERIFY_TIMEOUT_MS', WORKER.verifyTimeoutMs),
+    invocationMarginMs: intEnv(env, 'INVOCATION_MARGIN_MS', WORKER.invocationMarginMs),
+  };
+}
+
 export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<WorkerDeps> {
+  // One error naming every missing variable.
+  const required = requireEnv(env, ['IDEMPOTENCY_TABLE', ...PRIORITY_TIERS.map(queueUrlEnvName)]);
+  const idempotencyTable = required.IDEMPOTENCY_TABLE as string;
+  const queueUrls = queueUrlsFromEnv(env);
+  const options = workerOptionsFromEnv(env);
   const db = sharedDb ?? (await databaseFromEnv(env, 'formfleet-worker'));
   const sqs = new SQSClient(awsClientConfig(env));
+  const dynamo = new DynamoDBClient(awsClientConfig(env));
   const logger = createLogger('worker');
-  const metrics = createMetrics('worker');
+  const metrics = createMetrics('worker', logger);
   const browser = new BrowserPool({
     executablePath: env.CHROMIUM_PATH,
     recycleAfterPages: intEnv(env, 'BROWSER_RECYCLE_AFTER_PAGES', WORKER.browserRecycleAfterPages),
     inLambda: Boolean(env.AWS_LAMBDA_FUNCTION_NAME),
     onEvent: (event) => {
-      if (event.type === 'launch') metrics.addMetric('BrowserLaunch', MetricUnit.Count, 1);
-      if (event.type === 'recycle') metrics.addMetric('BrowserRecycle', MetricUnit.Count, 1);
+      if (event.type === 'launch') {
+        metrics.addMetric('BrowserLaunch', MetricUnit.Count, 1);
+        metrics.addMetric('BrowserLaunchDuration', MetricUnit.Milliseconds, event.ms);
+      }
+      if (event.type === 'recycle') {
+        metrics.addMetric('BrowserRecycle', MetricUnit.Count, 1);
+        logger.info('browser recycled', { reason: event.reason });
+      }
     },
   });
   return {
     jobs: new PgJobStore(db),
     ledger: new PgSubmissionLedger(db),
-    customers: new PgCustomerStore(db),
-    directories: new PgDirectoryStore(db),
+    customers: new CachedCustomerStore(db, new PgCustomerStore(db), metrics),
+    directories: new CachedDirectoryStore(db, new PgDirectoryStore(db), metrics),
     browser,
-    lease: new SqsMessageLease(sqs, Object.values(queueUrlsFromEnv(env))),
+    politeness: new PgSitePoliteness(db, intEnv(env, 'SITE_MIN_GAP_MS', WORKER.siteMinGapMs)),
+    registry: new PgWorkerRegistry(db),
+    idempotency: new PowertoolsIdempotency({
+      tableName: idempotencyTable,
+      client: dynamo,
+      expiresAfterSeconds: WORKER.idempotencyExpirySeconds,
+      inProgressMaxMs: () => options.visibilityTimeoutSeconds * 1000,
+    }),
+    lease: new SqsMessageLease(sqs, Object.values(queueUrls)),
     logger,
     metrics,
     workerId: env.WORKER_ID ?? `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? hostname()}:${process.pid}`,
-    options: {
-      heartbeatIntervalMs: intEnv(env, 'HEARTBEAT_INTERVAL_MS', WORKER.heartbeatIntervalSeconds * 1000),
-      visibilityTimeoutSeconds: intEnv(env, 'VISIBILITY_TIMEOUT_SECONDS', WORKER.visibilityTimeoutSeconds),
-      stepTimeoutMs: intEnv(env, 'STEP_TIMEOUT_MS', WORKER.stepTimeoutMs),
-      directoryTimeoutMs: intEnv(env, 'DIRECTORY_TIMEOUT_MS', WORKER.directoryTimeoutMs),
-    },
+    options,
   };
 }

@@ -1,38 +1,67 @@
 /**
  * A directory's "add your business" form as data: the steps that fill it, and how to tell success from
- * failure. The form engine (form-engine.ts) interprets it; nothing about a particular site lives in code.
+ * failure, a captcha or a login wall. The form engine (form-engine.ts) interprets it; nothing about a
+ * particular site lives in code.
+ *
+ * `parseFormDefinition` is the single validator: the worker, the fixture sites and the API's
+ * PUT /v1/directories all go through it. It refuses unknown keys (a typo such as `selecter` would otherwise
+ * be silently ignored on a live site) and every refusal names the offending field, e.g.
+ * `definition.steps[3].selectors[0]`.
  */
 import { PROFILE_FIELDS, type ProfileField } from '#shared/customer-store';
 
-/** Selectors tried in order; the first that matches wins (fallbacks survive renamed fields). */
+/** Selectors (CSS or Playwright selector syntax) tried in order; the first that matches wins. */
 export type SelectorList = readonly string[];
 
-export type Step =
-  /** Open a URL (default: the directory's submission URL). */
-  | { action: 'goto'; url?: string }
-  /** Type a profile field into the first matching input. Optional fields with no value are skipped. */
-  | { action: 'fill'; field: ProfileField; selectors: SelectorList; optional?: boolean }
-  /** Choose an option by value or label: a fixed `value`, or the profile `field`. */
-  | { action: 'select'; selectors: SelectorList; field?: ProfileField; value?: string; optional?: boolean }
-  /** Tick a checkbox or radio button. */
-  | { action: 'check'; selectors: SelectorList; optional?: boolean }
-  /** Click something that is not the final submit (open a section, accept cookies). */
-  | { action: 'click'; selectors: SelectorList; optional?: boolean }
-  /** Wait for a selector to appear, or for the page to navigate. */
-  | { action: 'waitFor'; selector?: string; navigation?: boolean }
-  /** Go to the next page of a multi-page form and wait for its first element. */
-  | { action: 'next'; selectors: SelectorList; waitFor?: string }
-  /** The irreversible step: the ledger marks the row 'submitting' immediately before it. */
-  | { action: 'submit'; selectors: SelectorList };
+interface StepBase {
+  /** Overrides the definition's per-step timeout for this step (ms). */
+  timeoutMs?: number;
+}
+
+export type Step = StepBase &
+  (
+    | /** Open a URL (default: the directory's submission URL). `{origin}` expands to the submission URL's origin. */
+    { action: 'goto'; url?: string }
+    /** Type a profile field into the first matching input. Optional fields with no value are skipped. */
+    | { action: 'fill'; field: ProfileField; selectors: SelectorList; optional?: boolean }
+    /** Choose an option by value or label: a fixed `value`, or the profile `field`. */
+    | { action: 'select'; selectors: SelectorList; field?: ProfileField; value?: string; optional?: boolean }
+    /** Tick a checkbox or choose a radio button. */
+    | { action: 'check'; selectors: SelectorList; optional?: boolean }
+    /** Click something that is not the final submit (open a section, accept cookies). */
+    | { action: 'click'; selectors: SelectorList; optional?: boolean }
+    /** Wait for a selector to appear, for the page to navigate, or for the URL to match a pattern. */
+    | { action: 'waitFor'; selector?: string; navigation?: boolean; urlPattern?: string }
+    /** Go to the next page of a multi-page form, then wait for `waitFor` (or the next page's load). */
+    | { action: 'next'; selectors: SelectorList; waitFor?: string }
+    /** The irreversible step: the ledger marks the row 'submitting' immediately before it. */
+    | { action: 'submit'; selectors: SelectorList }
+  );
 
 export type StepAction = Step['action'];
 
-/** Something on the page after submitting: any one given property must match. */
+/**
+ * Something on the page: every property given must hold (selector present; text on the page, or inside
+ * the selector's element when both are given; URL matching the pattern).
+ */
 export interface Indicator {
   selector?: string;
   text?: string;
   /** A regular expression the page URL must match. */
   urlPattern?: string;
+}
+
+/**
+ * How to find out, without submitting, whether a listing exists: used when a row was left 'submitting'
+ * by a crash, or when the result page after submitting was ambiguous. `url` may use `{origin}` and any
+ * profile field (`{name}`, `{phone}` ...), URL-encoded when expanded.
+ */
+export interface Verification {
+  url: string;
+  /** The listing is there. */
+  found: Indicator;
+  /** The listing is certainly not there (optional; without it, "not found" is inconclusive). */
+  notFound?: Indicator;
 }
 
 export interface FormDefinition {
@@ -41,10 +70,13 @@ export interface FormDefinition {
   steps: readonly Step[];
   /** Any match after submit → 'submitted'. */
   success: readonly Indicator[];
-  /** Any match after submit → 'failed' (validation_error), keeping the page's message. */
+  /** Any match after a `next` or the submit → 'failed' (validation_error), keeping the page's message. */
   failure?: readonly Indicator[];
   /** Any match at any point → 'skipped' (login_required): the site wants an account first. */
   loginWall?: readonly Indicator[];
+  /** Site-specific captcha markers, on top of the built-in reCAPTCHA, hCaptcha and Turnstile detection. */
+  captcha?: readonly Indicator[];
+  verify?: Verification;
   timeouts?: { stepMs?: number; directoryMs?: number };
 }
 
@@ -58,7 +90,18 @@ export class DefinitionError extends Error {
   }
 }
 
-const ACTIONS: readonly StepAction[] = [
+/** Bounds that keep one definition from making the engine do unbounded work. */
+export const DEFINITION_LIMITS = {
+  steps: 100,
+  selectorsPerList: 10,
+  indicators: 10,
+  stringLength: 500,
+  urlLength: 2_048,
+  minTimeoutMs: 100,
+  maxTimeoutMs: 600_000,
+} as const;
+
+export const STEP_ACTIONS: readonly StepAction[] = [
   'goto',
   'fill',
   'select',
@@ -69,33 +112,96 @@ const ACTIONS: readonly StepAction[] = [
   'submit',
 ];
 
+/** The keys each action accepts (besides `action` and `timeoutMs`). */
+const STEP_KEYS: Record<StepAction, readonly string[]> = {
+  goto: ['url'],
+  fill: ['field', 'selectors', 'optional'],
+  select: ['selectors', 'field', 'value', 'optional'],
+  check: ['selectors', 'optional'],
+  click: ['selectors', 'optional'],
+  waitFor: ['selector', 'navigation', 'urlPattern'],
+  next: ['selectors', 'waitFor'],
+  submit: ['selectors'],
+};
+
+const TOP_KEYS = [
+  'submissionUrl',
+  'steps',
+  'success',
+  'failure',
+  'loginWall',
+  'captcha',
+  'verify',
+  'timeouts',
+];
+const INDICATOR_KEYS = ['selector', 'text', 'urlPattern'];
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function checkUrl(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0)
-    throw new DefinitionError(field, 'must be a URL string');
+function refuseUnknownKeys(value: Record<string, unknown>, allowed: readonly string[], at: string): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new DefinitionError(`${at}.${key}`, `is not a known property (allowed: ${allowed.join(', ')})`);
+    }
+  }
+}
+
+function checkString(
+  value: unknown,
+  field: string,
+  what: string,
+  max: number = DEFINITION_LIMITS.stringLength,
+) {
+  if (typeof value !== 'string' || value.trim() === '') throw new DefinitionError(field, `must be ${what}`);
+  if (value.length > max) throw new DefinitionError(field, `must be at most ${max} characters`);
+  return value;
+}
+
+function checkHttpUrl(value: string, field: string): void {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new DefinitionError(field, `is not a valid URL: ${value}`);
+    throw new DefinitionError(field, `is not a valid URL: ${value.slice(0, 100)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new DefinitionError(field, 'must be http(s)');
-  return value;
+  }
 }
 
-function checkSelectors(value: unknown, field: string): SelectorList {
+function checkUrl(value: unknown, field: string): string {
+  const url = checkString(value, field, 'a URL string', DEFINITION_LIMITS.urlLength);
+  checkHttpUrl(url, field);
+  return url;
+}
+
+const PLACEHOLDER = /\{([a-zA-Z]+)\}/g;
+
+/** A URL template: placeholders must be known, and the URL with them expanded must be http(s). */
+function checkUrlTemplate(value: unknown, field: string, allowed: readonly string[]): string {
+  const template = checkString(value, field, 'a URL string', DEFINITION_LIMITS.urlLength);
+  for (const [, name] of template.matchAll(PLACEHOLDER)) {
+    if (!allowed.includes(name as string)) {
+      throw new DefinitionError(field, `unknown placeholder {${name}} (allowed: ${allowed.join(', ')})`);
+    }
+  }
+  checkHttpUrl(
+    template.replace(PLACEHOLDER, (_, name) => (name === 'origin' ? 'http://x.test' : 'x')),
+    field,
+  );
+  return template;
+}
+
+function checkSelectors(value: unknown, field: string): string[] {
   if (!Array.isArray(value) || value.length === 0) {
     throw new DefinitionError(field, 'must be a non-empty list of selectors');
   }
-  value.forEach((s, i) => {
-    if (typeof s !== 'string' || s.trim() === '')
-      throw new DefinitionError(`${field}[${i}]`, 'must be a selector');
-  });
-  return value as string[];
+  if (value.length > DEFINITION_LIMITS.selectorsPerList) {
+    throw new DefinitionError(field, `must have at most ${DEFINITION_LIMITS.selectorsPerList} selectors`);
+  }
+  return value.map((s, i) => checkString(s, `${field}[${i}]`, 'a selector'));
 }
 
 function checkField(value: unknown, field: string): ProfileField {
@@ -105,104 +211,199 @@ function checkField(value: unknown, field: string): ProfileField {
   return value as ProfileField;
 }
 
-function checkIndicators(value: unknown, field: string, required: boolean): Indicator[] {
-  if (value === undefined && !required) return [];
+function checkBoolean(value: unknown, field: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw new DefinitionError(field, 'must be a boolean');
+  return value;
+}
+
+function checkPattern(value: unknown, field: string): string {
+  const pattern = checkString(value, field, 'a regular expression');
+  try {
+    new RegExp(pattern);
+  } catch {
+    throw new DefinitionError(field, 'is not a valid regular expression');
+  }
+  return pattern;
+}
+
+function checkTimeout(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  const { minTimeoutMs: min, maxTimeoutMs: max } = DEFINITION_LIMITS;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new DefinitionError(field, `must be an integer from ${min} to ${max} (ms)`);
+  }
+  return value;
+}
+
+function checkIndicator(raw: unknown, at: string): Indicator {
+  if (!isRecord(raw)) throw new DefinitionError(at, 'must be an object');
+  refuseUnknownKeys(raw, INDICATOR_KEYS, at);
+  if (raw.selector === undefined && raw.text === undefined && raw.urlPattern === undefined) {
+    throw new DefinitionError(at, 'needs selector, text or urlPattern');
+  }
+  const out: Indicator = {};
+  if (raw.selector !== undefined) out.selector = checkString(raw.selector, `${at}.selector`, 'a selector');
+  if (raw.text !== undefined) out.text = checkString(raw.text, `${at}.text`, 'non-empty text');
+  if (raw.urlPattern !== undefined) out.urlPattern = checkPattern(raw.urlPattern, `${at}.urlPattern`);
+  return out;
+}
+
+function checkIndicators(value: unknown, field: string, required: boolean): Indicator[] | undefined {
+  if (value === undefined && !required) return undefined;
   if (!Array.isArray(value) || (required && value.length === 0)) {
     throw new DefinitionError(field, required ? 'must be a non-empty list of indicators' : 'must be a list');
   }
-  return value.map((ind, i) => {
-    const at = `${field}[${i}]`;
-    if (!isRecord(ind)) throw new DefinitionError(at, 'must be an object');
-    const { selector, text, urlPattern } = ind;
-    if (selector === undefined && text === undefined && urlPattern === undefined) {
-      throw new DefinitionError(at, 'needs selector, text or urlPattern');
-    }
-    if (selector !== undefined && typeof selector !== 'string')
-      throw new DefinitionError(`${at}.selector`, 'must be a string');
-    if (text !== undefined && typeof text !== 'string')
-      throw new DefinitionError(`${at}.text`, 'must be a string');
-    if (urlPattern !== undefined) {
-      if (typeof urlPattern !== 'string') throw new DefinitionError(`${at}.urlPattern`, 'must be a string');
-      try {
-        new RegExp(urlPattern);
-      } catch {
-        throw new DefinitionError(`${at}.urlPattern`, 'is not a valid regular expression');
-      }
-    }
-    return ind as Indicator;
-  });
+  if (value.length > DEFINITION_LIMITS.indicators) {
+    throw new DefinitionError(field, `must have at most ${DEFINITION_LIMITS.indicators} indicators`);
+  }
+  return value.map((ind, i) => checkIndicator(ind, `${field}[${i}]`));
 }
 
 function checkStep(raw: unknown, at: string): Step {
   if (!isRecord(raw)) throw new DefinitionError(at, 'must be an object');
   const action = raw.action;
-  if (typeof action !== 'string' || !(ACTIONS as readonly string[]).includes(action)) {
-    throw new DefinitionError(`${at}.action`, `must be one of ${ACTIONS.join(', ')}`);
+  if (typeof action !== 'string' || !(STEP_ACTIONS as readonly string[]).includes(action)) {
+    throw new DefinitionError(`${at}.action`, `must be one of ${STEP_ACTIONS.join(', ')}`);
   }
-  switch (action as StepAction) {
+  const stepAction = action as StepAction;
+  refuseUnknownKeys(raw, ['action', 'timeoutMs', ...STEP_KEYS[stepAction]], at);
+  const timeoutMs = checkTimeout(raw.timeoutMs, `${at}.timeoutMs`);
+  const base = timeoutMs === undefined ? {} : { timeoutMs };
+  const optional = checkBoolean(raw.optional, `${at}.optional`);
+  const opt = optional === undefined ? {} : { optional };
+  switch (stepAction) {
     case 'goto':
-      if (raw.url !== undefined) checkUrl(raw.url, `${at}.url`);
-      break;
+      return {
+        action: 'goto',
+        ...(raw.url !== undefined ? { url: checkUrlTemplate(raw.url, `${at}.url`, ['origin']) } : {}),
+        ...base,
+      };
     case 'fill':
-      checkField(raw.field, `${at}.field`);
-      checkSelectors(raw.selectors, `${at}.selectors`);
-      break;
-    case 'select':
-      checkSelectors(raw.selectors, `${at}.selectors`);
-      if (raw.field === undefined && raw.value === undefined)
-        throw new DefinitionError(at, 'select needs field or value');
-      if (raw.field !== undefined) checkField(raw.field, `${at}.field`);
-      if (raw.value !== undefined && typeof raw.value !== 'string')
-        throw new DefinitionError(`${at}.value`, 'must be a string');
-      break;
+      return {
+        action: 'fill',
+        field: checkField(raw.field, `${at}.field`),
+        selectors: checkSelectors(raw.selectors, `${at}.selectors`),
+        ...opt,
+        ...base,
+      };
+    case 'select': {
+      const selectors = checkSelectors(raw.selectors, `${at}.selectors`);
+      if ((raw.field === undefined) === (raw.value === undefined)) {
+        throw new DefinitionError(at, 'select needs exactly one of field or value');
+      }
+      return {
+        action: 'select',
+        selectors,
+        ...(raw.field !== undefined ? { field: checkField(raw.field, `${at}.field`) } : {}),
+        ...(raw.value !== undefined ? { value: checkString(raw.value, `${at}.value`, 'a string') } : {}),
+        ...opt,
+        ...base,
+      };
+    }
     case 'check':
     case 'click':
     case 'submit':
-      checkSelectors(raw.selectors, `${at}.selectors`);
-      break;
+      return {
+        action: stepAction,
+        selectors: checkSelectors(raw.selectors, `${at}.selectors`),
+        ...(stepAction === 'submit' ? {} : opt),
+        ...base,
+      } as Step;
     case 'next':
-      checkSelectors(raw.selectors, `${at}.selectors`);
-      if (raw.waitFor !== undefined && typeof raw.waitFor !== 'string') {
-        throw new DefinitionError(`${at}.waitFor`, 'must be a selector');
+      return {
+        action: 'next',
+        selectors: checkSelectors(raw.selectors, `${at}.selectors`),
+        ...(raw.waitFor !== undefined
+          ? { waitFor: checkString(raw.waitFor, `${at}.waitFor`, 'a selector') }
+          : {}),
+        ...base,
+      };
+    case 'waitFor': {
+      const given = [raw.selector, raw.urlPattern].filter((v) => v !== undefined).length;
+      const navigation = checkBoolean(raw.navigation, `${at}.navigation`);
+      if (given + (navigation ? 1 : 0) !== 1) {
+        throw new DefinitionError(
+          at,
+          'waitFor needs exactly one of selector, urlPattern or navigation: true',
+        );
       }
-      break;
-    case 'waitFor':
-      if (raw.selector === undefined && raw.navigation !== true) {
-        throw new DefinitionError(at, 'waitFor needs selector or navigation: true');
-      }
-      if (raw.selector !== undefined && typeof raw.selector !== 'string') {
-        throw new DefinitionError(`${at}.selector`, 'must be a selector');
-      }
-      break;
+      return {
+        action: 'waitFor',
+        ...(raw.selector !== undefined
+          ? { selector: checkString(raw.selector, `${at}.selector`, 'a selector') }
+          : {}),
+        ...(raw.urlPattern !== undefined
+          ? { urlPattern: checkPattern(raw.urlPattern, `${at}.urlPattern`) }
+          : {}),
+        ...(navigation ? { navigation } : {}),
+        ...base,
+      };
+    }
   }
-  if (raw.optional !== undefined && typeof raw.optional !== 'boolean') {
-    throw new DefinitionError(`${at}.optional`, 'must be a boolean');
-  }
-  return raw as unknown as Step;
 }
 
-/** Validates untrusted JSON into a FormDefinition, or throws DefinitionError naming the offending field. */
+function checkVerification(raw: unknown, at: string): Verification {
+  if (!isRecord(raw)) throw new DefinitionError(at, 'must be an object');
+  refuseUnknownKeys(raw, ['url', 'found', 'notFound'], at);
+  return {
+    url: checkUrlTemplate(raw.url, `${at}.url`, ['origin', ...PROFILE_FIELDS]),
+    found: checkIndicator(raw.found, `${at}.found`),
+    ...(raw.notFound !== undefined ? { notFound: checkIndicator(raw.notFound, `${at}.notFound`) } : {}),
+  };
+}
+
+/**
+ * Validates untrusted JSON into a FormDefinition (a normalised copy holding only known keys), or throws
+ * DefinitionError naming the offending field.
+ */
 export function parseFormDefinition(raw: unknown): FormDefinition {
   if (!isRecord(raw)) throw new DefinitionError('definition', 'must be an object');
-  checkUrl(raw.submissionUrl, 'definition.submissionUrl');
+  refuseUnknownKeys(raw, TOP_KEYS, 'definition');
+  const submissionUrl = checkUrl(raw.submissionUrl, 'definition.submissionUrl');
   if (!Array.isArray(raw.steps) || raw.steps.length === 0) {
     throw new DefinitionError('definition.steps', 'must be a non-empty list');
   }
+  if (raw.steps.length > DEFINITION_LIMITS.steps) {
+    throw new DefinitionError('definition.steps', `must have at most ${DEFINITION_LIMITS.steps} steps`);
+  }
   const steps = raw.steps.map((s, i) => checkStep(s, `definition.steps[${i}]`));
   const submits = steps.filter((s) => s.action === 'submit').length;
-  if (submits !== 1)
+  if (submits !== 1) {
     throw new DefinitionError('definition.steps', `must contain exactly one submit step (found ${submits})`);
-  checkIndicators(raw.success, 'definition.success', true);
-  checkIndicators(raw.failure, 'definition.failure', false);
-  checkIndicators(raw.loginWall, 'definition.loginWall', false);
+  }
+  const definition: FormDefinition = {
+    submissionUrl,
+    steps,
+    success: checkIndicators(raw.success, 'definition.success', true) as Indicator[],
+  };
+  const failure = checkIndicators(raw.failure, 'definition.failure', false);
+  const loginWall = checkIndicators(raw.loginWall, 'definition.loginWall', false);
+  const captcha = checkIndicators(raw.captcha, 'definition.captcha', false);
+  if (failure) definition.failure = failure;
+  if (loginWall) definition.loginWall = loginWall;
+  if (captcha) definition.captcha = captcha;
+  if (raw.verify !== undefined) definition.verify = checkVerification(raw.verify, 'definition.verify');
   if (raw.timeouts !== undefined) {
     if (!isRecord(raw.timeouts)) throw new DefinitionError('definition.timeouts', 'must be an object');
-    for (const key of ['stepMs', 'directoryMs'] as const) {
-      const v = raw.timeouts[key];
-      if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 100 || v > 600_000)) {
-        throw new DefinitionError(`definition.timeouts.${key}`, 'must be an integer from 100 to 600000 (ms)');
-      }
-    }
+    refuseUnknownKeys(raw.timeouts, ['stepMs', 'directoryMs'], 'definition.timeouts');
+    const stepMs = checkTimeout(raw.timeouts.stepMs, 'definition.timeouts.stepMs');
+    const directoryMs = checkTimeout(raw.timeouts.directoryMs, 'definition.timeouts.directoryMs');
+    definition.timeouts = {
+      ...(stepMs !== undefined ? { stepMs } : {}),
+      ...(directoryMs !== undefined ? { directoryMs } : {}),
+    };
   }
-  return raw as unknown as FormDefinition;
+  return definition;
+}
+
+/** Expands `{origin}` and profile placeholders (URL-encoded) in a definition URL template. */
+export function expandUrlTemplate(
+  template: string,
+  origin: string,
+  profile: Readonly<Partial<Record<ProfileField, string | null>>> = {},
+): string {
+  return template.replace(PLACEHOLDER, (_, name: string) =>
+    name === 'origin' ? origin : encodeURIComponent(profile[name as ProfileField] ?? ''),
+  );
 }

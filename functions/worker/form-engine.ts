@@ -2,20 +2,27 @@
  * The form engine: runs a FormDefinition in a page and says what happened, in ledger terms. It knows no
  * site; everything site-specific is in the definition. Captchas are detected and handed to a person,
  * never solved.
+ *
+ * Exactly-once rests on one rule kept here: the submit click happens only after `hooks.beforeSubmit()`
+ * said yes (the ledger moved the row prepared → submitting, fenced by the claim), and never after the
+ * directory's time budget ran out. Everything after the click is "maybe sent": it is never retried.
  */
-import type { Page, Response } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import type { Profile } from '#shared/customer-store';
 import type { ErrorClass, SettledStatus } from '#shared/submission-ledger';
 import type { FormDefinition, Indicator, SelectorList, Step } from './form-definition.ts';
+import { expandUrlTemplate } from './form-definition.ts';
 
 export interface EngineOutcome {
   status: SettledStatus;
   errorClass?: ErrorClass;
   error?: string;
-  /** True if the failure may pass on a retry (site down, timeout); only then is it retried. */
+  /** True if the failure may pass on a retry (site down, timeout, browser crash before the submit). */
   transient?: boolean;
-  /** True once the submit step ran: from then on a failure cannot be retried blindly. */
+  /** True once the submit click was started: from then on a failure is never retried blindly. */
   submitted: boolean;
+  /** The browser (not the site) failed: the pool should relaunch it. */
+  browserBroken?: boolean;
   evidence: Record<string, unknown>;
 }
 
@@ -35,16 +42,24 @@ export interface EngineOptions {
 }
 
 /** Frames and elements of the captcha services formfleet recognises (and never tries to solve). */
-const CAPTCHA_SELECTORS = [
+export const CAPTCHA_SELECTORS = [
   'iframe[src*="recaptcha"]',
+  'iframe[title*="reCAPTCHA" i]',
   'iframe[src*="hcaptcha.com"]',
   'iframe[src*="challenges.cloudflare.com"]',
   '.g-recaptcha',
   '.h-captcha',
   '.cf-turnstile',
 ];
+const CAPTCHA_FRAME_URL =
+  /recaptcha\/(api2|enterprise)|hcaptcha\.com|challenges\.cloudflare\.com\/.*turnstile/i;
 
-class StepFailure extends Error {
+/** How long an optional step or an indicator check may look before deciding "not there". */
+const QUICK_LOOK_MS = 250;
+const POLL_MS = 100;
+
+export class StepFailure extends Error {
+  override readonly name = 'StepFailure';
   constructor(
     readonly errorClass: ErrorClass,
     message: string,
@@ -56,6 +71,21 @@ class StepFailure extends Error {
 
 class Aborted extends Error {}
 
+/** Another outcome that ends the walk early (captcha, login wall, validation error on an inner page). */
+class Settled extends Error {
+  constructor(readonly outcome: Omit<EngineOutcome, 'submitted'>) {
+    super(outcome.error ?? outcome.status);
+  }
+}
+
+interface RunState {
+  cancelled: boolean;
+  submitted: boolean;
+  stepsDone: number;
+  fallbacks: Record<string, number>;
+  lastStatus: number | null;
+}
+
 export async function runForm(
   page: Page,
   definition: FormDefinition,
@@ -65,26 +95,47 @@ export async function runForm(
 ): Promise<EngineOutcome> {
   const stepTimeout = definition.timeouts?.stepMs ?? options.stepTimeoutMs;
   const directoryTimeout = definition.timeouts?.directoryMs ?? options.directoryTimeoutMs;
-  page.setDefaultTimeout(stepTimeout);
-  page.setDefaultNavigationTimeout(stepTimeout);
-  const state = { submitted: false, stepsDone: 0 };
+  const state: RunState = {
+    cancelled: false,
+    submitted: false,
+    stepsDone: 0,
+    fallbacks: {},
+    lastStatus: null,
+  };
+  page.on('response', (response) => {
+    if (response.request().isNavigationRequest() && response.frame() === page.mainFrame()) {
+      state.lastStatus = response.status();
+    }
+  });
+  const guarded: EngineHooks = {
+    ...hooks,
+    // The deadline may fire while the ledger call is in flight: check on both sides of it.
+    beforeSubmit: async () => !state.cancelled && (await hooks.beforeSubmit()) && !state.cancelled,
+  };
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<EngineOutcome>((resolve) => {
     timer = setTimeout(() => {
+      state.cancelled = true;
       resolve({
         status: state.submitted ? 'unknown' : 'failed',
         errorClass: 'timeout',
         error: `directory took longer than ${directoryTimeout} ms`,
         transient: !state.submitted,
         submitted: state.submitted,
-        evidence: { stepsDone: state.stepsDone, url: safeUrl(page) },
+        evidence: evidence(page, state),
       });
     }, directoryTimeout);
   });
+  const driving = drive(page, definition, profile, guarded, state, stepTimeout);
   try {
-    return await Promise.race([drive(page, definition, profile, hooks, state), deadline]);
+    return await Promise.race([driving, deadline]);
   } finally {
     clearTimeout(timer);
+    if (state.cancelled) {
+      // Stop the abandoned walk: closing the page fails whatever it was waiting on.
+      await page.close().catch(() => {});
+      await Promise.race([driving.catch(() => undefined), sleep(5_000)]);
+    }
   }
 }
 
@@ -93,20 +144,37 @@ async function drive(
   definition: FormDefinition,
   profile: Profile,
   hooks: EngineHooks,
-  state: { submitted: boolean; stepsDone: number },
+  state: RunState,
+  stepTimeout: number,
 ): Promise<EngineOutcome> {
   try {
     for (const [index, step] of definition.steps.entries()) {
+      if (state.cancelled) throw new Aborted('directory time budget exhausted');
       hooks.onStep?.(index, step);
-      await runStep(page, definition, profile, step, hooks, state);
+      const timeout = step.timeoutMs ?? stepTimeout;
+      page.setDefaultTimeout(timeout);
+      page.setDefaultNavigationTimeout(timeout);
+      if (step.action === 'submit') {
+        await submit(page, definition, step.selectors, hooks, state, timeout);
+        state.stepsDone = index + 1;
+        return await judge(page, definition, state, timeout);
+      }
+      await runStep(page, definition, profile, step, state, timeout);
       state.stepsDone = index + 1;
-      const blocked = await detectBlockers(page, definition);
-      if (blocked) return { ...blocked, submitted: state.submitted };
+      await checkBlockers(page, definition, step.action === 'next');
     }
-    return await judge(page, definition, state.submitted);
+    // parseFormDefinition guarantees a submit step; a definition that skipped validation ends here.
+    throw new StepFailure('internal', 'the definition has no submit step', false);
   } catch (err) {
+    if (err instanceof Settled) return { ...err.outcome, submitted: state.submitted };
     if (err instanceof Aborted) {
-      return { status: 'failed', errorClass: 'internal', error: err.message, submitted: false, evidence: {} };
+      return {
+        status: 'failed',
+        errorClass: 'internal',
+        error: err.message,
+        submitted: false,
+        evidence: evidence(page, state),
+      };
     }
     const failure = classify(err);
     return {
@@ -116,7 +184,8 @@ async function drive(
       error: failure.message,
       transient: failure.transient && !state.submitted,
       submitted: state.submitted,
-      evidence: { stepsDone: state.stepsDone, url: safeUrl(page) },
+      ...(failure.browserBroken ? { browserBroken: true } : {}),
+      evidence: evidence(page, state),
     };
   }
 }
@@ -125,91 +194,167 @@ async function runStep(
   page: Page,
   definition: FormDefinition,
   profile: Profile,
-  step: Step,
-  hooks: EngineHooks,
-  state: { submitted: boolean },
+  step: Exclude<Step, { action: 'submit' }>,
+  state: RunState,
+  timeout: number,
 ): Promise<void> {
   switch (step.action) {
     case 'goto': {
-      const response = await page.goto(step.url ?? definition.submissionUrl, {
-        waitUntil: 'domcontentloaded',
-      });
-      assertResponseOk(response);
+      const origin = new URL(definition.submissionUrl).origin;
+      const url = step.url ? expandUrlTemplate(step.url, origin) : definition.submissionUrl;
+      const response = await page.goto(url, { waitUntil: 'domcontentloaded' });
+      assertResponseOk(response?.status() ?? null);
       return;
     }
     case 'fill': {
       const value = profile[step.field];
       if (value === null || value === undefined || value === '') {
         if (step.optional) return;
-        throw new StepFailure('internal', `profile has no ${step.field} for a required field`, false);
+        throw new StepFailure(
+          'internal',
+          `the profile has no ${step.field}, which this directory requires`,
+          false,
+        );
       }
-      const selector = await firstMatch(page, step.selectors, step.optional);
-      if (selector) await page.fill(selector, value);
+      const target = await firstMatch(page, step.selectors, state, step.optional ?? false, timeout);
+      if (target) await target.fill(value);
       return;
     }
     case 'select': {
       const value = step.value ?? (step.field ? profile[step.field] : null);
-      const selector = await firstMatch(page, step.selectors, step.optional);
-      if (!selector || value === null || value === undefined) return;
-      try {
-        await page.selectOption(selector, { value }, { timeout: 2_000 });
-      } catch {
-        await page.selectOption(selector, { label: value });
-      }
-      return;
-    }
-    case 'check': {
-      const selector = await firstMatch(page, step.selectors, step.optional);
-      if (selector) await page.check(selector);
-      return;
-    }
-    case 'click': {
-      const selector = await firstMatch(page, step.selectors, step.optional);
-      if (selector) await page.click(selector);
-      return;
-    }
-    case 'waitFor': {
-      if (step.selector) await page.waitForSelector(step.selector, { state: 'visible' });
-      else await page.waitForLoadState('domcontentloaded');
-      return;
-    }
-    case 'next': {
-      const selector = await firstMatch(page, step.selectors, false);
-      if (!selector) return;
-      await page.click(selector);
-      if (step.waitFor) await page.waitForSelector(step.waitFor, { state: 'visible' });
-      else await page.waitForLoadState('domcontentloaded');
-      return;
-    }
-    case 'submit': {
-      const selector = await firstMatch(page, step.selectors, false);
-      if (!selector) return;
-      if (!(await hooks.beforeSubmit())) throw new Aborted('submission refused by the ledger (claim lost)');
-      state.submitted = true;
-      const navigation = page.waitForNavigation({ waitUntil: 'domcontentloaded' }).catch(() => null);
-      await page.click(selector);
-      const response = await Promise.race([navigation, page.waitForTimeout(1_500).then(() => null)]);
-      if (response && response.status() >= 500) {
+      if (value === null || value === undefined || value === '') {
+        if (step.optional) return;
         throw new StepFailure(
-          'site_down',
-          `site answered HTTP ${response.status()} to the submission`,
+          'internal',
+          `the profile has no ${step.field}, which this directory requires`,
           false,
         );
       }
+      const target = await firstMatch(page, step.selectors, state, step.optional ?? false, timeout);
+      if (!target) return;
+      // A string matches an option's value or its label.
+      await target.selectOption(value).catch((err: unknown) => {
+        if (step.optional) return;
+        throw isTimeout(err)
+          ? new StepFailure('selector_drift', `no option "${value}" in ${step.selectors.join(' | ')}`, false)
+          : err;
+      });
+      return;
+    }
+    case 'check': {
+      const target = await firstMatch(page, step.selectors, state, step.optional ?? false, timeout);
+      if (target) await target.check();
+      return;
+    }
+    case 'click': {
+      const target = await firstMatch(page, step.selectors, state, step.optional ?? false, timeout);
+      if (target) await target.click();
+      return;
+    }
+    case 'waitFor': {
+      if (step.selector) await page.locator(step.selector).first().waitFor({ state: 'visible' });
+      else if (step.urlPattern) await page.waitForURL(new RegExp(step.urlPattern));
+      else await page.waitForLoadState('load');
+      return;
+    }
+    case 'next': {
+      const target = await firstMatch(page, step.selectors, state, false, timeout);
+      if (!target) return;
+      const before = page.url();
+      await target.click();
+      if (step.waitFor) {
+        // The next page's first element, or a validation error that keeps us on this page.
+        await waitForAny(page, [{ selector: step.waitFor }, ...(definition.failure ?? [])], timeout);
+      } else {
+        await page.waitForURL((url) => url.toString() !== before, { waitUntil: 'domcontentloaded' });
+      }
+      assertResponseOk(state.lastStatus);
       return;
     }
   }
 }
 
-/** The first selector that matches an element; waits (within the step timeout) for any of them to appear. */
+async function submit(
+  page: Page,
+  definition: FormDefinition,
+  selectors: SelectorList,
+  hooks: EngineHooks,
+  state: RunState,
+  timeout: number,
+): Promise<void> {
+  const target = await firstMatch(page, selectors, state, false, timeout);
+  if (!target)
+    throw new StepFailure('selector_drift', `no submit button matches ${selectors.join(' | ')}`, false);
+  await checkBlockers(page, definition, false);
+  if (!(await hooks.beforeSubmit()))
+    throw new Aborted('submission refused by the ledger (claim lost or cancelled)');
+  state.submitted = true;
+  await target.click({ noWaitAfter: true });
+}
+
+/** After the submit: wait (within the step timeout) for a failure, success or captcha to show. */
+async function judge(
+  page: Page,
+  definition: FormDefinition,
+  state: RunState,
+  timeout: number,
+): Promise<EngineOutcome> {
+  const until = Date.now() + timeout;
+  for (;;) {
+    const blocked = await detectBlockers(page, definition).catch(() => undefined);
+    if (blocked?.status === 'needs_manual') return { ...blocked, submitted: true };
+    for (const indicator of definition.failure ?? []) {
+      if (await matches(page, indicator)) {
+        return {
+          status: 'failed',
+          errorClass: 'validation_error',
+          error: (await indicatorText(page, indicator)) ?? 'the directory refused the submission',
+          submitted: true,
+          evidence: evidence(page, state),
+        };
+      }
+    }
+    for (const indicator of definition.success) {
+      if (await matches(page, indicator)) {
+        return {
+          status: 'submitted',
+          submitted: true,
+          evidence: { ...evidence(page, state), matched: indicator },
+        };
+      }
+    }
+    if (state.cancelled || Date.now() > until) break;
+    await sleep(POLL_MS);
+  }
+  const status = state.lastStatus;
+  return {
+    status: 'unknown',
+    errorClass: status !== null && status >= 500 ? 'site_down' : 'selector_drift',
+    error:
+      status !== null && status >= 500
+        ? `the site answered HTTP ${status} to the submission; it may or may not have been recorded`
+        : 'no success or failure indicator matched after submitting',
+    submitted: true,
+    evidence: evidence(page, state),
+  };
+}
+
+/**
+ * The first selector of the list that matches an element, waiting (within the step timeout) for any of
+ * them to appear. Optional steps only take a quick look. Records which fallback was used, so selector
+ * drift shows in the evidence before the primary selector is gone everywhere.
+ */
 async function firstMatch(
   page: Page,
   selectors: SelectorList,
-  optional = false,
-): Promise<string | undefined> {
-  const union = selectors.join(', ');
+  state: RunState,
+  optional: boolean,
+  timeout: number,
+): Promise<Locator | undefined> {
+  const locators = selectors.map((s) => page.locator(s));
+  const any = locators.reduce((a, b) => a.or(b));
   try {
-    await page.waitForSelector(union, { state: 'attached', timeout: optional ? 1_000 : undefined });
+    await any.first().waitFor({ state: 'attached', timeout: optional ? QUICK_LOOK_MS : timeout });
   } catch (err) {
     if (optional) return undefined;
     if (isTimeout(err)) {
@@ -217,116 +362,205 @@ async function firstMatch(
     }
     throw err;
   }
-  for (const selector of selectors) {
-    if ((await page.locator(selector).count()) > 0) return selector;
+  for (const [index, locator] of locators.entries()) {
+    if ((await locator.count()) > 0) {
+      if (index > 0) state.fallbacks[selectors[0] as string] = index;
+      return locator.first();
+    }
   }
   return undefined;
+}
+
+async function waitForAny(page: Page, indicators: readonly Indicator[], timeout: number): Promise<void> {
+  const until = Date.now() + timeout;
+  for (;;) {
+    for (const indicator of indicators) if (await matches(page, indicator)) return;
+    if (Date.now() > until) {
+      const what = indicators[0]?.selector ?? 'the next page';
+      throw new StepFailure('timeout', `timed out after ${timeout} ms waiting for ${what}`, true);
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+async function checkBlockers(page: Page, definition: FormDefinition, afterNext: boolean): Promise<void> {
+  const blocked = await detectBlockers(page, definition);
+  if (blocked) throw new Settled(blocked);
+  if (!afterNext) return;
+  for (const indicator of definition.failure ?? []) {
+    if (await matches(page, indicator)) {
+      throw new Settled({
+        status: 'failed',
+        errorClass: 'validation_error',
+        error: (await indicatorText(page, indicator)) ?? 'the directory refused a page of the form',
+        evidence: { url: safeUrl(page) },
+      });
+    }
+  }
 }
 
 async function detectBlockers(
   page: Page,
   definition: FormDefinition,
 ): Promise<Omit<EngineOutcome, 'submitted'> | undefined> {
+  const captchaFrame = page.frames().find((f) => CAPTCHA_FRAME_URL.test(f.url()));
+  let captcha: string | undefined = captchaFrame ? `frame ${new URL(captchaFrame.url()).host}` : undefined;
   for (const selector of CAPTCHA_SELECTORS) {
-    if ((await page.locator(selector).count()) > 0) {
-      return {
-        status: 'needs_manual',
-        errorClass: 'captcha',
-        error: `captcha detected (${selector}); a person must submit this directory`,
-        evidence: { captcha: selector, url: safeUrl(page) },
-      };
-    }
+    if (captcha) break;
+    if ((await page.locator(selector).count()) > 0) captcha = selector;
+  }
+  for (const indicator of definition.captcha ?? []) {
+    if (captcha) break;
+    if (await matches(page, indicator)) captcha = JSON.stringify(indicator);
+  }
+  if (captcha) {
+    return {
+      status: 'needs_manual',
+      errorClass: 'captcha',
+      error: `captcha detected (${captcha}); a person must submit this directory`,
+      evidence: { captcha, url: safeUrl(page) },
+    };
   }
   for (const indicator of definition.loginWall ?? []) {
-    if (await matches(page, indicator)) {
-      return {
-        status: 'skipped',
-        errorClass: 'login_required',
-        error: 'the directory requires an account login before submitting',
-        evidence: { loginWall: indicator, url: safeUrl(page) },
-      };
-    }
+    if (await matches(page, indicator)) return loginWall(page, indicator);
   }
   return undefined;
 }
 
-async function judge(page: Page, definition: FormDefinition, submitted: boolean): Promise<EngineOutcome> {
-  const union = [...definition.success, ...(definition.failure ?? [])];
-  // Give the result page a moment to show one of the indicators.
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    for (const indicator of definition.failure ?? []) {
-      if (await matches(page, indicator)) {
-        return {
-          status: 'failed',
-          errorClass: 'validation_error',
-          error: (await indicatorText(page, indicator)) ?? 'the directory refused the submission',
-          submitted,
-          evidence: { url: safeUrl(page) },
-        };
-      }
-    }
-    for (const indicator of definition.success) {
-      if (await matches(page, indicator)) {
-        return { status: 'submitted', submitted, evidence: { url: safeUrl(page), matched: indicator } };
-      }
-    }
-    if (Date.now() > deadline || union.length === 0) break;
-    await page.waitForTimeout(100);
-  }
+function loginWall(page: Page, indicator: Indicator): Omit<EngineOutcome, 'submitted'> {
   return {
-    status: submitted ? 'unknown' : 'failed',
-    errorClass: 'selector_drift',
-    error: 'no success or failure indicator matched after submitting',
-    submitted,
-    evidence: { url: safeUrl(page) },
+    status: 'skipped',
+    errorClass: 'login_required',
+    error: 'the directory requires an account login before a business can be added',
+    evidence: { loginWall: indicator, url: safeUrl(page) },
   };
 }
 
-async function matches(page: Page, indicator: Indicator): Promise<boolean> {
-  if (indicator.urlPattern && new RegExp(indicator.urlPattern).test(page.url())) return true;
-  if (indicator.selector && (await page.locator(indicator.selector).count()) > 0) return true;
+/** Every property the indicator gives must hold; elements must be visible. */
+export async function matches(page: Page, indicator: Indicator): Promise<boolean> {
+  if (indicator.urlPattern && !new RegExp(indicator.urlPattern).test(page.url())) return false;
+  if (indicator.selector) {
+    let locator = page.locator(indicator.selector).filter({ visible: true });
+    if (indicator.text) locator = locator.filter({ hasText: indicator.text });
+    return (await locator.count()) > 0;
+  }
   if (indicator.text) {
     const body = await page
       .locator('body')
-      .innerText({ timeout: 1_000 })
+      .innerText({ timeout: QUICK_LOOK_MS })
       .catch(() => '');
-    if (body.includes(indicator.text)) return true;
+    return body.includes(indicator.text);
   }
-  return false;
+  return true;
 }
 
 async function indicatorText(page: Page, indicator: Indicator): Promise<string | undefined> {
   if (indicator.selector) {
     const text = await page
       .locator(indicator.selector)
+      .filter({ visible: true })
       .first()
-      .innerText({ timeout: 1_000 })
+      .innerText({ timeout: QUICK_LOOK_MS })
       .catch(() => '');
     if (text.trim()) return text.trim();
   }
   return indicator.text;
 }
 
-function assertResponseOk(response: Response | null): void {
-  if (response && response.status() >= 500) {
-    throw new StepFailure('site_down', `site answered HTTP ${response.status()}`, true);
+function assertResponseOk(status: number | null): void {
+  if (status === null || status < 400) return;
+  if (status === 401) {
+    throw new Settled({
+      status: 'skipped',
+      errorClass: 'login_required',
+      error: 'the directory requires an account login before a business can be added (HTTP 401)',
+      evidence: { httpStatus: 401 },
+    });
+  }
+  if (status >= 500 || status === 429 || status === 408) {
+    throw new StepFailure('site_down', `the site answered HTTP ${status}`, true);
+  }
+  if (status === 404 || status === 410) {
+    throw new StepFailure(
+      'selector_drift',
+      `the form is gone (HTTP ${status}); the definition needs updating`,
+      false,
+    );
+  }
+  throw new StepFailure('site_down', `the site refused the request (HTTP ${status})`, false);
+}
+
+export type VerificationResult = 'found' | 'not_found' | 'inconclusive';
+
+/**
+ * Looks the business up on the directory's listing page, without submitting anything. 'found' only when
+ * the definition's `found` indicator matches; 'not_found' only when its `notFound` indicator does.
+ */
+export async function verifyListing(
+  page: Page,
+  definition: FormDefinition,
+  profile: Profile,
+  timeoutMs: number,
+): Promise<{ result: VerificationResult; url: string; error?: string }> {
+  const check = definition.verify;
+  if (!check) return { result: 'inconclusive', url: '', error: 'the definition declares no verification' };
+  const url = expandUrlTemplate(check.url, new URL(definition.submissionUrl).origin, profile);
+  try {
+    page.setDefaultTimeout(timeoutMs);
+    const response = await page.goto(url, { waitUntil: 'domcontentloaded', timeout: timeoutMs });
+    if (response && response.status() >= 500) {
+      return { result: 'inconclusive', url, error: `lookup answered HTTP ${response.status()}` };
+    }
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      if (await matches(page, check.found)) return { result: 'found', url };
+      if (check.notFound && (await matches(page, check.notFound))) return { result: 'not_found', url };
+      if (Date.now() > until) return { result: 'inconclusive', url, error: 'neither indicator matched' };
+      await sleep(POLL_MS);
+    }
+  } catch (err) {
+    return { result: 'inconclusive', url, error: classify(err).message };
   }
 }
 
-function isTimeout(err: unknown): boolean {
+export function isTimeout(err: unknown): boolean {
   return err instanceof Error && (err.name === 'TimeoutError' || /Timeout \d+ms exceeded/.test(err.message));
 }
 
-function classify(err: unknown): { errorClass: ErrorClass; message: string; transient: boolean } {
+const BROWSER_GONE =
+  /Target (page, context or browser )?(has been )?closed|Browser has been closed|browser has disconnected|Target crashed|Page crashed|Connection closed/i;
+
+export function classify(err: unknown): {
+  errorClass: ErrorClass;
+  message: string;
+  transient: boolean;
+  browserBroken?: boolean;
+} {
   if (err instanceof StepFailure)
     return { errorClass: err.errorClass, message: err.message, transient: err.transient };
   const message = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
   if (isTimeout(err)) return { errorClass: 'timeout', message, transient: true };
-  if (/net::ERR_(CONNECTION|NAME|ADDRESS|EMPTY_RESPONSE|SSL)|ECONNREFUSED/.test(message)) {
+  if (/net::ERR_(CONNECTION|NAME|ADDRESS|EMPTY_RESPONSE|SSL|TIMED_OUT)|ECONNREFUSED/.test(message)) {
     return { errorClass: 'site_down', message, transient: true };
   }
+  if (BROWSER_GONE.test(message)) {
+    return {
+      errorClass: 'internal',
+      message: `browser failure: ${message}`,
+      transient: true,
+      browserBroken: true,
+    };
+  }
   return { errorClass: 'internal', message, transient: false };
+}
+
+function evidence(page: Page, state: RunState): Record<string, unknown> {
+  return {
+    stepsDone: state.stepsDone,
+    url: safeUrl(page),
+    ...(state.lastStatus !== null ? { httpStatus: state.lastStatus } : {}),
+    ...(Object.keys(state.fallbacks).length > 0 ? { fallbackSelectors: state.fallbacks } : {}),
+  };
 }
 
 function safeUrl(page: Page): string | undefined {
@@ -336,3 +570,5 @@ function safeUrl(page: Page): string | undefined {
     return undefined;
   }
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

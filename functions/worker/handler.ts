@@ -1,58 +1,48 @@
 /**
- * The submission worker: an SQS FIFO batch handler. For each job message it claims the job (fencing
- * token), walks the job's ledger, fills each directory's form in a fresh browser context, records every
- * outcome, and heartbeats progress while it works.
+ * The submission worker: an SQS FIFO batch handler (Powertools batch processing, partial batch failures).
+ * For each job message it runs the job once per (job, enqueue token) under Powertools idempotency, claims
+ * the job with a fencing token (a stale token means the message was superseded by a requeue or a
+ * promotion, and it is discarded), and hands the claim to the job runner.
+ *
+ * A record that cannot be finished (a database outage, a browser that will not launch, a busy site, an
+ * invocation out of time, a poison body) is reported as a batch item failure: the job row says why, the job
+ * goes back to 'queued', and the message's visibility is shortened to an exponential backoff so the retry
+ * comes in seconds or minutes rather than after the 90-minute visibility timeout. After maxReceiveCount
+ * receives it moves to the tier's dead-letter queue.
  */
+import { randomUUID } from 'node:crypto';
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { CustomerStore, Profile } from '#shared/customer-store';
-import type { Directory, DirectoryStore } from '#shared/directory-store';
-import { parseJobMessage } from '#shared/job-queue';
-import type { Claim, JobProgress, JobStore } from '#shared/job-store';
-import { countByStatus, type Settlement, type SubmissionLedger } from '#shared/submission-ledger';
-import { describeError, type Logger, type Metrics, MetricUnit } from '#shared/telemetry';
-import type { BrowserPool } from './browser-pool.ts';
-import { runForm } from './form-engine.ts';
+import { QUEUES } from '#policy';
+import { type JobMessage, parseJobMessage } from '#shared/job-queue';
+import type { ErrorClass } from '#shared/submission-ledger';
+import { describeError, type Logger, MetricUnit } from '#shared/telemetry';
+import { backoffDelayMs } from './backoff.ts';
+import { IdempotencyAlreadyInProgressError } from './idempotency.ts';
+import { OutOfTimeError, runJob } from './job-runner.ts';
+import type { ProcessState, WorkerDeps } from './ports.ts';
+import { SiteBusyError } from './site-politeness.ts';
 
-/** Extends a received message's visibility while its job is still being worked on. */
-export interface MessageLease {
-  extend(record: SQSRecord, seconds: number): Promise<void>;
-}
-
-export interface WorkerDeps {
-  jobs: JobStore;
-  ledger: SubmissionLedger;
-  customers: Pick<CustomerStore, 'get'>;
-  directories: Pick<DirectoryStore, 'getMany'>;
-  browser: BrowserPool;
-  lease: MessageLease;
-  logger: Logger;
-  metrics: Metrics;
-  /** Identifies this worker process in claims (claimed_by). */
-  workerId: string;
-  options: {
-    heartbeatIntervalMs: number;
-    visibilityTimeoutSeconds: number;
-    stepTimeoutMs: number;
-    directoryTimeoutMs: number;
-  };
-}
+export type { MessageLease, WorkerDeps, WorkerOptions } from './ports.ts';
 
 export type WorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
+/** What one execution of a job message came to; stored by the idempotency layer for duplicates. */
+interface MessageResult extends Record<string, unknown> {
+  outcome: 'completed' | 'failed' | 'superseded' | 'stale';
+  executionId: string;
+}
+
 export function makeWorkerHandler(deps: WorkerDeps): WorkerHandler {
+  const state: ProcessState = { jobsInFlight: 0 };
   return async function workerHandler(event, context) {
     const processor = new SqsFifoPartialProcessorAsync();
     try {
       return await processPartialResponse(
         event,
-        (record: SQSRecord) => processRecord(deps, record),
+        (record: SQSRecord) => handleRecord(deps, state, record, context),
         processor,
-        {
-          context,
-          skipGroupOnError: true,
-          throwOnFullBatchFailure: false,
-        },
+        { context, skipGroupOnError: true, throwOnFullBatchFailure: false },
       );
     } finally {
       deps.metrics.publishStoredMetrics();
@@ -60,144 +50,120 @@ export function makeWorkerHandler(deps: WorkerDeps): WorkerHandler {
   };
 }
 
-async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<void> {
-  const { logger, metrics } = deps;
-  const message = parseJobMessage(record.body);
-  const log = logger.createChild({ persistentKeys: { jobId: message.jobId, messageId: record.messageId } });
+async function handleRecord(
+  deps: WorkerDeps,
+  state: ProcessState,
+  record: SQSRecord,
+  context: Context,
+): Promise<MessageResult> {
+  let log = deps.logger.createChild({ persistentKeys: { messageId: record.messageId } });
+  try {
+    const message = parseJobMessage(record.body);
+    log = log.createChild({ persistentKeys: { jobId: message.jobId, priority: message.priority } });
+    const executionId = randomUUID();
+    const result = await deps.idempotency.once(
+      { jobId: message.jobId, enqueueToken: message.enqueueToken },
+      context,
+      () => processMessage(deps, state, record, message, context, log, executionId),
+    );
+    if (result.executionId !== executionId) {
+      // Powertools returned the stored result of an earlier execution of this same message.
+      deps.metrics.addMetric('DuplicateDeliveryIgnored', MetricUnit.Count, 1);
+      log.info('duplicate delivery: already processed', { outcome: result.outcome });
+    }
+    return result;
+  } catch (err) {
+    await returnWithBackoff(deps, record, err, log);
+    throw err;
+  }
+}
+
+async function processMessage(
+  deps: WorkerDeps,
+  state: ProcessState,
+  record: SQSRecord,
+  message: JobMessage,
+  context: Context,
+  log: Logger,
+  executionId: string,
+): Promise<MessageResult> {
   const claim = await deps.jobs.claim(message.jobId, message.enqueueToken, deps.workerId);
   if (!claim) {
-    // The job finished, was cancelled, or was requeued/promoted with a newer token: this copy is stale.
+    // The job finished, was cancelled, or was requeued or promoted with a newer token: this copy is stale.
     log.info('stale job message discarded', { enqueueToken: message.enqueueToken });
-    metrics.addMetric('StaleMessagesDiscarded', MetricUnit.Count, 1);
-    return;
+    deps.metrics.addMetric('StaleMessagesDiscarded', MetricUnit.Count, 1);
+    return { outcome: 'stale', executionId };
   }
   if (claim.previousStatus === 'in_progress') log.warn('took over a job from a previous worker');
-  const started = Date.now();
-  await runJob(deps, claim, record, log);
-  metrics.addMetric('JobDuration', MetricUnit.Milliseconds, Date.now() - started);
-}
-
-async function runJob(deps: WorkerDeps, claim: Claim, record: SQSRecord, log: Logger): Promise<void> {
-  const customer = await deps.customers.get(claim.customerId);
-  const submissions = await deps.ledger.forJob(claim.jobId);
-  const directories = new Map(
-    (await deps.directories.getMany(submissions.map((s) => s.directoryId))).map((d) => [d.id, d]),
-  );
-  const progress: JobProgress = {
-    total: submissions.length,
-    done: submissions.filter((s) => s.status !== 'prepared' && s.status !== 'submitting').length,
-    directoryId: null,
-    step: null,
-    stepSince: new Date().toISOString(),
-  };
-  let lost = false;
-  const beat = async () => {
-    if (lost) return;
-    const alive = await deps.jobs.heartbeat(claim, progress);
-    if (!alive) {
-      lost = true;
-      log.warn('claim superseded; stopping work on this job');
-      return;
-    }
-    await deps.lease.extend(record, deps.options.visibilityTimeoutSeconds);
-  };
-  const timer = setInterval(() => {
-    beat().catch((err) => log.warn('heartbeat failed', { error: describeError(err) }));
-  }, deps.options.heartbeatIntervalMs);
+  state.jobsInFlight += 1;
   try {
-    if (!customer) throw new Error(`customer ${claim.customerId} of job ${claim.jobId} no longer exists`);
-    for (const submission of submissions) {
-      if (lost) return;
-      const directory = directories.get(submission.directoryId);
-      let settlement: Settlement | undefined;
-      if (submission.status === 'submitting') {
-        // A previous worker stopped between "about to submit" and the outcome: it may have been sent.
-        settlement = {
-          status: 'unknown',
-          errorClass: 'internal',
-          error:
-            'a previous worker stopped mid-submission; not resubmitted, a person should check the directory',
-        };
-      } else if (submission.status !== 'prepared') {
-        continue;
-      } else if (!directory?.active) {
-        settlement = { status: 'skipped', error: 'directory is missing or inactive' };
-      }
-      if (!settlement) {
-        progress.directoryId = submission.directoryId;
-        progress.step = 'open';
-        progress.stepSince = new Date().toISOString();
-        settlement = await submitOne(deps, claim, directory as Directory, customer, progress, log);
-      }
-      const recorded = await deps.ledger.settle(claim, submission.directoryId, settlement);
-      if (!recorded) {
-        lost = true;
-        log.warn('ledger refused a result: claim superseded', { directoryId: submission.directoryId });
-        return;
-      }
-      progress.done = (progress.done ?? 0) + 1;
-      deps.metrics.addMetric(`Submission_${settlement.status}`, MetricUnit.Count, 1);
-      log.info('directory settled', {
-        directoryId: submission.directoryId,
-        status: settlement.status,
-        errorClass: settlement.errorClass ?? undefined,
-      });
-    }
-    const final = await deps.ledger.forJob(claim.jobId);
-    progress.directoryId = null;
-    progress.step = null;
-    progress.counts = countByStatus(final);
-    const finished = await deps.jobs.finish(claim, { status: 'completed', progress });
-    if (finished) log.info('job completed', { counts: progress.counts });
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-async function submitOne(
-  deps: WorkerDeps,
-  claim: Claim,
-  directory: Directory,
-  profile: Profile,
-  progress: JobProgress,
-  log: Logger,
-): Promise<Settlement> {
-  const started = Date.now();
-  const lease = await deps.browser.acquire();
-  let broken = false;
-  let began = false;
-  try {
-    const page = await lease.context.newPage();
-    const outcome = await runForm(
-      page,
-      directory.definition,
-      profile,
-      {
-        onStep: (_index, step) => {
-          progress.step = step.action;
-          progress.stepSince = new Date().toISOString();
-        },
-        beforeSubmit: async () => {
-          began = (await deps.ledger.begin(claim, directory.id)) !== undefined;
-          return began;
-        },
-      },
-      { stepTimeoutMs: deps.options.stepTimeoutMs, directoryTimeoutMs: deps.options.directoryTimeoutMs },
-    );
-    return {
-      status: outcome.status,
-      errorClass: outcome.errorClass ?? null,
-      error: outcome.error ?? null,
-      evidence: outcome.evidence,
-    };
+    await beat(deps, state, log);
+    const outcome = await runJob(deps, claim, record, context, log, state);
+    return { outcome, executionId };
   } catch (err) {
-    broken = true;
-    const { message } = describeError(err);
-    log.warn('browser failure', { directoryId: directory.id, error: message });
-    // Once the ledger said 'submitting', a crash may have happened after the form was sent.
-    return { status: began ? 'unknown' : 'failed', errorClass: 'internal', error: message };
+    const failure = recordFailure(err);
+    // On the last receive SQS moves the message to the dead-letter queue next: the job is failed, not queued.
+    const final = Number(record.attributes.ApproximateReceiveCount) >= QUEUES.maxReceiveCount;
+    const released = await deps.jobs.releaseAfterFailure(claim, failure, { final }).catch((e: unknown) => {
+      log.warn('could not record the failure on the job', { error: describeError(e).message });
+      return false;
+    });
+    log.warn(
+      final
+        ? 'job failed on its last attempt; the message goes to the DLQ'
+        : 'job attempt failed; the message will be retried',
+      {
+        errorClass: failure.errorClass,
+        released,
+      },
+    );
+    throw err;
   } finally {
-    await lease.release({ broken });
-    deps.metrics.addMetric('DirectoryDuration', MetricUnit.Milliseconds, Date.now() - started);
+    state.jobsInFlight -= 1;
+    await beat(deps, state, log);
   }
+}
+
+async function beat(deps: WorkerDeps, state: ProcessState, log: Logger): Promise<void> {
+  await deps.registry
+    .beat({ id: deps.workerId, jobsInFlight: state.jobsInFlight, browser: deps.browser.state() })
+    .catch((err: unknown) =>
+      log.warn('worker registry update failed', { error: describeError(err).message }),
+    );
+}
+
+/** Why a record failed, in the ledger's error classes, for the job row (and the DLQ check that reads it). */
+export function recordFailure(err: unknown): { error: string; errorClass: ErrorClass } {
+  const { message } = describeError(err);
+  if (err instanceof SiteBusyError || err instanceof OutOfTimeError)
+    return { error: message, errorClass: 'timeout' };
+  return { error: message, errorClass: 'internal' };
+}
+
+async function returnWithBackoff(
+  deps: WorkerDeps,
+  record: SQSRecord,
+  err: unknown,
+  log: Logger,
+): Promise<void> {
+  const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
+  const { options } = deps;
+  const seconds = Math.round(
+    backoffDelayMs(receives, {
+      baseMs: options.recordRetryBaseSeconds * 1000,
+      maxMs: options.recordRetryMaxSeconds * 1000,
+      ...(deps.random ? { random: deps.random } : {}),
+    }) / 1000,
+  );
+  deps.metrics.addMetric('RecordFailed', MetricUnit.Count, 1);
+  const duplicate = err instanceof IdempotencyAlreadyInProgressError;
+  log[duplicate ? 'info' : 'warn'](
+    duplicate ? 'duplicate delivery while the first execution runs' : 'record failed',
+    { error: duplicate ? undefined : describeError(err).message, receives, retryInSeconds: seconds },
+  );
+  await deps.lease
+    .extend(record, seconds)
+    .catch((e: unknown) =>
+      log.warn('could not shorten the message visibility', { error: describeError(e).message }),
+    );
 }

@@ -43,7 +43,9 @@ describe('Lambda entries', () => {
     await expect(importWith({ DATABASE_URL: t.url }, 'api-jobs')).rejects.toThrow(
       /missing required environment variable\(s\): QUEUE_URL_P1, QUEUE_URL_P2, QUEUE_URL_P3/,
     );
-    await expect(importWith({ DATABASE_URL: t.url }, 'worker')).rejects.toThrow(/QUEUE_URL_P1/);
+    await expect(importWith({ DATABASE_URL: t.url }, 'worker')).rejects.toThrow(
+      /IDEMPOTENCY_TABLE, QUEUE_URL_P1, QUEUE_URL_P2, QUEUE_URL_P3/,
+    );
   });
 
   it('serve once configured', async () => {
@@ -71,7 +73,10 @@ describe('Lambda entries', () => {
       'api-dlq',
     );
     expect((await dlq.handler(apiEvent('GET', '/v1/dlq'), lambdaContext())).statusCode).toBe(403);
-    const worker = await importWith({ DATABASE_URL: t.url, ...queueEnv }, 'worker');
+    const worker = await importWith(
+      { DATABASE_URL: t.url, ...queueEnv, IDEMPOTENCY_TABLE: 'formfleet-idempotency' },
+      'worker',
+    );
     expect(await worker.handler({ Records: [] }, lambdaContext())).toEqual({ batchItemFailures: [] });
   });
 });

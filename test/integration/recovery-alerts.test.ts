@@ -13,6 +13,7 @@ import { SnsAlerts } from '#functions/alerts/alerts';
 import { notifierDepsFromEnv } from '#functions/alerts/deps';
 import { makeSlackNotifierHandler } from '#functions/alerts/notifier';
 import { type LocalAlerts, startLocalAlerts } from '#local/alerts';
+import { createIdempotencyTable } from '#local/services/idempotency-table';
 import { motoEnv } from '#local/services/moto';
 import type { SlackSink, SlackSinkMessage } from '#local/slack-sink';
 import { awsClientConfig } from '#shared/aws';
@@ -32,7 +33,9 @@ beforeAll(async () => {
   sqs = new SQSClient(config);
   sns = new SNSClient(config);
   ddb = new DynamoDBClient(config);
-  local = await startLocalAlerts({ sqs, sns, ddb, prefix: `${uniqueName('alerts')}-`, retryDelaySeconds: 1 });
+  const prefix = `${uniqueName('alerts')}-`;
+  const idempotencyTable = await createIdempotencyTable(ddb, `${prefix}formfleet-idempotency`);
+  local = await startLocalAlerts({ sqs, sns, idempotencyTable, prefix, retryDelaySeconds: 1 });
   sink = local.sink as SlackSink;
   env = {
     ...motoEnv(motoEndpoint()),

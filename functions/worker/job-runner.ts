@@ -1,0 +1,354 @@
+/**
+ * Runs one claimed job: walks its ledger, submits each directory still 'prepared' (politely, with retries
+ * for transient failures), verifies any left 'submitting' by a crashed worker, and heartbeats progress
+ * while it works. Every write names the claim's fencing token; the first refused write means a newer
+ * claimant owns the job, and this run stops without touching anything else.
+ */
+import type { Context, SQSRecord } from 'aws-lambda';
+import type { Profile } from '#shared/customer-store';
+import type { Directory } from '#shared/directory-store';
+import type { Claim, JobProgress } from '#shared/job-store';
+import { countByStatus, type Settlement, type Submission } from '#shared/submission-ledger';
+import { describeError, type Logger, MetricUnit } from '#shared/telemetry';
+import { backoffDelayMs } from './backoff.ts';
+import type { FormDefinition } from './form-definition.ts';
+import { classify, type EngineOutcome, runForm, verifyListing } from './form-engine.ts';
+import type { ProcessState, WorkerDeps } from './ports.ts';
+import { scrubProfile } from './profile-scrub.ts';
+
+export type JobRunResult = 'completed' | 'failed' | 'superseded';
+
+/** The invocation has too little time left to start another directory; the job continues on redelivery. */
+export class OutOfTimeError extends Error {
+  override readonly name = 'OutOfTimeError';
+}
+
+interface Heartbeat {
+  lost(): boolean;
+  markLost(): void;
+  stop(): Promise<void>;
+}
+
+interface RunContext {
+  deps: WorkerDeps;
+  claim: Claim;
+  profile: Profile;
+  progress: JobProgress;
+  heartbeat: Heartbeat;
+  context: Context;
+  log: Logger;
+}
+
+export async function runJob(
+  deps: WorkerDeps,
+  claim: Claim,
+  record: SQSRecord,
+  context: Context,
+  log: Logger,
+  state: ProcessState,
+): Promise<JobRunResult> {
+  const started = Date.now();
+  const submissions = await deps.ledger.forJob(claim.jobId);
+  const progress: JobProgress = {
+    total: submissions.length,
+    done: submissions.filter((s) => s.status !== 'prepared' && s.status !== 'submitting').length,
+    directoryId: null,
+    step: null,
+    stepSince: new Date().toISOString(),
+  };
+  const customer = await deps.customers.get(claim.customerId);
+  if (!customer) {
+    const finished = await deps.jobs.finish(claim, {
+      status: 'failed',
+      progress,
+      error: 'the job’s customer no longer exists',
+      errorClass: 'internal',
+    });
+    log.warn('job failed: customer no longer exists');
+    return finished ? 'failed' : 'superseded';
+  }
+  const directories = new Map(
+    (await deps.directories.getMany([...new Set(submissions.map((s) => s.directoryId))])).map((d) => [
+      d.id,
+      d,
+    ]),
+  );
+  const heartbeat = startHeartbeat(deps, claim, record, progress, log, state);
+  const run: RunContext = { deps, claim, profile: customer, progress, heartbeat, context, log };
+  try {
+    for (const submission of submissions) {
+      if (heartbeat.lost()) break;
+      if (submission.status !== 'prepared' && submission.status !== 'submitting') continue;
+      const settled = await settleOne(run, submission, directories.get(submission.directoryId));
+      if (!settled) break;
+    }
+    if (heartbeat.lost()) {
+      log.warn('claim superseded; stopped work on this job');
+      return 'superseded';
+    }
+    const final = await deps.ledger.forJob(claim.jobId);
+    progress.directoryId = null;
+    progress.step = null;
+    progress.counts = countByStatus(final);
+    const finished = await deps.jobs.finish(claim, { status: 'completed', progress });
+    if (!finished) return 'superseded';
+    deps.metrics.addMetric('JobDuration', MetricUnit.Milliseconds, Date.now() - started);
+    log.info('job completed', { counts: progress.counts, ms: Date.now() - started });
+    return 'completed';
+  } finally {
+    await heartbeat.stop();
+  }
+}
+
+/** Decides and records one directory's outcome; false when the claim turned out to be lost. */
+async function settleOne(
+  run: RunContext,
+  submission: Submission,
+  directory: Directory | undefined,
+): Promise<boolean> {
+  const { deps, claim, progress, log } = run;
+  const directoryId = submission.directoryId;
+  progress.directoryId = directoryId;
+  progress.step = 'start';
+  progress.stepSince = new Date().toISOString();
+  const dlog = log.createChild({ persistentKeys: { directoryId } });
+  const started = Date.now();
+  let settlement: Settlement;
+  if (submission.status === 'submitting') {
+    settlement = await settleInterrupted(run, directory, dlog);
+  } else if (!directory?.active) {
+    settlement = { status: 'skipped', error: 'the directory is missing or inactive' };
+  } else {
+    settlement = await submitWithRetries(run, directory, dlog);
+  }
+  if (!(await deps.ledger.settle(claim, directoryId, settlement))) {
+    run.heartbeat.markLost();
+    dlog.warn('the ledger refused the outcome: claim superseded');
+    return false;
+  }
+  progress.done = (progress.done ?? 0) + 1;
+  deps.metrics.addMetric(`Submission_${settlement.status}`, MetricUnit.Count, 1);
+  deps.metrics.addMetric('DirectoryDuration', MetricUnit.Milliseconds, Date.now() - started);
+  dlog.info('directory settled', {
+    status: settlement.status,
+    errorClass: settlement.errorClass ?? undefined,
+    ms: Date.now() - started,
+  });
+  return true;
+}
+
+async function submitWithRetries(run: RunContext, directory: Directory, log: Logger): Promise<Settlement> {
+  const { deps } = run;
+  const { options } = deps;
+  for (let attempt = 1; ; attempt++) {
+    run.progress.step = attempt === 1 ? 'waiting for site' : `waiting for site (attempt ${attempt})`;
+    const slot = await deps.politeness.acquire(directory.site, {
+      holder: deps.workerId,
+      maxWaitMs: options.siteWaitMaxMs,
+    });
+    let outcome: EngineOutcome;
+    try {
+      outcome = await attemptOnce(run, directory, attempt);
+    } finally {
+      await slot.release();
+    }
+    const retry = outcome.transient && !outcome.submitted && attempt <= options.transientRetries;
+    if (!retry) {
+      return {
+        status: outcome.status,
+        errorClass: outcome.errorClass ?? null,
+        error: outcome.error ?? null,
+        evidence: { ...outcome.evidence, attempts: attempt },
+      };
+    }
+    deps.metrics.addMetric('DirectoryRetry', MetricUnit.Count, 1);
+    const delay = backoffDelayMs(attempt, {
+      baseMs: options.retryBaseDelayMs,
+      maxMs: options.retryMaxDelayMs,
+      ...(deps.random ? { random: deps.random } : {}),
+    });
+    log.info('transient failure; retrying', { attempt, errorClass: outcome.errorClass, delayMs: delay });
+    run.progress.step = `backoff before attempt ${attempt + 1}`;
+    await sleep(delay);
+  }
+}
+
+/** One visit to the directory: a fresh context, the form, and (if the result was ambiguous) a lookup. */
+async function attemptOnce(run: RunContext, directory: Directory, attempt: number): Promise<EngineOutcome> {
+  const { deps, claim, profile, progress, heartbeat, log } = run;
+  const definition = withBudget(run, directory.definition);
+  const lease = await deps.browser.acquire();
+  let began = false;
+  let broken = false;
+  try {
+    const page = await lease.newPage();
+    const outcome = await runForm(
+      page,
+      definition,
+      profile,
+      {
+        onStep: (index, step) => {
+          progress.step = `${index + 1}/${definition.steps.length} ${step.action}`;
+          progress.stepSince = new Date().toISOString();
+        },
+        beforeSubmit: async () => {
+          if (heartbeat.lost()) return false;
+          began = (await deps.ledger.begin(claim, directory.id)) !== undefined;
+          return began;
+        },
+      },
+      { stepTimeoutMs: deps.options.stepTimeoutMs, directoryTimeoutMs: deps.options.directoryTimeoutMs },
+    );
+    if (began && !outcome.submitted) {
+      // The budget ran out between "submitting" and the click: nothing was sent, so the row may be retried.
+      await deps.ledger.revert(claim, directory.id);
+    }
+    broken = Boolean(outcome.browserBroken) || !deps.browser.state().running;
+    if (broken && !outcome.submitted && outcome.status === 'failed') outcome.transient = true;
+    if (outcome.status === 'unknown' && definition.verify && !broken) {
+      const check = await verifyListing(
+        await lease.newPage(),
+        definition,
+        profile,
+        deps.options.verifyTimeoutMs,
+      );
+      outcome.evidence.verification = check.result;
+      if (check.result === 'found')
+        return { ...outcome, status: 'submitted', errorClass: undefined, error: undefined };
+    }
+    if (outcome.evidence.fallbackSelectors)
+      deps.metrics.addMetric('SelectorFallbackUsed', MetricUnit.Count, 1);
+    return outcome;
+  } catch (err) {
+    broken = true;
+    const failure = classify(err);
+    log.warn('directory attempt failed outside the form', {
+      attempt,
+      error: scrubProfile(describeError(err).message, profile),
+    });
+    return {
+      status: began ? 'unknown' : 'failed',
+      errorClass: failure.errorClass,
+      error: failure.message,
+      transient: !began && failure.transient,
+      submitted: began,
+      evidence: { attempt },
+    };
+  } finally {
+    await lease.release({ broken });
+  }
+}
+
+/**
+ * A row left 'submitting': a previous worker may or may not have sent it. Look it up where the directory
+ * allows; otherwise, or when the lookup is not conclusive, hand it to a person. Never resubmit.
+ */
+async function settleInterrupted(
+  run: RunContext,
+  directory: Directory | undefined,
+  log: Logger,
+): Promise<Settlement> {
+  const { deps, profile } = run;
+  const unknown = (why: string, verification?: string): Settlement => ({
+    status: 'unknown',
+    errorClass: 'internal',
+    error: `a previous worker stopped mid-submission; ${why}; not resubmitted, a person should check the directory`,
+    evidence: { interrupted: true, ...(verification ? { verification } : {}) },
+  });
+  if (!directory?.definition.verify) return unknown('the directory offers no way to check');
+  run.progress.step = 'verify';
+  const slot = await deps.politeness.acquire(directory.site, {
+    holder: deps.workerId,
+    maxWaitMs: deps.options.siteWaitMaxMs,
+  });
+  const lease = await deps.browser.acquire().catch(async (err: unknown) => {
+    await slot.release();
+    throw err;
+  });
+  let broken = false;
+  try {
+    const check = await verifyListing(
+      await lease.newPage(),
+      directory.definition,
+      profile,
+      deps.options.verifyTimeoutMs,
+    );
+    deps.metrics.addMetric(`Verification_${check.result}`, MetricUnit.Count, 1);
+    log.info('verified an interrupted submission', { verification: check.result });
+    if (check.result === 'found') {
+      return { status: 'submitted', evidence: { interrupted: true, verification: 'found' } };
+    }
+    return unknown(`the listing lookup was ${check.result.replace('_', ' ')}`, check.result);
+  } catch (err) {
+    broken = true;
+    log.warn('verification failed', { error: scrubProfile(describeError(err).message, profile) });
+    return unknown('the listing lookup failed', 'inconclusive');
+  } finally {
+    await lease.release({ broken });
+    await slot.release();
+  }
+}
+
+/** The definition with its directory budget capped by the invocation's remaining time. */
+function withBudget(run: RunContext, definition: FormDefinition): FormDefinition {
+  const { options } = run.deps;
+  const wanted = definition.timeouts?.directoryMs ?? options.directoryTimeoutMs;
+  const available = run.context.getRemainingTimeInMillis() - options.invocationMarginMs;
+  if (available < Math.min(wanted, options.stepTimeoutMs)) {
+    throw new OutOfTimeError(`only ${available} ms of this invocation left; the job continues on redelivery`);
+  }
+  return { ...definition, timeouts: { ...definition.timeouts, directoryMs: Math.min(wanted, available) } };
+}
+
+/**
+ * Every heartbeatIntervalMs: progress into the job row (fenced: a refusal means the claim is lost), the
+ * message's visibility extended, the worker's row upserted, and a heartbeat metric published at once so
+ * the "no worker heartbeat" alarm sees long jobs too.
+ */
+function startHeartbeat(
+  deps: WorkerDeps,
+  claim: Claim,
+  record: SQSRecord,
+  progress: JobProgress,
+  log: Logger,
+  state: ProcessState,
+): Heartbeat {
+  let lost = false;
+  let running: Promise<void> | undefined;
+  const beat = async () => {
+    if (lost) return;
+    if (!(await deps.jobs.heartbeat(claim, progress))) {
+      lost = true;
+      log.warn('claim superseded (heartbeat refused); stopping work on this job');
+      return;
+    }
+    await deps.lease.extend(record, deps.options.visibilityTimeoutSeconds);
+    await deps.registry.beat({
+      id: deps.workerId,
+      jobsInFlight: state.jobsInFlight,
+      browser: deps.browser.state(),
+    });
+    deps.metrics.addMetric('WorkerHeartbeat', MetricUnit.Count, 1);
+    deps.metrics.publishStoredMetrics();
+  };
+  const timer = setInterval(() => {
+    if (running) return;
+    running = beat()
+      .catch((err: unknown) => log.warn('heartbeat failed', { error: describeError(err).message }))
+      .finally(() => {
+        running = undefined;
+      });
+  }, deps.options.heartbeatIntervalMs);
+  return {
+    lost: () => lost,
+    markLost: () => {
+      lost = true;
+    },
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,56 @@
+/** What the worker handler is built from: small ports, so unit tests pass fakes and production real adapters. */
+import type { SQSRecord } from 'aws-lambda';
+import type { CustomerStore } from '#shared/customer-store';
+import type { DirectoryStore } from '#shared/directory-store';
+import type { JobStore } from '#shared/job-store';
+import type { SubmissionLedger } from '#shared/submission-ledger';
+import type { Logger, Metrics } from '#shared/telemetry';
+import type { BrowserPool } from './browser-pool.ts';
+import type { IdempotencyGuard } from './idempotency.ts';
+import type { SitePoliteness } from './site-politeness.ts';
+import type { WorkerRegistry } from './worker-registry.ts';
+
+/** Changes a received message's visibility: extends it while working, shortens it to a backoff on failure. */
+export interface MessageLease {
+  extend(record: SQSRecord, seconds: number): Promise<void>;
+}
+
+/** Numbers the worker runs by; defaults from policy WORKER, overridable through the environment. */
+export interface WorkerOptions {
+  heartbeatIntervalMs: number;
+  visibilityTimeoutSeconds: number;
+  stepTimeoutMs: number;
+  directoryTimeoutMs: number;
+  transientRetries: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  siteWaitMaxMs: number;
+  recordRetryBaseSeconds: number;
+  recordRetryMaxSeconds: number;
+  verifyTimeoutMs: number;
+  invocationMarginMs: number;
+}
+
+export interface WorkerDeps {
+  jobs: JobStore;
+  ledger: SubmissionLedger;
+  customers: Pick<CustomerStore, 'get'>;
+  directories: Pick<DirectoryStore, 'getMany'>;
+  browser: BrowserPool;
+  politeness: SitePoliteness;
+  registry: WorkerRegistry;
+  idempotency: IdempotencyGuard;
+  lease: MessageLease;
+  logger: Logger;
+  metrics: Metrics;
+  /** Identifies this worker process in claims (claimed_by) and in the workers table. */
+  workerId: string;
+  options: WorkerOptions;
+  /** Random source for jitter (tests pin it). */
+  random?: () => number;
+}
+
+/** What one worker process shares across the invocations it runs (several at once locally). */
+export interface ProcessState {
+  jobsInFlight: number;
+}

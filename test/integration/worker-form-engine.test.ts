@@ -1,0 +1,142 @@
+/**
+ * The form engine on real Chromium against fixture sites, below the handler: outcomes and their error
+ * classes, and the rule that the submit click happens only when the ledger hook allows it. (Every variant
+ * through the whole worker is in test/e2e/worker-variants.test.ts.)
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserPool } from '#functions/worker/browser-pool';
+import { parseFormDefinition } from '#functions/worker/form-definition';
+import { type EngineOutcome, runForm, verifyListing } from '#functions/worker/form-engine';
+import { allVariants, type FixtureSites, startFixtureSites } from '#local/fixtures/sites';
+import type { Profile } from '#shared/customer-store';
+
+const profile: Profile = {
+  name: 'Engine Test Plumbing',
+  email: 'owner@engine.test',
+  phone: '+1 555 0100',
+  website: 'https://engine.test',
+  address: '1 Main St',
+  city: 'Springfield',
+  state: 'IL',
+  zip: '62704',
+  category: 'Plumbing',
+  description: 'Pipes, fixed.',
+};
+
+let sites: FixtureSites;
+let pool: BrowserPool;
+
+beforeAll(async () => {
+  sites = await startFixtureSites(allVariants({ slowMs: 300 }));
+  pool = new BrowserPool({ recycleAfterPages: 50 });
+});
+afterAll(async () => {
+  await pool?.close();
+  await sites?.stop();
+});
+
+async function run(
+  id: string,
+  allow = true,
+  timeouts = { stepTimeoutMs: 3_000, directoryTimeoutMs: 10_000 },
+) {
+  const definition = parseFormDefinition(sites.directories().find((d) => d.id === id)?.definition);
+  const lease = await pool.acquire();
+  let asked = 0;
+  try {
+    const page = await lease.context.newPage();
+    const outcome: EngineOutcome = await runForm(
+      page,
+      definition,
+      profile,
+      {
+        beforeSubmit: async () => {
+          asked += 1;
+          return allow;
+        },
+      },
+      timeouts,
+    );
+    return { outcome, asked };
+  } finally {
+    await lease.release();
+  }
+}
+
+describe('form engine on the fixture sites', () => {
+  it('submits a form whose fields were renamed, through its fallback selectors, and says so', async () => {
+    const { outcome, asked } = await run('renamed-fields');
+    expect(outcome).toMatchObject({ status: 'submitted', submitted: true });
+    expect(asked).toBe(1);
+    expect(outcome.evidence.fallbackSelectors).toMatchObject({ 'input[name="business_name"]': 1 });
+    expect(sites.site('renamed-fields').countsByName()).toEqual({ [profile.name]: 1 });
+  });
+
+  it('hands captchas and login walls to a person without submitting', async () => {
+    const captcha = await run('captcha-widget');
+    expect(captcha.outcome).toMatchObject({
+      status: 'needs_manual',
+      errorClass: 'captcha',
+      submitted: false,
+    });
+    const login = await run('login-wall');
+    expect(login.outcome).toMatchObject({
+      status: 'skipped',
+      errorClass: 'login_required',
+      submitted: false,
+    });
+    expect(captcha.asked + login.asked).toBe(0);
+  });
+
+  it('keeps the site validation message and classifies broken sites as transient', async () => {
+    const refused = await run('validation-error');
+    expect(refused.outcome).toMatchObject({
+      status: 'failed',
+      errorClass: 'validation_error',
+      submitted: true,
+    });
+    expect(refused.outcome.error).toContain('ZIP code 62704 is outside our service area');
+    const down = await run('http-500');
+    expect(down.outcome).toMatchObject({
+      status: 'failed',
+      errorClass: 'site_down',
+      transient: true,
+      submitted: false,
+    });
+    const hanging = await run('hanging-site', true, { stepTimeoutMs: 800, directoryTimeoutMs: 5_000 });
+    expect(hanging.outcome).toMatchObject({
+      status: 'failed',
+      errorClass: 'timeout',
+      transient: true,
+      submitted: false,
+    });
+  });
+
+  it('never clicks submit when the ledger refuses', async () => {
+    const before = sites.site('simple-form').submissions.length;
+    const { outcome, asked } = await run('simple-form', false);
+    expect(asked).toBe(1);
+    expect(outcome).toMatchObject({ status: 'failed', submitted: false });
+    expect(sites.site('simple-form').submissions.length).toBe(before);
+  });
+
+  it('verifies a listing without submitting', async () => {
+    const definition = parseFormDefinition(
+      sites.directories().find((d) => d.id === 'renamed-fields')?.definition,
+    );
+    const lease = await pool.acquire();
+    try {
+      const found = await verifyListing(await lease.context.newPage(), definition, profile, 2_000);
+      expect(found.result).toBe('found');
+      const missing = await verifyListing(
+        await lease.context.newPage(),
+        definition,
+        { ...profile, name: 'Nobody' },
+        2_000,
+      );
+      expect(missing.result).toBe('not_found');
+    } finally {
+      await lease.release();
+    }
+  });
+});
