@@ -28,7 +28,14 @@ beforeAll(async () => {
     visibilityTimeoutSeconds: 1,
     schedules: { timers: false },
     alerts: { retryDelaySeconds: 1 },
-    env: { HEARTBEAT_INTERVAL_MS: '200', VISIBILITY_TIMEOUT_SECONDS: '30', SLACK_MIN_INTERVAL_MS: '100' },
+    env: {
+      HEARTBEAT_INTERVAL_MS: '200',
+      VISIBILITY_TIMEOUT_SECONDS: '30',
+      SLACK_MIN_INTERVAL_MS: '100',
+      // The worker's own backoff for a failed delivery (policy: 15 s doubling), shortened to match.
+      RECORD_RETRY_BASE_SECONDS: '1',
+      RECORD_RETRY_MAX_SECONDS: '1',
+    },
   });
   sink = system.alerts.sink as SlackSink;
 });
