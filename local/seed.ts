@@ -24,8 +24,9 @@ export interface DemoCustomer {
 }
 
 /**
- * Three businesses. Two sit outside the West Coast fixture's service area (ZIP 90000-96199), one inside, so
- * the same directory refuses some and lists others, as real directories do.
+ * Three businesses. Two sit outside the West Coast fixture's service area (ZIP 90000-96199), one inside, and
+ * the dentist's category is not among the Choices fixture's options, so the same directory refuses some and
+ * lists others, as real directories do.
  */
 export const DEMO_CUSTOMERS: readonly DemoCustomer[] = [
   {
@@ -38,7 +39,7 @@ export const DEMO_CUSTOMERS: readonly DemoCustomer[] = [
     city: 'Springfield',
     state: 'IL',
     zip: '62701',
-    category: 'plumbing',
+    category: 'Plumbing',
     description: 'Family plumbers since 1982: repairs, boilers and bathrooms, seven days a week.',
   },
   {
@@ -51,7 +52,7 @@ export const DEMO_CUSTOMERS: readonly DemoCustomer[] = [
     city: 'San Francisco',
     state: 'CA',
     zip: '94133',
-    category: 'bakery',
+    category: 'Restaurants',
     description: 'Sourdough, egg tarts and celebration cakes baked fresh every morning.',
   },
   {
@@ -64,7 +65,7 @@ export const DEMO_CUSTOMERS: readonly DemoCustomer[] = [
     city: 'Chicago',
     state: 'IL',
     zip: '60654',
-    category: 'dentist',
+    category: 'Dentist',
     description: 'General and cosmetic dentistry with evening appointments.',
   },
 ];

@@ -59,6 +59,7 @@ ${queueRows}
       <h2>Submissions per minute <small>last ${LOCAL.dashboardMinutes} min · <i class="key ok"></i> submitted
         <i class="key other"></i> other outcomes</small></h2>
       <div data-figure="chart" class="bars" role="img" aria-label="submissions per minute"></div>
+      <div class="axis"><span data-figure="chart.from">–</span><span>now</span></div>
       <p class="note">last minute: <b data-figure="submissions.lastMinute">–</b> ·
         peak: <b data-figure="submissions.peak">–</b> · total shown: <b data-figure="submissions.total">–</b></p>
     </section>
@@ -134,6 +135,7 @@ table.list td, table.list th { text-align: left; font-size: 12px; }
 .bars { display: flex; align-items: flex-end; gap: 2px; height: 140px; border-bottom: 1px solid var(--line); }
 .bars .bar { flex: 1; display: flex; flex-direction: column-reverse; min-width: 4px; }
 .bars .ok { background: var(--ok); } .bars .other { background: var(--other); }
+.axis { display: flex; justify-content: space-between; color: var(--muted); font-size: 11px; margin-top: 2px; }
 .key { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-left: 8px; }
 .key.ok { background: var(--ok); } .key.other { background: var(--other); }
 ul { list-style: none; padding: 0; margin: 0; }

@@ -91,6 +91,7 @@ function render(d: DashboardSnapshot): void {
     }),
     'no data',
   );
+  set('chart.from', series[0] ? time(series[0].minute) : '–');
   const last = series.at(-1);
   set('submissions.lastMinute', last ? last.submitted + last.other : 0);
   set('submissions.peak', Math.max(0, ...series.map((m) => m.submitted + m.other)));
