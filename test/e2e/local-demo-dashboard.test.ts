@@ -50,7 +50,7 @@ beforeAll(async () => {
     startedAt: system.startedAt,
     speedUp: 1,
   });
-  viewer = new BrowserPool({});
+  viewer = new BrowserPool({ recycleAfterPages: 100 });
 });
 afterAll(async () => {
   await lease?.release();
