@@ -32,7 +32,8 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | undefined>;
 
 interface Context {
-  api: ApiClient;
+  /** The API client; the target is found on first use, so a wrong command line fails before any lookup. */
+  api(): Promise<ApiClient>;
   io: Io;
   values: Values;
   positionals: string[];
@@ -146,7 +147,10 @@ async function waitForJob(ctx: Context, id: string, timeoutSeconds: number): Pro
   const progress = progressFor(ctx.io, LOCAL.demo.plainLineEveryMs);
   const started = Date.now();
   for (;;) {
-    const { body: job } = await ctx.api.request<JobDetail>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+    const { body: job } = await (await ctx.api()).request<JobDetail>(
+      'GET',
+      `/v1/jobs/${encodeURIComponent(id)}`,
+    );
     // The ledger moves with every directory; progress.done only with each heartbeat.
     const settled = job.results.filter((r) => r.status !== 'prepared' && r.status !== 'submitting');
     const done = Math.max(job.progress.done ?? 0, settled.length);
@@ -183,7 +187,7 @@ const waitOptions: Options = { wait: { type: 'boolean' }, timeout: { type: 'stri
 
 async function showOrWait(ctx: Context, id: string): Promise<ExitCode> {
   if (!ctx.values.wait) {
-    const { body } = await ctx.api.request<JobDetail>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+    const { body } = await (await ctx.api()).request<JobDetail>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
     if (ctx.json) ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
     else printJob(ctx.io, body);
     return EXIT.ok;
@@ -250,7 +254,7 @@ const COMMANDS: Command[] = [
     name: 'health',
     summary: 'the detailed health report (GET /v1/health); exit 1 unless healthy',
     async run(ctx) {
-      const { body } = await ctx.api.request<HealthReport>('GET', '/v1/health', { accept: [503] });
+      const { body } = await (await ctx.api()).request<HealthReport>('GET', '/v1/health', { accept: [503] });
       if (ctx.json) ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
       else printHealth(ctx.io, body);
       return body.status === 'healthy' ? EXIT.ok : EXIT.failed;
@@ -269,18 +273,16 @@ const COMMANDS: Command[] = [
     async run(ctx) {
       const status = listOption(ctx.values, 'status', JOB_STATUSES);
       if (status && status.length > 1) throw new CliError('--status takes one status', EXIT.usage);
-      const { body } = await ctx.api.request<{ items: JobView[]; nextCursor: string | null }>(
-        'GET',
-        '/v1/jobs',
-        {
-          query: {
-            status: status?.[0],
-            customerId: ctx.values.customer as string | undefined,
-            cursor: ctx.values.cursor as string | undefined,
-            limit: intOption(ctx.values, 'limit', 20, 1, PAGINATION.maxLimit),
-          },
-        },
-      );
+      const query = {
+        status: status?.[0],
+        customerId: ctx.values.customer as string | undefined,
+        cursor: ctx.values.cursor as string | undefined,
+        limit: intOption(ctx.values, 'limit', 20, 1, PAGINATION.maxLimit),
+      };
+      const api = await ctx.api();
+      const { body } = await api.request<{ items: JobView[]; nextCursor: string | null }>('GET', '/v1/jobs', {
+        query,
+      });
       if (ctx.json) {
         ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
         return EXIT.ok;
@@ -305,7 +307,9 @@ const COMMANDS: Command[] = [
     options: waitOptions,
     async run(ctx) {
       const id = ctx.positionals[0] as string;
-      const { body } = await ctx.api.request<{ status: string; tier: string; retried: string[] }>(
+      // A bad --timeout fails before anything is retried.
+      intOption(ctx.values, 'timeout', LOCAL.ops.waitTimeoutSeconds, 1, 24 * 3600);
+      const { body } = await (await ctx.api()).request<{ status: string; tier: string; retried: string[] }>(
         'POST',
         `/v1/jobs/${encodeURIComponent(id)}/retry`,
       );
@@ -319,7 +323,10 @@ const COMMANDS: Command[] = [
     summary: 'cancels a pending, queued or running job (directories not yet tried are skipped)',
     async run(ctx) {
       const id = ctx.positionals[0] as string;
-      const { body } = await ctx.api.request<JobDetail>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+      const { body } = await (await ctx.api()).request<JobDetail>(
+        'POST',
+        `/v1/jobs/${encodeURIComponent(id)}/cancel`,
+      );
       const count = (s: string) => body.results.filter((r) => r.status === s).length;
       ctx.io.out(
         `job ${id} cancelled: ${count('submitted')} submitted stay submitted, ${count('skipped')} skipped, ` +
@@ -335,7 +342,7 @@ const COMMANDS: Command[] = [
     options: { max: { type: 'string' } },
     async run(ctx) {
       const max = intOption(ctx.values, 'max', RECOVERY.dlqPeekMaxPerTier, 0, 100);
-      const { body } = await ctx.api.request<{ tiers: DlqTierSummary[] }>('GET', '/v1/dlq', {
+      const { body } = await (await ctx.api()).request<{ tiers: DlqTierSummary[] }>('GET', '/v1/dlq', {
         query: { maxPerTier: max },
       });
       if (ctx.json) {
@@ -387,7 +394,7 @@ const COMMANDS: Command[] = [
         PRIORITY_TIERS.map((t) => t.name),
       );
       const limit = intOption(ctx.values, 'limit', Number.MAX_SAFE_INTEGER, 1, Number.MAX_SAFE_INTEGER);
-      const before = await ctx.api.request<{ tiers: DlqTierSummary[] }>('GET', '/v1/dlq', {
+      const before = await (await ctx.api()).request<{ tiers: DlqTierSummary[] }>('GET', '/v1/dlq', {
         query: { maxPerTier: 0 },
       });
       const depth = before.body.tiers
@@ -409,7 +416,7 @@ const COMMANDS: Command[] = [
       for (;;) {
         const ask = Math.min(RECOVERY.dlqRedriveMaxPerCall, limit - total.moved);
         if (ask <= 0) break;
-        const { body } = await ctx.api.request<RedriveReport>('POST', '/v1/dlq/redrive', {
+        const { body } = await (await ctx.api()).request<RedriveReport>('POST', '/v1/dlq/redrive', {
           body: { errorClasses: classes, ...(tiers ? { tiers } : {}), limit: ask },
         });
         total.moved += body.moved;
@@ -444,13 +451,13 @@ const COMMANDS: Command[] = [
     options: { limit: { type: 'string' } },
     async run(ctx) {
       const limit = intOption(ctx.values, 'limit', LOCAL.dashboardRecent, 1, LOCAL.dashboardRecent);
-      const res = await ctx.api.request<DashboardSnapshot>('GET', '/dashboard/data', {
+      const res = await (await ctx.api()).request<DashboardSnapshot>('GET', '/dashboard/data', {
         keyed: false,
         accept: [403, 404],
       });
       if (res.status !== 200) {
         throw new CliError(
-          `${ctx.api.baseUrl} is not a local runtime (no /dashboard/data): a deployed stage posts alerts to Slack; ` +
+          `${(await ctx.api()).baseUrl} is not a local runtime (no /dashboard/data): a deployed stage posts alerts to Slack; ` +
             'see docs/runbooks/alert-delivery.md',
           EXIT.failed,
         );
@@ -505,10 +512,10 @@ exit status: 0 done, 1 the answer was no (not found, conflict, a job that did no
 }
 
 function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
-  const words = argv.slice(0, 2).filter((w) => !w.startsWith('-'));
   for (const take of [2, 1]) {
-    const name = words.slice(0, take).join(' ');
-    const command = COMMANDS.find((c) => c.name === name);
+    const words = argv.slice(0, take);
+    if (words.length < take || words.some((w) => w.startsWith('-'))) continue;
+    const command = COMMANDS.find((c) => c.name === words.join(' '));
     if (command) return { command, rest: argv.slice(take) };
   }
   return undefined;
@@ -547,13 +554,17 @@ export async function runOps(argv: readonly string[], io: Io, options: OpsOption
       throw new CliError(`usage: npm run ops -- ${command.name} ${command.args ?? ''}`, EXIT.usage);
     }
     const env = options.env ?? process.env;
-    const target = await requireTarget({
-      apiUrl: parsed.values['api-url'] as string | undefined,
-      key: parsed.values.key as string | undefined,
-      env,
-    });
+    let client: Promise<ApiClient> | undefined;
+    const api = () => {
+      client ??= requireTarget({
+        apiUrl: parsed.values['api-url'] as string | undefined,
+        key: parsed.values.key as string | undefined,
+        env,
+      }).then((target) => new ApiClient({ baseUrl: target.url, key: target.key }));
+      return client;
+    };
     return await command.run({
-      api: new ApiClient({ baseUrl: target.url, key: target.key }),
+      api,
       io,
       values: parsed.values,
       positionals: parsed.positionals,
