@@ -53,7 +53,6 @@ export function terminalProgress(io: Io): ProgressView {
 
 /** Prints the state as plain lines when it changed, at most every `everyMs`. */
 export function plainProgress(io: Io, everyMs: number, now: () => number = Date.now): ProgressView {
-  let last = '';
   let lastAt = Number.NEGATIVE_INFINITY;
   let printed = '';
   const print = (text: string) => {
@@ -64,8 +63,8 @@ export function plainProgress(io: Io, everyMs: number, now: () => number = Date.
   return {
     update(state) {
       const text = state.plain ?? state.lines.join('\n');
-      if (text !== last && now() - lastAt >= everyMs) print(text);
-      last = text;
+      // Compared with what was printed, not with the last update: a change held back is printed next time.
+      if (text !== printed && now() - lastAt >= everyMs) print(text);
     },
     finish(state) {
       const text = state.plain ?? state.lines.join('\n');
