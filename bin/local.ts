@@ -11,6 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { banner } from '#local/banner';
+import { overridesFrom } from '#local/configuration/environment';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import { readRuntimeFile, removeRuntimeFile, stateDir, writeRuntimeFile } from '#local/runtime-file';
 import { ALERTS, LOCAL } from '#policy';
@@ -84,6 +85,9 @@ try {
     ...(process.env.FORMFLEET_ADMIN_KEY ? { adminKey: process.env.FORMFLEET_ADMIN_KEY } : {}),
     ...(process.env.FORMFLEET_CLIENT_KEY ? { clientKey: process.env.FORMFLEET_CLIENT_KEY } : {}),
     schedules: { speedUp },
+    // Tuning variables (RATE_LIMIT_CLIENT_PER_MINUTE, HEARTBEAT_INTERVAL_MS, ...) reach the handlers, as a
+    // stage's function configuration would: a changed limit can be tried here first.
+    env: overridesFrom(process.env),
     alerts: {
       // A real Slack channel instead of the local sink.
       ...(process.env.SLACK_WEBHOOK_URL ? { slackWebhookUrl: process.env.SLACK_WEBHOOK_URL } : {}),
