@@ -27,6 +27,12 @@ export interface FunctionSpec {
   /** Entry file relative to the repository root. */
   readonly entry: string;
   readonly description: string;
+  /**
+   * How it is invoked: 'api' by API Gateway for its routes; 'worker' by one SQS event source mapping per
+   * tier; 'scheduled' by EventBridge every `schedule`; 'subscriber' by SNS (`subscribesTo`); 'trigger' once
+   * per deploy (when its code changes), before every other function is updated, failing the deploy if it
+   * throws.
+   */
   readonly kind: 'api' | 'worker' | 'scheduled' | 'subscriber' | 'trigger';
   /** For kind 'api': the route-table function it serves. */
   readonly apiFunction?: ApiFunction;
@@ -38,8 +44,15 @@ export interface FunctionSpec {
   readonly subscribesTo?: 'alerts';
   /** Reserved concurrency (e.g. 1 for the Slack notifier, to pace messages). */
   readonly reservedConcurrency?: number;
-  /** Timeout in seconds. @default 30 (API), WORKER.timeoutSeconds (worker), 60 otherwise */
+  /** Timeout in seconds. @default FUNCTION_DEFAULTS[kind].timeoutSeconds (policy) */
   readonly timeoutSeconds?: number;
+  /** Memory in MB. @default FUNCTION_DEFAULTS[kind].memoryMb (policy) */
+  readonly memoryMb?: number;
+  /**
+   * Repository directories copied into the bundle beside the handler (e.g. `sql` for the migrate trigger,
+   * found at `$LAMBDA_TASK_ROOT/sql`). @default none
+   */
+  readonly assets?: readonly string[];
   readonly needs: FunctionNeeds;
 }
 
@@ -65,6 +78,14 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     kind: 'worker',
     browser: true,
     needs: { database: true, jobQueues: ['consume'] },
+  },
+  {
+    name: 'migrate',
+    entry: 'functions/migrate-trigger.ts',
+    description: 'Applies pending sql/ migrations on every deploy, before the new code runs',
+    kind: 'trigger',
+    assets: ['sql'],
+    needs: { database: true },
   },
 ];
 
