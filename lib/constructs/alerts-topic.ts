@@ -37,14 +37,15 @@ export class AlertsTopic extends Construct {
       enableKeyRotation: true,
       removalPolicy,
     });
-    // CloudWatch publishes alarm notifications into the encrypted topic, so it needs the data key.
+    // CloudWatch publishes alarm notifications into the encrypted topic, so it needs the data key. This is
+    // AWS's documented statement, without conditions: a caller-account condition here is known to make
+    // alarm notifications fail silently. The topic policy below limits publishing to this account's alarms.
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': account } },
       }),
     );
     this.topic = new sns.Topic(this, 'Topic', {

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_TTL_ATTRIBUTE } from '#lib/constructs/idempotency-table';
 import { parseStageConfig } from '#lib/stage-config';
 import { PRIORITY_TIERS, QUEUES, WORKER } from '#policy';
-import { resourcesOf, type SynthesizedStage, synthStage, testStage } from './support.ts';
+import { CDK_CONTEXT, resourcesOf, type SynthesizedStage, synthStage, testStage } from './support.ts';
 
 describe('data stack', () => {
   let retained: SynthesizedStage;
@@ -138,6 +138,18 @@ describe('stage config', () => {
       /prefix[\s\S]*region[\s\S]*databaseSecretArn[\s\S]*slackWebhookSecretArn[\s\S]*retainData[\s\S]*logRetentionDays[\s\S]*runbookBaseUrl/,
     );
     expect(() => parseStageConfig('missing', undefined)).toThrow(/missing from cdk.json context/);
+  });
+
+  it("accepts cdk.json's dev and prod stages: prod keeps its data, dev is a throwaway", () => {
+    const stages = CDK_CONTEXT['formfleet:stages'] as Record<string, unknown>;
+
+    const dev = parseStageConfig('dev', stages.dev);
+    const prod = parseStageConfig('prod', stages.prod);
+
+    expect(Object.keys(stages).sort()).toEqual(['dev', 'prod']);
+    expect(prod).toMatchObject({ prefix: 'prod-', retainData: true, env: { account: '222222222222' } });
+    expect(dev).toMatchObject({ prefix: 'dev-', retainData: false });
+    expect(prod.databaseSecretArn).not.toBe(dev.databaseSecretArn);
   });
 
   it('defaults to retaining data, 30-day logs and repository runbook links', () => {

@@ -1,7 +1,7 @@
 import { cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   makeMigrateTrigger,
   migrateTriggerDepsFromEnv,
@@ -85,6 +85,21 @@ describe('migrate-on-deploy trigger', () => {
     expect(migrationsDirFromEnv({ LAMBDA_TASK_ROOT: '/var/task' })).toBe('/var/task/sql');
     expect(migrationsDirFromEnv({ LAMBDA_TASK_ROOT: '/var/task', MIGRATIONS_DIR: '/x' })).toBe('/x');
     expect(migrationsDirFromEnv({})).toBe(DEFAULT_MIGRATIONS_DIR);
+  });
+
+  it('builds the trigger in its Lambda entry at cold start from the environment', async () => {
+    const saved = { ...process.env };
+    try {
+      process.env.DATABASE_URL = existing.url;
+      vi.resetModules();
+      const entry = await import('#functions/migrate-trigger');
+
+      const report = await entry.handler();
+
+      expect(report).toEqual({ applied: [], skipped: await shipped() });
+    } finally {
+      process.env = saved;
+    }
   });
 
   it('refuses to start without a database, naming both ways to give one', async () => {
