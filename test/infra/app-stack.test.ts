@@ -17,6 +17,7 @@ import {
   PRIORITY_TIERS,
   RATE_LIMITS,
   USAGE_PLANS,
+  usagePlanFor,
 } from '#policy';
 import {
   actionsOf,
@@ -215,6 +216,36 @@ describe('app stack from the real manifest', () => {
       ).toHaveLength(ROUTES.length);
     });
 
+    it('is a regional REST API reading keys from the header, and each route may invoke only its own function', () => {
+      s.appTemplate.hasResourceProperties('AWS::ApiGateway::RestApi', {
+        Name: 'test-formfleet',
+        ApiKeySourceType: 'HEADER',
+        EndpointConfiguration: { Types: ['REGIONAL'] },
+      });
+      const apiId = logicalIdOf(s.appTemplate, 'AWS::ApiGateway::RestApi', { Name: 'test-formfleet' });
+      const permissions = Object.values(resourcesOf(s.appTemplate)).filter(
+        (r) => r.Type === 'AWS::Lambda::Permission',
+      );
+      expect(permissions).toHaveLength(ROUTES.length);
+      for (const route of ROUTES) {
+        const fnId = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', {
+          FunctionName: `formfleet-test-api-${route.fn}`,
+        });
+        const methodPath = `/${route.method}${route.path.replace(/\{[^}]+\}/g, '*')}`;
+        const matching = permissions.filter(
+          (p) =>
+            mentions(p.Properties.FunctionName, fnId) &&
+            JSON.stringify(p.Properties.SourceArn).endsWith(`"${methodPath}"]]}`),
+        );
+        expect(matching, `${route.method} ${route.path}`).toHaveLength(1);
+        expect(matching[0]?.Properties).toMatchObject({
+          Action: 'lambda:InvokeFunction',
+          Principal: 'apigateway.amazonaws.com',
+        });
+        expect(mentions(matching[0]?.Properties.SourceArn, apiId)).toBe(true);
+      }
+    });
+
     it('validates path parameters and JSON object bodies before any Lambda runs', () => {
       s.appTemplate.hasResourceProperties('AWS::ApiGateway::RequestValidator', {
         ValidateRequestBody: true,
@@ -271,6 +302,19 @@ describe('app stack from the real manifest', () => {
         KeyId: { Ref: adminKey },
         KeyType: 'API_KEY',
         UsagePlanId: { Ref: adminPlan },
+      });
+    });
+
+    it('derives usage-plan numbers from any rate-limit preset, a daily quota even without an hourly limit', () => {
+      expect(usagePlanFor({ perMinute: 120, perHour: 5_000, burst: 7 })).toEqual({
+        rateLimitPerSecond: 2,
+        burstLimit: 7,
+        quotaPerDay: 120_000,
+      });
+      expect(usagePlanFor(RATE_LIMITS.anonymousPerIp)).toEqual({
+        rateLimitPerSecond: 100 / 60,
+        burstLimit: 20,
+        quotaPerDay: 100 * 60 * 24,
       });
     });
 

@@ -230,6 +230,52 @@ describe('app stack from a test manifest', () => {
     });
   });
 
+  it('lets only its own invoker call each function: API Gateway per method, SNS from the topic, EventBridge from its rule', () => {
+    const permissions = Object.values(resourcesOf(s.appTemplate)).filter(
+      (r) => r.Type === 'AWS::Lambda::Permission',
+    );
+    const principals = permissions.map((p) => p.Properties.Principal as string);
+    expect(principals.filter((p) => p === 'apigateway.amazonaws.com')).toHaveLength(TEST_ROUTES.length);
+    expect(principals.filter((p) => p === 'events.amazonaws.com')).toHaveLength(2);
+    expect(principals.filter((p) => p === 'sns.amazonaws.com')).toHaveLength(1);
+    expect(principals).toHaveLength(TEST_ROUTES.length + 3);
+    for (const p of permissions) {
+      expect(p.Properties.Action).toBe('lambda:InvokeFunction');
+      expect(p.Properties.SourceArn, JSON.stringify(p.Properties)).toBeDefined();
+    }
+    const notifier = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', {
+      FunctionName: fn('slack-notifier'),
+    });
+    const fromSns = permissions.find((p) => p.Properties.Principal === 'sns.amazonaws.com');
+    expect(mentions(fromSns?.Properties.FunctionName, notifier)).toBe(true);
+    expect(mentions(fromSns?.Properties.SourceArn, ids.topic)).toBe(true);
+    for (const name of ['stale-jobs', 'dlq-check']) {
+      const fnId = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', { FunctionName: fn(name) });
+      const ruleId = Object.entries(resourcesOf(s.appTemplate)).find(
+        ([, r]) => r.Type === 'AWS::Events::Rule' && mentions(r.Properties.Targets, fnId),
+      )?.[0] as string;
+      const fromRule = permissions.filter(
+        (p) => p.Properties.Principal === 'events.amazonaws.com' && mentions(p.Properties.FunctionName, fnId),
+      );
+      expect(fromRule).toHaveLength(1);
+      expect(fromRule[0]?.Properties.SourceArn).toEqual({ 'Fn::GetAtt': [ruleId, 'Arn'] });
+    }
+    const failuresPolicy = Object.values(resourcesOf(s.appTemplate)).find(
+      (r) => r.Type === 'AWS::SQS::QueuePolicy' && mentions(r.Properties.Queues, ids.scheduleFailures),
+    );
+    const allows = (failuresPolicy?.Properties.PolicyDocument.Statement as Loose[]).filter(
+      (st) => st.Effect === 'Allow',
+    );
+    expect(allows).toHaveLength(2);
+    for (const allow of allows) {
+      expect(allow).toMatchObject({
+        Action: 'sqs:SendMessage',
+        Principal: { Service: 'events.amazonaws.com' },
+      });
+      expect(allow.Condition.ArnEquals['aws:SourceArn']).toBeDefined();
+    }
+  });
+
   it('grants a DLQ redriver exactly: read and delete on the DLQs, send to the source queues', () => {
     expect(actionsOf(s.appTemplate, fn('api-dlq'))).toEqual(
       [
