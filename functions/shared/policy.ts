@@ -227,11 +227,15 @@ export function usagePlanFor(preset: RateLimitPreset): UsagePlanNumbers {
   };
 }
 
-/** One usage plan per kind of API key. */
-export const USAGE_PLANS = {
-  client: usagePlanFor(RATE_LIMITS.client),
-  admin: usagePlanFor(RATE_LIMITS.admin),
-} as const;
+/**
+ * One usage plan per kind of API key: every RATE_LIMITS preset except the per-IP one for requests without
+ * a key. A preset added to RATE_LIMITS gets its plan without further change.
+ */
+export const USAGE_PLANS: Readonly<Record<string, UsagePlanNumbers>> = Object.fromEntries(
+  Object.entries(RATE_LIMITS)
+    .filter(([name]) => name !== 'anonymousPerIp')
+    .map(([name, preset]) => [name, usagePlanFor(preset)]),
+);
 
 /** API Gateway's and WAF's coarse guards in front of the API's exact limiter. */
 export const API_EDGE = {

@@ -51,8 +51,11 @@ export interface FormfleetApiProps {
   readonly cachedRoutes?: readonly CachedRoute[];
   /** @default API_EDGE stage rate and burst */
   readonly stageThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
-  /** @default USAGE_PLANS */
-  readonly usagePlans?: { readonly client: UsagePlanNumbers; readonly admin: UsagePlanNumbers };
+  /**
+   * One usage plan per kind of API key, by name; the admin key joins the one named 'admin'.
+   * @default USAGE_PLANS (every keyed RATE_LIMITS preset)
+   */
+  readonly usagePlans?: Readonly<Record<string, UsagePlanNumbers>>;
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -75,7 +78,9 @@ export function validateApiProps(props: FormfleetApiProps): string[] {
     burstLimit: API_EDGE.stageBurstLimit,
   };
   const plans = props.usagePlans ?? USAGE_PLANS;
+  if (!plans.admin) problems.push('a usage plan named "admin" is required for the admin key');
   for (const [name, plan] of Object.entries(plans)) {
+    if (!/^[a-z][a-zA-Z0-9]*$/.test(name)) problems.push(`usage plan name "${name}" must be camelCase`);
     if (plan.rateLimitPerSecond > throttle.rateLimit) {
       problems.push(
         `usage plan ${name} allows more per second than the stage throttle (${throttle.rateLimit})`,
@@ -97,8 +102,8 @@ export class FormfleetApi extends Construct {
   readonly api: apigw.RestApi;
   readonly stage: apigw.Stage;
   readonly adminKey: apigw.ApiKey;
-  readonly clientPlan: apigw.UsagePlan;
-  readonly adminPlan: apigw.UsagePlan;
+  /** The usage plans by name (`client`, `admin`...); add client keys to theirs. */
+  readonly usagePlans: ReadonlyMap<string, apigw.UsagePlan>;
   readonly accessLogs: logs.LogGroup;
   readonly firewall: ApiFirewall;
 
@@ -218,17 +223,19 @@ export class FormfleetApi extends Construct {
       description: 'Operators and automation; its id is in ADMIN_API_KEY_IDS',
       enabled: true,
     });
-    const plan = (planId: string, name: string, numbers: UsagePlanNumbers) =>
-      new apigw.UsagePlan(this, planId, {
-        name: `${props.prefix}formfleet-${name}`,
-        description: `${name} API keys: throttle and daily quota from policy RATE_LIMITS.${name}`,
-        throttle: { rateLimit: numbers.rateLimitPerSecond, burstLimit: numbers.burstLimit },
-        quota: { limit: numbers.quotaPerDay, period: apigw.Period.DAY },
-        apiStages: [{ api: this.api, stage: this.stage }],
-      });
-    this.clientPlan = plan('ClientPlan', 'client', plans.client);
-    this.adminPlan = plan('AdminPlan', 'admin', plans.admin);
-    this.adminPlan.addApiKey(this.adminKey);
+    this.usagePlans = new Map(
+      Object.entries(plans).map(([name, numbers]) => [
+        name,
+        new apigw.UsagePlan(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}Plan`, {
+          name: `${props.prefix}formfleet-${name}`,
+          description: `${name} API keys: throttle and daily quota from policy RATE_LIMITS.${name}`,
+          throttle: { rateLimit: numbers.rateLimitPerSecond, burstLimit: numbers.burstLimit },
+          quota: { limit: numbers.quotaPerDay, period: apigw.Period.DAY },
+          apiStages: [{ api: this.api, stage: this.stage }],
+        }),
+      ]),
+    );
+    this.usagePlans.get('admin')?.addApiKey(this.adminKey);
 
     new logs.MetricFilter(this, 'Api429Filter', {
       logGroup: this.accessLogs,
@@ -256,10 +263,12 @@ export class FormfleetApi extends Construct {
       value: this.adminKey.keyId,
       description: 'Admin key id: aws apigateway get-api-key --include-value --api-key <id>',
     });
-    new CfnOutput(this, 'ClientUsagePlanId', {
-      value: this.clientPlan.usagePlanId,
-      description: 'Add client keys here: aws apigateway create-usage-plan-key --usage-plan-id <id>',
-    });
+    for (const [name, plan] of this.usagePlans) {
+      new CfnOutput(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}UsagePlanId`, {
+        value: plan.usagePlanId,
+        description: `Add ${name} keys here: aws apigateway create-usage-plan-key --usage-plan-id <id>`,
+      });
+    }
   }
 }
 

@@ -390,7 +390,7 @@ describe('contradictions are refused with every problem named at once', () => {
     );
   });
 
-  it('rejects a route whose function is not built, and a usage plan faster than the stage', () => {
+  it('rejects a route whose function is not built, a usage plan faster than the stage, and no admin plan', () => {
     const stack = new Stack(new App(), 'S');
     expect(
       () =>
@@ -408,6 +408,17 @@ describe('contradictions are refused with every problem named at once', () => {
     ).toThrow(
       /declared twice[\s\S]*"nowhere", which is not built[\s\S]*usage plan admin allows more per second/,
     );
+    expect(
+      () =>
+        new FormfleetApi(stack, 'Api2', {
+          prefix: 'x-',
+          stageName: 'x',
+          routes: [],
+          handlers: new Map(),
+          logRetention: 14,
+          usagePlans: { partners: { rateLimitPerSecond: 1, burstLimit: 0, quotaPerDay: 10 } },
+        }),
+    ).toThrow(/"admin" is required[\s\S]*usage plan partners needs a positive rate, burst and quota/);
   });
 
   it('rejects house, browser, table, queue and firewall props that contradict each other', () => {
