@@ -9,8 +9,11 @@ import { type ApiFunction, ROUTES } from './api/routes.ts';
 export interface FunctionNeeds {
   /** Postgres: DATABASE_SECRET_ARN (+ secretsmanager:GetSecretValue on it). */
   readonly database?: boolean;
-  /** The tier queues: QUEUE_URL_P1..P3. 'send' to enqueue jobs, 'consume' to extend visibility. */
-  readonly jobQueues?: readonly ('send' | 'consume')[];
+  /**
+   * The tier queues: QUEUE_URL_P1..P3. 'send' to enqueue jobs, 'consume' to extend visibility, 'read' to
+   * count waiting and in-flight messages (GetQueueAttributes, e.g. for a health report).
+   */
+  readonly jobQueues?: readonly ('send' | 'consume' | 'read')[];
   /** The tier dead-letter queues: DLQ_URL_P1..P3. 'read' to count and peek, 'redrive' to move messages out. */
   readonly deadLetterQueues?: 'read' | 'redrive';
   /** The Powertools idempotency DynamoDB table: IDEMPOTENCY_TABLE (read/write items on it). */

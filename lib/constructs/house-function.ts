@@ -222,13 +222,26 @@ export class HouseFunction extends NodejsFunction {
   /**
    * QUEUE_URL_<tier> for every tier. 'send' grants sqs:SendMessage (enqueue jobs); 'consume' grants
    * sqs:ChangeMessageVisibility (extend a received message's lease; receiving is the event source
-   * mapping's, see `consumeTiers`).
+   * mapping's, see `consumeTiers`); 'read' grants sqs:GetQueueAttributes (count messages).
    */
-  bindJobQueues(tiers: readonly TierQueues[], modes: readonly ('send' | 'consume')[]): this {
+  bindJobQueues(tiers: readonly TierQueues[], modes: readonly ('send' | 'consume' | 'read')[]): this {
     for (const t of tiers) this.addEnvironment(queueUrlEnvName(t.tier), t.queue.queueUrl);
     const arns = tiers.map((t) => t.queue.queueArn);
-    if (modes.includes('send')) this.allow(['sqs:SendMessage'], arns);
-    if (modes.includes('consume')) this.allow(['sqs:ChangeMessageVisibility'], arns);
+    for (const mode of modes) {
+      switch (mode) {
+        case 'send':
+          this.allow(['sqs:SendMessage'], arns);
+          break;
+        case 'consume':
+          this.allow(['sqs:ChangeMessageVisibility'], arns);
+          break;
+        case 'read':
+          this.allow(['sqs:GetQueueAttributes'], arns);
+          break;
+        default:
+          throw new Error(`${this.node.id}: unknown jobQueues mode "${mode satisfies never}"`);
+      }
+    }
     return this;
   }
 
@@ -244,6 +257,8 @@ export class HouseFunction extends NodejsFunction {
     if (mode === 'redrive') {
       this.allow(['sqs:DeleteMessage'], dlqArns);
       this.bindJobQueues(tiers, ['send']);
+    } else if (mode !== 'read') {
+      throw new Error(`${this.node.id}: unknown deadLetterQueues mode "${mode satisfies never}"`);
     }
     return this;
   }

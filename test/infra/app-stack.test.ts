@@ -50,6 +50,7 @@ function expectedActions(spec: FunctionSpec): string[] {
   if (n.database || n.slackWebhookSecret) actions.push('secretsmanager:GetSecretValue');
   if (n.jobQueues?.includes('send')) actions.push('sqs:SendMessage');
   if (n.jobQueues?.includes('consume')) actions.push('sqs:ChangeMessageVisibility');
+  if (n.jobQueues?.includes('read')) actions.push('sqs:GetQueueAttributes');
   if (n.deadLetterQueues) actions.push('sqs:GetQueueAttributes', 'sqs:ReceiveMessage');
   if (n.deadLetterQueues === 'redrive') actions.push('sqs:DeleteMessage', 'sqs:SendMessage');
   if (n.idempotencyTable)

@@ -276,6 +276,19 @@ describe('app stack from a test manifest', () => {
     }
   });
 
+  it('grants a health report exactly: count messages on the tier queues and their DLQs, nothing more', () => {
+    expect(actionsOf(s.appTemplate, fn('api-health'))).toEqual(
+      [
+        ...LOGS_AND_TRACES,
+        'secretsmanager:GetSecretValue',
+        'sqs:GetQueueAttributes',
+        'sqs:ReceiveMessage',
+      ].sort(),
+    );
+    onlyOn('api-health', 'sqs:GetQueueAttributes', [...ids.queues, ...ids.dlqs]);
+    onlyOn('api-health', 'sqs:ReceiveMessage', ids.dlqs);
+  });
+
   it('grants a DLQ redriver exactly: read and delete on the DLQs, send to the source queues', () => {
     expect(actionsOf(s.appTemplate, fn('api-dlq'))).toEqual(
       [

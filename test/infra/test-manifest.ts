@@ -16,7 +16,7 @@ export const TEST_FUNCTIONS: readonly FunctionSpec[] = [
     description: 'health',
     kind: 'api',
     apiFunction: 'health',
-    needs: { database: true },
+    needs: { database: true, jobQueues: ['read'], deadLetterQueues: 'read' },
   },
   {
     name: 'api-directories',
