@@ -48,6 +48,16 @@ export interface BuiltFunction {
 }
 
 const KINDS = ['api', 'worker', 'scheduled', 'subscriber', 'trigger'] as const;
+/** Every `needs` key that has a binding; a new need must get its `bind*` method before it can be used. */
+const KNOWN_NEEDS: readonly (keyof FunctionSpec['needs'])[] = [
+  'database',
+  'jobQueues',
+  'deadLetterQueues',
+  'idempotencyTable',
+  'alertsTopic',
+  'slackWebhookSecret',
+];
+const TOPICS = ['alerts'];
 
 /** Every problem with the specs, in one list (a combined error names them all). */
 export function validateFunctionSpecs(specs: readonly FunctionSpec[], resources: FleetResources): string[] {
@@ -66,6 +76,14 @@ export function validateFunctionSpecs(specs: readonly FunctionSpec[], resources:
     }
     if (spec.schedule && (spec.schedule.everySeconds < 60 || spec.schedule.everySeconds % 60 !== 0)) {
       problems.push(`${at}: schedule.everySeconds must be whole minutes (EventBridge rates are in minutes)`);
+    }
+    for (const need of Object.keys(spec.needs)) {
+      if (!(KNOWN_NEEDS as readonly string[]).includes(need)) {
+        problems.push(`${at}: need "${need}" has no binding in lib/constructs/house-function.ts`);
+      }
+    }
+    if (spec.subscribesTo !== undefined && !TOPICS.includes(spec.subscribesTo)) {
+      problems.push(`${at}: subscribesTo must be one of ${TOPICS.join(', ')}`);
     }
     if ((spec.kind === 'subscriber') !== (spec.subscribesTo !== undefined)) {
       problems.push(`${at}: subscribesTo is required for kind 'subscriber' and only allowed there`);

@@ -386,6 +386,14 @@ describe('contradictions are refused with every problem named at once', () => {
         timeoutSeconds: 901,
         needs: {},
       },
+      {
+        name: 'pager',
+        entry: 'functions/api-health.ts',
+        description: '',
+        kind: 'subscriber',
+        subscribesTo: 'pages' as 'alerts',
+        needs: { pagerDuty: true } as FunctionSpec['needs'],
+      },
     ];
 
     expect(() => synthStage({ functions: bad, routes: [] })).toThrow(
@@ -398,6 +406,8 @@ describe('contradictions are refused with every problem named at once', () => {
           'worker: reservedConcurrency 3 is below the tiers. combined maxConcurrency \\(17\\)',
           'worker: name is used twice',
           'worker: queue visibility \\(5400 s\\) must be at least 6x the worker timeout \\(901 s\\)',
+          'pager: need "pagerDuty" has no binding',
+          'pager: subscribesTo must be one of alerts',
         ].join('[\\s\\S]*'),
       ),
     );
