@@ -5,12 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Stack, Stage, Validations } from 'aws-cdk-lib';
+import { App, Stack, Stage, Validations } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildStage } from '#lib/app';
 import { PROJECT_ROOT } from '#lib/constructs/house-function';
 import { nagPacks } from '#lib/nag';
-import { type SynthesizedStage, synthStage } from './support.ts';
+import { CDK_CONTEXT, type SynthesizedStage, synthStage, testStage } from './support.ts';
 import { TEST_FUNCTIONS, TEST_ROUTES } from './test-manifest.ts';
 
 interface Acknowledgement {
@@ -60,6 +62,14 @@ describe('cdk-nag', () => {
 
   it('finds nothing unacknowledged with schedules, a subscriber and a cached route either', () => {
     expect(findings(test)).toEqual([]);
+  });
+
+  it('fails the synth of a stage on an unacknowledged finding', () => {
+    const app = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+    const stacks = buildStage(app, testStage());
+    new sqs.Queue(stacks.app, 'PlainQueue');
+
+    expect(() => app.synth()).toThrow(/PlainQueue[\s\S]*AwsSolutions-SQS4/);
   });
 
   it('gives every acknowledgement its reason, on the construct concerned, and lists it in docs/infrastructure.md', () => {
