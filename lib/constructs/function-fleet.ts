@@ -106,6 +106,12 @@ export function validateFunctionSpecs(specs: readonly FunctionSpec[], resources:
         `${at}: reservedConcurrency ${spec.reservedConcurrency} is below the tiers' combined maxConcurrency (${sumOfTierConcurrency}); the event source mappings would be throttled`,
       );
     }
+    if (
+      spec.apiFunction !== undefined &&
+      specs.filter((f) => f.apiFunction === spec.apiFunction).length > 1
+    ) {
+      problems.push(`${at}: route-table function "${spec.apiFunction}" is served by more than one function`);
+    }
     if (spec.kind === 'api' && spec.timeoutSeconds !== undefined && spec.timeoutSeconds > 29) {
       problems.push(`${at}: an API function's timeout cannot exceed API Gateway's 29 s`);
     }
@@ -166,13 +172,6 @@ export class FunctionFleet extends Construct {
         executeBefore: others,
       });
     }
-  }
-
-  /** The built function of a manifest name. */
-  get(name: string): HouseFunction {
-    const found = this.functions.find((f) => f.spec.name === name);
-    if (!found) throw new Error(`no function named ${name} in this fleet`);
-    return found.fn;
   }
 
   private build(spec: FunctionSpec, props: FunctionFleetProps): HouseFunction {
