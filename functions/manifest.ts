@@ -16,11 +16,12 @@ export interface FunctionNeeds {
    */
   readonly jobQueues?: readonly ('send' | 'consume' | 'read')[];
   /**
-   * The tier dead-letter queues: DLQ_URL_P1..P3. 'read' to count and peek (GetQueueAttributes, ReceiveMessage,
-   * and ChangeMessageVisibility to hand peeked messages straight back); 'redrive' to move messages out (also
-   * DeleteMessage on the DLQs, and QUEUE_URL_P1..P3 with SendMessage on the source queues).
+   * The tier dead-letter queues: DLQ_URL_P1..P3. 'count' for their depth (GetQueueAttributes); 'read' to count
+   * and peek (also ReceiveMessage, and ChangeMessageVisibility to hand peeked messages straight back);
+   * 'redrive' to move messages out (also DeleteMessage on the DLQs, and QUEUE_URL_P1..P3 with SendMessage on
+   * the source queues).
    */
-  readonly deadLetterQueues?: 'read' | 'redrive';
+  readonly deadLetterQueues?: 'count' | 'read' | 'redrive';
   /** The Powertools idempotency DynamoDB table: IDEMPOTENCY_TABLE (read/write items on it). */
   readonly idempotencyTable?: boolean;
   /** The alerts SNS topic: ALERTS_TOPIC_ARN (sns:Publish on it). */
@@ -35,6 +36,12 @@ export interface FunctionSpec {
   /** Entry file relative to the repository root. */
   readonly entry: string;
   readonly description: string;
+  /**
+   * How it is invoked: 'api' by API Gateway for its routes; 'worker' by one SQS event source mapping per
+   * tier; 'scheduled' by EventBridge every `schedule`; 'subscriber' by SNS (`subscribesTo`); 'trigger' once
+   * per deploy (when its code changes), before every other function is updated, failing the deploy if it
+   * throws.
+   */
   readonly kind: 'api' | 'worker' | 'scheduled' | 'subscriber' | 'trigger';
   /** For kind 'api': the route-table function it serves. */
   readonly apiFunction?: ApiFunction;
@@ -46,8 +53,15 @@ export interface FunctionSpec {
   readonly subscribesTo?: 'alerts';
   /** Reserved concurrency (e.g. 1 for the Slack notifier, to pace messages). */
   readonly reservedConcurrency?: number;
-  /** Timeout in seconds. @default 30 (API), WORKER.timeoutSeconds (worker), 60 otherwise */
+  /** Timeout in seconds. @default FUNCTION_DEFAULTS[kind].timeoutSeconds (policy) */
   readonly timeoutSeconds?: number;
+  /** Memory in MB. @default FUNCTION_DEFAULTS[kind].memoryMb (policy) */
+  readonly memoryMb?: number;
+  /**
+   * Repository directories copied into the bundle beside the handler (e.g. `sql` for the migrate trigger,
+   * found at `$LAMBDA_TASK_ROOT/sql`). @default none
+   */
+  readonly assets?: readonly string[];
   readonly needs: FunctionNeeds;
 }
 
@@ -57,7 +71,8 @@ const apiFunctions = [...new Set(ROUTES.map((r) => r.fn))];
 const API_NEEDS: Record<ApiFunction, FunctionNeeds> = {
   jobs: { jobQueues: ['send'] },
   customers: {},
-  health: { jobQueues: ['read'], deadLetterQueues: 'read' },
+  // Depths only: health never receives a message.
+  health: { jobQueues: ['read'], deadLetterQueues: 'count' },
   directories: {},
   submissions: {},
   // Redrive moves messages from a DLQ back to its tier queue.
@@ -122,6 +137,14 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     reservedConcurrency: 1,
     timeoutSeconds: ALERTS.notifierTimeoutSeconds,
     needs: { slackWebhookSecret: true, idempotencyTable: true },
+  },
+  {
+    name: 'migrate',
+    entry: 'functions/migrate-trigger.ts',
+    description: 'Applies pending sql/ migrations on every deploy, before the new code runs',
+    kind: 'trigger',
+    assets: ['sql'],
+    needs: { database: true },
   },
 ];
 

@@ -1,9 +1,15 @@
 /**
- * The stateful stack: what outlives a deploy (queues and their dead-letter queues). Kept apart from the
- * stateless app stack so functions and APIs can be replaced freely without touching state.
+ * The stateful stack: what outlives a deploy (the tier queues and their dead-letter queues, the
+ * idempotency table, the alerts topic with its key and undelivered-alerts queue) and references to the
+ * secrets that live outside CDK. Kept apart from the stateless app stack so functions, the API and alarms
+ * can be replaced freely without touching state. Every resource here is retained on delete unless the
+ * stage says `retainData: false`.
  */
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { AlertsTopic } from './constructs/alerts-topic.ts';
+import { IdempotencyTable } from './constructs/idempotency-table.ts';
 import { PriorityQueues } from './constructs/priority-queues.ts';
 import type { StageConfig } from './stage-config.ts';
 
@@ -13,9 +19,39 @@ export interface DataStackProps extends StackProps {
 
 export class DataStack extends Stack {
   readonly queues: PriorityQueues;
+  readonly idempotency: IdempotencyTable;
+  readonly alerts: AlertsTopic;
+  /** The Postgres connection string (an existing Postgres: Supabase, RDS...), by ARN from the stage config. */
+  readonly databaseSecret: secretsmanager.ISecret;
+  readonly slackWebhookSecret: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
-    this.queues = new PriorityQueues(this, 'PriorityQueues', { prefix: props.stage.prefix });
+    const { stage } = props;
+    const removalPolicy = stage.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    this.queues = new PriorityQueues(this, 'PriorityQueues', { prefix: stage.prefix, removalPolicy });
+    this.idempotency = new IdempotencyTable(this, 'Idempotency', {
+      tableName: `${stage.prefix}formfleet-idempotency`,
+      removalPolicy,
+    });
+    this.alerts = new AlertsTopic(this, 'Alerts', {
+      topicName: `${stage.prefix}formfleet-alerts`,
+      undeliveredQueueName: `${stage.prefix}formfleet-alerts-undelivered`,
+      removalPolicy,
+    });
+    this.databaseSecret = secretsmanager.Secret.fromSecretCompleteArn(
+      this,
+      'DatabaseSecret',
+      stage.databaseSecretArn,
+    );
+    this.slackWebhookSecret = secretsmanager.Secret.fromSecretCompleteArn(
+      this,
+      'SlackWebhookSecret',
+      stage.slackWebhookSecretArn,
+    );
+    new CfnOutput(this, 'AlertsTopicArn', {
+      value: this.alerts.topic.topicArn,
+      description: 'Subscribe e-mail or a pager here to receive every alert beside Slack',
+    });
   }
 }

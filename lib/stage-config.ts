@@ -1,7 +1,8 @@
 /**
  * The stage configuration (dev, prod): read from cdk.json context once in bin/, validated here into a typed,
  * readonly object that stacks receive as props. Numbers of behaviour (tiers, limits, schedules) are not here:
- * they are in the policy module and the same for every stage.
+ * they are in the policy module and the same for every stage. What differs per stage is where it runs, what
+ * it connects to, and how long it keeps things.
  */
 export interface StageConfig {
   readonly name: string;
@@ -12,7 +13,24 @@ export interface StageConfig {
   readonly databaseSecretArn: string;
   /** ARN of the Secrets Manager secret holding the Slack incoming-webhook URL. */
   readonly slackWebhookSecretArn: string;
+  /**
+   * Keep stateful resources (queues, tables, the alerts topic and key) when the stack is deleted or they are
+   * replaced, and protect the table from deletion. @default true (only a throwaway stage sets false)
+   */
+  readonly retainData: boolean;
+  /** Retention of every log group (function logs, API access logs). @default 30 */
+  readonly logRetentionDays: number;
+  /**
+   * Prefix of runbook links in alarm descriptions: `<runbookBaseUrl><name>.md`, e.g. a repository URL
+   * ending in `/docs/runbooks/`. @default 'docs/runbooks/'
+   */
+  readonly runbookBaseUrl: string;
 }
+
+/** The retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
 
 const ARN = (service: string) => new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:.+$`);
 
@@ -39,6 +57,21 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
   if (typeof r.slackWebhookSecretArn !== 'string' || !ARN('secretsmanager').test(r.slackWebhookSecretArn)) {
     problems.push(`${at('slackWebhookSecretArn')} must be a Secrets Manager secret ARN`);
   }
+  if (r.retainData !== undefined && typeof r.retainData !== 'boolean') {
+    problems.push(`${at('retainData')} must be true or false when given`);
+  }
+  if (
+    r.logRetentionDays !== undefined &&
+    !(LOG_RETENTION_DAYS as readonly unknown[]).includes(r.logRetentionDays)
+  ) {
+    problems.push(`${at('logRetentionDays')} must be one of ${LOG_RETENTION_DAYS.join(', ')}`);
+  }
+  if (
+    r.runbookBaseUrl !== undefined &&
+    (typeof r.runbookBaseUrl !== 'string' || !r.runbookBaseUrl.endsWith('/'))
+  ) {
+    problems.push(`${at('runbookBaseUrl')} must be a URL or path ending in "/" when given`);
+  }
   if (problems.length > 0) throw new Error(`invalid stage config:\n  ${problems.join('\n  ')}`);
   return {
     name,
@@ -46,5 +79,8 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
     env: { region: r.region as string, ...(r.account ? { account: r.account as string } : {}) },
     databaseSecretArn: r.databaseSecretArn as string,
     slackWebhookSecretArn: r.slackWebhookSecretArn as string,
+    retainData: (r.retainData as boolean | undefined) ?? true,
+    logRetentionDays: (r.logRetentionDays as number | undefined) ?? 30,
+    runbookBaseUrl: (r.runbookBaseUrl as string | undefined) ?? 'docs/runbooks/',
   };
 }

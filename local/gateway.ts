@@ -10,7 +10,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { ApiHandler } from '#functions/api/router';
 import { type ApiFunction, matchPath, ROUTES, type RouteSpec } from '#functions/api/routes';
-import { PAYLOAD_LIMITS } from '#policy';
+import { PAYLOAD_LIMITS, type UsagePlanNumbers } from '#policy';
+
+/** The part of a usage plan the local gateway emulates (quotas are left to API Gateway). */
+export type UsagePlanThrottle = Pick<UsagePlanNumbers, 'rateLimitPerSecond' | 'burstLimit'>;
 
 export interface GatewayOptions {
   port: number;
@@ -19,10 +22,10 @@ export interface GatewayOptions {
   /** API key value → key id, as API Gateway's key store. */
   apiKeys: ReadonlyMap<string, string>;
   /**
-   * The usage-plan throttle of a key id (policy usagePlanThrottle), as API Gateway applies it before the
+   * The usage-plan throttle of a key id (policy usagePlanFor), as API Gateway applies it before the
    * Lambda runs; undefined for no throttle.
    */
-  throttle?: (keyId: string) => { rateLimit: number; burstLimit: number } | undefined;
+  throttle?: (keyId: string) => UsagePlanThrottle | undefined;
   /** Milliseconds clock for the token buckets (tests pass their own). */
   now?: () => number;
   /** Extra non-API routes served by the local runtime (the dashboard). Return true if handled. */
@@ -46,7 +49,7 @@ function tooManyRequests(res: ServerResponse): void {
 }
 
 /**
- * API Gateway's usage-plan throttle: a token bucket per key (burstLimit tokens, refilled at rateLimit per
+ * API Gateway's usage-plan throttle: a token bucket per key (burstLimit tokens, refilled at rateLimitPerSecond per
  * second). AWS documents it as best effort; here it is exact, which is at least as strict.
  */
 export class TokenBuckets {
@@ -54,12 +57,12 @@ export class TokenBuckets {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  take(key: string, limits: { rateLimit: number; burstLimit: number }): boolean {
+  take(key: string, limits: UsagePlanThrottle): boolean {
     const now = this.now();
     const bucket = this.buckets.get(key) ?? { tokens: limits.burstLimit, at: now };
     bucket.tokens = Math.min(
       limits.burstLimit,
-      bucket.tokens + ((now - bucket.at) / 1000) * limits.rateLimit,
+      bucket.tokens + ((now - bucket.at) / 1000) * limits.rateLimitPerSecond,
     );
     bucket.at = now;
     this.buckets.set(key, bucket);

@@ -36,7 +36,7 @@ import { workerDepsFromEnv } from '#functions/worker/deps';
 import { makeWorkerHandler, type WorkerDeps } from '#functions/worker/handler';
 import { makePromoteJobsHandler } from '#functions/worker/promotion';
 import { promoteJobsDepsFromEnv } from '#functions/worker/promotion-deps';
-import { LOCAL, PRIORITY_TIERS, usagePlanThrottle } from '#policy';
+import { LOCAL, PRIORITY_TIERS, usagePlanFor } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { createDatabase, type Database } from '#shared/db';
 import { migrate } from '#shared/migrate';
@@ -303,7 +303,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       apiKeys,
       // API Gateway's usage plans, from the same policy numbers as the exact limiter (looser, by design).
       throttle: (keyId) =>
-        usagePlanThrottle(
+        usagePlanFor(
           jobsDeps.adminKeyIds.has(keyId) ? jobsDeps.limits.rates.admin : jobsDeps.limits.rates.client,
         ),
       handlers: {

@@ -198,7 +198,7 @@ export interface RateLimitPreset {
    * Token-bucket burst of the API Gateway usage plan (and the local gateway's emulation). It is a coarse,
    * best-effort outer guard against floods, so it is set LOOSER than the exact limits (a multiple of
    * perMinute): a client over its allowance meets the exact limiter's 429 with RateLimit-* headers, never
-   * the bucket's bare one. See usagePlanThrottle().
+   * the bucket's bare one. See usagePlanFor().
    */
   readonly burst: number;
 }
@@ -214,15 +214,6 @@ export const RATE_LIMITS = {
   /** Unauthenticated routes (GET /health), per client IP. */
   anonymousPerIp: { perMinute: 100, perHour: null, burst: 100 * OUTER_GUARD_FACTOR },
 } as const satisfies Record<string, RateLimitPreset>;
-
-/**
- * API Gateway usage-plan throttle for a preset (rate in requests per second, burst in requests): a token
- * bucket refilled at OUTER_GUARD_FACTOR x perMinute per minute. A client that keeps to the exact sliding
- * limits never empties it; the local gateway emulates it with these same numbers.
- */
-export function usagePlanThrottle(preset: RateLimitPreset): { rateLimit: number; burstLimit: number } {
-  return { rateLimit: (preset.perMinute * OUTER_GUARD_FACTOR) / 60, burstLimit: preset.burst };
-}
 
 /** List routes: page sizes (`limit` query parameter). */
 export const PAGINATION = {
@@ -334,3 +325,134 @@ export const SERVICE = {
 export function tierQueueNames(tier: PriorityTier, prefix = ''): { queue: string; dlq: string } {
   return { queue: `${prefix}${tier.queueName}.fifo`, dlq: `${prefix}${tier.queueName}-dlq.fifo` };
 }
+
+/**
+ * Lambda sizing per function kind (a manifest entry may override timeout or memory). Memory buys CPU: the
+ * API gets 1 GB so a cold start and a Postgres round trip stay fast; the worker gets WORKER.memoryMb for
+ * Chromium.
+ */
+export const FUNCTION_DEFAULTS = {
+  /** 29 s: API Gateway REST gives up at 29 s, so a longer Lambda would only run on for nobody. */
+  api: { timeoutSeconds: 29, memoryMb: 1024 },
+  worker: { timeoutSeconds: WORKER.timeoutSeconds, memoryMb: WORKER.memoryMb },
+  scheduled: { timeoutSeconds: 60, memoryMb: 512 },
+  subscriber: { timeoutSeconds: 30, memoryMb: 256 },
+  /** Migrations on deploy: long enough for a large index build, short of the deploy timing out. */
+  trigger: { timeoutSeconds: 300, memoryMb: 512 },
+} as const;
+
+/** Async invocations (schedules, SNS subscribers): retries before the on-failure destination keeps the event. */
+export const ASYNC_INVOKE = {
+  /** The Slack notifier and other subscribers: Lambda's maximum, since Slack outages are usually short. */
+  subscriberRetryAttempts: 2,
+  /** Subscribers keep trying for an hour; an alert older than that goes to the on-failure queue. */
+  subscriberMaxEventAgeSeconds: 60 * 60,
+  /** Schedules never retry: the next tick does the same work with fresher data. */
+  scheduledRetryAttempts: 0,
+} as const;
+
+/**
+ * API Gateway usage-plan numbers derived from a RATE_LIMITS preset: one source for the usage plans CDK
+ * creates and the local gateway's emulation of them. API Gateway throttles with a token bucket in requests
+ * per second and counts quotas per DAY, WEEK or MONTH only, so: rate = OUTER_GUARD_FACTOR x perMinute / 60
+ * (looser than the exact limiter, so a client over its allowance meets the API's 429 with RateLimit-*
+ * headers, never the bucket's bare one); burst as given; the daily quota is the most the exact hourly limit
+ * could ever allow in a day (perHour x 24, or perMinute x 1,440 without an hourly limit). The outer guards
+ * therefore never refuse a request the API's own exact limiter would allow; they only cap a runaway key.
+ */
+export interface UsagePlanNumbers {
+  readonly rateLimitPerSecond: number;
+  readonly burstLimit: number;
+  readonly quotaPerDay: number;
+}
+
+export function usagePlanFor(preset: RateLimitPreset): UsagePlanNumbers {
+  return {
+    rateLimitPerSecond: (preset.perMinute * OUTER_GUARD_FACTOR) / 60,
+    burstLimit: preset.burst,
+    quotaPerDay: preset.perHour === null ? preset.perMinute * 60 * 24 : preset.perHour * 24,
+  };
+}
+
+/**
+ * One usage plan per kind of API key: every RATE_LIMITS preset except the per-IP one for requests without
+ * a key. A preset added to RATE_LIMITS gets its plan without further change.
+ */
+export const USAGE_PLANS: Readonly<Record<string, UsagePlanNumbers>> = Object.fromEntries(
+  Object.entries(RATE_LIMITS)
+    .filter(([name]) => name !== 'anonymousPerIp')
+    .map(([name, preset]) => [name, usagePlanFor(preset)]),
+);
+
+/** API Gateway's and WAF's coarse guards in front of the API's exact limiter. */
+export const API_EDGE = {
+  /**
+   * Stage throttle (every method, all callers together): 50 requests/s with a burst of 100 is 3x the
+   * 1,000 requests/min the API must serve, and keeps Lambda and the Postgres connection budget bounded.
+   */
+  stageRateLimitPerSecond: 50,
+  stageBurstLimit: 100,
+  /**
+   * WAF per-IP rule: no single address legitimately sends more than the most generous key allows (the
+   * admin preset per minute); above that it is a flood, blocked before it costs a Lambda invocation.
+   */
+  wafPerIpRequests: RATE_LIMITS.admin.perMinute,
+  /** WAF per-IP rule on the routes without a key (GET /health): the anonymous preset. */
+  wafAnonymousPerIpRequests: RATE_LIMITS.anonymousPerIp.perMinute,
+  /** WAF rate-based rules count over this window (WAF allows 60, 120, 300 or 600 s). */
+  wafWindowSeconds: 60,
+  /** GET /v1/directories responses are cached this long at the edge (directory data changes rarely). */
+  directoriesCacheTtlSeconds: 60,
+} as const;
+
+/** Metric names the handlers emit and the dashboard and alarms read (namespace SERVICE.metricsNamespace). */
+export const METRIC_NAMES = {
+  /** Count 1 per worker heartbeat (every WORKER.heartbeatIntervalSeconds while a job runs), flushed at once. */
+  workerHeartbeat: 'WorkerHeartbeat',
+  /** Milliseconds from claim to the job's end, per job. */
+  jobDuration: 'JobDuration',
+  /** `Submission_<status>` counts one settled directory. */
+  submissionPrefix: 'Submission_',
+} as const;
+
+/**
+ * CloudWatch alarm thresholds. Each alarm is evaluated on one-minute periods; `…Minutes` is how many
+ * consecutive minutes must breach before it fires.
+ */
+export const ALARMS = {
+  periodSeconds: 60,
+  /** A message in a DLQ is a job that failed maxReceiveCount times: a person must look, so any one fires. */
+  dlqVisibleAbove: 0,
+  dlqMinutes: 1,
+  /** 100 waiting jobs is far more than even P1's concurrency drains in minutes: work is piling up. */
+  queueDepthAbove: 100,
+  /** Sustained for 5 min, so a burst being drained at full concurrency does not page anyone. */
+  queueDepthMinutes: 5,
+  /** A function failing one invocation in ten is broken, not unlucky. */
+  errorRatePercentAbove: 10,
+  errorRateMinutes: 5,
+  /** Jobs waiting or in flight and not one worker heartbeat for 5 min: the workers are not running. */
+  heartbeatMissingMinutes: 5,
+  /** More than 1 % of API requests failing on our side for 5 min is a broken dependency, not a blip. */
+  api5xxPercentAbove: 1,
+  api5xxMinutes: 5,
+  /**
+   * Any error of a function no caller sees (worker crash or timeout, a failed scheduled run, a failed
+   * notifier delivery, a failed migration) is worth a look: nobody else will report it.
+   */
+  backgroundErrorsAbove: 0,
+  backgroundErrorsMinutes: 1,
+  /** Any throttle means a function wanted to run and could not (functions without reserved concurrency). */
+  throttlesAbove: 0,
+  throttlesMinutes: 5,
+  /** An alert that could not be delivered to Slack after every retry: the alerting path itself is broken. */
+  undeliveredAlertsAbove: 0,
+} as const;
+
+/** The CloudWatch dashboard. */
+export const DASHBOARD = {
+  /** Graph resolution: one minute, the finest SQS and Lambda publish. */
+  periodSeconds: 60,
+  /** Default time range shown. */
+  defaultRangeHours: 3,
+} as const;

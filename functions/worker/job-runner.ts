@@ -4,7 +4,9 @@
  * while it works. Every write names the claim's fencing token; the first refused write means a newer
  * claimant owns the job, and this run stops without touching anything else.
  */
+
 import type { Context, SQSRecord } from 'aws-lambda';
+import { METRIC_NAMES } from '#policy';
 import type { Profile } from '#shared/customer-store';
 import type { Directory } from '#shared/directory-store';
 import type { Claim, JobProgress } from '#shared/job-store';
@@ -92,7 +94,7 @@ export async function runJob(
     progress.counts = countByStatus(final);
     const finished = await deps.jobs.finish(claim, { status: 'completed', progress });
     if (!finished) return 'superseded';
-    deps.metrics.addMetric('JobDuration', MetricUnit.Milliseconds, Date.now() - started);
+    deps.metrics.addMetric(METRIC_NAMES.jobDuration, MetricUnit.Milliseconds, Date.now() - started);
     log.info('job completed', { counts: progress.counts, ms: Date.now() - started });
     return 'completed';
   } finally {
@@ -127,7 +129,7 @@ async function settleOne(
     return false;
   }
   progress.done = (progress.done ?? 0) + 1;
-  deps.metrics.addMetric(`Submission_${settlement.status}`, MetricUnit.Count, 1);
+  deps.metrics.addMetric(`${METRIC_NAMES.submissionPrefix}${settlement.status}`, MetricUnit.Count, 1);
   deps.metrics.addMetric('DirectoryDuration', MetricUnit.Milliseconds, Date.now() - started);
   dlog.info('directory settled', {
     status: settlement.status,
@@ -328,7 +330,7 @@ function startHeartbeat(
       jobsInFlight: state.jobsInFlight,
       browser: deps.browser.state(),
     });
-    deps.metrics.addMetric('WorkerHeartbeat', MetricUnit.Count, 1);
+    deps.metrics.addMetric(METRIC_NAMES.workerHeartbeat, MetricUnit.Count, 1);
     deps.metrics.publishStoredMetrics();
   };
   const timer = setInterval(() => {

@@ -2,7 +2,7 @@
  * PriorityQueues: per priority tier a FIFO queue in high-throughput mode and its FIFO dead-letter queue,
  * built from the policy tier list. SQS-managed encryption and a TLS-only policy on every queue.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { PRIORITY_TIERS, type Priority, type PriorityTier, QUEUES, tierQueueNames, WORKER } from '#policy';
@@ -20,6 +20,11 @@ export interface PriorityQueuesProps {
    * @default QUEUES.maxReceiveCount
    */
   readonly maxReceiveCount?: number;
+  /**
+   * What happens to the queues when they leave the stack (deleted or replaced).
+   * @default RemovalPolicy.RETAIN (a queue may hold jobs; only a throwaway stage destroys them)
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 export interface TierQueues {
@@ -30,11 +35,14 @@ export interface TierQueues {
 
 export class PriorityQueues extends Construct {
   readonly tiers: readonly TierQueues[];
+  /** Visibility timeout of every main queue (a consumer's timeout must fit in it six times). */
+  readonly visibilityTimeout: Duration;
 
   constructor(scope: Construct, id: string, props: PriorityQueuesProps) {
     super(scope, id);
     const visibilityTimeout = props.visibilityTimeout ?? Duration.seconds(WORKER.visibilityTimeoutSeconds);
     const maxReceiveCount = props.maxReceiveCount ?? QUEUES.maxReceiveCount;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const problems: string[] = [];
     if (visibilityTimeout.toSeconds() < 6 * WORKER.timeoutSeconds) {
       problems.push(
@@ -43,6 +51,7 @@ export class PriorityQueues extends Construct {
     }
     if (maxReceiveCount < 1 || maxReceiveCount > 1000) problems.push('maxReceiveCount must be 1..1000');
     if (problems.length > 0) throw new Error(`PriorityQueues: ${problems.join('; ')}`);
+    this.visibilityTimeout = visibilityTimeout;
 
     this.tiers = PRIORITY_TIERS.map((tier) => {
       const names = tierQueueNames(tier, props.prefix);
@@ -52,6 +61,12 @@ export class PriorityQueues extends Construct {
         retentionPeriod: Duration.seconds(QUEUES.dlqRetentionSeconds),
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
+        removalPolicy,
+      });
+      Validations.of(deadLetterQueue).acknowledge({
+        id: 'Serverless-SQSRedrivePolicy',
+        reason:
+          'This is the FIFO dead-letter queue of a tier queue: the end of the line, kept 14 days for a person or the DLQ redrive to handle.',
       });
       const queue = new sqs.Queue(this, `${tier.name}Queue`, {
         queueName: names.queue,
@@ -63,6 +78,7 @@ export class PriorityQueues extends Construct {
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
         deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount },
+        removalPolicy,
       });
       return { tier, queue, deadLetterQueue };
     });

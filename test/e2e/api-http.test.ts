@@ -222,7 +222,7 @@ describe('keys as API Gateway checks them', () => {
     const gateway = await startGateway({
       port: 0,
       apiKeys: new Map([['k', 'key-1']]),
-      throttle: () => ({ rateLimit: 1, burstLimit: 3 }),
+      throttle: () => ({ rateLimitPerSecond: 1, burstLimit: 3 }),
       now: () => clock,
       handlers: Object.fromEntries(ROUTES.map((r) => [r.fn, handler])) as never,
     });

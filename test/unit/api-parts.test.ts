@@ -8,7 +8,7 @@ import { estimateWaitSeconds } from '#functions/api/job-queries';
 import { matchPath, resolveRoute } from '#functions/api/routes';
 import { FUNCTIONS, functionSpec } from '#functions/manifest';
 import { TokenBuckets } from '#local/gateway';
-import { HEALTH, PAYLOAD_LIMITS, RATE_LIMITS, usagePlanThrottle } from '#policy';
+import { HEALTH, PAYLOAD_LIMITS, RATE_LIMITS, usagePlanFor } from '#policy';
 import { apiEvent } from '#test/events';
 
 describe('API limits from the environment', () => {
@@ -31,16 +31,17 @@ describe('API limits from the environment', () => {
 describe('usage-plan throttle', () => {
   it('is looser than the exact limits, so clients meet the exact limiter first', () => {
     for (const preset of Object.values(RATE_LIMITS)) {
-      const { rateLimit, burstLimit } = usagePlanThrottle(preset);
+      const { rateLimitPerSecond, burstLimit, quotaPerDay } = usagePlanFor(preset);
       expect(burstLimit).toBeGreaterThan(preset.perMinute);
-      expect(rateLimit * 60).toBeGreaterThan(preset.perMinute);
+      expect(rateLimitPerSecond * 60).toBeGreaterThan(preset.perMinute);
+      expect(quotaPerDay).toBeGreaterThanOrEqual((preset.perHour ?? preset.perMinute * 60) * 24);
     }
   });
 
   it('refills a bucket at its rate up to its burst', () => {
     let now = 0;
     const buckets = new TokenBuckets(() => now);
-    const limits = { rateLimit: 2, burstLimit: 2 };
+    const limits = { rateLimitPerSecond: 2, burstLimit: 2 };
     expect([1, 2, 3].map(() => buckets.take('k', limits))).toEqual([true, true, false]);
     expect(buckets.take('other', limits)).toBe(true);
     now = 500;
@@ -131,7 +132,7 @@ describe('API functions in the manifest', () => {
     expect(functionSpec('api-health').needs).toEqual({
       database: true,
       jobQueues: ['read'],
-      deadLetterQueues: 'read',
+      deadLetterQueues: 'count',
     });
     expect(functionSpec('api-dlq').needs).toEqual({
       database: true,

@@ -1,0 +1,84 @@
+/**
+ * The stateless stack: every function of the manifest with its triggers, schedules and subscriptions, the
+ * REST API over the route table, the alarms and the dashboard. Everything here can be destroyed and
+ * recreated from code; state lives in the data stack, whose resources arrive as props.
+ */
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { RouteSpec } from '#functions/api/routes';
+import { ROUTES } from '#functions/api/routes';
+import { FUNCTIONS, type FunctionSpec } from '#functions/manifest';
+import { FormfleetApi } from './constructs/formfleet-api.ts';
+import { FunctionFleet } from './constructs/function-fleet.ts';
+import { OperationalAlarms } from './constructs/operational-alarms.ts';
+import { OperationsDashboard } from './constructs/operations-dashboard.ts';
+import type { DataStack } from './data-stack.ts';
+import { logRetentionOf } from './log-retention.ts';
+import type { StageConfig } from './stage-config.ts';
+
+export interface AppStackProps extends StackProps {
+  readonly stage: StageConfig;
+  /** The stateful resources. */
+  readonly data: DataStack;
+  /** @default FUNCTIONS (functions/manifest.ts) */
+  readonly functions?: readonly FunctionSpec[];
+  /** @default ROUTES (functions/api/routes.ts) */
+  readonly routes?: readonly RouteSpec[];
+}
+
+export class AppStack extends Stack {
+  readonly fleet: FunctionFleet;
+  readonly api: FormfleetApi | undefined;
+  readonly alarms: OperationalAlarms;
+  readonly dashboard: OperationsDashboard;
+
+  constructor(scope: Construct, id: string, props: AppStackProps) {
+    super(scope, id, props);
+    const { stage, data } = props;
+    const routes = props.routes ?? ROUTES;
+    const logRetention = logRetentionOf(stage.logRetentionDays);
+
+    this.fleet = new FunctionFleet(this, 'Functions', {
+      stageName: stage.name,
+      prefix: stage.prefix,
+      functions: props.functions ?? FUNCTIONS,
+      resources: {
+        queues: data.queues,
+        idempotencyTable: data.idempotency.table,
+        alerts: data.alerts,
+        databaseSecret: data.databaseSecret,
+        slackWebhookSecret: data.slackWebhookSecret,
+      },
+      logRetention,
+    });
+
+    if (routes.length > 0) {
+      this.api = new FormfleetApi(this, 'Api', {
+        prefix: stage.prefix,
+        stageName: stage.name,
+        routes,
+        handlers: this.fleet.apiHandlers,
+        logRetention,
+      });
+      for (const fn of this.fleet.apiHandlers.values()) fn.bindAdminApiKeys([this.api.adminKey.keyId]);
+    }
+
+    this.alarms = new OperationalAlarms(this, 'Alarms', {
+      alarmPrefix: `formfleet-${stage.name}`,
+      runbookBaseUrl: stage.runbookBaseUrl,
+      topic: data.alerts.topic,
+      tiers: data.queues.tiers,
+      functions: this.fleet.functions,
+      ...(this.api ? { apiStage: this.api.stage } : {}),
+      undeliveredAlerts: data.alerts.undelivered,
+      scheduleFailures: this.fleet.scheduleFailures,
+    });
+    this.dashboard = new OperationsDashboard(this, 'Dashboard', {
+      dashboardName: `formfleet-${stage.name}`,
+      tiers: data.queues.tiers,
+      functions: this.fleet.functions,
+      ...(this.api ? { apiStage: this.api.stage, apiStageName: stage.name } : {}),
+      alarms: this.alarms.alarms,
+    });
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * FunctionFleet: every Lambda of the function manifest, built generically. Each spec becomes a house
+ * function (or the browser variant); its `needs` become environment variables with their least-privilege
+ * grants; its `kind` decides how it is invoked: one SQS event source mapping per tier (worker), an
+ * EventBridge schedule (scheduled), an SNS subscription with an on-failure destination (subscriber), or a
+ * deploy-time trigger that runs before every other function is updated (trigger). API functions are
+ * returned by route-table name for the API construct to route to. Adding a function to the manifest adds
+ * it here without a CDK change.
+ */
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as triggers from 'aws-cdk-lib/triggers';
+import { Construct } from 'constructs';
+import type { FunctionSpec } from '#functions/manifest';
+import { ASYNC_INVOKE, FUNCTION_DEFAULTS, QUEUES } from '#policy';
+import type { AlertsTopic } from './alerts-topic.ts';
+import { BrowserFunction } from './browser-function.ts';
+import { HouseFunction, SendOnlyQueueDestination } from './house-function.ts';
+import type { PriorityQueues } from './priority-queues.ts';
+
+/** The stateful resources functions bind to (from the data stack). */
+export interface FleetResources {
+  readonly queues: PriorityQueues;
+  readonly idempotencyTable: { readonly tableName: string; readonly tableArn: string };
+  readonly alerts: AlertsTopic;
+  readonly databaseSecret: secretsmanager.ISecret;
+  readonly slackWebhookSecret: secretsmanager.ISecret;
+}
+
+export interface FunctionFleetProps {
+  /** Stage name: functions are named `formfleet-<stage>-<name>`. */
+  readonly stageName: string;
+  /** Physical name prefix of the fleet's own queues (the stage prefix). */
+  readonly prefix: string;
+  readonly functions: readonly FunctionSpec[];
+  readonly resources: FleetResources;
+  readonly logRetention: logs.RetentionDays;
+}
+
+export interface BuiltFunction {
+  readonly spec: FunctionSpec;
+  readonly fn: HouseFunction;
+}
+
+const KINDS = ['api', 'worker', 'scheduled', 'subscriber', 'trigger'] as const;
+/** Every `needs` key that has a binding; a new need must get its `bind*` method before it can be used. */
+const KNOWN_NEEDS: readonly (keyof FunctionSpec['needs'])[] = [
+  'database',
+  'jobQueues',
+  'deadLetterQueues',
+  'idempotencyTable',
+  'alertsTopic',
+  'slackWebhookSecret',
+];
+const TOPICS = ['alerts'];
+
+/** Every problem with the specs, in one list (a combined error names them all). */
+export function validateFunctionSpecs(specs: readonly FunctionSpec[], resources: FleetResources): string[] {
+  const problems: string[] = [];
+  const names = new Set<string>();
+  const tiers = resources.queues.tiers;
+  const sumOfTierConcurrency = tiers.reduce((sum, t) => sum + t.tier.maxConcurrency, 0);
+  for (const spec of specs) {
+    const at = `function ${spec.name}`;
+    if (!/^[a-z][a-z0-9-]{0,40}$/.test(spec.name)) problems.push(`${at}: name must be lowercase kebab-case`);
+    if (names.has(spec.name)) problems.push(`${at}: name is used twice`);
+    names.add(spec.name);
+    if (!(KINDS as readonly string[]).includes(spec.kind)) problems.push(`${at}: unknown kind ${spec.kind}`);
+    if ((spec.kind === 'scheduled') !== (spec.schedule !== undefined)) {
+      problems.push(`${at}: a schedule is required for kind 'scheduled' and only allowed there`);
+    }
+    if (spec.schedule && (spec.schedule.everySeconds < 60 || spec.schedule.everySeconds % 60 !== 0)) {
+      problems.push(`${at}: schedule.everySeconds must be whole minutes (EventBridge rates are in minutes)`);
+    }
+    for (const need of Object.keys(spec.needs)) {
+      if (!(KNOWN_NEEDS as readonly string[]).includes(need)) {
+        problems.push(`${at}: need "${need}" has no binding in lib/constructs/house-function.ts`);
+      }
+    }
+    if (spec.subscribesTo !== undefined && !TOPICS.includes(spec.subscribesTo)) {
+      problems.push(`${at}: subscribesTo must be one of ${TOPICS.join(', ')}`);
+    }
+    if ((spec.kind === 'subscriber') !== (spec.subscribesTo !== undefined)) {
+      problems.push(`${at}: subscribesTo is required for kind 'subscriber' and only allowed there`);
+    }
+    if ((spec.kind === 'api') !== (spec.apiFunction !== undefined)) {
+      problems.push(`${at}: apiFunction is required for kind 'api' and only allowed there`);
+    }
+    const timeout = spec.timeoutSeconds ?? FUNCTION_DEFAULTS[spec.kind]?.timeoutSeconds ?? 0;
+    if (spec.kind === 'worker' && timeout * 6 > resources.queues.visibilityTimeout.toSeconds()) {
+      problems.push(
+        `${at}: queue visibility (${resources.queues.visibilityTimeout.toSeconds()} s) must be at least 6x the worker timeout (${timeout} s)`,
+      );
+    }
+    if (
+      spec.kind === 'worker' &&
+      spec.reservedConcurrency !== undefined &&
+      spec.reservedConcurrency < sumOfTierConcurrency
+    ) {
+      problems.push(
+        `${at}: reservedConcurrency ${spec.reservedConcurrency} is below the tiers' combined maxConcurrency (${sumOfTierConcurrency}); the event source mappings would be throttled`,
+      );
+    }
+    if (
+      spec.apiFunction !== undefined &&
+      specs.filter((f) => f.apiFunction === spec.apiFunction).length > 1
+    ) {
+      problems.push(`${at}: route-table function "${spec.apiFunction}" is served by more than one function`);
+    }
+    if (spec.kind === 'api' && spec.timeoutSeconds !== undefined && spec.timeoutSeconds > 29) {
+      problems.push(`${at}: an API function's timeout cannot exceed API Gateway's 29 s`);
+    }
+  }
+  return problems;
+}
+
+/** `api-jobs` → `ApiJobs`: construct ids stay stable as long as the manifest name does. */
+export const constructIdOf = (name: string) =>
+  name
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+
+export class FunctionFleet extends Construct {
+  readonly functions: readonly BuiltFunction[];
+  /** API functions by their route-table name (`jobs`, `customers`...). */
+  readonly apiHandlers: ReadonlyMap<string, HouseFunction>;
+  /** EventBridge dead-letter queue and on-failure destination of every scheduled function. */
+  readonly scheduleFailures: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: FunctionFleetProps) {
+    super(scope, id);
+    const problems = validateFunctionSpecs(props.functions, props.resources);
+    if (problems.length > 0) throw new Error(`${id}: invalid function manifest:\n  ${problems.join('\n  ')}`);
+    const { resources } = props;
+
+    this.scheduleFailures = new sqs.Queue(this, 'ScheduleFailures', {
+      queueName: `${props.prefix}formfleet-schedule-failures`,
+      retentionPeriod: Duration.seconds(QUEUES.dlqRetentionSeconds),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const endOfTheLine =
+      'This queue is itself the dead-letter queue of the schedules (EventBridge DLQ and on-failure destination); an alarm watches it and the next tick repeats the work.';
+    Validations.of(this.scheduleFailures).acknowledge({ id: 'AwsSolutions-SQS3', reason: endOfTheLine });
+    Validations.of(this.scheduleFailures).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason: endOfTheLine,
+    });
+
+    this.functions = props.functions.map((spec) => ({ spec, fn: this.build(spec, props) }));
+    for (const built of this.functions) this.wire(built, resources);
+
+    this.apiHandlers = new Map(
+      this.functions
+        .filter((f) => f.spec.kind === 'api' && f.spec.apiFunction)
+        .map((f) => [f.spec.apiFunction as string, f.fn]),
+    );
+    // Triggers (migrations) run after the data stack exists and before any other function's new code.
+    const others = this.functions.filter((f) => f.spec.kind !== 'trigger').map((f) => f.fn);
+    for (const { spec, fn } of this.functions.filter((f) => f.spec.kind === 'trigger')) {
+      new triggers.Trigger(this, `${constructIdOf(spec.name)}Trigger`, {
+        handler: fn,
+        timeout: fn.timeout ?? Duration.seconds(FUNCTION_DEFAULTS.trigger.timeoutSeconds),
+        executeOnHandlerChange: true,
+        executeBefore: others,
+      });
+    }
+  }
+
+  private build(spec: FunctionSpec, props: FunctionFleetProps): HouseFunction {
+    const defaults = FUNCTION_DEFAULTS[spec.kind];
+    const common = {
+      functionName: `formfleet-${props.stageName}-${spec.name}`,
+      entry: spec.entry,
+      description: spec.description.slice(0, 256),
+      timeout: Duration.seconds(spec.timeoutSeconds ?? defaults.timeoutSeconds),
+      logRetention: props.logRetention,
+      ...(spec.reservedConcurrency !== undefined
+        ? { reservedConcurrentExecutions: spec.reservedConcurrency }
+        : {}),
+      ...(spec.assets ? { assets: spec.assets } : {}),
+    };
+    const id = constructIdOf(spec.name);
+    if (spec.browser) {
+      return new BrowserFunction(this, id, {
+        ...common,
+        ...(spec.memoryMb !== undefined ? { memorySize: spec.memoryMb } : {}),
+      });
+    }
+    return new HouseFunction(this, id, { ...common, memorySize: spec.memoryMb ?? defaults.memoryMb });
+  }
+
+  private wire({ spec, fn }: BuiltFunction, resources: FleetResources): void {
+    const { needs } = spec;
+    const tiers = resources.queues.tiers;
+    if (needs.database) fn.bindDatabase(resources.databaseSecret);
+    if (needs.jobQueues?.length) fn.bindJobQueues(tiers, needs.jobQueues);
+    if (needs.deadLetterQueues) fn.bindDeadLetterQueues(tiers, needs.deadLetterQueues);
+    if (needs.idempotencyTable) fn.bindIdempotencyTable(resources.idempotencyTable);
+    if (needs.alertsTopic) fn.bindAlertsTopic(resources.alerts.topic, resources.alerts.key);
+    if (needs.slackWebhookSecret) fn.bindSlackWebhookSecret(resources.slackWebhookSecret);
+
+    const noDlq = (reason: string) => Validations.of(fn).acknowledge({ id: 'Serverless-LambdaDLQ', reason });
+    switch (spec.kind) {
+      case 'worker':
+        fn.consumeTiers(tiers);
+        noDlq(
+          "Invoked by SQS event source mappings: a failing message moves to its tier's FIFO DLQ by the queue's redrive policy.",
+        );
+        break;
+      case 'scheduled': {
+        const every = Duration.seconds(spec.schedule?.everySeconds ?? 60);
+        new events.Rule(this, `${constructIdOf(spec.name)}Schedule`, {
+          description: `Runs ${fn.node.id} every ${every.toMinutes()} min (policy SCHEDULES)`,
+          schedule: events.Schedule.rate(Duration.minutes(every.toMinutes())),
+          targets: [
+            new targets.LambdaFunction(fn, {
+              deadLetterQueue: this.scheduleFailures,
+              retryAttempts: 2,
+              maxEventAge: every,
+            }),
+          ],
+        });
+        fn.configureAsyncInvoke({
+          retryAttempts: ASYNC_INVOKE.scheduledRetryAttempts,
+          maxEventAge: every,
+          onFailure: new SendOnlyQueueDestination(this.scheduleFailures),
+        });
+        noDlq(
+          'Asynchronous failures go to an on-failure destination (the schedule-failures queue), which records the error with the event.',
+        );
+        break;
+      }
+      case 'subscriber':
+        resources.alerts.topic.addSubscription(
+          new subscriptions.LambdaSubscription(fn, { deadLetterQueue: resources.alerts.undelivered }),
+        );
+        fn.configureAsyncInvoke({
+          retryAttempts: ASYNC_INVOKE.subscriberRetryAttempts,
+          maxEventAge: Duration.seconds(ASYNC_INVOKE.subscriberMaxEventAgeSeconds),
+          onFailure: new SendOnlyQueueDestination(resources.alerts.undelivered),
+        });
+        noDlq(
+          'Asynchronous failures go to an on-failure destination (the undelivered-alerts queue), which records the error with the event.',
+        );
+        break;
+      case 'api':
+        noDlq(
+          'Invoked synchronously by API Gateway: the caller gets the error response; there is no event to keep.',
+        );
+        break;
+      case 'trigger':
+        noDlq(
+          'Invoked synchronously by the deploy (CDK Trigger): a failure fails and rolls back the deploy; there is no event to keep.',
+        );
+        break;
+    }
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * HouseFunction: formfleet's NodejsFunction with the house defaults (Node.js 22 on x86_64, X-Ray tracing,
+ * JSON logs into a log group with a retention, an ESM bundle with source maps and the createRequire banner)
+ * and its own role that starts empty: no managed policy, only what `bind*` methods add. Each `bind*` method
+ * sets an environment variable and grants exactly the actions that variable is for, in one call, so no
+ * handler has an env var without its grant or a grant without a use.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { SERVICE } from '#policy';
+import { dlqUrlEnvName, queueUrlEnvName } from '#shared/job-queue';
+import type { TierQueues } from './priority-queues.ts';
+
+/** The repository root: NodejsFunction's project root and where manifest entries and assets are found. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Lets the ESM bundle load CommonJS dependencies that call `require` (pg, playwright-core internals). */
+const CREATE_REQUIRE_BANNER =
+  "import { createRequire as __ffCreateRequire } from 'node:module'; const require = __ffCreateRequire(import.meta.url);";
+
+export interface HouseFunctionProps {
+  /** Physical function name (also names the log group `/aws/lambda/<functionName>`). */
+  readonly functionName: string;
+  /** Handler entry file, relative to the repository root. */
+  readonly entry: string;
+  readonly description: string;
+  /** Lambda timeout; at most 15 minutes. */
+  readonly timeout: Duration;
+  /** Memory in MB, 128..10240. */
+  readonly memorySize: number;
+  /** Retention of the function's log group. */
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * What happens to the log group when the function is removed.
+   * @default RemovalPolicy.DESTROY (logs of a deleted function expire with their retention anyway)
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /** Reserved concurrency. @default none (the account's unreserved pool) */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * Repository directories copied into the bundle root (found at `$LAMBDA_TASK_ROOT/<dir>` at run time).
+   * @default none
+   */
+  readonly assets?: readonly string[];
+  /**
+   * Packages installed into the bundle's node_modules by npm (from package-lock.json) instead of being
+   * bundled by esbuild, for packages that read files beside their own code. @default none
+   */
+  readonly nodeModules?: readonly string[];
+  /** /tmp size. @default 512 MiB (Lambda's default) */
+  readonly ephemeralStorageMb?: number;
+  /** Extra environment variables (the `bind*` methods add theirs). @default none */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+/** Collects every problem with a set of props into one error. */
+export function validateHouseFunctionProps(props: HouseFunctionProps): string[] {
+  const problems: string[] = [];
+  if (props.memorySize < 128 || props.memorySize > 10_240) problems.push('memorySize must be 128..10240 MB');
+  const timeout = props.timeout.toSeconds();
+  if (timeout < 1 || timeout > 900) problems.push('timeout must be 1..900 seconds');
+  if (props.reservedConcurrentExecutions !== undefined && props.reservedConcurrentExecutions < 1) {
+    problems.push(
+      'reservedConcurrentExecutions must be at least 1 when given (0 would disable the function)',
+    );
+  }
+  if (
+    props.ephemeralStorageMb !== undefined &&
+    (props.ephemeralStorageMb < 512 || props.ephemeralStorageMb > 10_240)
+  ) {
+    problems.push('ephemeralStorageMb must be 512..10240');
+  }
+  if (!existsSync(join(PROJECT_ROOT, props.entry))) problems.push(`entry ${props.entry} does not exist`);
+  for (const dir of props.assets ?? []) {
+    if (!/^[a-z0-9][a-z0-9_-]*$/i.test(dir) || !existsSync(join(PROJECT_ROOT, dir))) {
+      problems.push(`asset "${dir}" must be an existing top-level directory of the repository`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * A Lambda destination that grants exactly sqs:SendMessage, all Lambda needs to deliver a failed event
+ * (CDK's SqsDestination also grants GetQueueAttributes and GetQueueUrl).
+ */
+export class SendOnlyQueueDestination implements lambda.IDestination {
+  constructor(private readonly queue: sqs.IQueue) {}
+
+  bind(_scope: Construct, fn: lambda.IFunction): lambda.DestinationConfig {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] }),
+    );
+    return { destination: this.queue.queueArn };
+  }
+}
+
+export class HouseFunction extends NodejsFunction {
+  /** The function's own role (the inherited `role` is typed optional). */
+  readonly executionRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: HouseFunctionProps) {
+    const problems = validateHouseFunctionProps(props);
+    if (problems.length > 0) throw new Error(`${id}: ${problems.join('; ')}`);
+    // Created in the parent scope because a subclass cannot add children before super().
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      logGroupName: `/aws/lambda/${props.functionName}`,
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+    });
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${props.functionName} (least privilege, from its manifest needs)`,
+    });
+    const assets = props.assets ?? [];
+    super(scope, id, {
+      functionName: props.functionName,
+      description: props.description,
+      entry: join(PROJECT_ROOT, props.entry),
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.X86_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      ...(props.ephemeralStorageMb ? { ephemeralStorageSize: Size.mebibytes(props.ephemeralStorageMb) } : {}),
+      ...(props.reservedConcurrentExecutions !== undefined
+        ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
+        : {}),
+      tracing: lambda.Tracing.ACTIVE,
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: SERVICE.name,
+        POWERTOOLS_METRICS_NAMESPACE: SERVICE.metricsNamespace,
+        // Stack traces in the logs point at the TypeScript source (the bundle ships its .map file).
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        banner: CREATE_REQUIRE_BANNER,
+        // The SDK is bundled too: the version the tests ran is the version that runs.
+        externalModules: [],
+        ...(props.nodeModules?.length ? { nodeModules: [...props.nodeModules] } : {}),
+        // npm installs nodeModules from its cache when it can, so synth works without the registry.
+        environment: {
+          npm_config_prefer_offline: 'true',
+          npm_config_audit: 'false',
+          npm_config_fund: 'false',
+          npm_config_update_notifier: 'false',
+        },
+        ...(assets.length > 0
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (inputDir: string, outputDir: string) =>
+                  assets.map((dir) => `cp -R "${join(inputDir, dir)}" "${join(outputDir, dir)}"`),
+              },
+            }
+          : {}),
+      },
+    });
+    this.executionRole = role;
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) has no resource-level permissions; every other statement names its resource.',
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Node.js 22 is the runtime formfleet targets and tests (local Node 20.19+ with the same code); moving to a newer runtime is a deliberate, tested change.',
+    });
+    Validations.of(this).acknowledge({
+      id: 'Serverless-LambdaLatestVersion',
+      reason:
+        'Node.js 22 is the runtime formfleet targets and tests (local Node 20.19+ with the same code); moving to a newer runtime is a deliberate, tested change.',
+    });
+  }
+
+  /** DATABASE_SECRET_ARN + secretsmanager:GetSecretValue on that secret (the Postgres connection string). */
+  bindDatabase(secret: secretsmanager.ISecret): this {
+    this.addEnvironment('DATABASE_SECRET_ARN', secret.secretArn);
+    this.allow(['secretsmanager:GetSecretValue'], [secret.secretArn]);
+    return this;
+  }
+
+  /** SLACK_WEBHOOK_SECRET_ARN + secretsmanager:GetSecretValue on that secret. */
+  bindSlackWebhookSecret(secret: secretsmanager.ISecret): this {
+    this.addEnvironment('SLACK_WEBHOOK_SECRET_ARN', secret.secretArn);
+    this.allow(['secretsmanager:GetSecretValue'], [secret.secretArn]);
+    return this;
+  }
+
+  /**
+   * QUEUE_URL_<tier> for every tier. 'send' grants sqs:SendMessage (enqueue jobs); 'consume' grants
+   * sqs:ChangeMessageVisibility (extend a received message's lease; receiving is the event source
+   * mapping's, see `consumeTiers`); 'read' grants sqs:GetQueueAttributes (count messages).
+   */
+  bindJobQueues(tiers: readonly TierQueues[], modes: readonly ('send' | 'consume' | 'read')[]): this {
+    for (const t of tiers) this.addEnvironment(queueUrlEnvName(t.tier), t.queue.queueUrl);
+    const arns = tiers.map((t) => t.queue.queueArn);
+    for (const mode of modes) {
+      switch (mode) {
+        case 'send':
+          this.allow(['sqs:SendMessage'], arns);
+          break;
+        case 'consume':
+          this.allow(['sqs:ChangeMessageVisibility'], arns);
+          break;
+        case 'read':
+          this.allow(['sqs:GetQueueAttributes'], arns);
+          break;
+        default:
+          throw new Error(`${this.node.id}: unknown jobQueues mode "${mode satisfies never}"`);
+      }
+    }
+    return this;
+  }
+
+  /**
+   * DLQ_URL_<tier> for every tier. 'count' grants sqs:GetQueueAttributes (depth); 'read' adds
+   * sqs:ReceiveMessage and sqs:ChangeMessageVisibility (peek, then hand the message straight back);
+   * 'redrive' adds sqs:DeleteMessage on the DLQs and, with QUEUE_URL_<tier>, sqs:SendMessage on the source
+   * queues (receive, send back, delete).
+   */
+  bindDeadLetterQueues(tiers: readonly TierQueues[], mode: 'count' | 'read' | 'redrive'): this {
+    for (const t of tiers) this.addEnvironment(dlqUrlEnvName(t.tier), t.deadLetterQueue.queueUrl);
+    const dlqArns = tiers.map((t) => t.deadLetterQueue.queueArn);
+    if (mode !== 'count' && mode !== 'read' && mode !== 'redrive') {
+      throw new Error(`${this.node.id}: unknown deadLetterQueues mode "${mode satisfies never}"`);
+    }
+    this.allow(['sqs:GetQueueAttributes'], dlqArns);
+    if (mode === 'read' || mode === 'redrive') {
+      this.allow(['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility'], dlqArns);
+    }
+    if (mode === 'redrive') {
+      this.allow(['sqs:DeleteMessage'], dlqArns);
+      this.bindJobQueues(tiers, ['send']);
+    }
+    return this;
+  }
+
+  /**
+   * One SQS event source mapping per tier: batch size and maximum concurrency from the tier list, partial
+   * batch responses on, plus what Lambda's poller needs (ReceiveMessage, DeleteMessage, GetQueueAttributes).
+   */
+  consumeTiers(tiers: readonly TierQueues[]): lambda.EventSourceMapping[] {
+    this.allow(
+      ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+      tiers.map((t) => t.queue.queueArn),
+    );
+    const mappings = tiers.map(
+      (t) =>
+        new lambda.EventSourceMapping(this, `${t.tier.name}Source`, {
+          target: this,
+          eventSourceArn: t.queue.queueArn,
+          batchSize: t.tier.batchSize,
+          maxConcurrency: t.tier.maxConcurrency,
+          reportBatchItemFailures: true,
+          enabled: true,
+        }),
+    );
+    for (const mapping of mappings) {
+      Validations.of(mapping).acknowledge({
+        id: 'Serverless-LambdaEventSourceMappingDestination',
+        reason:
+          "SQS event sources have no on-failure destination in Lambda; a message that keeps failing moves to its tier's FIFO dead-letter queue through the queue's redrive policy.",
+      });
+    }
+    return mappings;
+  }
+
+  /** IDEMPOTENCY_TABLE + the item actions Powertools idempotency uses on that table, nothing table-wide. */
+  bindIdempotencyTable(table: { readonly tableName: string; readonly tableArn: string }): this {
+    this.addEnvironment('IDEMPOTENCY_TABLE', table.tableName);
+    this.allow(
+      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      [table.tableArn],
+    );
+    return this;
+  }
+
+  /** ALERTS_TOPIC_ARN + sns:Publish on it, and the KMS data-key actions its encryption needs. */
+  bindAlertsTopic(topic: sns.ITopic, key: kms.IKey): this {
+    this.addEnvironment('ALERTS_TOPIC_ARN', topic.topicArn);
+    this.allow(['sns:Publish'], [topic.topicArn]);
+    this.allow(['kms:GenerateDataKey', 'kms:Decrypt'], [key.keyArn]);
+    return this;
+  }
+
+  /** ADMIN_API_KEY_IDS: the API Gateway key ids with admin rights (ids, not key values; no grant needed). */
+  bindAdminApiKeys(keyIds: readonly string[]): this {
+    this.addEnvironment('ADMIN_API_KEY_IDS', keyIds.join(','));
+    return this;
+  }
+
+  private allow(actions: string[], resources: string[]): void {
+    this.addToRolePolicy(new iam.PolicyStatement({ actions, resources }));
+  }
+}

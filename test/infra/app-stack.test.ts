@@ -1,0 +1,593 @@
+/**
+ * The app stack built from the REAL manifest and route table: whatever functions and routes they hold, each
+ * is built, wired, granted and watched as its spec says.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROUTES } from '#functions/api/routes';
+import { FUNCTIONS, type FunctionNeeds, type FunctionSpec } from '#functions/manifest';
+import { pathsRegex } from '#lib/constructs/api-firewall';
+import { PROJECT_ROOT } from '#lib/constructs/house-function';
+import {
+  ALARMS,
+  API_EDGE,
+  FUNCTION_DEFAULTS,
+  METRIC_NAMES,
+  OUTER_GUARD_FACTOR,
+  PRIORITY_TIERS,
+  RATE_LIMITS,
+  USAGE_PLANS,
+  usagePlanFor,
+} from '#policy';
+import {
+  actionsOf,
+  alarmNamed,
+  apiMethod,
+  DATABASE_SECRET_ARN,
+  dashboardBody,
+  type Loose,
+  logicalIdOf,
+  mentions,
+  resourcesFor,
+  resourcesOf,
+  type SynthesizedStage,
+  synthStage,
+} from './support.ts';
+
+/**
+ * The least-privilege contract, restated independently of lib/: the actions each need grants. Every
+ * function also writes its own logs and X-Ray traces.
+ */
+const BASE_ACTIONS = [
+  'logs:CreateLogStream',
+  'logs:PutLogEvents',
+  'xray:PutTelemetryRecords',
+  'xray:PutTraceSegments',
+];
+function expectedActions(spec: FunctionSpec): string[] {
+  const n: FunctionNeeds = spec.needs;
+  const actions = [...BASE_ACTIONS];
+  if (n.database || n.slackWebhookSecret) actions.push('secretsmanager:GetSecretValue');
+  if (n.jobQueues?.includes('send')) actions.push('sqs:SendMessage');
+  if (n.jobQueues?.includes('consume')) actions.push('sqs:ChangeMessageVisibility');
+  if (n.jobQueues?.includes('read')) actions.push('sqs:GetQueueAttributes');
+  if (n.deadLetterQueues) actions.push('sqs:GetQueueAttributes');
+  if (n.deadLetterQueues === 'read' || n.deadLetterQueues === 'redrive')
+    actions.push('sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility');
+  if (n.deadLetterQueues === 'redrive') actions.push('sqs:DeleteMessage', 'sqs:SendMessage');
+  if (n.idempotencyTable)
+    actions.push('dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+  if (n.alertsTopic) actions.push('sns:Publish', 'kms:Decrypt', 'kms:GenerateDataKey');
+  if (spec.kind === 'worker')
+    actions.push('sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage');
+  if (spec.kind === 'scheduled' || spec.kind === 'subscriber') actions.push('sqs:SendMessage'); // on-failure destination
+  return [...new Set(actions)].sort();
+}
+
+const fnName = (spec: FunctionSpec) => `formfleet-test-${spec.name}`;
+
+describe('app stack from the real manifest', () => {
+  let s: SynthesizedStage;
+  beforeAll(() => {
+    s = synthStage();
+  });
+
+  describe('functions', () => {
+    it('builds every manifest function on Node.js 22, x86_64, traced, with JSON logs into a log group with retention', () => {
+      for (const spec of FUNCTIONS) {
+        const defaults = FUNCTION_DEFAULTS[spec.kind];
+        s.appTemplate.hasResourceProperties('AWS::Lambda::Function', {
+          FunctionName: fnName(spec),
+          Runtime: 'nodejs22.x',
+          Architectures: ['x86_64'],
+          TracingConfig: { Mode: 'Active' },
+          Timeout: spec.timeoutSeconds ?? defaults.timeoutSeconds,
+          MemorySize: spec.memoryMb ?? defaults.memoryMb,
+          LoggingConfig: {
+            LogFormat: 'JSON',
+            ApplicationLogLevel: 'INFO',
+            SystemLogLevel: 'WARN',
+            LogGroup: {},
+          },
+          Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
+        });
+        s.appTemplate.hasResourceProperties('AWS::Logs::LogGroup', {
+          LogGroupName: `/aws/lambda/${fnName(spec)}`,
+          RetentionInDays: 14,
+        });
+      }
+      expect(
+        s.appTemplate.findResources('AWS::Lambda::Function', { Properties: { FunctionName: {} } }),
+      ).toBeDefined();
+    });
+
+    it('builds the worker as a browser function: 2 GB or more, /tmp for Chromium, the 15-minute worker timeout', () => {
+      const worker = FUNCTIONS.find((f) => f.kind === 'worker') as FunctionSpec;
+      expect(worker.browser).toBe(true);
+      s.appTemplate.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: fnName(worker),
+        MemorySize: 2048,
+        EphemeralStorage: { Size: 2048 },
+        Timeout: 900,
+      });
+    });
+
+    it('maps every tier queue to the worker with its batch size and max concurrency, P1 highest, partial batch failures on', () => {
+      const worker = FUNCTIONS.find((f) => f.kind === 'worker') as FunctionSpec;
+      const workerId = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', { FunctionName: fnName(worker) });
+      const mappings = Object.values(resourcesOf(s.appTemplate)).filter(
+        (r) => r.Type === 'AWS::Lambda::EventSourceMapping',
+      );
+      expect(mappings).toHaveLength(PRIORITY_TIERS.length);
+      const concurrencyByTier = PRIORITY_TIERS.map((tier) => {
+        const queueId = logicalIdOf(s.data, 'AWS::SQS::Queue', { QueueName: `test-${tier.queueName}.fifo` });
+        const mapping = mappings.filter((m) => mentions(m.Properties.EventSourceArn, queueId));
+        expect(mapping).toHaveLength(1);
+        expect(mapping[0]?.Properties).toEqual(
+          expect.objectContaining({
+            FunctionName: { Ref: workerId },
+            BatchSize: tier.batchSize,
+            FunctionResponseTypes: ['ReportBatchItemFailures'],
+            ScalingConfig: { MaximumConcurrency: tier.maxConcurrency },
+            Enabled: true,
+          }),
+        );
+        return mapping[0]?.Properties.ScalingConfig.MaximumConcurrency as number;
+      });
+      expect(concurrencyByTier).toEqual([10, 5, 2]);
+      expect([...concurrencyByTier].sort((a, b) => b - a)).toEqual(concurrencyByTier);
+    });
+
+    it('grants each function exactly the actions its needs name, on its own resources only', () => {
+      for (const spec of FUNCTIONS) {
+        expect(actionsOf(s.appTemplate, fnName(spec)), spec.name).toEqual(expectedActions(spec));
+        if (spec.needs.database) {
+          expect(resourcesFor(s.appTemplate, fnName(spec), 'secretsmanager:GetSecretValue')).toEqual([
+            DATABASE_SECRET_ARN,
+          ]);
+        }
+        const wildcard = resourcesFor(s.appTemplate, fnName(spec), 'xray:PutTraceSegments');
+        expect(wildcard).toEqual(['*']);
+        for (const action of actionsOf(s.appTemplate, fnName(spec)).filter((a) => !a.startsWith('xray:'))) {
+          expect(resourcesFor(s.appTemplate, fnName(spec), action), `${spec.name} ${action}`).not.toContain(
+            '*',
+          );
+        }
+      }
+    });
+
+    it('sends to the tier queues only, never to their DLQs, from the jobs API', () => {
+      const jobs = FUNCTIONS.find((f) => f.name === 'api-jobs') as FunctionSpec;
+      const resources = resourcesFor(s.appTemplate, fnName(jobs), 'sqs:SendMessage');
+      const queueIds = PRIORITY_TIERS.map((t) =>
+        logicalIdOf(s.data, 'AWS::SQS::Queue', { QueueName: `test-${t.queueName}.fifo` }),
+      );
+      expect(resources).toHaveLength(PRIORITY_TIERS.length);
+      for (const id of queueIds) expect(resources.some((r) => mentions(r, id))).toBe(true);
+      expect(JSON.stringify(resources)).not.toMatch(/DeadLetterQueue/);
+    });
+
+    it('runs the migrate trigger on deploy, on every code change, before any other function is updated', () => {
+      const triggers = FUNCTIONS.filter((f) => f.kind === 'trigger');
+      expect(triggers.map((t) => t.name)).toEqual(['migrate']);
+      const migrateId = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', {
+        FunctionName: 'formfleet-test-migrate',
+      });
+      const resources = resourcesOf(s.appTemplate);
+      const [triggerId, trigger] =
+        Object.entries(resources).find(([, r]) => r.Type === 'Custom::Trigger') ?? [];
+      expect(trigger?.Properties).toEqual(
+        expect.objectContaining({
+          InvocationType: 'RequestResponse',
+          ExecuteOnHandlerChange: true,
+          Timeout: String(FUNCTION_DEFAULTS.trigger.timeoutSeconds * 1000),
+        }),
+      );
+      expect(
+        mentions(trigger?.Properties.HandlerArn, `${migrateId.replace(/[0-9A-F]{8}$/, '')}CurrentVersion`),
+      ).toBe(true);
+      for (const spec of FUNCTIONS.filter((f) => f.kind !== 'trigger')) {
+        const id = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', { FunctionName: fnName(spec) });
+        expect(resources[id]?.DependsOn, spec.name).toContain(triggerId);
+      }
+      s.appTemplate.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: 'formfleet-test-migrate',
+        Environment: { Variables: { DATABASE_SECRET_ARN } },
+      });
+    });
+  });
+
+  describe('API', () => {
+    it('routes every route to its function, requiring an API key where the route needs one', () => {
+      for (const route of ROUTES) {
+        const method = apiMethod(s.appTemplate, route.method, route.path);
+        const fnId = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', {
+          FunctionName: `formfleet-test-api-${route.fn}`,
+        });
+        expect(method.ApiKeyRequired, `${route.method} ${route.path}`).toBe(route.auth !== 'none');
+        expect(method.AuthorizationType).toBe('NONE');
+        expect((method.Integration as { Type: string }).Type).toBe('AWS_PROXY');
+        expect(mentions((method.Integration as { Uri: unknown }).Uri, fnId)).toBe(true);
+        expect(method.RequestValidatorId).toBeDefined();
+        const params = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => `method.request.path.${m[1]}`);
+        for (const p of params) expect((method.RequestParameters as Record<string, boolean>)[p]).toBe(true);
+        if (route.method === 'POST')
+          expect(method.RequestModels).toEqual({ 'application/json': expect.anything() });
+      }
+      expect(
+        Object.values(resourcesOf(s.appTemplate)).filter((r) => r.Type === 'AWS::ApiGateway::Method'),
+      ).toHaveLength(ROUTES.length);
+    });
+
+    it('is a regional REST API reading keys from the header, and each route may invoke only its own function', () => {
+      s.appTemplate.hasResourceProperties('AWS::ApiGateway::RestApi', {
+        Name: 'test-formfleet',
+        ApiKeySourceType: 'HEADER',
+        EndpointConfiguration: { Types: ['REGIONAL'] },
+      });
+      const apiId = logicalIdOf(s.appTemplate, 'AWS::ApiGateway::RestApi', { Name: 'test-formfleet' });
+      // API Gateway's invoke permissions (schedules and the alerts subscription hold their own).
+      const permissions = Object.values(resourcesOf(s.appTemplate)).filter(
+        (r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.Principal === 'apigateway.amazonaws.com',
+      );
+      expect(permissions).toHaveLength(ROUTES.length);
+      for (const route of ROUTES) {
+        const fnId = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', {
+          FunctionName: `formfleet-test-api-${route.fn}`,
+        });
+        const methodPath = `/${route.method}${route.path.replace(/\{[^}]+\}/g, '*')}`;
+        const matching = permissions.filter(
+          (p) =>
+            mentions(p.Properties.FunctionName, fnId) &&
+            JSON.stringify(p.Properties.SourceArn).endsWith(`"${methodPath}"]]}`),
+        );
+        expect(matching, `${route.method} ${route.path}`).toHaveLength(1);
+        expect(matching[0]?.Properties).toMatchObject({
+          Action: 'lambda:InvokeFunction',
+          Principal: 'apigateway.amazonaws.com',
+        });
+        expect(mentions(matching[0]?.Properties.SourceArn, apiId)).toBe(true);
+      }
+    });
+
+    it('validates path parameters and JSON object bodies before any Lambda runs', () => {
+      s.appTemplate.hasResourceProperties('AWS::ApiGateway::RequestValidator', {
+        ValidateRequestBody: true,
+        ValidateRequestParameters: true,
+      });
+      s.appTemplate.hasResourceProperties('AWS::ApiGateway::Model', {
+        ContentType: 'application/json',
+        Schema: { $schema: 'http://json-schema.org/draft-04/schema#', type: 'object' },
+      });
+      s.appTemplate.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: 'BAD_REQUEST_BODY',
+        StatusCode: '400',
+      });
+    });
+
+    it('throttles the stage and meters client and admin keys with rate, burst and a daily quota from RATE_LIMITS', () => {
+      s.appTemplate.hasResourceProperties('AWS::ApiGateway::Stage', {
+        StageName: 'test',
+        TracingEnabled: true,
+        MethodSettings: Match.arrayWith([
+          {
+            HttpMethod: '*',
+            ResourcePath: '/*',
+            ThrottlingRateLimit: API_EDGE.stageRateLimitPerSecond,
+            ThrottlingBurstLimit: API_EDGE.stageBurstLimit,
+            MetricsEnabled: true,
+            DataTraceEnabled: false,
+          },
+        ]),
+      });
+      // 2x the exact per-minute limits (100/min client, 600/min admin), daily quotas from the hourly limits.
+      expect(USAGE_PLANS.client).toEqual({
+        rateLimitPerSecond: 200 / 60,
+        burstLimit: 200,
+        quotaPerDay: 24_000,
+      });
+      expect(USAGE_PLANS.admin).toEqual({ rateLimitPerSecond: 20, burstLimit: 1_200, quotaPerDay: 480_000 });
+      for (const [name, preset] of [
+        ['client', RATE_LIMITS.client],
+        ['admin', RATE_LIMITS.admin],
+      ] as const) {
+        s.appTemplate.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+          UsagePlanName: `test-formfleet-${name}`,
+          Throttle: { RateLimit: (preset.perMinute * OUTER_GUARD_FACTOR) / 60, BurstLimit: preset.burst },
+          Quota: { Limit: (preset.perHour as number) * 24, Period: 'DAY' },
+        });
+      }
+      const adminKey = logicalIdOf(s.appTemplate, 'AWS::ApiGateway::ApiKey', {
+        Name: 'test-formfleet-admin',
+      });
+      const adminPlan = logicalIdOf(s.appTemplate, 'AWS::ApiGateway::UsagePlan', {
+        UsagePlanName: 'test-formfleet-admin',
+      });
+      s.appTemplate.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', {
+        KeyId: { Ref: adminKey },
+        KeyType: 'API_KEY',
+        UsagePlanId: { Ref: adminPlan },
+      });
+    });
+
+    it('derives usage-plan numbers from any rate-limit preset, a daily quota even without an hourly limit', () => {
+      // The bucket refills at OUTER_GUARD_FACTOR x the exact per-minute limit: looser, by design.
+      expect(usagePlanFor({ perMinute: 120, perHour: 5_000, burst: 7 })).toEqual({
+        rateLimitPerSecond: (120 * OUTER_GUARD_FACTOR) / 60,
+        burstLimit: 7,
+        quotaPerDay: 120_000,
+      });
+      expect(usagePlanFor(RATE_LIMITS.anonymousPerIp)).toEqual({
+        rateLimitPerSecond: (100 * OUTER_GUARD_FACTOR) / 60,
+        burstLimit: RATE_LIMITS.anonymousPerIp.burst,
+        quotaPerDay: 100 * 60 * 24,
+      });
+    });
+
+    it('tells the API functions which key is the admin key, by id', () => {
+      const adminKey = logicalIdOf(s.appTemplate, 'AWS::ApiGateway::ApiKey', {
+        Name: 'test-formfleet-admin',
+      });
+      for (const spec of FUNCTIONS.filter((f) => f.kind === 'api')) {
+        s.appTemplate.hasResourceProperties('AWS::Lambda::Function', {
+          FunctionName: fnName(spec),
+          Environment: { Variables: { ADMIN_API_KEY_IDS: { Ref: adminKey } } },
+        });
+      }
+    });
+
+    it('writes a JSON access log line per request and counts 429 answers from it', () => {
+      const stage = Object.values(resourcesOf(s.appTemplate)).find(
+        (r) => r.Type === 'AWS::ApiGateway::Stage',
+      );
+      const format = stage?.Properties.AccessLogSetting.Format as string;
+      const line = JSON.parse(format) as Record<string, string>;
+      expect(line).toMatchObject({
+        status: '$context.status',
+        apiKeyId: '$context.identity.apiKeyId',
+        ip: '$context.identity.sourceIp',
+        latencyMs: '$context.responseLatency',
+        wafStatus: '$context.waf.status',
+      });
+      s.appTemplate.hasResourceProperties('AWS::Logs::LogGroup', {
+        LogGroupName: '/aws/apigateway/test-formfleet-access',
+        RetentionInDays: 14,
+      });
+      s.appTemplate.hasResourceProperties('AWS::Logs::MetricFilter', {
+        FilterPattern: '{ $.status = "429" }',
+        MetricTransformations: [
+          {
+            MetricNamespace: 'Formfleet',
+            MetricName: 'Api429',
+            MetricValue: '1',
+            Dimensions: [{ Key: 'stage', Value: '$.stage' }],
+          },
+        ],
+      });
+    });
+
+    it('puts a WAF web ACL with per-IP rate rules in front of the stage', () => {
+      const acl = Object.values(resourcesOf(s.appTemplate)).find((r) => r.Type === 'AWS::WAFv2::WebACL');
+      const rules = acl?.Properties.Rules as {
+        Name: string;
+        Statement: Record<string, Loose>;
+        Action?: unknown;
+      }[];
+      const flood = rules.find((r) => r.Name === 'PerIpFlood');
+      expect(flood?.Statement.RateBasedStatement).toEqual({
+        Limit: RATE_LIMITS.admin.perMinute,
+        EvaluationWindowSec: 60,
+        AggregateKeyType: 'IP',
+      });
+      expect(flood?.Action).toEqual({
+        Block: {
+          CustomResponse: {
+            ResponseCode: 429,
+            CustomResponseBodyKey: 'TooManyRequests',
+            ResponseHeaders: [{ Name: 'retry-after', Value: '60' }],
+          },
+        },
+      });
+      const anonymous = rules.find((r) => r.Name === 'AnonymousPerIp');
+      expect(anonymous?.Statement.RateBasedStatement.Limit).toBe(RATE_LIMITS.anonymousPerIp.perMinute);
+      const regex = new RegExp(
+        anonymous?.Statement.RateBasedStatement.ScopeDownStatement.RegexMatchStatement.RegexString,
+      );
+      expect(['/health', '/test/health'].every((p) => regex.test(p))).toBe(true);
+      expect(['/v1/jobs', '/healthz', '/test/v1/health'].some((p) => regex.test(p))).toBe(false);
+      expect(rules.map((r) => r.Name)).toEqual(
+        expect.arrayContaining(['AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet']),
+      );
+      const stageId = logicalIdOf(s.appTemplate, 'AWS::ApiGateway::Stage', { StageName: 'test' });
+      const association = Object.values(resourcesOf(s.appTemplate)).find(
+        (r) => r.Type === 'AWS::WAFv2::WebACLAssociation',
+      );
+      expect(mentions(association?.Properties.ResourceArn, stageId)).toBe(true);
+      expect(acl?.Properties.Scope).toBe('REGIONAL');
+    });
+  });
+
+  describe('alarms', () => {
+    const topicRef = (data: SynthesizedStage['data']) =>
+      logicalIdOf(data, 'AWS::SNS::Topic', { TopicName: 'test-formfleet-alerts' });
+
+    it('fires when any DLQ holds a message (> 0), missing data not breaching', () => {
+      for (const tier of PRIORITY_TIERS) {
+        const alarm = alarmNamed(s.appTemplate, `formfleet-test: ${tier.name} DLQ visible > 0`);
+        expect(alarm).toMatchObject({
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Namespace: 'AWS/SQS',
+          Statistic: 'Maximum',
+          Period: 60,
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          EvaluationPeriods: 1,
+          TreatMissingData: 'notBreaching',
+        });
+        const dlqId = logicalIdOf(s.data, 'AWS::SQS::Queue', {
+          QueueName: `test-${tier.queueName}-dlq.fifo`,
+        });
+        expect(mentions(alarm.Dimensions, dlqId)).toBe(true);
+      }
+    });
+
+    it('fires when a tier holds more than 100 waiting jobs for 5 minutes', () => {
+      for (const tier of PRIORITY_TIERS) {
+        const alarm = alarmNamed(s.appTemplate, `formfleet-test: ${tier.name} queue depth > 100 for 5 min`);
+        expect(alarm).toMatchObject({
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Threshold: 100,
+          EvaluationPeriods: 5,
+          DatapointsToAlarm: 5,
+          Period: 60,
+        });
+        const queueId = logicalIdOf(s.data, 'AWS::SQS::Queue', { QueueName: `test-${tier.queueName}.fifo` });
+        expect(mentions(alarm.Dimensions, queueId)).toBe(true);
+      }
+      expect(ALARMS.queueDepthAbove).toBe(100);
+    });
+
+    it('fires when more than 10 % of a function invocations fail, computed by metric math', () => {
+      for (const spec of FUNCTIONS.filter((f) => f.kind !== 'trigger')) {
+        const alarm = alarmNamed(s.appTemplate, `formfleet-test: ${spec.name} error rate > 10 %`);
+        expect(alarm.Threshold).toBe(10);
+        expect(alarm.ComparisonOperator).toBe('GreaterThanThreshold');
+        const metrics = alarm.Metrics as { Id: string; Expression?: string; MetricStat?: Loose }[];
+        expect(metrics.find((m) => m.Expression)?.Expression).toBe(
+          'IF(invocations > 0, 100 * errors / invocations, 0)',
+        );
+        expect(metrics.find((m) => m.Id === 'errors')?.MetricStat).toMatchObject({
+          Metric: { MetricName: 'Errors', Namespace: 'AWS/Lambda' },
+          Period: 300,
+          Stat: 'Sum',
+        });
+        expect(metrics.find((m) => m.Id === 'invocations')?.MetricStat.Metric.MetricName).toBe('Invocations');
+      }
+    });
+
+    it('fires on any error of a function no caller watches, and on throttles of functions without reserved concurrency', () => {
+      for (const spec of FUNCTIONS.filter((f) => f.kind !== 'api')) {
+        expect(alarmNamed(s.appTemplate, `formfleet-test: ${spec.name} errors > 0`)).toMatchObject({
+          MetricName: 'Errors',
+          Threshold: 0,
+          Period: 60,
+          Statistic: 'Sum',
+        });
+      }
+      for (const spec of FUNCTIONS.filter(
+        (f) => f.reservedConcurrency === undefined && f.kind !== 'trigger',
+      )) {
+        expect(alarmNamed(s.appTemplate, `formfleet-test: ${spec.name} throttles > 0`)).toMatchObject({
+          MetricName: 'Throttles',
+          Threshold: 0,
+          Period: 300,
+        });
+      }
+    });
+
+    it('fires when work is queued or in flight but no worker heartbeat arrived for 5 minutes', () => {
+      const alarm = alarmNamed(
+        s.appTemplate,
+        'formfleet-test: Work queued but no worker heartbeat for 5 min',
+      );
+      expect(alarm).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 5,
+        DatapointsToAlarm: 5,
+        TreatMissingData: 'notBreaching',
+      });
+      const metrics = alarm.Metrics as { Id: string; Expression?: string; MetricStat?: Loose }[];
+      const expression = metrics.find((m) => m.Expression)?.Expression as string;
+      expect(expression).toMatch(/AND FILL\(hb, 0\) == 0, 1, 0\)$/);
+      for (const i of PRIORITY_TIERS.keys()) {
+        expect(expression).toContain(`FILL(visible${i}, 0)`);
+        expect(expression).toContain(`FILL(inflight${i}, 0)`);
+      }
+      expect(metrics.find((m) => m.Id === 'hb')?.MetricStat).toMatchObject({
+        Metric: {
+          Namespace: 'Formfleet',
+          MetricName: METRIC_NAMES.workerHeartbeat,
+          Dimensions: expect.arrayContaining([
+            { Name: 'service', Value: 'formfleet' },
+            { Name: 'component', Value: 'worker' },
+          ]),
+        },
+        Period: 60,
+        Stat: 'Sum',
+      });
+    });
+
+    it('fires when more than 1 % of API requests fail with 5xx over 5 minutes', () => {
+      const alarm = alarmNamed(s.appTemplate, 'formfleet-test: API 5xx > 1 % for 5 min');
+      expect(alarm.Threshold).toBe(1);
+      const metrics = alarm.Metrics as { Id: string; Expression?: string; MetricStat?: Loose }[];
+      expect(metrics.find((m) => m.Expression)?.Expression).toBe(
+        'IF(requests > 0, 100 * errors / requests, 0)',
+      );
+      expect(metrics.find((m) => m.Id === 'errors')?.MetricStat.Metric).toMatchObject({
+        Namespace: 'AWS/ApiGateway',
+        MetricName: '5XXError',
+      });
+    });
+
+    it('notifies the alerts topic on ALARM and OK, and links an existing runbook from every alarm', () => {
+      const alarms = Object.values(resourcesOf(s.appTemplate)).filter(
+        (r) => r.Type === 'AWS::CloudWatch::Alarm',
+      );
+      expect(alarms.length).toBeGreaterThan(10);
+      const topicId = topicRef(s.data);
+      for (const alarm of alarms) {
+        const p = alarm.Properties as Record<string, Loose>;
+        expect(mentions(p.AlarmActions, topicId), p.AlarmName).toBe(true);
+        expect(mentions(p.OKActions, topicId), p.AlarmName).toBe(true);
+        const link = /Runbook: docs\/runbooks\/([a-z0-9-]+\.md)$/.exec(p.AlarmDescription);
+        expect(link, p.AlarmName).not.toBeNull();
+        expect(existsSync(join(PROJECT_ROOT, 'docs/runbooks', link?.[1] as string)), link?.[1]).toBe(true);
+        expect((p.AlarmDescription as string).length).toBeLessThanOrEqual(1024);
+      }
+    });
+  });
+
+  it('shows queues, DLQs, outcomes, durations, error rates, API latency, 4xx, 5xx, 429 and worker concurrency on one dashboard', () => {
+    const body = dashboardBody(s.appTemplate);
+    const titles = body.widgets.map((w) => w.properties.title);
+    expect(titles).toEqual([
+      'Queue depth per tier',
+      'Oldest message age per tier (s)',
+      'DLQ depth per tier',
+      'Submissions by outcome',
+      'Job duration p50 / p95 (ms)',
+      'Worker concurrency',
+      'Lambda error rate (%)',
+      'API latency (ms)',
+      'API 4xx, 5xx and 429',
+      'Alarms',
+    ]);
+    const text = JSON.stringify(body);
+    for (const metric of [
+      'ApproximateAgeOfOldestMessage',
+      'Submission_submitted',
+      'Submission_failed',
+      'Submission_needs_manual',
+      'Submission_unknown',
+      'Submission_skipped',
+      'JobDuration',
+      'ConcurrentExecutions',
+      'Latency',
+      '4XXError',
+      '5XXError',
+      'Api429',
+    ]) {
+      expect(text, metric).toContain(`"${metric}"`);
+    }
+    expect(text).toContain('"stat":"p95"');
+    expect(text).toContain('"stat":"p50"');
+  });
+
+  it('matches anonymous route paths for the WAF with or without the stage prefix', () => {
+    expect(pathsRegex(['/health', '/v1/things/{id}'])).toBe('^(/[^/]+)?(/health|/v1/things/[^/]+)$');
+  });
+});
