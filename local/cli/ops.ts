@@ -494,6 +494,9 @@ const COMMANDS: Command[] = [
   },
 ];
 
+/** Every command's name ("jobs show"), for the docs test that checks the runbooks use real ones. */
+export const OPS_COMMAND_NAMES: readonly string[] = COMMANDS.map((c) => c.name);
+
 export function opsHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return `usage: npm run ops -- <command> [options]

@@ -187,6 +187,19 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     meaning: "moto's dummy credentials when AWS_ENDPOINT_URL is set; in AWS the function's role is used",
   },
   {
+    name: 'MIGRATIONS_DIR',
+    group: 'handler',
+    usedBy: 'migrate',
+    meaning:
+      "where the `sql/` migrations are (default: `$LAMBDA_TASK_ROOT/sql` in Lambda, the repository's `sql/` locally)",
+  },
+  {
+    name: 'LAMBDA_TASK_ROOT',
+    group: 'handler',
+    usedBy: 'migrate',
+    meaning: 'set by Lambda: the bundle directory, which holds `sql/`',
+  },
+  {
     name: 'AWS_LAMBDA_FUNCTION_NAME',
     group: 'handler',
     usedBy: 'worker',

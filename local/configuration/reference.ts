@@ -58,8 +58,10 @@ export function show(key: string, value: unknown): string {
       return `${n} (${(value / 1_048_576).toFixed(2).replace(/\.?0+$/, '')} MiB)`;
     return n;
   }
-  if (Array.isArray(value)) return `\`${JSON.stringify(value)}\``;
-  if (typeof value === 'object') return `\`${JSON.stringify(value)}\``;
+  if (typeof value === 'object') {
+    const rounded = JSON.stringify(value, (_, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v));
+    return `\`${rounded}\``;
+  }
   return `\`${String(value)}\``;
 }
 
@@ -151,6 +153,13 @@ export async function policyReference(sourceText?: string): Promise<string> {
       parts.push(
         `### \`${name}\`\n\n${para(doc)}| setting | value | meaning |\n| --- | --- | --- |\n${rows
           .map((r) => `| \`${name}.${r.key}\` | ${show(r.key, r.value)} | ${cell(r.doc)} |`)
+          .join('\n')}\n`,
+      );
+    } else if (value && typeof value === 'object' && !Array.isArray(value)) {
+      // Computed from other settings (USAGE_PLANS from RATE_LIMITS): the values as the module made them.
+      parts.push(
+        `### \`${name}\`\n\n${para(doc)}| setting | value |\n| --- | --- |\n${Object.entries(value)
+          .map(([k, v]) => `| \`${name}.${k}\` | ${show(k, v)} |`)
           .join('\n')}\n`,
       );
     } else if (typeof value === 'number') {
