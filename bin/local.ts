@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { banner } from '#local/banner';
 import { overridesFrom } from '#local/configuration/environment';
-import { type LocalSystem, startLocalSystem } from '#local/runtime';
+import type { LocalSystem } from '#local/runtime';
 import { readRuntimeFile, removeRuntimeFile, stateDir, writeRuntimeFile } from '#local/runtime-file';
 import { ALERTS, LOCAL } from '#policy';
 import { intEnv } from '#shared/env';
@@ -77,6 +77,8 @@ try {
 say(
   `starting${flags.fast ? ' (--fast)' : ''}: the first run creates .venv and a Postgres cluster; later runs take a few seconds`,
 );
+// Loaded only now: a refused start (above) answers at once instead of loading the whole system first.
+const { startLocalSystem } = await import('#local/runtime');
 let system: LocalSystem;
 try {
   system = await startLocalSystem({
