@@ -11,36 +11,17 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { notifierDepsFromEnv } from '#functions/alerts/deps';
-import { makeSlackNotifierHandler, type NotifierHandler } from '#functions/alerts/notifier';
-import { makeCustomersApi } from '#functions/api/customers';
-import {
-  customersApiDepsFromEnv,
-  directoriesApiDepsFromEnv,
-  dlqApiDepsFromEnv,
-  healthApiDepsFromEnv,
-  jobsApiDepsFromEnv,
-  submissionsApiDepsFromEnv,
-} from '#functions/api/deps';
-import { makeDirectoriesApi } from '#functions/api/directories';
-import { makeDlqApi } from '#functions/api/dlq';
-import { makeHealthApi } from '#functions/api/health';
-import { makeJobsApi } from '#functions/api/jobs';
-import { makeSubmissionsApi } from '#functions/api/submissions';
+import type { NotifierHandler } from '#functions/alerts/notifier';
 import { FUNCTIONS } from '#functions/manifest';
-import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
 import type { DlqService } from '#functions/recovery/dlq';
-import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/dlq-check';
-import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
-import { workerDepsFromEnv } from '#functions/worker/deps';
-import { makeWorkerHandler, type WorkerDeps } from '#functions/worker/handler';
-import { makePromoteJobsHandler } from '#functions/worker/promotion';
-import { promoteJobsDepsFromEnv } from '#functions/worker/promotion-deps';
+import type { DlqCheckHandler } from '#functions/recovery/dlq-check';
+import type { StaleJobsHandler } from '#functions/recovery/stale-jobs';
+import type { WorkerDeps } from '#functions/worker/handler';
 import { LOCAL, PRIORITY_TIERS, usagePlanFor } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { createDatabase, type Database } from '#shared/db';
 import { migrate } from '#shared/migrate';
-import { describeError, type Metrics, registerSecret } from '#shared/telemetry';
+import { describeError, registerSecret } from '#shared/telemetry';
 import { type LocalAlerts, startLocalAlerts } from './alerts.ts';
 import { ADMIN_KEY_ID, CLIENT_KEY_ID, generateKey } from './api-keys.ts';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard/routes.ts';
@@ -52,7 +33,8 @@ import {
   startFixtureSites,
 } from './fixtures/sites.ts';
 import { type Gateway, startGateway } from './gateway.ts';
-import { MetricCounters, tapMetrics } from './metrics-tap.ts';
+import { buildLocalHandlers } from './handlers.ts';
+import type { MetricCounters } from './metrics-tap.ts';
 import { type Scheduler, startScheduler } from './scheduler.ts';
 import { type SeedReport, seedDemoData } from './seed.ts';
 import { createIdempotencyTable } from './services/idempotency-table.ts';
@@ -133,12 +115,6 @@ export interface LocalSystem {
 }
 
 export { ADMIN_KEY_ID, CLIENT_KEY_ID, generateKey };
-
-/** Counts what a handler's metrics record, under its function name. */
-function counted<D extends { metrics: Metrics }>(deps: D, fn: string, counters: MetricCounters): D {
-  tapMetrics(deps.metrics, counters, `${fn}.`);
-  return deps;
-}
 
 export async function startLocalSystem(options: LocalSystemOptions = {}): Promise<LocalSystem> {
   const log = options.log ?? (() => {});
@@ -232,44 +208,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...options.env,
     };
 
-    const [
-      jobsDeps,
-      customersDeps,
-      healthDeps,
-      directoriesDeps,
-      submissionsDeps,
-      dlqDeps,
-      workerDeps,
-      staleDeps,
-      dlqCheckDeps,
-      notifierDeps,
-    ] = await Promise.all([
-      jobsApiDepsFromEnv(env, db),
-      customersApiDepsFromEnv(env, db),
-      healthApiDepsFromEnv(env, db),
-      directoriesApiDepsFromEnv(env, db),
-      submissionsApiDepsFromEnv(env, db),
-      dlqApiDepsFromEnv(env, db),
-      workerDepsFromEnv(env, db),
-      staleJobsDepsFromEnv(env, db),
-      dlqCheckDepsFromEnv(env, db),
-      notifierDepsFromEnv({ ...env, ...alerts.notifierEnv }),
-    ]);
-    stops.push(() => workerDeps.browser.close());
-    const metrics = new MetricCounters();
-    const api = {
-      jobs: counted(jobsDeps, 'api-jobs', metrics),
-      customers: counted(customersDeps, 'api-customers', metrics),
-      health: counted(healthDeps, 'api-health', metrics),
-      directories: counted(directoriesDeps, 'api-directories', metrics),
-      submissions: counted(submissionsDeps, 'api-submissions', metrics),
-      dlq: counted(dlqDeps, 'api-dlq', metrics),
-    };
-    counted(workerDeps, 'worker', metrics);
-    counted(staleDeps, 'stale-jobs', metrics);
-    counted(dlqCheckDeps, 'dlq-check', metrics);
-    counted(notifierDeps, 'slack-notifier', metrics);
-    const promoteDeps = counted(await promoteJobsDepsFromEnv(env, db), 'promote-jobs', metrics);
+    const handlers = await buildLocalHandlers(env, alerts.notifierEnv, db);
+    stops.push(() => handlers.workerDeps.browser.close());
 
     // The dashboard reads these once they exist (the gateway starts before the pollers and the scheduler).
     const pollers: Poller[] = [];
@@ -278,7 +218,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     const snapshot = () =>
       dashboardSnapshot({
         sql: db,
-        queues: healthDeps.queues,
+        queues: handlers.queueStats,
         // Every tier, with its poller's running invocations (none when started without workers).
         pollers: PRIORITY_TIERS.map((tier, i) => ({
           tier: tier.name,
@@ -286,7 +226,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
           batchSize: tier.batchSize,
           inFlight: () => pollers[i]?.inFlight() ?? 0,
         })),
-        counters: metrics,
+        counters: handlers.metrics,
         slack: alerts.sink
           ? { mode: 'local-sink', messages: () => alerts.sink?.messages ?? [] }
           : { mode: 'webhook', messages: () => [] },
@@ -302,24 +242,16 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       port: options.port ?? 3000,
       apiKeys,
       // API Gateway's usage plans, from the same policy numbers as the exact limiter (looser, by design).
-      throttle: (keyId) =>
-        usagePlanFor(
-          jobsDeps.adminKeyIds.has(keyId) ? jobsDeps.limits.rates.admin : jobsDeps.limits.rates.client,
-        ),
-      handlers: {
-        jobs: makeJobsApi(api.jobs),
-        customers: makeCustomersApi(api.customers),
-        health: makeHealthApi(api.health),
-        directories: makeDirectoriesApi(api.directories),
-        submissions: makeSubmissionsApi(api.submissions),
-        dlq: makeDlqApi(api.dlq),
+      throttle: (keyId) => {
+        const { adminKeyIds, limits } = handlers.apiLimits;
+        return usagePlanFor(adminKeyIds.has(keyId) ? limits.rates.admin : limits.rates.client);
       },
+      handlers: handlers.api,
       extra: await dashboardRoutes(snapshot),
     });
     stops.push(() => gateway.stop());
 
     if (options.workers !== false) {
-      const worker = makeWorkerHandler(workerDeps);
       for (const tier of PRIORITY_TIERS) {
         const queue = queues.find((q) => q.priority === tier.priority) as TierQueue;
         pollers.push(
@@ -327,7 +259,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
             sqs,
             queueUrl: queue.url,
             queueArn: queue.arn,
-            handler: worker,
+            handler: handlers.worker,
             batchSize: tier.batchSize,
             maxConcurrency: tier.maxConcurrency,
             functionName: `formfleet-local-worker-${tier.name.toLowerCase()}`,
@@ -341,17 +273,17 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     }
 
     const recovery = {
-      staleJobs: makeStaleJobsHandler(staleDeps),
-      dlqCheck: makeDlqCheckHandler(dlqCheckDeps),
-      notifier: makeSlackNotifierHandler(notifierDeps),
-      dlq: dlqDeps.dlq,
+      staleJobs: handlers.staleJobs,
+      dlqCheck: handlers.dlqCheck,
+      notifier: handlers.notifier,
+      dlq: handlers.dlq,
     };
     alerts.startNotifier(recovery.notifier);
     // Every scheduled function in the manifest that has a local handler fires on its schedule.
     const scheduled: Record<string, (event: unknown) => Promise<unknown>> = {
       'stale-jobs': recovery.staleJobs,
       'dlq-check': recovery.dlqCheck,
-      'promote-jobs': makePromoteJobsHandler(promoteDeps),
+      'promote-jobs': handlers.promoteJobs,
     };
     const tasks = FUNCTIONS.flatMap((f) => {
       const run = scheduled[f.name];
@@ -386,9 +318,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       queues,
       fixtures,
       seed,
-      worker: workerDeps,
+      worker: handlers.workerDeps,
       pollers,
-      metrics,
+      metrics: handlers.metrics,
       alerts,
       scheduler: running,
       recovery,
