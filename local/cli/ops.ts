@@ -374,7 +374,7 @@ const COMMANDS: Command[] = [
   },
   {
     name: 'dlq redrive',
-    args: `--class <${[...ERROR_CLASSES, 'unclassified'].join('|')}|all>[,...] [--tier P1,P2,P3] [--limit <n>]`,
+    args: `--class <${ERROR_CLASSES.join('|')}|all>[,...] [--tier P1,P2,P3] [--limit <n>]`,
     summary: `moves the chosen messages back to their tier queues (jobs get new tokens), ${RECOVERY.dlqRedriveMaxPerCall} per API call, with progress`,
     options: { class: { type: 'string' }, tier: { type: 'string' }, limit: { type: 'string' } },
     async run(ctx) {
@@ -384,10 +384,7 @@ const COMMANDS: Command[] = [
           EXIT.usage,
         );
       }
-      const classes =
-        ctx.values.class === 'all'
-          ? 'all'
-          : listOption(ctx.values, 'class', [...ERROR_CLASSES, 'unclassified']);
+      const classes = ctx.values.class === 'all' ? 'all' : listOption(ctx.values, 'class', ERROR_CLASSES);
       const tiers = listOption(
         ctx.values,
         'tier',
