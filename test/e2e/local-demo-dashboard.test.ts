@@ -171,7 +171,13 @@ describe('npm run demo without a running system', () => {
         // Stands in for starting a whole system: this file's, which the demo must stop when it is done.
         startSystem: async () => {
           started += 1;
-          return { url: system.url, keys: system.keys, stop: async () => void (stopped += 1) };
+          return {
+            url: system.url,
+            keys: system.keys,
+            stop: async () => {
+              stopped += 1;
+            },
+          };
         },
       });
       expect(code, io.stderr()).toBe(0);
