@@ -239,7 +239,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       });
 
     const gateway: Gateway = await startGateway({
-      port: options.port ?? 3000,
+      port: options.port ?? LOCAL.defaultPort,
       apiKeys,
       // API Gateway's usage plans, from the same policy numbers as the exact limiter (looser, by design).
       throttle: (keyId) => {
