@@ -1,69 +1,170 @@
 /**
- * `npm start`: the whole formfleet system on this machine. Ports, keys and database come from PORT,
- * FORMFLEET_ADMIN_KEY, FORMFLEET_CLIENT_KEY and DATABASE_URL; keys are generated when unset.
- * Ctrl-C or SIGTERM stops everything it started.
+ * `npm start`: the whole formfleet system on this machine (local/runtime.ts), a banner saying where it is,
+ * `.formfleet/runtime.json` for `npm run demo` and `npm run ops`, and a clean stop on Ctrl-C, SIGTERM or
+ * SIGHUP: pollers finish or hand their messages back, then the browser, gateway, fixture sites, moto and
+ * Postgres stop, and the process exits 0 with nothing left running.
+ *
+ * `npm start -- --fast` runs the schedules LOCAL.fastSpeedUp times faster. Port, keys and database come from
+ * PORT, FORMFLEET_ADMIN_KEY, FORMFLEET_CLIENT_KEY and DATABASE_URL (docs/configuration.md).
  */
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startLocalSystem } from '#local/runtime';
-import { PROJECT_ROOT } from '#local/services/python';
+import { parseArgs } from 'node:util';
+import { banner } from '#local/banner';
+import { overridesFrom } from '#local/configuration/environment';
+import type { LocalSystem } from '#local/runtime';
+import { readRuntimeFile, removeRuntimeFile, stateDir, writeRuntimeFile } from '#local/runtime-file';
+import { ALERTS, LOCAL } from '#policy';
 import { intEnv } from '#shared/env';
+
+const USAGE = `usage: npm start [-- --fast]
+
+  --fast   run the schedules ${LOCAL.fastSpeedUp}x faster (stale-jobs, dlq-check, promote-jobs) and retry failed
+           alert deliveries sooner, to watch recovery at work
+  --help   this text
+
+Environment: PORT (default ${LOCAL.defaultPort}; 0 picks a free port), FORMFLEET_ADMIN_KEY, FORMFLEET_CLIENT_KEY
+(generated when unset), DATABASE_URL (a throwaway cluster under the state directory when unset),
+SLACK_WEBHOOK_URL, LOG_LEVEL, FORMFLEET_STATE_DIR (default .formfleet/). See docs/configuration.md.`;
 
 // Local log volume: warnings and errors unless asked for more (LOG_LEVEL=INFO); metrics stay off stdout.
 process.env.POWERTOOLS_LOG_LEVEL ??= process.env.LOG_LEVEL ?? 'WARN';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// Lambda runs Node.js 22; Node 20.19+ is supported locally, so the SDK's upgrade notice is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const say = (line: string) => process.stderr.write(`[formfleet] ${line}\n`);
 
-say('starting (first run creates .venv and a Postgres cluster; later runs take a few seconds)');
-const system = await startLocalSystem({
-  port: intEnv(process.env, 'PORT', 3000),
-  ...(process.env.DATABASE_URL
-    ? { databaseUrl: process.env.DATABASE_URL }
-    : { dataDir: join(PROJECT_ROOT, '.formfleet', 'pg') }),
-  ...(process.env.FORMFLEET_ADMIN_KEY ? { adminKey: process.env.FORMFLEET_ADMIN_KEY } : {}),
-  ...(process.env.FORMFLEET_CLIENT_KEY ? { clientKey: process.env.FORMFLEET_CLIENT_KEY } : {}),
-  // A real Slack channel instead of the local sink that prints alerts here.
-  ...(process.env.SLACK_WEBHOOK_URL ? { alerts: { slackWebhookUrl: process.env.SLACK_WEBHOOK_URL } } : {}),
-  log: say,
-}).catch((err: unknown) => {
-  say(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+function fail(message: string, code = 1): never {
+  say(message);
+  process.exit(code);
+}
 
-const directories = [...system.fixtures.sites.keys()];
-console.log(`
-formfleet is running
-
-  API          ${system.url}
-  health       ${system.url}/health
-  admin key    ${system.keys.admin}
-  client key   ${system.keys.client}
-  directories  ${directories.join(', ')}
-  alerts       ${system.alerts.sink ? 'printed here as "slack: ..." (SLACK_WEBHOOK_URL posts to a real channel)' : 'posted to SLACK_WEBHOOK_URL'}
-
-Try it:
-  curl -s -X POST ${system.url}/v1/customers -H 'x-api-key: ${system.keys.client}' \\
-    -H 'content-type: application/json' -d '{"name":"Acme Plumbing","email":"owner@acme.test"}'
-  curl -s -X POST ${system.url}/v1/jobs -H 'x-api-key: ${system.keys.client}' \\
-    -H 'content-type: application/json' -d '{"customerId":"<id from above>","directoryIds":["${directories[0]}"]}'
-  curl -s ${system.url}/v1/jobs/<job id> -H 'x-api-key: ${system.keys.client}'
-
-Ctrl-C stops everything.
-`);
-
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  say(`${signal}: stopping`);
-  const force = setTimeout(() => {
-    say('forced exit after 20 s');
-    process.exit(1);
-  }, 20_000);
-  force.unref();
-  await system.stop();
-  say('stopped');
+let flags: { fast: boolean; help: boolean };
+try {
+  const { values } = parseArgs({
+    options: { fast: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  flags = { fast: values.fast === true, help: values.help === true };
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+if (flags.help) {
+  process.stdout.write(`${USAGE}\n`);
   process.exit(0);
 }
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+const dir = stateDir();
+await mkdir(dir, { recursive: true });
+const previous = await readRuntimeFile(dir);
+if (previous.kind === 'running') {
+  fail(
+    `formfleet is already running (pid ${previous.info.pid}) at ${previous.info.url}: stop it first, ` +
+      'or give this one its own FORMFLEET_STATE_DIR',
+  );
+}
+
+const speedUp = flags.fast ? LOCAL.fastSpeedUp : 1;
+let port: number;
+try {
+  port = intEnv(process.env, 'PORT', LOCAL.defaultPort);
+} catch (err) {
+  fail((err as Error).message, 2);
+}
+
+say(
+  `starting${flags.fast ? ' (--fast)' : ''}: the first run creates .venv and a Postgres cluster; later runs take a few seconds`,
+);
+// Loaded only now: a refused start (above) answers at once instead of loading the whole system first.
+const { startLocalSystem } = await import('#local/runtime');
+let system: LocalSystem;
+try {
+  system = await startLocalSystem({
+    port,
+    ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : { dataDir: join(dir, 'pg') }),
+    ...(process.env.FORMFLEET_ADMIN_KEY ? { adminKey: process.env.FORMFLEET_ADMIN_KEY } : {}),
+    ...(process.env.FORMFLEET_CLIENT_KEY ? { clientKey: process.env.FORMFLEET_CLIENT_KEY } : {}),
+    schedules: { speedUp },
+    // Tuning variables (RATE_LIMIT_CLIENT_PER_MINUTE, HEARTBEAT_INTERVAL_MS, ...) reach the handlers, as a
+    // stage's function configuration would: a changed limit can be tried here first.
+    env: overridesFrom(process.env),
+    alerts: {
+      // A real Slack channel instead of the local sink.
+      ...(process.env.SLACK_WEBHOOK_URL ? { slackWebhookUrl: process.env.SLACK_WEBHOOK_URL } : {}),
+      retryDelaySeconds: Math.max(1, Math.round(ALERTS.localRetryDelaySeconds / speedUp)),
+    },
+    log: say,
+  });
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  fail(
+    e.code === 'EADDRINUSE'
+      ? `failed to start: port ${port} is in use (another npm start?); set PORT to another port, or 0 for any free one`
+      : `failed to start: ${e.message}`,
+  );
+}
+
+const runtimeFile = await writeRuntimeFile(dir, {
+  pid: process.pid,
+  url: system.url,
+  dashboardUrl: system.dashboardUrl,
+  slackSinkUrl: system.alerts.sink?.url ?? null,
+  keys: system.keys,
+  startedAt: system.startedAt,
+  speedUp,
+});
+
+const scheduled = ['stale-jobs', 'dlq-check', 'promote-jobs'];
+process.stdout.write(
+  banner({
+    url: system.url,
+    dashboardUrl: system.dashboardUrl,
+    slackSinkUrl: system.alerts.sink?.url ?? null,
+    keys: system.keys,
+    databaseUrl: system.databaseUrl,
+    databaseNote: process.env.DATABASE_URL ? 'DATABASE_URL' : `kept in ${join(dir, 'pg')}`,
+    motoEndpoint: system.motoEndpoint,
+    directories: [...system.fixtures.sites.keys()],
+    schedules: scheduled.map((name) => ({ name, everyMs: system.scheduler.intervalMs(name) })),
+    speedUp,
+    runtimeFile,
+  }),
+);
+
+/**
+ * npm and tsx both pass a Ctrl-C on, so one keypress can arrive two or three times within milliseconds; only
+ * a signal a while after the first means "do not wait for running jobs".
+ */
+const REPEAT_SIGNAL_MS = 2_000;
+let stoppingSince: number | undefined;
+async function shutdown(reason: string, code = 0): Promise<void> {
+  if (stoppingSince !== undefined) {
+    if (Date.now() - stoppingSince < REPEAT_SIGNAL_MS) return;
+    say(`${reason} again: exiting without waiting`);
+    process.exit(1);
+  }
+  stoppingSince = Date.now();
+  say(`${reason}: stopping (running jobs get ${LOCAL.pollerStopGraceMs / 1000} s to finish)`);
+  const force = setTimeout(() => {
+    say(`forced exit: stopping took longer than ${LOCAL.shutdownGraceMs / 1000} s`);
+    process.exit(1);
+  }, LOCAL.shutdownGraceMs);
+  force.unref();
+  await system.stop();
+  await removeRuntimeFile(dir).catch(() => {});
+  say('stopped');
+  process.exit(code);
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => void shutdown(signal));
+}
+process.on('uncaughtException', (err) => {
+  say(`unexpected error: ${err.message}`);
+  void shutdown('uncaught exception', 1);
+});
+process.on('unhandledRejection', (err) => {
+  say(`unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+  void shutdown('unhandled rejection', 1);
+});

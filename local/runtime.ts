@@ -1,45 +1,31 @@
 /**
- * The whole of formfleet on one machine: Postgres, moto (SQS), migrations, the fixture directory sites and
- * their directory rows, the local API gateway in front of the API handlers, and SQS pollers feeding the
- * worker handler as Lambda's event source mappings would. The handlers are the Lambda handlers, built by
- * the same `*DepsFromEnv` wiring from an environment that names local services.
+ * The whole of formfleet on one machine: Postgres, moto (SQS, SNS, DynamoDB), migrations, the fixture
+ * directory sites and the demo seed, the local API gateway in front of the API handlers (and the dashboard),
+ * SQS pollers feeding the worker handler as Lambda's event source mappings would (batch size, maxConcurrency
+ * per tier, partial batch failures, visibility), the scheduler firing the manifest's scheduled functions, and
+ * the alerts path (SNS → subscription queue → notifier → Slack sink). The handlers are the Lambda handlers,
+ * built by the same `*DepsFromEnv` wiring from an environment that names local services.
+ *
+ * `npm start` (bin/local.ts) runs one; tests start their own, sharing one Postgres server and moto.
  */
-import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { notifierDepsFromEnv } from '#functions/alerts/deps';
-import { makeSlackNotifierHandler, type NotifierHandler } from '#functions/alerts/notifier';
-import { makeCustomersApi } from '#functions/api/customers';
-import {
-  customersApiDepsFromEnv,
-  directoriesApiDepsFromEnv,
-  dlqApiDepsFromEnv,
-  healthApiDepsFromEnv,
-  jobsApiDepsFromEnv,
-  submissionsApiDepsFromEnv,
-} from '#functions/api/deps';
-import { makeDirectoriesApi } from '#functions/api/directories';
-import { makeDlqApi } from '#functions/api/dlq';
-import { makeHealthApi } from '#functions/api/health';
-import { makeJobsApi } from '#functions/api/jobs';
-import { makeSubmissionsApi } from '#functions/api/submissions';
+import type { NotifierHandler } from '#functions/alerts/notifier';
 import { FUNCTIONS } from '#functions/manifest';
-import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
 import type { DlqService } from '#functions/recovery/dlq';
-import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/dlq-check';
-import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
-import { workerDepsFromEnv } from '#functions/worker/deps';
-import { makeWorkerHandler, type WorkerDeps } from '#functions/worker/handler';
-import { makePromoteJobsHandler } from '#functions/worker/promotion';
-import { promoteJobsDepsFromEnv } from '#functions/worker/promotion-deps';
-import { PRIORITY_TIERS, usagePlanFor } from '#policy';
+import type { DlqCheckHandler } from '#functions/recovery/dlq-check';
+import type { StaleJobsHandler } from '#functions/recovery/stale-jobs';
+import type { WorkerDeps } from '#functions/worker/handler';
+import { LOCAL, PRIORITY_TIERS, usagePlanFor } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { createDatabase, type Database } from '#shared/db';
-import { PgDirectoryStore } from '#shared/directory-store';
 import { migrate } from '#shared/migrate';
 import { describeError, registerSecret } from '#shared/telemetry';
 import { type LocalAlerts, startLocalAlerts } from './alerts.ts';
+import { ADMIN_KEY_ID, CLIENT_KEY_ID, generateKey } from './api-keys.ts';
+import { DASHBOARD_PATH, dashboardRoutes } from './dashboard/routes.ts';
+import { dashboardSnapshot } from './dashboard/snapshot.ts';
 import {
   DEFAULT_VARIANTS,
   type FixtureSites,
@@ -47,7 +33,10 @@ import {
   startFixtureSites,
 } from './fixtures/sites.ts';
 import { type Gateway, startGateway } from './gateway.ts';
+import { buildLocalHandlers } from './handlers.ts';
+import type { MetricCounters } from './metrics-tap.ts';
 import { type Scheduler, startScheduler } from './scheduler.ts';
+import { type SeedReport, seedDemoData } from './seed.ts';
 import { createIdempotencyTable } from './services/idempotency-table.ts';
 import { motoEnv, startMoto } from './services/moto.ts';
 import { startPostgres } from './services/postgres.ts';
@@ -69,7 +58,7 @@ export interface LocalSystemOptions {
   clientKey?: string;
   /** More client keys (value → key id), for tests of ownership. */
   extraClientKeys?: Record<string, string>;
-  /** Fixture directory sites to serve and register as directories. */
+  /** Fixture directory sites to serve and register as directories (with the demo customers, local/seed.ts). */
   fixtures?: readonly FixtureVariant[];
   /** Start the worker pollers (default true). */
   workers?: boolean;
@@ -88,7 +77,11 @@ export interface LocalSystemOptions {
 }
 
 export interface LocalSystem {
+  /** The local API gateway. */
   readonly url: string;
+  /** The live dashboard page on the gateway. */
+  readonly dashboardUrl: string;
+  readonly startedAt: string;
   readonly keys: { admin: string; client: string };
   /** Key id (as handlers see it) for each key value. */
   readonly apiKeys: ReadonlyMap<string, string>;
@@ -100,8 +93,13 @@ export interface LocalSystem {
   readonly sqs: SQSClient;
   readonly queues: readonly TierQueue[];
   readonly fixtures: FixtureSites;
+  /** What the seed wrote (directories for the fixture sites, demo customers). */
+  readonly seed: SeedReport;
   readonly worker: WorkerDeps;
+  /** One per tier, in PRIORITY_TIERS order. */
   readonly pollers: readonly Poller[];
+  /** Every metric the handlers recorded, as `<function>.<metric>` (the local stand-in for CloudWatch). */
+  readonly metrics: MetricCounters;
   /** SNS topic → subscription queue → notifier → Slack sink (or a real webhook), with the on-failure queue. */
   readonly alerts: LocalAlerts;
   /** Fires the manifest's scheduled functions; `runNow('stale-jobs')` runs one on demand. */
@@ -116,13 +114,11 @@ export interface LocalSystem {
   stop(): Promise<void>;
 }
 
-export const ADMIN_KEY_ID = 'local-admin';
-export const CLIENT_KEY_ID = 'local-client';
-
-export const generateKey = (prefix: string) => `${prefix}_${randomBytes(18).toString('base64url')}`;
+export { ADMIN_KEY_ID, CLIENT_KEY_ID, generateKey };
 
 export async function startLocalSystem(options: LocalSystemOptions = {}): Promise<LocalSystem> {
   const log = options.log ?? (() => {});
+  const startedAt = new Date().toISOString();
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => {});
@@ -187,8 +183,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
 
     const fixtures = await startFixtureSites(options.fixtures ?? DEFAULT_VARIANTS);
     stops.push(() => fixtures.stop());
-    const directories = new PgDirectoryStore(db);
-    for (const directory of fixtures.directories()) await directories.upsert(directory);
+    const seed = await seedDemoData(db, fixtures);
+    log(`seed: ${seed.directories} directories, ${seed.customersAdded} demo customer(s) added`);
 
     const keys = {
       admin: options.adminKey ?? generateKey('ffadmin'),
@@ -212,53 +208,50 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...options.env,
     };
 
-    const [
-      jobsDeps,
-      customersDeps,
-      healthDeps,
-      directoriesDeps,
-      submissionsDeps,
-      dlqDeps,
-      workerDeps,
-      staleDeps,
-      dlqCheckDeps,
-      notifierDeps,
-    ] = await Promise.all([
-      jobsApiDepsFromEnv(env, db),
-      customersApiDepsFromEnv(env, db),
-      healthApiDepsFromEnv(env, db),
-      directoriesApiDepsFromEnv(env, db),
-      submissionsApiDepsFromEnv(env, db),
-      dlqApiDepsFromEnv(env, db),
-      workerDepsFromEnv(env, db),
-      staleJobsDepsFromEnv(env, db),
-      dlqCheckDepsFromEnv(env, db),
-      notifierDepsFromEnv({ ...env, ...alerts.notifierEnv }),
-    ]);
-    stops.push(() => workerDeps.browser.close());
+    const handlers = await buildLocalHandlers(env, alerts.notifierEnv, db);
+    stops.push(() => handlers.workerDeps.browser.close());
+
+    // The dashboard reads these once they exist (the gateway starts before the pollers and the scheduler).
+    const pollers: Poller[] = [];
+    let scheduler: Scheduler | undefined;
+    const scheduledNames: string[] = [];
+    const snapshot = () =>
+      dashboardSnapshot({
+        sql: db,
+        queues: handlers.queueStats,
+        // Every tier, with its poller's running invocations (none when started without workers).
+        pollers: PRIORITY_TIERS.map((tier, i) => ({
+          tier: tier.name,
+          maxConcurrency: tier.maxConcurrency,
+          batchSize: tier.batchSize,
+          inFlight: () => pollers[i]?.inFlight() ?? 0,
+        })),
+        counters: handlers.metrics,
+        slack: alerts.sink
+          ? { mode: 'local-sink', messages: () => alerts.sink?.messages ?? [] }
+          : { mode: 'webhook', messages: () => [] },
+        schedules: {
+          names: scheduledNames,
+          intervalMs: (name) => scheduler?.intervalMs(name) ?? Number.NaN,
+          runs: (name) => scheduler?.runs(name) ?? 0,
+        },
+        startedAt,
+      });
 
     const gateway: Gateway = await startGateway({
-      port: options.port ?? 3000,
+      port: options.port ?? LOCAL.defaultPort,
       apiKeys,
       // API Gateway's usage plans, from the same policy numbers as the exact limiter (looser, by design).
-      throttle: (keyId) =>
-        usagePlanFor(
-          jobsDeps.adminKeyIds.has(keyId) ? jobsDeps.limits.rates.admin : jobsDeps.limits.rates.client,
-        ),
-      handlers: {
-        jobs: makeJobsApi(jobsDeps),
-        customers: makeCustomersApi(customersDeps),
-        health: makeHealthApi(healthDeps),
-        directories: makeDirectoriesApi(directoriesDeps),
-        submissions: makeSubmissionsApi(submissionsDeps),
-        dlq: makeDlqApi(dlqDeps),
+      throttle: (keyId) => {
+        const { adminKeyIds, limits } = handlers.apiLimits;
+        return usagePlanFor(adminKeyIds.has(keyId) ? limits.rates.admin : limits.rates.client);
       },
+      handlers: handlers.api,
+      extra: await dashboardRoutes(snapshot),
     });
     stops.push(() => gateway.stop());
 
-    const pollers: Poller[] = [];
     if (options.workers !== false) {
-      const worker = makeWorkerHandler(workerDeps);
       for (const tier of PRIORITY_TIERS) {
         const queue = queues.find((q) => q.priority === tier.priority) as TierQueue;
         pollers.push(
@@ -266,7 +259,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
             sqs,
             queueUrl: queue.url,
             queueArn: queue.arn,
-            handler: worker,
+            handler: handlers.worker,
             batchSize: tier.batchSize,
             maxConcurrency: tier.maxConcurrency,
             functionName: `formfleet-local-worker-${tier.name.toLowerCase()}`,
@@ -275,30 +268,32 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       }
       // Pollers stop before the browser and database they use.
       stops.push(async () => {
-        await Promise.all(pollers.map((p) => p.stop(10_000)));
+        await Promise.all(pollers.map((p) => p.stop(LOCAL.pollerStopGraceMs)));
       });
     }
 
     const recovery = {
-      staleJobs: makeStaleJobsHandler(staleDeps),
-      dlqCheck: makeDlqCheckHandler(dlqCheckDeps),
-      notifier: makeSlackNotifierHandler(notifierDeps),
-      dlq: dlqDeps.dlq,
+      staleJobs: handlers.staleJobs,
+      dlqCheck: handlers.dlqCheck,
+      notifier: handlers.notifier,
+      dlq: handlers.dlq,
     };
     alerts.startNotifier(recovery.notifier);
     // Every scheduled function in the manifest that has a local handler fires on its schedule.
     const scheduled: Record<string, (event: unknown) => Promise<unknown>> = {
       'stale-jobs': recovery.staleJobs,
       'dlq-check': recovery.dlqCheck,
-      'promote-jobs': makePromoteJobsHandler(await promoteJobsDepsFromEnv(env, db)),
+      'promote-jobs': handlers.promoteJobs,
     };
-    const scheduler = startScheduler({
-      tasks: FUNCTIONS.flatMap((f) => {
-        const run = scheduled[f.name];
-        return f.kind === 'scheduled' && f.schedule && run
-          ? [{ name: f.name, everySeconds: f.schedule.everySeconds, run }]
-          : [];
-      }),
+    const tasks = FUNCTIONS.flatMap((f) => {
+      const run = scheduled[f.name];
+      return f.kind === 'scheduled' && f.schedule && run
+        ? [{ name: f.name, everySeconds: f.schedule.everySeconds, run }]
+        : [];
+    });
+    scheduledNames.push(...tasks.map((t) => t.name));
+    scheduler = startScheduler({
+      tasks,
       speedUp: options.schedules?.speedUp ?? 1,
       timers: options.schedules?.timers ?? true,
       onRun: (run) => {
@@ -306,10 +301,13 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       },
     });
     // The scheduler stops first: no run starts against a closing database or queue.
-    stops.push(() => scheduler.stop());
+    const running = scheduler;
+    stops.push(() => running.stop());
 
     return {
       url: gateway.url,
+      dashboardUrl: `${gateway.url}${DASHBOARD_PATH}`,
+      startedAt,
       keys,
       apiKeys,
       databaseUrl: postgres.url,
@@ -319,10 +317,12 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       sqs,
       queues,
       fixtures,
-      worker: workerDeps,
+      seed,
+      worker: handlers.workerDeps,
       pollers,
+      metrics: handlers.metrics,
       alerts,
-      scheduler,
+      scheduler: running,
       recovery,
       stop: stopAll,
     };

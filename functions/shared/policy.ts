@@ -278,6 +278,43 @@ export const SCHEDULES = {
   promoteJobs: { everySeconds: 60 },
 } as const;
 
+/**
+ * The local runtime (`npm start`, `npm run demo`, the dashboard, the ops CLI): numbers that exist only on one
+ * machine. The system itself runs by the sections above, locally as in AWS.
+ */
+export const LOCAL = {
+  /** Gateway port of `npm start` when PORT is unset. */
+  defaultPort: 3000,
+  /**
+   * `npm start -- --fast` divides every schedule and the alert retry delay by this, so recovery can be watched
+   * at work: stale-jobs every 12 s, dlq-check every 30 s, promote-jobs every 6 s. Thresholds stay as above.
+   */
+  fastSpeedUp: 10,
+  /** A shutdown (Ctrl-C, SIGTERM) taking longer than this exits anyway, with status 1. */
+  shutdownGraceMs: 20_000,
+  /** How long a running worker invocation may finish during shutdown; its message returns to the queue otherwise. */
+  pollerStopGraceMs: 10_000,
+  /** The dashboard page asks for fresh figures this often. */
+  dashboardRefreshMs: 2_000,
+  /** Minutes of history in the dashboard's submissions-per-minute chart. */
+  dashboardMinutes: 30,
+  /** Recent jobs, alerts and Slack messages the dashboard lists. */
+  dashboardRecent: 10,
+  /** `npm run demo` defaults (each a flag): the workload, how long it may run, how often it looks. */
+  demo: {
+    jobs: 12,
+    directoriesPerJob: 4,
+    /** Share of P1 : P2 : P3 jobs in the workload. */
+    mix: [1, 2, 3],
+    timeoutSeconds: 300,
+    pollMs: 1_000,
+    /** Without a terminal (CI), one progress line at most this often, and only when something changed. */
+    plainLineEveryMs: 5_000,
+  },
+  /** The ops CLI: how often `--wait` and redrive progress look, and how long `--wait` waits by default. */
+  ops: { pollMs: 1_000, waitTimeoutSeconds: 900 },
+} as const;
+
 /** Names used for metrics and logs. */
 export const SERVICE = {
   name: 'formfleet',

@@ -33,7 +33,9 @@ export function spawnManaged(
   options: SpawnOptions = {},
 ): ManagedProcess {
   installExitHooks();
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  // Its own process group: a Ctrl-C in the terminal reaches only the parent, which stops its children in
+  // order (workers finish before the database they write to goes away) instead of all at once.
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...options });
   live.add(child);
   let buffer = '';
   const keep = (chunk: Buffer) => {

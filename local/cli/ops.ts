@@ -1,0 +1,582 @@
+/**
+ * `npm run ops -- <command>`: the operator's CLI. It talks to formfleet's HTTP API with an admin key, so the
+ * same commands work on the laptop (found through .formfleet/runtime.json) and against a deployed stage
+ * (FORMFLEET_API_URL, FORMFLEET_ADMIN_KEY). The runbooks in docs/runbooks/ walk through it.
+ */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { HealthReport } from '#functions/api/health-report';
+import type { jobView, jobWithResults } from '#functions/api/jobs';
+import type { DlqTierSummary, RedriveReport } from '#functions/recovery/dlq';
+import { LOCAL, PAGINATION, PRIORITY_TIERS, RECOVERY } from '#policy';
+import type { Env } from '#shared/env';
+import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '#shared/job-store';
+import { ERROR_CLASSES } from '#shared/submission-ledger';
+import type { DashboardSnapshot } from '../dashboard/snapshot.ts';
+import { ApiClient } from './api-client.ts';
+import { between, clock, duration, plural } from './format.ts';
+import { CliError, EXIT, type ExitCode, type Io } from './io.ts';
+import { bar, progressFor } from './progress.ts';
+import { renderPairs, renderTable } from './table.ts';
+import { requireTarget } from './target.ts';
+
+type JobView = ReturnType<typeof jobView>;
+type JobDetail = ReturnType<typeof jobWithResults>;
+
+export interface OpsOptions {
+  env?: Env;
+  /** How often --wait and redrive look. @default LOCAL.ops.pollMs */
+  pollMs?: number;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Values = Record<string, string | boolean | undefined>;
+
+interface Context {
+  /** The API client; the target is found on first use, so a wrong command line fails before any lookup. */
+  api(): Promise<ApiClient>;
+  io: Io;
+  values: Values;
+  positionals: string[];
+  json: boolean;
+  pollMs: number;
+}
+
+interface Command {
+  name: string;
+  args?: string;
+  summary: string;
+  options?: Options;
+  run(ctx: Context): Promise<ExitCode>;
+}
+
+const GLOBAL_OPTIONS: Options = {
+  'api-url': { type: 'string' },
+  key: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function intOption(values: Values, name: string, fallback: number, min: number, max: number): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new CliError(`--${name} must be an integer from ${min} to ${max} (got "${raw}")`, EXIT.usage);
+  }
+  return n;
+}
+
+function listOption(values: Values, name: string, allowed: readonly string[]): string[] | undefined {
+  const raw = values[name];
+  if (typeof raw !== 'string') return undefined;
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = items.filter((i) => !allowed.includes(i));
+  if (items.length === 0 || bad.length > 0) {
+    throw new CliError(`--${name} takes ${allowed.join(', ')} (comma-separated); got "${raw}"`, EXIT.usage);
+  }
+  return items;
+}
+
+const jobColumns = [
+  { header: 'job', value: (j: JobView) => j.id },
+  { header: 'tier', value: (j: JobView) => j.tier },
+  { header: 'status', value: (j: JobView) => j.status },
+  {
+    header: 'progress',
+    value: (j: JobView) => `${j.progress.done ?? 0}/${j.progress.total ?? 0}`,
+    align: 'right' as const,
+  },
+  { header: 'attempts', value: (j: JobView) => j.attempts, align: 'right' as const },
+  { header: 'created', value: (j: JobView) => clock(j.createdAt) },
+  {
+    header: 'took',
+    value: (j: JobView) => duration(between(j.createdAt, j.finishedAt)),
+    align: 'right' as const,
+  },
+  {
+    header: 'error',
+    value: (j: JobView) => (j.errorClass ? `${j.errorClass}: ${j.error ?? ''}` : j.error),
+    max: 60,
+  },
+];
+
+function printJob(io: Io, job: JobDetail): void {
+  const p = job.progress;
+  io.out(
+    `${renderPairs([
+      ['job', job.id],
+      ['customer', job.customerId],
+      ['status', `${job.status}${job.error ? ` (${job.errorClass ?? 'error'}: ${job.error})` : ''}`],
+      [
+        'tier',
+        `${job.tier}${job.requestedPriority !== job.priority ? ` (asked P${job.requestedPriority}, promoted)` : ''}`,
+      ],
+      [
+        'progress',
+        `${p.done ?? 0}/${p.total ?? 0} directories${p.directoryId ? `, now ${p.directoryId} (${p.step ?? '-'})` : ''}`,
+      ],
+      ['attempts', String(job.attempts)],
+      ['created', job.createdAt],
+      [
+        'finished',
+        job.finishedAt ? `${job.finishedAt} (${duration(between(job.createdAt, job.finishedAt))})` : '-',
+      ],
+    ])}\n\n`,
+  );
+  io.out(
+    `${renderTable(
+      [
+        { header: 'directory', value: (r) => r.directoryId },
+        { header: 'status', value: (r) => r.status },
+        { header: 'attempt', value: (r) => r.attempt, align: 'right' },
+        { header: 'error class', value: (r) => r.errorClass },
+        { header: 'error', value: (r) => r.error, max: 70 },
+      ],
+      job.results,
+    )}\n`,
+  );
+}
+
+/** Polls the job until it ends, drawing its progress; returns the final job. */
+async function waitForJob(ctx: Context, id: string, timeoutSeconds: number): Promise<JobDetail> {
+  const progress = progressFor(ctx.io, LOCAL.demo.plainLineEveryMs);
+  const started = Date.now();
+  for (;;) {
+    const { body: job } = await (await ctx.api()).request<JobDetail>(
+      'GET',
+      `/v1/jobs/${encodeURIComponent(id)}`,
+    );
+    // The ledger moves with every directory; progress.done only with each heartbeat.
+    const settled = job.results.filter((r) => r.status !== 'prepared' && r.status !== 'submitting');
+    const done = Math.max(job.progress.done ?? 0, settled.length);
+    const total = job.progress.total ?? job.results.length;
+    const submitted = settled.filter((r) => r.status === 'submitted').length;
+    const now = job.progress.directoryId
+      ? `  now ${job.progress.directoryId} (${job.progress.step ?? '-'})`
+      : '';
+    const line = `${job.id.slice(0, 8)} ${job.tier} ${job.status.padEnd(11)} ${bar(
+      [
+        { count: submitted, char: '█' },
+        { count: done - submitted, char: '▓' },
+      ],
+      total,
+      30,
+    )} ${done}/${total}${now}  ${duration(Date.now() - started)}`;
+    if (TERMINAL_JOB_STATUSES.includes(job.status)) {
+      progress.finish({ lines: [line] });
+      return job;
+    }
+    progress.update({ lines: [line] });
+    if (Date.now() - started > timeoutSeconds * 1000) {
+      progress.finish({ lines: [line] });
+      throw new CliError(
+        `job ${id} is still ${job.status} after ${timeoutSeconds} s (--timeout)`,
+        EXIT.failed,
+      );
+    }
+    await sleep(ctx.pollMs);
+  }
+}
+
+const waitOptions: Options = { wait: { type: 'boolean' }, timeout: { type: 'string' } };
+
+async function showOrWait(ctx: Context, id: string): Promise<ExitCode> {
+  if (!ctx.values.wait) {
+    const { body } = await (await ctx.api()).request<JobDetail>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+    if (ctx.json) ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+    else printJob(ctx.io, body);
+    return EXIT.ok;
+  }
+  const timeout = intOption(ctx.values, 'timeout', LOCAL.ops.waitTimeoutSeconds, 1, 24 * 3600);
+  const job = await waitForJob(ctx, id, timeout);
+  ctx.io.out('\n');
+  if (ctx.json) ctx.io.out(`${JSON.stringify(job, null, 2)}\n`);
+  else printJob(ctx.io, job);
+  return job.status === 'completed' ? EXIT.ok : EXIT.failed;
+}
+
+function printHealth(io: Io, h: HealthReport): void {
+  const pairs: [string, string][] = [
+    ['status', `${h.status}${h.reasons.length > 0 ? `: ${h.reasons.join('; ')}` : ''}`],
+    [
+      'database',
+      `${h.database.status}${h.database.latencyMs !== null ? ` (${h.database.latencyMs} ms)` : ''}`,
+    ],
+    ['queues', h.queues.status],
+  ];
+  if (h.jobs) {
+    const j = h.jobs;
+    pairs.push([
+      'jobs',
+      `pending ${j.pending} · queued ${j.queued} · in progress ${j.inProgress} · completed today ${j.completedToday} · failed today ${j.failedToday}`,
+    ]);
+  }
+  if (h.workers) {
+    pairs.push([
+      'workers',
+      `${h.workers.active} active, ${h.workers.stale} stale, ${plural(h.workers.jobsInFlight, 'job')} in flight`,
+    ]);
+  }
+  if (h.browser) {
+    const b = h.browser;
+    pairs.push([
+      'browser',
+      `${b.running} running, ${b.openContexts} open contexts, ${b.launches} launches, ${b.recycles} recycles`,
+    ]);
+  }
+  if (h.staleJobs) {
+    pairs.push([
+      'stale jobs',
+      `${h.staleJobs.count}${h.staleJobs.oldest.map((s) => `\n            ${s.id} (${s.claimedBy ?? '?'}, ${s.staleSeconds} s)`).join('')}`,
+    ]);
+  }
+  io.out(`${renderPairs(pairs)}\n\n`);
+  io.out(
+    `${renderTable(
+      [
+        { header: 'tier', value: (t) => t.tier },
+        { header: 'waiting', value: (t) => t.depth, align: 'right' },
+        { header: 'in flight', value: (t) => t.inFlight, align: 'right' },
+        { header: 'DLQ', value: (t) => t.dlqDepth, align: 'right' },
+      ],
+      h.queues.tiers,
+    )}\n`,
+  );
+}
+
+const COMMANDS: Command[] = [
+  {
+    name: 'health',
+    summary: 'the detailed health report (GET /v1/health); exit 1 unless healthy',
+    async run(ctx) {
+      const { body } = await (await ctx.api()).request<HealthReport>('GET', '/v1/health', { accept: [503] });
+      if (ctx.json) ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+      else printHealth(ctx.io, body);
+      return body.status === 'healthy' ? EXIT.ok : EXIT.failed;
+    },
+  },
+  {
+    name: 'jobs list',
+    args: `[--status <${JOB_STATUSES.join('|')}>] [--customer <id>] [--limit <n>] [--cursor <c>]`,
+    summary: 'jobs, newest first',
+    options: {
+      status: { type: 'string' },
+      customer: { type: 'string' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
+    },
+    async run(ctx) {
+      const status = listOption(ctx.values, 'status', JOB_STATUSES);
+      if (status && status.length > 1) throw new CliError('--status takes one status', EXIT.usage);
+      const query = {
+        status: status?.[0],
+        customerId: ctx.values.customer as string | undefined,
+        cursor: ctx.values.cursor as string | undefined,
+        limit: intOption(ctx.values, 'limit', 20, 1, PAGINATION.maxLimit),
+      };
+      const api = await ctx.api();
+      const { body } = await api.request<{ items: JobView[]; nextCursor: string | null }>('GET', '/v1/jobs', {
+        query,
+      });
+      if (ctx.json) {
+        ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+        return EXIT.ok;
+      }
+      ctx.io.out(body.items.length > 0 ? `${renderTable(jobColumns, body.items)}\n` : 'no jobs\n');
+      if (body.nextCursor) ctx.io.out(`more: npm run ops -- jobs list --cursor ${body.nextCursor}\n`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'jobs show',
+    args: '<job id> [--wait [--timeout <seconds>]]',
+    summary:
+      'a job and its per-directory results; --wait draws its progress until it ends (exit 1 unless completed)',
+    options: waitOptions,
+    run: (ctx) => showOrWait(ctx, ctx.positionals[0] as string),
+  },
+  {
+    name: 'jobs retry',
+    args: '<job id> [--wait [--timeout <seconds>]]',
+    summary: "requeues a finished job's failed and unknown directories (never a submitted one)",
+    options: waitOptions,
+    async run(ctx) {
+      const id = ctx.positionals[0] as string;
+      // A bad --timeout fails before anything is retried.
+      intOption(ctx.values, 'timeout', LOCAL.ops.waitTimeoutSeconds, 1, 24 * 3600);
+      const { body } = await (await ctx.api()).request<{ status: string; tier: string; retried: string[] }>(
+        'POST',
+        `/v1/jobs/${encodeURIComponent(id)}/retry`,
+      );
+      ctx.io.out(`job ${id} ${body.status} on ${body.tier}: retrying ${body.retried.join(', ')}\n`);
+      return ctx.values.wait ? showOrWait(ctx, id) : EXIT.ok;
+    },
+  },
+  {
+    name: 'jobs cancel',
+    args: '<job id>',
+    summary: 'cancels a pending, queued or running job (directories not yet tried are skipped)',
+    async run(ctx) {
+      const id = ctx.positionals[0] as string;
+      const { body } = await (await ctx.api()).request<JobDetail>(
+        'POST',
+        `/v1/jobs/${encodeURIComponent(id)}/cancel`,
+      );
+      const count = (s: string) => body.results.filter((r) => r.status === s).length;
+      ctx.io.out(
+        `job ${id} cancelled: ${count('submitted')} submitted stay submitted, ${count('skipped')} skipped, ` +
+          `${count('unknown')} unknown (caught mid-submit: check those by hand)\n`,
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'dlq list',
+    args: '[--max <n per tier>]',
+    summary: 'each tier dead-letter queue: depth and the first messages, without consuming them',
+    options: { max: { type: 'string' } },
+    async run(ctx) {
+      const max = intOption(ctx.values, 'max', RECOVERY.dlqPeekMaxPerTier, 0, 100);
+      const { body } = await (await ctx.api()).request<{ tiers: DlqTierSummary[] }>('GET', '/v1/dlq', {
+        query: { maxPerTier: max },
+      });
+      if (ctx.json) {
+        ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+        return EXIT.ok;
+      }
+      ctx.io.out(`${body.tiers.map((t) => `${t.tier} ${t.depth}`).join(' · ')} message(s) in the DLQs\n`);
+      const messages = body.tiers.flatMap((t) => t.messages);
+      if (messages.length > 0) {
+        ctx.io.out(
+          `\n${renderTable(
+            [
+              { header: 'tier', value: (m) => m.tier },
+              { header: 'job', value: (m) => m.jobId ?? '(not a job message)' },
+              { header: 'class', value: (m) => m.errorClass },
+              { header: 'receives', value: (m) => m.receiveCount, align: 'right' },
+              { header: 'sent', value: (m) => m.sentAt },
+              { header: 'error', value: (m) => m.error, max: 60 },
+            ],
+            messages,
+          )}\n`,
+        );
+        ctx.io.out(
+          '\nredrive by class once the cause is fixed: npm run ops -- dlq redrive --class <class>\n',
+        );
+      }
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'dlq redrive',
+    args: `--class <${ERROR_CLASSES.join('|')}|all>[,...] [--tier P1,P2,P3] [--limit <n>]`,
+    summary: `moves the chosen messages back to their tier queues (jobs get new tokens), ${RECOVERY.dlqRedriveMaxPerCall} per API call, with progress`,
+    options: { class: { type: 'string' }, tier: { type: 'string' }, limit: { type: 'string' } },
+    async run(ctx) {
+      if (typeof ctx.values.class !== 'string') {
+        throw new CliError(
+          'dlq redrive needs --class (an error class, a comma-separated list, or all)',
+          EXIT.usage,
+        );
+      }
+      const classes = ctx.values.class === 'all' ? 'all' : listOption(ctx.values, 'class', ERROR_CLASSES);
+      const tiers = listOption(
+        ctx.values,
+        'tier',
+        PRIORITY_TIERS.map((t) => t.name),
+      );
+      const limit = intOption(ctx.values, 'limit', Number.MAX_SAFE_INTEGER, 1, Number.MAX_SAFE_INTEGER);
+      const before = await (await ctx.api()).request<{ tiers: DlqTierSummary[] }>('GET', '/v1/dlq', {
+        query: { maxPerTier: 0 },
+      });
+      const depth = before.body.tiers
+        .filter((t) => !tiers || tiers.includes(t.tier))
+        .reduce((n, t) => n + t.depth, 0);
+      const progress = progressFor(ctx.io, LOCAL.demo.plainLineEveryMs);
+      const total: RedriveReport = { moved: 0, skipped: 0, byClass: {}, byTier: {} };
+      const goal = Math.min(depth, limit);
+      const line = () =>
+        `redrive ${bar([{ count: total.moved, char: '█' }], goal, 30)} ${total.moved}/${goal} moved` +
+        `${
+          Object.keys(total.byClass).length > 0
+            ? ` (${Object.entries(total.byClass)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')})`
+            : ''
+        }`;
+      progress.update({ lines: [line()] });
+      for (;;) {
+        const ask = Math.min(RECOVERY.dlqRedriveMaxPerCall, limit - total.moved);
+        if (ask <= 0) break;
+        const { body } = await (await ctx.api()).request<RedriveReport>('POST', '/v1/dlq/redrive', {
+          body: { errorClasses: classes, ...(tiers ? { tiers } : {}), limit: ask },
+        });
+        total.moved += body.moved;
+        total.skipped = body.skipped;
+        for (const [k, v] of Object.entries(body.byClass)) total.byClass[k] = (total.byClass[k] ?? 0) + v;
+        for (const [k, v] of Object.entries(body.byTier)) total.byTier[k] = (total.byTier[k] ?? 0) + v;
+        progress.update({ lines: [line()] });
+        // A call that moved fewer than it was allowed saw every message there was.
+        if (body.moved < ask) break;
+      }
+      progress.finish({ lines: [line()] });
+      if (ctx.json) ctx.io.out(`${JSON.stringify(total, null, 2)}\n`);
+      else {
+        ctx.io.out(
+          `moved ${total.moved} message(s)${
+            Object.keys(total.byTier).length > 0
+              ? ` (${Object.entries(total.byTier)
+                  .map(([k, v]) => `${k} ${v}`)
+                  .join(', ')})`
+              : ''
+          }; ` + `${total.skipped} not chosen stay in the DLQ\n`,
+        );
+      }
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'alerts',
+    args: '[--limit <n>]',
+    summary:
+      'recent alerts and what the Slack sink received (the local runtime only; a stage posts to Slack)',
+    options: { limit: { type: 'string' } },
+    async run(ctx) {
+      const limit = intOption(ctx.values, 'limit', LOCAL.dashboardRecent, 1, LOCAL.dashboardRecent);
+      const res = await (await ctx.api()).request<DashboardSnapshot>('GET', '/dashboard/data', {
+        keyed: false,
+        accept: [403, 404],
+      });
+      if (res.status !== 200) {
+        throw new CliError(
+          `${(await ctx.api()).baseUrl} is not a local runtime (no /dashboard/data): a deployed stage posts alerts to Slack; ` +
+            'see docs/runbooks/alert-delivery.md',
+          EXIT.failed,
+        );
+      }
+      const d = res.body;
+      if (ctx.json) {
+        ctx.io.out(`${JSON.stringify({ alerts: d.alerts.slice(0, limit), slack: d.slack }, null, 2)}\n`);
+        return EXIT.ok;
+      }
+      ctx.io.out(
+        d.alerts.length > 0
+          ? `${renderTable(
+              [
+                { header: 'time', value: (a) => a.createdAt },
+                { header: 'severity', value: (a) => a.severity },
+                { header: 'kind', value: (a) => a.kind },
+                { header: 'title', value: (a) => a.title, max: 70 },
+                { header: 'published', value: (a) => (a.publishedAt ? 'yes' : 'not yet') },
+              ],
+              d.alerts.slice(0, limit),
+            )}\n`
+          : 'no alerts\n',
+      );
+      ctx.io.out(
+        d.slack.mode === 'local-sink'
+          ? `\nSlack sink: ${plural(d.slack.received, 'message')} received${d.slack.recent
+              .slice(0, limit)
+              .map((m) => `\n  ${m.receivedAt}  ${m.text}`)
+              .join('')}\n`
+          : '\nalerts are posted to SLACK_WEBHOOK_URL\n',
+      );
+      return EXIT.ok;
+    },
+  },
+];
+
+/** Every command's name ("jobs show"), for the docs test that checks the runbooks use real ones. */
+export const OPS_COMMAND_NAMES: readonly string[] = COMMANDS.map((c) => c.name);
+
+export function opsHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `usage: npm run ops -- <command> [options]
+
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}${c.args ? `\n  ${' '.repeat(width)}  ${c.args}` : ''}`).join('\n')}
+
+options for every command:
+  --api-url <url>   the API (default FORMFLEET_API_URL, else the running npm start's .formfleet/runtime.json)
+  --key <key>       an admin API key (default FORMFLEET_ADMIN_KEY, else the running npm start's)
+  --json            print the API's JSON instead of tables
+  --help            this text
+
+exit status: 0 done, 1 the answer was no (not found, conflict, a job that did not complete, not healthy),
+2 wrong command line, 3 no API to talk to (unreachable, key refused, server error)
+`;
+}
+
+function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
+  for (const take of [2, 1]) {
+    const words = argv.slice(0, take);
+    if (words.length < take || words.some((w) => w.startsWith('-'))) continue;
+    const command = COMMANDS.find((c) => c.name === words.join(' '));
+    if (command) return { command, rest: argv.slice(take) };
+  }
+  return undefined;
+}
+
+export async function runOps(argv: readonly string[], io: Io, options: OpsOptions = {}): Promise<ExitCode> {
+  try {
+    if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
+      io.out(opsHelp());
+      return argv.length === 0 ? EXIT.usage : EXIT.ok;
+    }
+    const found = findCommand(argv);
+    if (!found)
+      throw new CliError(`unknown command "${argv.slice(0, 2).join(' ')}"\n\n${opsHelp()}`, EXIT.usage);
+    const { command, rest } = found;
+    let parsed: { values: Values; positionals: string[] };
+    try {
+      parsed = parseArgs({
+        args: rest,
+        options: { ...GLOBAL_OPTIONS, ...command.options },
+        allowPositionals: true,
+        strict: true,
+      }) as { values: Values; positionals: string[] };
+    } catch (err) {
+      throw new CliError(
+        `${command.name}: ${(err as Error).message}\nusage: npm run ops -- ${command.name} ${command.args ?? ''}`,
+        EXIT.usage,
+      );
+    }
+    if (parsed.values.help) {
+      io.out(`usage: npm run ops -- ${command.name} ${command.args ?? ''}\n${command.summary}\n`);
+      return EXIT.ok;
+    }
+    const wanted = command.args?.startsWith('<') ? 1 : 0;
+    if (parsed.positionals.length !== wanted) {
+      throw new CliError(`usage: npm run ops -- ${command.name} ${command.args ?? ''}`, EXIT.usage);
+    }
+    const env = options.env ?? process.env;
+    let client: Promise<ApiClient> | undefined;
+    const api = () => {
+      client ??= requireTarget({
+        apiUrl: parsed.values['api-url'] as string | undefined,
+        key: parsed.values.key as string | undefined,
+        env,
+      }).then((target) => new ApiClient({ baseUrl: target.url, key: target.key }));
+      return client;
+    };
+    return await command.run({
+      api,
+      io,
+      values: parsed.values,
+      positionals: parsed.positionals,
+      json: parsed.values.json === true,
+      pollMs: options.pollMs ?? LOCAL.ops.pollMs,
+    });
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.err(`error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    io.err(`error: ${(err as Error).message}\n`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,436 @@
+/**
+ * Every environment variable formfleet reads, with who reads it and what it means: the source of
+ * docs/configuration.md (`npm run docs:config`). A test builds every handler from a recording environment
+ * and fails if a handler reads a variable missing here, or if an override listed here is read by nobody.
+ * `npm start` passes the overrides through to the handlers it runs, so a limit can be tried locally first.
+ */
+
+export type EnvGroup = 'local' | 'handler' | 'override';
+
+export interface EnvVar {
+  /** The name; `QUEUE_URL_P1..P3` style for a family (each member is listed in `names`). */
+  name: string;
+  names?: readonly string[];
+  group: EnvGroup;
+  /** Who reads it: commands (npm start, demo, ops, tests) or functions of the manifest. */
+  usedBy: string;
+  meaning: string;
+  /** For overrides: the policy value it replaces (a dotted path into functions/shared/policy.ts). */
+  policy?: string;
+  /** For overrides: the unit of the variable when it differs from the policy's (policy seconds, variable ms). */
+  scale?: { factor: number; unit: string };
+}
+
+const tiers = (prefix: string) => ['P1', 'P2', 'P3'].map((t) => `${prefix}${t}`);
+
+export const ENVIRONMENT: readonly EnvVar[] = [
+  // What a person sets to run formfleet locally.
+  {
+    name: 'PORT',
+    group: 'local',
+    usedBy: 'npm start',
+    meaning: 'local API gateway port (default `LOCAL.defaultPort`, 3000; `0` picks a free port)',
+  },
+  {
+    name: 'FORMFLEET_ADMIN_KEY',
+    group: 'local',
+    usedBy: 'npm start, npm run ops, npm run demo',
+    meaning:
+      "npm start: the admin API key value (generated and printed when unset). ops and demo: the admin key to call the API with (default: the running npm start's)",
+  },
+  {
+    name: 'FORMFLEET_CLIENT_KEY',
+    group: 'local',
+    usedBy: 'npm start',
+    meaning: 'the client API key value (generated and printed when unset)',
+  },
+  {
+    name: 'FORMFLEET_API_URL',
+    group: 'local',
+    usedBy: 'npm run ops, npm run demo',
+    meaning:
+      'the API to talk to: a deployed stage (`https://<id>.execute-api.<region>.amazonaws.com/<stage>`) or a local gateway (default: the running npm start, from its runtime file)',
+  },
+  {
+    name: 'FORMFLEET_STATE_DIR',
+    group: 'local',
+    usedBy: 'npm start, npm run ops, npm run demo',
+    meaning:
+      'where npm start keeps its Postgres cluster (`pg/`) and `runtime.json` (URL, keys, pid) for demo and ops (default `.formfleet/`)',
+  },
+  {
+    name: 'DATABASE_URL',
+    group: 'local',
+    usedBy: 'npm start, npm run demo, npm test, npm run db:migrate; handlers locally',
+    meaning:
+      'a Postgres connection string to use; when unset, npm start runs a cluster under the state directory and the tests a throwaway one (PGlite where no PostgreSQL binaries exist)',
+  },
+  {
+    name: 'SLACK_WEBHOOK_URL',
+    group: 'local',
+    usedBy: 'npm start; slack-notifier locally',
+    meaning:
+      'a real Slack incoming webhook for alerts; unset, npm start runs a local Slack sink (messages on the dashboard, in `npm run ops -- alerts` and printed)',
+  },
+  {
+    name: 'LOG_LEVEL',
+    group: 'local',
+    usedBy: 'npm start, npm run demo',
+    meaning:
+      'handler log level locally (default `WARN`; `INFO` or `DEBUG` for more); handlers write Powertools JSON lines to stdout',
+  },
+  {
+    name: 'CHROMIUM_PATH',
+    group: 'local',
+    usedBy: 'worker',
+    meaning: "a Chromium binary to use instead of @sparticuz/chromium's",
+  },
+  {
+    name: 'PG_BIN_DIR',
+    group: 'local',
+    usedBy: 'npm start, npm test',
+    meaning:
+      'PostgreSQL server binaries for the local cluster (default: the newest `/usr/lib/postgresql/*/bin`)',
+  },
+  {
+    name: 'FORMFLEET_MOTO_ENDPOINT',
+    group: 'local',
+    usedBy: 'npm start, npm test',
+    meaning: 'use this running moto server instead of starting one',
+  },
+  {
+    name: 'PYTHON',
+    group: 'local',
+    usedBy: 'npm start, npm test, npm run setup:python',
+    meaning: 'the Python that creates `.venv` (default `python3`)',
+  },
+
+  // What CDK sets for each function in AWS (from its manifest needs), and the local runtime sets locally.
+  {
+    name: 'DATABASE_SECRET_ARN',
+    group: 'handler',
+    usedBy: 'every function with the database need',
+    meaning:
+      'Secrets Manager secret holding the Postgres connection string (a URL, JSON with `url`, or the RDS JSON shape); locally DATABASE_URL instead',
+  },
+  {
+    name: 'QUEUE_URL_P1..P3',
+    names: tiers('QUEUE_URL_'),
+    group: 'handler',
+    usedBy: 'api-jobs, api-health, api-dlq, worker, promote-jobs, stale-jobs',
+    meaning: 'the tier FIFO queues',
+  },
+  {
+    name: 'DLQ_URL_P1..P3',
+    names: tiers('DLQ_URL_'),
+    group: 'handler',
+    usedBy: 'api-health, api-dlq, dlq-check',
+    meaning: 'the tier dead-letter queues',
+  },
+  {
+    name: 'ADMIN_API_KEY_IDS',
+    group: 'handler',
+    usedBy: 'api-*',
+    meaning: 'comma-separated API Gateway key ids (never key values) with admin rights',
+  },
+  {
+    name: 'IDEMPOTENCY_TABLE',
+    group: 'handler',
+    usedBy: 'worker, slack-notifier',
+    meaning: 'the Powertools idempotency DynamoDB table (duplicate executions, delivered alerts)',
+  },
+  {
+    name: 'ALERTS_TOPIC_ARN',
+    group: 'handler',
+    usedBy: 'stale-jobs, dlq-check',
+    meaning: 'the alerts SNS topic',
+  },
+  {
+    name: 'SLACK_WEBHOOK_SECRET_ARN',
+    group: 'handler',
+    usedBy: 'slack-notifier',
+    meaning:
+      'Secrets Manager secret holding the Slack webhook URL (never logged); locally SLACK_WEBHOOK_URL instead',
+  },
+  {
+    name: 'RUNBOOK_BASE_URL',
+    group: 'handler',
+    usedBy: 'slack-notifier',
+    meaning: "base URL that runbook paths in alerts are linked against (e.g. the repository's blob URL)",
+  },
+  {
+    name: 'WORKER_ID',
+    group: 'handler',
+    usedBy: 'worker',
+    meaning:
+      "this worker's name in claims and the workers table (default: the log stream or host name, and the pid)",
+  },
+  {
+    name: 'AWS_ENDPOINT_URL',
+    group: 'handler',
+    usedBy: 'every function',
+    meaning:
+      "the AWS SDK's standard endpoint override; the local runtime points it at moto (never set in AWS)",
+  },
+  {
+    name: 'AWS_REGION',
+    names: ['AWS_REGION', 'AWS_DEFAULT_REGION'],
+    group: 'handler',
+    usedBy: 'every function',
+    meaning: 'the region (Lambda sets it; locally `us-east-1`)',
+  },
+  {
+    name: 'AWS_ACCESS_KEY_ID',
+    names: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'],
+    group: 'handler',
+    usedBy: 'every function, locally',
+    meaning: "moto's dummy credentials when AWS_ENDPOINT_URL is set; in AWS the function's role is used",
+  },
+  {
+    name: 'MIGRATIONS_DIR',
+    group: 'handler',
+    usedBy: 'migrate',
+    meaning:
+      "where the `sql/` migrations are (default: `$LAMBDA_TASK_ROOT/sql` in Lambda, the repository's `sql/` locally)",
+  },
+  {
+    name: 'LAMBDA_TASK_ROOT',
+    group: 'handler',
+    usedBy: 'migrate',
+    meaning: 'set by Lambda: the bundle directory, which holds `sql/`',
+  },
+  {
+    name: 'AWS_LAMBDA_FUNCTION_NAME',
+    group: 'handler',
+    usedBy: 'worker',
+    meaning: 'set by Lambda: the worker runs Chromium in single-process mode only there',
+  },
+  {
+    name: 'AWS_LAMBDA_LOG_STREAM_NAME',
+    group: 'handler',
+    usedBy: 'worker',
+    meaning: "set by Lambda: part of the worker's default WORKER_ID",
+  },
+
+  // Tuning: each replaces one policy number for one function (tests shorten them; a stage may set them).
+  ...(
+    [
+      ['RATE_LIMIT_CLIENT_PER_MINUTE', 'RATE_LIMITS.client.perMinute'],
+      ['RATE_LIMIT_CLIENT_PER_HOUR', 'RATE_LIMITS.client.perHour'],
+      ['RATE_LIMIT_ADMIN_PER_MINUTE', 'RATE_LIMITS.admin.perMinute'],
+      ['RATE_LIMIT_ADMIN_PER_HOUR', 'RATE_LIMITS.admin.perHour'],
+      ['RATE_LIMIT_ANONYMOUS_PER_MINUTE', 'RATE_LIMITS.anonymousPerIp.perMinute'],
+    ] as const
+  ).map(
+    ([name, policy]): EnvVar => ({
+      name,
+      group: 'override',
+      usedBy: 'api-*',
+      policy,
+      meaning:
+        'the exact sliding-window limit the API enforces (the usage plans in front are set from the policy at deploy)',
+    }),
+  ),
+  {
+    name: 'MAX_JSON_BODY_BYTES',
+    group: 'override',
+    usedBy: 'api-*',
+    policy: 'PAYLOAD_LIMITS.jsonBodyBytes',
+    meaning:
+      'largest JSON body, at most `PAYLOAD_LIMITS.jsonBodyCeilingBytes` (a larger value fails the cold start)',
+  },
+  {
+    name: 'HEARTBEAT_INTERVAL_MS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.heartbeatIntervalSeconds',
+    scale: { factor: 1000, unit: 'ms' },
+    meaning: 'heartbeat (progress write + visibility extension) period',
+  },
+  {
+    name: 'VISIBILITY_TIMEOUT_SECONDS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.visibilityTimeoutSeconds',
+    meaning: 'visibility the worker extends a message to while it works',
+  },
+  {
+    name: 'STEP_TIMEOUT_MS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.stepTimeoutMs',
+    meaning: 'budget of one form step',
+  },
+  {
+    name: 'DIRECTORY_TIMEOUT_MS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.directoryTimeoutMs',
+    meaning: 'budget of one directory',
+  },
+  {
+    name: 'BROWSER_RECYCLE_AFTER_PAGES',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.browserRecycleAfterPages',
+    meaning: 'relaunch Chromium after this many pages',
+  },
+  {
+    name: 'TRANSIENT_RETRIES',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.transientRetries',
+    meaning: 'retries of a directory after a transient failure, within one run',
+  },
+  {
+    name: 'RETRY_BASE_DELAY_MS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.retryBaseDelayMs',
+    meaning: 'first backoff between transient retries',
+  },
+  {
+    name: 'RETRY_MAX_DELAY_MS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.retryMaxDelayMs',
+    meaning: 'longest backoff between transient retries',
+  },
+  {
+    name: 'SITE_MIN_GAP_MS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.siteMinGapMs',
+    meaning: 'politeness: least time between two submissions to one site, across workers',
+  },
+  {
+    name: 'SITE_WAIT_MAX_MS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.siteWaitMaxMs',
+    meaning: 'longest wait for a busy site before the message goes back to the queue',
+  },
+  {
+    name: 'RECORD_RETRY_BASE_SECONDS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.recordRetryBaseSeconds',
+    meaning: 'backoff of a failed job message (doubling per receive)',
+  },
+  {
+    name: 'RECORD_RETRY_MAX_SECONDS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.recordRetryMaxSeconds',
+    meaning: 'longest backoff of a failed job message',
+  },
+  {
+    name: 'VERIFY_TIMEOUT_MS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.verifyTimeoutMs',
+    meaning: 'budget for verifying an interrupted submission on the listing page',
+  },
+  {
+    name: 'INVOCATION_MARGIN_MS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.invocationMarginMs',
+    meaning: 'no directory starts with less invocation time left than its budget plus this',
+  },
+  {
+    name: 'STALE_AFTER_SECONDS',
+    group: 'override',
+    usedBy: 'stale-jobs',
+    policy: 'RECOVERY.staleAfterSeconds',
+    meaning: 'a claimed job silent this long is requeued',
+  },
+  {
+    name: 'REQUEUE_CAP',
+    group: 'override',
+    usedBy: 'stale-jobs',
+    policy: 'RECOVERY.requeueCap',
+    meaning: 'requeues before a silent job is failed instead',
+  },
+  {
+    name: 'STUCK_STEP_AFTER_SECONDS',
+    group: 'override',
+    usedBy: 'stale-jobs',
+    policy: 'RECOVERY.stuckStepAfterSeconds',
+    meaning: 'heartbeats arriving but the step unchanged this long: a stuck_step alert',
+  },
+  {
+    name: 'PENDING_GRACE_SECONDS',
+    group: 'override',
+    usedBy: 'stale-jobs',
+    policy: 'RECOVERY.pendingGraceSeconds',
+    meaning: 'a job left pending this long has its message re-sent',
+  },
+  {
+    name: 'STALE_BATCH_SIZE',
+    group: 'override',
+    usedBy: 'stale-jobs',
+    policy: 'RECOVERY.staleBatchSize',
+    meaning: 'stale jobs requeued per statement',
+  },
+  {
+    name: 'DLQ_REMINDER_AFTER_SECONDS',
+    group: 'override',
+    usedBy: 'dlq-check',
+    policy: 'RECOVERY.dlqReminderAfterSeconds',
+    meaning: 'remind this often while a DLQ stays non-empty',
+  },
+  {
+    name: 'DLQ_PEEK_MAX_PER_TIER',
+    group: 'override',
+    usedBy: 'dlq-check',
+    policy: 'RECOVERY.dlqPeekMaxPerTier',
+    meaning: 'messages listed per DLQ in an alert',
+  },
+  {
+    name: 'DLQ_RECEIVE_WAIT_SECONDS',
+    group: 'override',
+    usedBy: 'dlq-check, api-dlq',
+    meaning: 'long-poll wait of a DLQ receive that may find it empty (default 1)',
+  },
+  {
+    name: 'SLACK_TIMEOUT_MS',
+    group: 'override',
+    usedBy: 'slack-notifier',
+    policy: 'ALERTS.slackTimeoutMs',
+    meaning: 'a webhook call slower than this is abandoned and retried',
+  },
+  {
+    name: 'SLACK_MIN_INTERVAL_MS',
+    group: 'override',
+    usedBy: 'slack-notifier',
+    policy: 'ALERTS.minIntervalMs',
+    meaning: 'pacing between Slack messages',
+  },
+  {
+    name: 'SLACK_RETRY_BASE_MS',
+    group: 'override',
+    usedBy: 'slack-notifier',
+    policy: 'ALERTS.slackRetryBaseMs',
+    meaning: 'first inline retry backoff',
+  },
+  {
+    name: 'SLACK_INLINE_RETRIES',
+    group: 'override',
+    usedBy: 'slack-notifier',
+    policy: 'ALERTS.slackInlineRetries',
+    meaning: 'retries inside one invocation for 429, 5xx and timeouts',
+  },
+];
+
+/** Every single variable name the catalog documents. */
+export function documentedNames(group?: EnvGroup): Set<string> {
+  return new Set(ENVIRONMENT.filter((v) => !group || v.group === group).flatMap((v) => v.names ?? [v.name]));
+}
+
+/** The tuning variables set in `env`, for npm start to hand to the handlers it runs. */
+export function overridesFrom(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return Object.fromEntries(
+    [...documentedNames('override')].flatMap((name) => (env[name] ? [[name, env[name] as string]] : [])),
+  );
+}

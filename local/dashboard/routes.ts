@@ -1,0 +1,84 @@
+/**
+ * The dashboard's routes on the local gateway (its `extra` hook): GET /dashboard (the page), /dashboard/app.js
+ * and /dashboard/app.css (its assets, so the Content-Security-Policy can forbid everything not from here),
+ * and /dashboard/data (the figures as JSON). The gateway listens on loopback only; the page shows ids,
+ * counts and states, never profile data, and needs no key.
+ */
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { transform } from 'esbuild';
+import { describeError } from '#shared/telemetry';
+import { DASHBOARD_CSS, dashboardHtml } from './page.ts';
+import type { DashboardSnapshot } from './snapshot.ts';
+
+export const DASHBOARD_PATH = '/dashboard';
+
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+/** The browser script: client/app.ts transpiled once (esbuild, the transpiler tsx itself runs on). */
+async function clientScript(): Promise<string> {
+  const source = await readFile(new URL('./client/app.ts', import.meta.url), 'utf8');
+  const result = await transform(source, { loader: 'ts', format: 'iife', target: 'es2022' });
+  return result.code;
+}
+
+export type ExtraRoute = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+export async function dashboardRoutes(snapshot: () => Promise<DashboardSnapshot>): Promise<ExtraRoute> {
+  const page = dashboardHtml();
+  const script = await clientScript();
+  const send = (res: ServerResponse, status: number, type: string, body: string) => {
+    res.writeHead(status, { 'content-type': type, ...SECURITY_HEADERS });
+    res.end(body);
+  };
+  return async function dashboard(req, res) {
+    const path = (req.url ?? '/').split('?')[0] as string;
+    if (path !== DASHBOARD_PATH && !path.startsWith(`${DASHBOARD_PATH}/`)) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ error: { code: 'method_not_allowed', message: 'the dashboard is read only' } }),
+      );
+      return true;
+    }
+    switch (path) {
+      case DASHBOARD_PATH:
+      case `${DASHBOARD_PATH}/`:
+        send(res, 200, 'text/html; charset=utf-8', page);
+        return true;
+      case `${DASHBOARD_PATH}/app.js`:
+        send(res, 200, 'text/javascript; charset=utf-8', script);
+        return true;
+      case `${DASHBOARD_PATH}/app.css`:
+        send(res, 200, 'text/css; charset=utf-8', DASHBOARD_CSS);
+        return true;
+      case `${DASHBOARD_PATH}/data`:
+        try {
+          send(res, 200, 'application/json', JSON.stringify(await snapshot()));
+        } catch (err) {
+          // The page shows "connection lost" and retries; the reason (never a stack) is in the body.
+          send(
+            res,
+            503,
+            'application/json',
+            JSON.stringify({ error: { code: 'unavailable', message: describeError(err).message } }),
+          );
+        }
+        return true;
+      default:
+        send(
+          res,
+          404,
+          'application/json',
+          JSON.stringify({ error: { code: 'not_found', message: 'no such page' } }),
+        );
+        return true;
+    }
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * Every Lambda handler of the manifest, built for the local runtime by the same `*DepsFromEnv` wiring the
+ * Lambda entries use, from one environment that names local services, over one shared database pool. Each
+ * function's metrics are counted under its manifest name (the local stand-in for CloudWatch, read by the
+ * dashboard and the demo).
+ */
+import { notifierDepsFromEnv } from '#functions/alerts/deps';
+import { makeSlackNotifierHandler, type NotifierHandler } from '#functions/alerts/notifier';
+import { makeCustomersApi } from '#functions/api/customers';
+import {
+  customersApiDepsFromEnv,
+  directoriesApiDepsFromEnv,
+  dlqApiDepsFromEnv,
+  healthApiDepsFromEnv,
+  jobsApiDepsFromEnv,
+  submissionsApiDepsFromEnv,
+} from '#functions/api/deps';
+import { makeDirectoriesApi } from '#functions/api/directories';
+import { makeDlqApi } from '#functions/api/dlq';
+import { makeHealthApi } from '#functions/api/health';
+import { type JobsApiDeps, makeJobsApi } from '#functions/api/jobs';
+import type { QueueStats } from '#functions/api/queue-stats';
+import type { ApiHandler } from '#functions/api/router';
+import type { ApiFunction } from '#functions/api/routes';
+import { makeSubmissionsApi } from '#functions/api/submissions';
+import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
+import type { DlqService } from '#functions/recovery/dlq';
+import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/dlq-check';
+import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
+import { workerDepsFromEnv } from '#functions/worker/deps';
+import { makeWorkerHandler, type WorkerDeps, type WorkerHandler } from '#functions/worker/handler';
+import { makePromoteJobsHandler } from '#functions/worker/promotion';
+import { promoteJobsDepsFromEnv } from '#functions/worker/promotion-deps';
+import type { Database } from '#shared/db';
+import type { Metrics } from '#shared/telemetry';
+import { MetricCounters, tapMetrics } from './metrics-tap.ts';
+
+export interface LocalHandlers {
+  /** The API handlers by route-table function, as the gateway calls them. */
+  api: Readonly<Record<ApiFunction, ApiHandler>>;
+  /** What the gateway's usage-plan buckets need: admin key ids and the rate presets. */
+  apiLimits: Pick<JobsApiDeps, 'adminKeyIds' | 'limits'>;
+  /** Queue depths, as GET /v1/health reads them (the dashboard reads the same). */
+  queueStats: QueueStats;
+  worker: WorkerHandler;
+  workerDeps: WorkerDeps;
+  staleJobs: StaleJobsHandler;
+  dlqCheck: DlqCheckHandler;
+  promoteJobs: (event: unknown) => Promise<unknown>;
+  notifier: NotifierHandler;
+  dlq: DlqService;
+  /** Every metric recorded, as `<function>.<metric>`. */
+  metrics: MetricCounters;
+}
+
+/** Counts what a handler's metrics record, under its function name. */
+function counted<D extends { metrics: Metrics }>(deps: D, fn: string, counters: MetricCounters): D {
+  tapMetrics(deps.metrics, counters, `${fn}.`);
+  return deps;
+}
+
+/**
+ * @param env  the handlers' environment (queue URLs, topic, table, overrides)
+ * @param notifierEnv  the notifier's own variables on top (SLACK_WEBHOOK_URL of the sink or a real webhook)
+ */
+export async function buildLocalHandlers(
+  env: Readonly<Record<string, string>>,
+  notifierEnv: Readonly<Record<string, string>>,
+  db: Database,
+): Promise<LocalHandlers> {
+  const metrics = new MetricCounters();
+  const [jobs, customers, health, directories, submissions, dlq, worker, stale, dlqCheck, notifier, promote] =
+    await Promise.all([
+      jobsApiDepsFromEnv(env, db),
+      customersApiDepsFromEnv(env, db),
+      healthApiDepsFromEnv(env, db),
+      directoriesApiDepsFromEnv(env, db),
+      submissionsApiDepsFromEnv(env, db),
+      dlqApiDepsFromEnv(env, db),
+      workerDepsFromEnv(env, db),
+      staleJobsDepsFromEnv(env, db),
+      dlqCheckDepsFromEnv(env, db),
+      notifierDepsFromEnv({ ...env, ...notifierEnv }),
+      promoteJobsDepsFromEnv(env, db),
+    ]);
+  return {
+    api: {
+      jobs: makeJobsApi(counted(jobs, 'api-jobs', metrics)),
+      customers: makeCustomersApi(counted(customers, 'api-customers', metrics)),
+      health: makeHealthApi(counted(health, 'api-health', metrics)),
+      directories: makeDirectoriesApi(counted(directories, 'api-directories', metrics)),
+      submissions: makeSubmissionsApi(counted(submissions, 'api-submissions', metrics)),
+      dlq: makeDlqApi(counted(dlq, 'api-dlq', metrics)),
+    },
+    apiLimits: { adminKeyIds: jobs.adminKeyIds, limits: jobs.limits },
+    queueStats: health.queues,
+    worker: makeWorkerHandler(counted(worker, 'worker', metrics)),
+    workerDeps: worker,
+    staleJobs: makeStaleJobsHandler(counted(stale, 'stale-jobs', metrics)),
+    dlqCheck: makeDlqCheckHandler(counted(dlqCheck, 'dlq-check', metrics)),
+    promoteJobs: makePromoteJobsHandler(counted(promote, 'promote-jobs', metrics)),
+    notifier: makeSlackNotifierHandler(counted(notifier, 'slack-notifier', metrics)),
+    dlq: dlq.dlq,
+    metrics,
+  };
+}

@@ -1,0 +1,296 @@
+/**
+ * The ops CLI over real HTTP against a local system (gateway, API handlers, Postgres, SQS on moto; no worker,
+ * so jobs stay where the test puts them): readable tables, progress on long work, the API's own errors, and
+ * exit statuses a script can rely on. It finds the system the way an operator's shell does, through the
+ * environment (FORMFLEET_API_URL, FORMFLEET_ADMIN_KEY) or the runtime file.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Io } from '#local/cli/io';
+import { runOps } from '#local/cli/ops';
+import { type LocalSystem, startLocalSystem } from '#local/runtime';
+import { writeRuntimeFile } from '#local/runtime-file';
+import { DEMO_CUSTOMERS } from '#local/seed';
+import { freePort } from '#local/services/ports';
+import type { SlackSink } from '#local/slack-sink';
+import { motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
+
+let t: TestDatabase;
+let system: LocalSystem;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  t = await testDatabase('ops_cli', { migrate: false });
+  system = await startLocalSystem({
+    port: 0,
+    databaseUrl: t.url,
+    motoEndpoint: motoEndpoint(),
+    queuePrefix: `${uniqueName('ops')}-`,
+    workers: false,
+    schedules: { timers: false },
+    alerts: { retryDelaySeconds: 1 },
+    env: { SLACK_MIN_INTERVAL_MS: '100' },
+  });
+  env = { FORMFLEET_API_URL: system.url, FORMFLEET_ADMIN_KEY: system.keys.admin };
+});
+afterAll(async () => {
+  await system?.stop();
+  await t?.close();
+});
+
+async function ops(args: string[], environment: Record<string, string> = env) {
+  let out = '';
+  let err = '';
+  const io: Io = {
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+    isTTY: false,
+    columns: 120,
+  };
+  const code = await runOps(args, io, { env: environment, pollMs: 50 });
+  return { code, out, err };
+}
+
+async function createJob(directoryIds: string[], priority = 2): Promise<string> {
+  const res = await fetch(`${system.url}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'x-api-key': system.keys.client, 'content-type': 'application/json' },
+    body: JSON.stringify({ customerId: DEMO_CUSTOMERS[1]?.id, directoryIds, priority }),
+  });
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { id: string }).id;
+}
+
+/** What a worker would leave behind: the job ended, one directory submitted, the other failed. */
+async function finishWithOneFailure(jobId: string): Promise<void> {
+  await system.db.query(
+    `UPDATE submissions SET status = CASE WHEN directory_id = 'simple-form' THEN 'submitted' ELSE 'failed' END,
+            error_class = CASE WHEN directory_id = 'simple-form' THEN NULL ELSE 'site_down' END,
+            error = CASE WHEN directory_id = 'simple-form' THEN NULL ELSE 'the site answered HTTP 500' END,
+            attempt = 1, finished_at = now()
+     WHERE job_id = $1`,
+    [jobId],
+  );
+  await system.db.query(
+    `UPDATE jobs SET status = 'completed', started_at = now(), finished_at = now(),
+            progress = '{"total": 2, "done": 2}'::jsonb WHERE id = $1`,
+    [jobId],
+  );
+}
+
+async function depth(url: string): Promise<number> {
+  const res = await system.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(res.Attributes?.ApproximateNumberOfMessages) +
+    Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible)
+  );
+}
+
+describe('ops CLI: jobs', () => {
+  it('lists jobs as a table, shows one with its directories, and cancels a queued one', async () => {
+    const id = await createJob(['simple-form', 'http-500']);
+
+    const list = await ops(['jobs', 'list', '--status', 'queued']);
+    expect(list.code, list.err).toBe(0);
+    expect(list.out.split('\n')[0]).toMatch(
+      /^job\s+tier\s+status\s+progress\s+attempts\s+created\s+took\s+error$/,
+    );
+    expect(list.out).toMatch(new RegExp(`^${id}\\s+P2\\s+queued\\s+0/2\\s+0\\s`, 'm'));
+
+    const show = await ops(['jobs', 'show', id]);
+    expect(show.code).toBe(0);
+    expect(show.out).toMatch(/^status\s+queued$/m);
+    expect(show.out).toMatch(/^simple-form\s+prepared\s+0\s+-\s+-$/m);
+    expect(show.out).toMatch(/^http-500\s+prepared/m);
+
+    const cancel = await ops(['jobs', 'cancel', id]);
+    expect(cancel.code, cancel.err).toBe(0);
+    expect(cancel.out).toContain(`job ${id} cancelled: 0 submitted stay submitted, 2 skipped, 0 unknown`);
+    const again = await ops(['jobs', 'cancel', id]);
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/job is already cancelled.*\(HTTP 409 conflict\)/);
+  });
+
+  it('retries only the failed directories of a finished job and waits for it with progress', async () => {
+    const id = await createJob(['simple-form', 'http-500']);
+    await finishWithOneFailure(id);
+
+    // A worker finishes the retried job a moment after the retry.
+    const worker = setTimeout(() => void finishWithOneFailure(id).catch(() => {}), 400);
+    const retry = await ops(['jobs', 'retry', id, '--wait', '--timeout', '20']);
+    clearTimeout(worker);
+
+    expect(retry.code, retry.err).toBe(0);
+    expect(retry.out).toContain(`job ${id} queued on P2: retrying http-500`);
+    // Progress lines (no terminal: plain), then the finished job.
+    // Half the bar is the directory submitted before; it is not put back.
+    expect(retry.out).toMatch(new RegExp(`^${id.slice(0, 8)} P2 (pending|queued)\\s+█{15}·{15} 1/2`, 'm'));
+    expect(retry.out).toMatch(new RegExp(`^${id.slice(0, 8)} P2 completed\\s+█+▓+ 2/2`, 'm'));
+    expect(retry.out).toMatch(/^status\s+completed$/m);
+    const { rows } = await system.db.query<{ directory_id: string; attempt: number }>(
+      'SELECT directory_id, attempt FROM submissions WHERE job_id = $1 ORDER BY directory_id',
+      [id],
+    );
+    // The submitted directory was never put back.
+    expect(rows.find((r) => r.directory_id === 'simple-form')?.attempt).toBe(1);
+  });
+
+  it('ends a wait that runs out of time with status 1 and says so', async () => {
+    const id = await createJob(['simple-form']);
+    const res = await ops(['jobs', 'show', id, '--wait', '--timeout', '1']);
+    expect(res.code).toBe(1);
+    expect(res.err).toContain(`job ${id} is still queued after 1 s (--timeout)`);
+  });
+});
+
+describe('ops CLI: dead-letter queues, health and alerts', () => {
+  it('lists DLQ messages, redrives only the chosen class with progress, and health turns degraded meanwhile', async () => {
+    const p2 = system.queues.find((q) => q.priority === 2);
+    const down = await createJob(['simple-form']);
+    const captcha = await createJob(['captcha-widget']);
+    for (const [id, errorClass] of [
+      [down, 'site_down'],
+      [captcha, 'captcha'],
+    ] as const) {
+      await system.db.query(
+        `UPDATE jobs SET error_class = $2, error = 'worker gave up', status = 'queued' WHERE id = $1`,
+        [id, errorClass],
+      );
+      await system.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: p2?.dlqUrl,
+          MessageBody: JSON.stringify({
+            jobId: id,
+            enqueueToken: 1,
+            priority: 2,
+            enqueuedAt: new Date().toISOString(),
+          }),
+          MessageGroupId: id,
+          MessageDeduplicationId: `${id}:dlq`,
+        }),
+      );
+    }
+
+    const health = await ops(['health']);
+    expect(health.code).toBe(1);
+    expect(health.out).toMatch(/^status\s+degraded: the P2 dead-letter queue holds 2 message\(s\)$/m);
+    expect(health.out).toMatch(/^P2\s+\d+\s+\d+\s+2$/m);
+
+    const list = await ops(['dlq', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.out).toContain('P1 0 · P2 2 · P3 0 message(s) in the DLQs');
+    expect(list.out).toMatch(new RegExp(`^P2\\s+${down}\\s+site_down\\s+\\d+\\s`, 'm'));
+    expect(list.out).toMatch(new RegExp(`^P2\\s+${captcha}\\s+captcha\\s`, 'm'));
+
+    const redrive = await ops(['dlq', 'redrive', '--class', 'site_down,timeout', '--tier', 'P2']);
+    expect(redrive.code, redrive.err).toBe(0);
+    expect(redrive.out).toMatch(/^redrive █+·* 1\/2 moved \(site_down 1\)$/m);
+    expect(redrive.out).toContain('moved 1 message(s) (P2 1); 1 not chosen stay in the DLQ');
+    expect(await depth(p2?.dlqUrl as string)).toBe(1);
+    const { rows } = await system.db.query<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [
+      down,
+    ]);
+    expect(['pending', 'queued']).toContain(rows[0]?.status);
+  });
+
+  it('shows the alerts and what the Slack sink received', async () => {
+    await system.scheduler.runNow('dlq-check');
+    await (system.alerts.sink as SlackSink).waitForMessages(1);
+
+    const res = await ops(['alerts']);
+
+    expect(res.code, res.err).toBe(0);
+    expect(res.out.split('\n')[0]).toMatch(/^time\s+severity\s+kind\s+title\s+published$/);
+    expect(res.out).toMatch(/critical\s+dlq\s+P2 dead-letter queue has 1 message/);
+    expect(res.out).toMatch(/Slack sink: 1 message received\n {2}\S+ {2}\[CRITICAL\] P2 dead-letter queue/);
+  });
+
+  it('prints JSON for scripts with --json', async () => {
+    const res = await ops(['health', '--json']);
+    expect(JSON.parse(res.out)).toMatchObject({ status: 'degraded', queues: { status: 'up' } });
+  });
+});
+
+describe('ops CLI: finding the API, and errors', () => {
+  it('uses the running npm start through its runtime file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'formfleet-ops-'));
+    try {
+      await writeRuntimeFile(dir, {
+        pid: process.pid,
+        url: system.url,
+        dashboardUrl: system.dashboardUrl,
+        slackSinkUrl: null,
+        keys: system.keys,
+        startedAt: system.startedAt,
+        speedUp: 1,
+      });
+      const res = await ops(['jobs', 'list', '--limit', '1'], { FORMFLEET_STATE_DIR: dir });
+      expect(res.code, res.err).toBe(0);
+      expect(res.out).toMatch(/^job\s+tier/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says how to get an API when there is none, and exits 3 when it cannot be reached or refuses the key', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'formfleet-ops-'));
+    try {
+      const none = await ops(['health'], { FORMFLEET_STATE_DIR: empty });
+      expect(none.code).toBe(3);
+      expect(none.err).toMatch(/no formfleet API to talk to: start one with `npm start`.*FORMFLEET_API_URL/);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+    const nowhere = await ops(['health'], {
+      FORMFLEET_API_URL: `http://127.0.0.1:${await freePort()}`,
+      FORMFLEET_ADMIN_KEY: 'x',
+    });
+    expect(nowhere.code).toBe(3);
+    expect(nowhere.err).toMatch(
+      /cannot reach the formfleet API at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+    );
+    const badKey = await ops(['jobs', 'list'], {
+      FORMFLEET_API_URL: system.url,
+      FORMFLEET_ADMIN_KEY: 'wrong',
+    });
+    expect(badKey.code).toBe(3);
+    expect(badKey.err).toContain('the API refused the key (403)');
+    const clientKey = await ops(['dlq', 'list'], {
+      FORMFLEET_API_URL: system.url,
+      FORMFLEET_ADMIN_KEY: system.keys.client,
+    });
+    expect(clientKey.code).toBe(1);
+    expect(clientKey.err).toContain('this route needs an admin API key (HTTP 403 forbidden)');
+  });
+
+  it('refuses a wrong command line with status 2 and the usage, before calling anything', async () => {
+    for (const args of [
+      ['jobs', 'frobnicate'],
+      ['jobs', 'show'],
+      ['jobs', 'list', '--status', 'nope'],
+      ['jobs', 'list', '--limit', '0'],
+      ['dlq', 'redrive'],
+      ['dlq', 'redrive', '--class', 'bogus'],
+      ['health', '--nope'],
+    ]) {
+      const res = await ops(args, {});
+      expect(res.code, args.join(' ')).toBe(2);
+      expect(res.err, args.join(' ')).toMatch(/usage|must be|takes|unknown|needs/i);
+    }
+    const help = await ops(['help'], {});
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('dlq redrive');
+  });
+});
