@@ -1,6 +1,11 @@
 /** The directories API's own queries beside the shared DirectoryStore: a filtered keyset list, soft delete. */
 import type { Sql } from '#shared/db';
-import type { Directory } from '#shared/directory-store';
+import {
+  DIRECTORY_SUMMARY_COLUMNS,
+  type Directory,
+  type DirectoryRow,
+  toDirectorySummary,
+} from '#shared/directory-store';
 
 export type DirectorySummary = Omit<Directory, 'definition'>;
 
@@ -19,27 +24,14 @@ export interface DirectoryQueries {
   deactivate(id: string): Promise<boolean>;
 }
 
-interface SummaryRow {
-  id: string;
-  name: string;
-  site: string;
-  submission_url: string;
-  category: string;
-  tier: number;
-  domain_authority: number;
-  active: boolean;
-  has_captcha: boolean;
-  requires_login: boolean;
-  version: number;
-}
+type SummaryRow = Omit<DirectoryRow, 'definition'>;
 
 export class PgDirectoryQueries implements DirectoryQueries {
   constructor(private readonly sql: Sql) {}
 
   async list(filter: DirectoryListFilter): Promise<{ directories: DirectorySummary[]; next: string | null }> {
     const { rows } = await this.sql.query<SummaryRow>(
-      `SELECT id, name, site, submission_url, category, tier, domain_authority, active, has_captcha,
-              requires_login, version
+      `SELECT ${DIRECTORY_SUMMARY_COLUMNS}
        FROM directories
        WHERE ($1::text IS NULL OR category = $1)
          AND ($2::int IS NULL OR tier = $2)
@@ -57,19 +49,7 @@ export class PgDirectoryQueries implements DirectoryQueries {
     );
     const page = rows.slice(0, filter.limit);
     return {
-      directories: page.map((r) => ({
-        id: r.id,
-        name: r.name,
-        site: r.site,
-        submissionUrl: r.submission_url,
-        category: r.category,
-        tier: r.tier,
-        domainAuthority: r.domain_authority,
-        active: r.active,
-        hasCaptcha: r.has_captcha,
-        requiresLogin: r.requires_login,
-        version: r.version,
-      })),
+      directories: page.map(toDirectorySummary),
       next: rows.length > filter.limit ? (page.at(-1)?.id ?? null) : null,
     };
   }

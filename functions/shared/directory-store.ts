@@ -28,7 +28,7 @@ export interface DirectoryStore {
   selectForPackage(maxTier: number, limit: number): Promise<Directory[]>;
 }
 
-interface DirectoryRow {
+export interface DirectoryRow {
   id: string;
   name: string;
   site: string;
@@ -43,10 +43,13 @@ interface DirectoryRow {
   version: number;
 }
 
-const COLUMNS =
-  'id, name, site, submission_url, category, tier, domain_authority, active, has_captcha, requires_login, definition, version';
+/** Every column but the (large) definition, for lists. */
+export const DIRECTORY_SUMMARY_COLUMNS =
+  'id, name, site, submission_url, category, tier, domain_authority, active, has_captcha, requires_login, version';
+const COLUMNS = `${DIRECTORY_SUMMARY_COLUMNS}, definition`;
 
-export function toDirectory(row: DirectoryRow): Directory {
+/** A directory row without its definition, as lists show it. */
+export function toDirectorySummary(row: Omit<DirectoryRow, 'definition'>): Omit<Directory, 'definition'> {
   return {
     id: row.id,
     name: row.name,
@@ -58,9 +61,12 @@ export function toDirectory(row: DirectoryRow): Directory {
     active: row.active,
     hasCaptcha: row.has_captcha,
     requiresLogin: row.requires_login,
-    definition: row.definition,
     version: row.version,
   };
+}
+
+export function toDirectory(row: DirectoryRow): Directory {
+  return { ...toDirectorySummary(row), definition: row.definition };
 }
 
 export class PgDirectoryStore implements DirectoryStore {
