@@ -1,0 +1,5 @@
+/** Every benchmark, in the order of the issue (a–g). */
+import type { Benchmark } from './lib/benchmark.ts';
+import { pipeline } from './pipeline.ts';
+
+export const BENCHMARKS: readonly Benchmark[] = [pipeline];

@@ -1,0 +1,103 @@
+/**
+ * Fixture sites for benchmarks: copies of the issue-3 variants under distinct ids (each copy its own origin,
+ * so the per-site politeness lock of one lane never waits for another), a business profile, and the jobs
+ * created exactly as the API creates them (job row and ledger, the tier message, then 'queued').
+ */
+
+import type { FixtureVariant } from '#local/fixtures/sites';
+import type { LocalSystem } from '#local/runtime';
+import type { Priority } from '#policy';
+import { PgCustomerStore, type Profile } from '#shared/customer-store';
+import { queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
+import { type Job, PgJobStore } from '#shared/job-store';
+
+/** `copies` copies of each variant, ids suffixed `-c<n>`, grouped by copy: result[n] is copy n's sites. */
+export function siteCopies(variants: readonly FixtureVariant[], copies: number): FixtureVariant[][] {
+  return Array.from({ length: copies }, (_, n) => variants.map((v) => ({ ...v, id: `${v.id}-c${n}` })));
+}
+
+/** The variant a copy was made from ('simple-form-c3' → 'simple-form'). */
+export const baseId = (id: string) => id.replace(/-c\d+$/, '');
+
+export function benchProfile(name: string): Profile {
+  return {
+    name,
+    email: `owner@${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.test`,
+    phone: '+1 555 0100',
+    website: 'https://example.test',
+    address: '1 Main St',
+    city: 'Springfield',
+    state: 'IL',
+    zip: '62704',
+    category: 'Plumbing',
+    description: 'Pipes, fixed.',
+  };
+}
+
+export const BENCH_OWNER = 'bench-owner';
+
+/** Jobs for the benchmarks: each with its own customer, enqueued as POST /v1/jobs does it. */
+export class BenchJobs {
+  private readonly customers: PgCustomerStore;
+  private readonly jobs: PgJobStore;
+  private readonly queue: SqsJobQueue;
+
+  constructor(system: LocalSystem) {
+    this.customers = new PgCustomerStore(system.db);
+    this.jobs = new PgJobStore(system.db);
+    this.queue = new SqsJobQueue(system.sqs, queueUrlsFromEnv(system.env));
+  }
+
+  async customer(name: string): Promise<string> {
+    return (await this.customers.create(BENCH_OWNER, benchProfile(name))).id;
+  }
+
+  /** Creates the job and its ledger; `send` puts its message on the tier queue and marks it queued. */
+  async create(customerId: string, directoryIds: readonly string[], priority: Priority = 1): Promise<Job> {
+    return this.jobs.create({
+      customerId,
+      ownerKeyId: BENCH_OWNER,
+      priority,
+      requestedPriority: priority,
+      package: null,
+      directoryIds,
+    });
+  }
+
+  async send(job: Job): Promise<void> {
+    await this.queue.enqueue({
+      jobId: job.id,
+      enqueueToken: job.enqueueToken,
+      priority: job.priority,
+      enqueuedAt: new Date().toISOString(),
+    });
+    await this.jobs.markQueued(job.id, job.enqueueToken);
+  }
+
+  async enqueue(customerId: string, directoryIds: readonly string[], priority: Priority = 1): Promise<Job> {
+    const job = await this.create(customerId, directoryIds, priority);
+    await this.send(job);
+    return job;
+  }
+}
+
+/** Polls until every job in `ids` has ended (completed, failed or cancelled), or throws at the deadline. */
+export async function waitForTerminal(
+  system: LocalSystem,
+  ids: readonly string[],
+  timeoutMs: number,
+  intervalMs = 25,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await system.db.query<{ open: number }>(
+      `SELECT count(*)::int AS open FROM jobs
+       WHERE id = ANY($1::uuid[]) AND status NOT IN ('completed', 'failed', 'cancelled')`,
+      [ids],
+    );
+    if ((rows[0]?.open ?? 0) === 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`${rows[0]?.open} of ${ids.length} jobs still open after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
