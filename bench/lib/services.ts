@@ -36,7 +36,10 @@ export async function startBenchServices(): Promise<BenchServices> {
     postgresVersion: rows[0]?.v ?? 'unknown',
     motoEndpoint: moto.endpoint,
     async database(label) {
-      const scratch = await createScratchDatabase(postgres.url, `ffbench_${label}_${suffix()}`);
+      const scratch = await createScratchDatabase(
+        postgres.url,
+        `ffbench_${label.replace(/[^a-z0-9]+/g, '_')}_${suffix()}`,
+      );
       stops.unshift(() => scratch.drop());
       return scratch.url;
     },
