@@ -8,7 +8,7 @@ import type { FixtureVariant } from '#local/fixtures/sites';
 import type { LocalSystem } from '#local/runtime';
 import type { Priority } from '#policy';
 import { PgCustomerStore, type Profile } from '#shared/customer-store';
-import { queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
+import { enqueueAll, queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
 import { type Job, PgJobStore } from '#shared/job-store';
 
 /** `copies` copies of each variant, ids suffixed `-c<n>`, grouped by copy: result[n] is copy n's sites. */
@@ -74,6 +74,18 @@ export class BenchJobs {
     await this.jobs.markQueued(job.id, job.enqueueToken);
   }
 
+  /** Sends many jobs' messages (SendMessageBatch) and marks them queued; throws if any was not sent. */
+  async sendAll(jobs: readonly Job[]): Promise<void> {
+    const enqueuedAt = new Date().toISOString();
+    const unsent = await enqueueAll(
+      this.queue,
+      jobs.map((j) => ({ jobId: j.id, enqueueToken: j.enqueueToken, priority: j.priority, enqueuedAt })),
+    );
+    if (unsent.length > 0)
+      throw new Error(`${unsent.length} job messages were not sent: ${unsent[0]?.error}`);
+    await this.jobs.markQueuedMany(jobs.map((j) => ({ jobId: j.id, enqueueToken: j.enqueueToken })));
+  }
+
   async enqueue(customerId: string, directoryIds: readonly string[], priority: Priority = 1): Promise<Job> {
     const job = await this.create(customerId, directoryIds, priority);
     await this.send(job);
@@ -100,4 +112,25 @@ export async function waitForTerminal(
       throw new Error(`${rows[0]?.open} of ${ids.length} jobs still open after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** A small seeded random source (mulberry32), so a benchmark's mix of jobs is the same on every run. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** Counts per site per business that are above one: a directory submitted twice (should be empty). */
+export function doubleSubmissions(system: LocalSystem): string[] {
+  return Object.entries(system.fixtures.counts()).flatMap(([site, byName]) =>
+    Object.entries(byName)
+      .filter(([, n]) => n > 1)
+      .map(([name, n]) => `${site}: ${name} × ${n}`),
+  );
 }
