@@ -20,11 +20,11 @@ import {
 } from '#local/fixtures/variants';
 import { PRIORITY_TIERS, type Priority } from '#policy';
 import type { Job } from '#shared/job-store';
+import { queueDepth, startWorkers } from '#test/queue-workers';
 import { type Benchmark, intArg } from './lib/benchmark.ts';
 import { BenchJobs, doubleSubmissions, seeded, siteCopies, waitForTerminal } from './lib/fixtures.ts';
 import { fmt, type Table } from './lib/report.ts';
 import { elapsedMs, summarize } from './lib/stats.ts';
-import { queueDepth, startWorkers } from './lib/workers.ts';
 
 const VARIANTS = [
   simpleForm,

@@ -10,11 +10,11 @@ import { promoteJobsDepsFromEnv } from '#functions/worker/promotion-deps';
 import { simpleForm } from '#local/fixtures/variants';
 import { PRIORITY_TIERS, type Priority, SCHEDULES } from '#policy';
 import type { Job } from '#shared/job-store';
+import { startWorkers } from '#test/queue-workers';
 import { type Benchmark, intArg } from './lib/benchmark.ts';
 import { BenchJobs, doubleSubmissions, seeded, siteCopies, waitForTerminal } from './lib/fixtures.ts';
 import { fmt, type Table } from './lib/report.ts';
 import { summarize } from './lib/stats.ts';
-import { startWorkers } from './lib/workers.ts';
 
 export const priority: Benchmark = {
   name: 'priority',

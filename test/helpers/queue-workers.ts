@@ -1,5 +1,5 @@
 /**
- * Worker pollers started on demand, exactly as the local runtime starts them (one per tier queue, the
+^ * Worker pollers started on demand, exactly as the local runtime starts them (one per tier queue, the
  * tier's batch size and concurrency, one shared worker handler), so a benchmark can fill the queues first
  * and then let the workers loose; and the queue depth, as SQS reports it.
  */
