@@ -21,8 +21,9 @@ import {
 import { PRIORITY_TIERS, type Priority } from '#policy';
 import type { Job } from '#shared/job-store';
 import { queueDepth, startWorkers } from '#test/queue-workers';
+import { siteCopies } from '#test/site-copies';
 import { type Benchmark, intArg } from './lib/benchmark.ts';
-import { BenchJobs, doubleSubmissions, seeded, siteCopies, waitForTerminal } from './lib/fixtures.ts';
+import { BenchJobs, doubleSubmissions, seeded, waitForTerminal } from './lib/fixtures.ts';
 import { fmt, type Table } from './lib/report.ts';
 import { elapsedMs, summarize } from './lib/stats.ts';
 

@@ -16,9 +16,10 @@
 import { makeWorkerHandler } from '#functions/worker/handler';
 import { multiStepWizard, redirectSuccess, selectCheckRadio, simpleForm } from '#local/fixtures/variants';
 import { startPoller } from '#local/sqs-poller';
+import { baseId, siteCopies } from '#test/site-copies';
 import { BARE_SCRIPTS, bareSubmit, launchBareChromium } from './lib/bare-forms.ts';
 import { type Benchmark, intArg, intListArg } from './lib/benchmark.ts';
-import { BenchJobs, baseId, benchProfile, siteCopies, waitForTerminal } from './lib/fixtures.ts';
+import { BenchJobs, benchProfile, waitForTerminal } from './lib/fixtures.ts';
 import { fmt, type Table } from './lib/report.ts';
 import { elapsedMs, median, summarize } from './lib/stats.ts';
 

@@ -11,8 +11,9 @@ import { simpleForm } from '#local/fixtures/variants';
 import { PRIORITY_TIERS, type Priority, SCHEDULES } from '#policy';
 import type { Job } from '#shared/job-store';
 import { startWorkers } from '#test/queue-workers';
+import { siteCopies } from '#test/site-copies';
 import { type Benchmark, intArg } from './lib/benchmark.ts';
-import { BenchJobs, doubleSubmissions, seeded, siteCopies, waitForTerminal } from './lib/fixtures.ts';
+import { BenchJobs, doubleSubmissions, seeded, waitForTerminal } from './lib/fixtures.ts';
 import { fmt, type Table } from './lib/report.ts';
 import { summarize } from './lib/stats.ts';
 

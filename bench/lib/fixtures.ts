@@ -1,23 +1,14 @@
 /**
- * Fixture sites for benchmarks: copies of the issue-3 variants under distinct ids (each copy its own origin,
- * so the per-site politeness lock of one lane never waits for another), a business profile, and the jobs
- * created exactly as the API creates them (job row and ledger, the tier message, then 'queued').
+ * What the benchmarks share about their work: a business profile, jobs created exactly as the API creates
+ * them (job row and ledger, the tier message, then 'queued'), and waiting for them to end. Site copies
+ * (distinct ids and origins of one variant) come from test/helpers/site-copies.ts.
  */
 
-import type { FixtureVariant } from '#local/fixtures/sites';
 import type { LocalSystem } from '#local/runtime';
 import type { Priority } from '#policy';
 import { PgCustomerStore, type Profile } from '#shared/customer-store';
 import { enqueueAll, queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
 import { type Job, PgJobStore } from '#shared/job-store';
-
-/** `copies` copies of each variant, ids suffixed `-c<n>`, grouped by copy: result[n] is copy n's sites. */
-export function siteCopies(variants: readonly FixtureVariant[], copies: number): FixtureVariant[][] {
-  return Array.from({ length: copies }, (_, n) => variants.map((v) => ({ ...v, id: `${v.id}-c${n}` })));
-}
-
-/** The variant a copy was made from ('simple-form-c3' → 'simple-form'). */
-export const baseId = (id: string) => id.replace(/-c\d+$/, '');
 
 export function benchProfile(name: string): Profile {
   return {
