@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '#local/services/python';
-import { type BenchResult, RESULTS_DIR, renderResultMarkdown } from './report.ts';
+import { type BenchResult, RESULTS_DIR, renderMarkdown, renderResultMarkdown } from './report.ts';
 
 export const PERFORMANCE_DOC = join(PROJECT_ROOT, 'docs', 'performance.md');
 
@@ -23,6 +23,7 @@ export function replaceSection(doc: string, name: string, body: string): string 
 export async function updatePerformanceDoc(names: readonly string[]): Promise<string> {
   let doc = await readFile(PERFORMANCE_DOC, 'utf8');
   const report: string[] = [];
+  const goals: string[][] = [];
   for (const name of names) {
     const file = join(RESULTS_DIR, `${name}.json`);
     if (!existsSync(file)) {
@@ -37,7 +38,19 @@ export async function updatePerformanceDoc(names: readonly string[]): Promise<st
     }
     doc = next;
     report.push(`${name}: ${result.date}`);
+    for (const g of result.goals) goals.push([name, g.goal, g.target, g.measured, g.met ? 'yes' : 'NO']);
   }
+  // Every goal of every benchmark in one table at the top.
+  const summary = replaceSection(
+    doc,
+    'summary',
+    renderMarkdown({
+      title: 'Goals, as last measured',
+      columns: ['benchmark', 'goal', 'target', 'measured', 'met'],
+      rows: goals,
+    }),
+  );
+  if (summary !== undefined) doc = summary;
   await writeFile(PERFORMANCE_DOC, doc);
   return report.join('\n');
 }

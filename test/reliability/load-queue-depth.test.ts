@@ -84,7 +84,7 @@ describe('a queue depth of 500', () => {
           );
           return rows[0]?.n === JOBS && (await queueDepth(system)).total === 0 ? true : undefined;
         },
-        { timeoutMs: 420_000, intervalMs: 1_000 },
+        { timeoutMs: 400_000, intervalMs: 1_000 },
       );
     } finally {
       await Promise.all(pollers.map((p) => p.stop(30_000)));
@@ -95,5 +95,5 @@ describe('a queue depth of 500', () => {
       created.map((j) => j.id),
     );
     expect(report).toEqual({ jobs: { completed: JOBS }, directories: { submitted: JOBS } });
-  });
+  }, 480_000);
 });
