@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The longer fault and load runs have their own script and config (npm run test:reliability).
+    exclude: ['test/reliability/**', '**/node_modules/**'],
     globalSetup: ['test/helpers/global-setup.ts'],
     // Each test file in its own process: browsers, pools and timers never leak between files.
     pool: 'forks',

@@ -16,9 +16,9 @@ import { type Alert, makeAlert, RUNBOOKS } from '#functions/alerts/alert';
 import type { AlertOutbox, FlushReport } from '#functions/alerts/alert-outbox';
 import type { Alerts } from '#functions/alerts/alerts';
 import { tierFor } from '#policy';
-import type { JobQueue } from '#shared/job-queue';
+import { enqueueAll, type JobQueue } from '#shared/job-queue';
 import type { JobStore } from '#shared/job-store';
-import { describeError, type Logger, type Metrics, MetricUnit } from '#shared/telemetry';
+import { type Logger, type Metrics, MetricUnit, redactString } from '#shared/telemetry';
 import type { PendingJob, RecoveryStore, StaleJobOutcome } from './recovery-store.ts';
 import { findStuckSteps, stuckStepAlert } from './stuck-steps.ts';
 
@@ -34,7 +34,7 @@ export interface StaleJobsOptions {
 
 export interface StaleJobsDeps {
   store: RecoveryStore;
-  jobs: Pick<JobStore, 'markQueued'>;
+  jobs: Pick<JobStore, 'markQueuedMany'>;
   queue: JobQueue;
   outbox: Pick<AlertOutbox, 'flush'>;
   alerts: Alerts;
@@ -60,7 +60,7 @@ export interface StaleJobsReport {
 
 export type StaleJobsHandler = (event?: unknown) => Promise<StaleJobsReport>;
 
-/** Sends at most this many messages at once. */
+/** At most this many SQS calls (of up to 10 messages each) at once. */
 const SEND_CONCURRENCY = 10;
 
 const shortHash = (parts: readonly string[]) =>
@@ -123,39 +123,33 @@ export function jobsRequeuedAlert(requeued: readonly StaleJobOutcome[], time: st
   });
 }
 
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  });
-  await Promise.all(lanes);
-}
-
 export function makeStaleJobsHandler(deps: StaleJobsDeps): StaleJobsHandler {
   const { logger, metrics, options } = deps;
   const now = deps.now ?? (() => new Date());
 
-  /** Sends the job's message and marks it queued; false when the send failed (the sweep retries it). */
-  async function send(job: PendingJob): Promise<boolean> {
-    try {
-      await deps.queue.enqueue({
-        jobId: job.id,
-        enqueueToken: job.enqueueToken,
-        priority: job.priority,
-        enqueuedAt: now().toISOString(),
-      });
-    } catch (err) {
+  /**
+   * Sends the jobs' messages (SendMessageBatch, 10 a call) and marks the sent ones queued in one statement.
+   * A job whose send failed stays 'pending' and the sweep of a later run sends it. Resolves with how many
+   * were sent and how many were not.
+   */
+  async function sendAll(jobs: readonly PendingJob[]): Promise<{ sent: number; failed: number }> {
+    if (jobs.length === 0) return { sent: 0, failed: 0 };
+    const enqueuedAt = now().toISOString();
+    const failed = await enqueueAll(
+      deps.queue,
+      jobs.map((j) => ({ jobId: j.id, enqueueToken: j.enqueueToken, priority: j.priority, enqueuedAt })),
+      SEND_CONCURRENCY,
+    );
+    for (const { message, error } of failed) {
       logger.error('send failed; the job stays pending and is re-sent by a later run', {
-        jobId: job.id,
-        error: describeError(err),
+        jobId: message.jobId,
+        error: redactString(error),
       });
-      return false;
     }
-    await deps.jobs.markQueued(job.id, job.enqueueToken);
-    return true;
+    const unsent = new Set(failed.map((f) => f.message.jobId));
+    const sent = jobs.filter((j) => !unsent.has(j.id));
+    await deps.jobs.markQueuedMany(sent.map((j) => ({ jobId: j.id, enqueueToken: j.enqueueToken })));
+    return { sent: sent.length, failed: failed.length };
   }
 
   return async function staleJobs() {
@@ -201,17 +195,14 @@ export function makeStaleJobsHandler(deps: StaleJobsDeps): StaleJobsHandler {
             staleForSeconds: job.staleForSeconds,
           });
         }
-        await forEachLimited(requeued, SEND_CONCURRENCY, async (job) => {
-          if (!(await send(job))) report.sendFailures += 1;
-        });
+        report.sendFailures += (await sendAll(requeued)).failed;
       }
 
       // 2. Jobs left pending (a send that failed after its commit, here or in the API).
       const pending = await deps.store.leasePending(options.pendingGraceSeconds, options.maxResendsPerRun);
-      await forEachLimited(pending, SEND_CONCURRENCY, async (job) => {
-        if (await send(job)) report.resent += 1;
-        else report.sendFailures += 1;
-      });
+      const resend = await sendAll(pending);
+      report.resent += resend.sent;
+      report.sendFailures += resend.failed;
       if (report.resent > 0) logger.warn('re-sent jobs left pending', { resent: report.resent });
 
       // 3. Live workers stuck on one step.

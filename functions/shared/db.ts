@@ -52,6 +52,13 @@ export function createDatabase(options: DatabaseOptions): Database {
   // An idle client losing its connection (a database restart) must not crash the process; the pool
   // drops it and the next query opens a fresh one.
   pool.on('error', () => {});
+  // Nor may a checked-out one: node-postgres emits 'error' on a client whose connection ends while it is
+  // held (a transaction between statements, the politeness lock held for a site visit), and an 'error'
+  // event without a listener is an uncaught exception. The loss still reaches the holder: its next query
+  // rejects, and it releases the client as broken. (Found by test/reliability/postgres-outage.test.ts.)
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return {
     pool,
     query: (text, values) => runQuery(pool, text, values),

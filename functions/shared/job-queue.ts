@@ -3,7 +3,7 @@
  * id (a group per priority would cap concurrency at three), and the deduplication id is job id + enqueue
  * token, so a retried send is deduplicated while a requeue or promotion (new token) is not.
  */
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PRIORITY_TIERS, type Priority, type PriorityTier, tierFor } from '#policy';
 import { ConfigError, type Env } from '#shared/env';
 
@@ -19,6 +19,52 @@ export interface JobMessage {
 
 export interface JobQueue {
   enqueue(message: JobMessage): Promise<void>;
+  /**
+   * Sends many messages in as few calls as the queue allows; resolves with the messages that were NOT
+   * sent and why (never rejects for a partial failure). Optional: enqueueAll falls back to one enqueue each.
+   */
+  enqueueMany?(messages: readonly JobMessage[]): Promise<UnsentMessage[]>;
+}
+
+/** A message the queue did not take, and the reason it gave. */
+export interface UnsentMessage {
+  message: JobMessage;
+  error: string;
+}
+
+const reason = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** SQS's most entries per SendMessageBatch. */
+const SQS_BATCH_MAX = 10;
+
+/**
+ * Sends every message, `concurrency` calls at a time, through enqueueMany when the queue has it (one call
+ * per 10 messages on SQS) or one enqueue per message; resolves with the messages that were not sent.
+ * Batching is what lets a recovery run re-send thousands of jobs in seconds (bench/stale.ts).
+ */
+export async function enqueueAll(
+  queue: JobQueue,
+  messages: readonly JobMessage[],
+  concurrency = 10,
+): Promise<UnsentMessage[]> {
+  const failed: UnsentMessage[] = [];
+  const chunks: JobMessage[][] = [];
+  const size = queue.enqueueMany ? SQS_BATCH_MAX : 1;
+  for (let i = 0; i < messages.length; i += size) chunks.push(messages.slice(i, i + size));
+  let next = 0;
+  const lane = async () => {
+    while (next < chunks.length) {
+      const chunk = chunks[next++] as JobMessage[];
+      if (queue.enqueueMany) {
+        failed.push(...(await queue.enqueueMany(chunk)));
+        continue;
+      }
+      const message = chunk[0] as JobMessage;
+      await queue.enqueue(message).catch((err: unknown) => failed.push({ message, error: reason(err) }));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, lane));
+  return failed;
 }
 
 /** Environment variable holding a tier's queue URL (QUEUE_URL_P1), set by CDK and the local runtime. */
@@ -65,6 +111,15 @@ export function parseJobMessage(body: string): JobMessage {
   };
 }
 
+/** A job message as an SQS FIFO entry: group per job, deduplicated per (job, enqueue token). */
+function entry(message: JobMessage) {
+  return {
+    MessageBody: JSON.stringify(message),
+    MessageGroupId: message.jobId,
+    MessageDeduplicationId: `${message.jobId}:${message.enqueueToken}`,
+  };
+}
+
 export class SqsJobQueue implements JobQueue {
   constructor(
     private readonly sqs: SQSClient,
@@ -73,13 +128,34 @@ export class SqsJobQueue implements JobQueue {
 
   async enqueue(message: JobMessage): Promise<void> {
     tierFor(message.priority);
-    await this.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: this.urls[message.priority],
-        MessageBody: JSON.stringify(message),
-        MessageGroupId: message.jobId,
-        MessageDeduplicationId: `${message.jobId}:${message.enqueueToken}`,
-      }),
-    );
+    await this.sqs.send(new SendMessageCommand({ QueueUrl: this.urls[message.priority], ...entry(message) }));
+  }
+
+  /** SendMessageBatch per tier, 10 entries a call; entries SQS refuses, or calls that fail, are returned. */
+  async enqueueMany(messages: readonly JobMessage[]): Promise<UnsentMessage[]> {
+    const failed: UnsentMessage[] = [];
+    for (const tier of PRIORITY_TIERS) {
+      const mine = messages.filter((m) => m.priority === tier.priority);
+      for (let i = 0; i < mine.length; i += SQS_BATCH_MAX) {
+        const chunk = mine.slice(i, i + SQS_BATCH_MAX);
+        try {
+          const res = await this.sqs.send(
+            new SendMessageBatchCommand({
+              QueueUrl: this.urls[tier.priority],
+              Entries: chunk.map((m, n) => ({ Id: String(n), ...entry(m) })),
+            }),
+          );
+          for (const f of res.Failed ?? []) {
+            failed.push({
+              message: chunk[Number(f.Id)] as JobMessage,
+              error: `${f.Code}: ${f.Message ?? ''}`,
+            });
+          }
+        } catch (err) {
+          failed.push(...chunk.map((message) => ({ message, error: reason(err) })));
+        }
+      }
+    }
+    return failed;
   }
 }

@@ -70,6 +70,8 @@ export interface JobStore {
   get(id: string): Promise<Job | undefined>;
   /** 'pending' → 'queued' once the message carrying `enqueueToken` is on the queue; false if the job moved on. */
   markQueued(jobId: string, enqueueToken: number): Promise<boolean>;
+  /** markQueued for many jobs in one statement; resolves with how many were marked. */
+  markQueuedMany(jobs: readonly { jobId: string; enqueueToken: number }[]): Promise<number>;
   /** Claims the job for a message carrying `enqueueToken`; undefined when the message is stale. */
   claim(jobId: string, enqueueToken: number, workerId: string): Promise<Claim | undefined>;
   /** Records liveness and progress; false when the claim has been superseded. */
@@ -200,6 +202,25 @@ export class PgJobStore implements JobStore {
       [jobId, enqueueToken],
     );
     return rowCount === 1;
+  }
+
+  async markQueuedMany(jobs: readonly { jobId: string; enqueueToken: number }[]): Promise<number> {
+    if (jobs.length === 0) return 0;
+    const { rowCount } = await this.sql.query(
+      `WITH sent AS (
+         SELECT * FROM unnest($1::uuid[], $2::int[]) AS s(id, enqueue_token)
+       ), queued AS (
+         UPDATE jobs j SET status = CASE WHEN j.status = 'pending' THEN 'queued' ELSE j.status END,
+                queued_at = coalesce(j.queued_at, now())
+         FROM sent
+         WHERE j.id = sent.id AND j.enqueue_token = sent.enqueue_token AND j.status IN ('pending', 'in_progress')
+         RETURNING j.id, j.priority, j.enqueue_token
+       )
+       INSERT INTO job_events (job_id, type, detail)
+       SELECT id, 'queued', jsonb_build_object('enqueueToken', enqueue_token, 'priority', priority) FROM queued`,
+      [jobs.map((j) => j.jobId), jobs.map((j) => j.enqueueToken)],
+    );
+    return rowCount;
   }
 
   async claim(jobId: string, enqueueToken: number, workerId: string): Promise<Claim | undefined> {

@@ -54,8 +54,19 @@ export const CAPTCHA_SELECTORS = [
 const CAPTCHA_FRAME_URL =
   /recaptcha\/(api2|enterprise)|hcaptcha\.com|challenges\.cloudflare\.com\/.*turnstile/i;
 
+/** Every built-in captcha selector as one selector list: one browser round trip per check, not seven. */
+const ANY_CAPTCHA = CAPTCHA_SELECTORS.join(', ');
+
+/**
+ * Steps after which the page may have changed under us (a navigation, the site's script): captchas and
+ * login walls are looked for after these, and always right before the submit click. Filling, selecting and
+ * ticking do not navigate, and looking after each of them cost a browser round trip per field.
+ */
+const PAGE_CHANGING_ACTIONS: ReadonlySet<Step['action']> = new Set(['goto', 'next', 'click', 'waitFor']);
+
 /** How long an optional step or an indicator check may look before deciding "not there". */
 const QUICK_LOOK_MS = 250;
+/** Longest pause between two looks for an outcome; a change on the page ends the pause at once. */
 const POLL_MS = 100;
 
 export class StepFailure extends Error {
@@ -161,7 +172,8 @@ async function drive(
       }
       await runStep(page, definition, profile, step, state, timeout);
       state.stepsDone = index + 1;
-      await checkBlockers(page, definition, step.action === 'next');
+      if (PAGE_CHANGING_ACTIONS.has(step.action))
+        await checkBlockers(page, definition, step.action === 'next');
     }
     // parseFormDefinition guarantees a submit step; a definition that skipped validation ends here.
     throw new StepFailure('internal', 'the definition has no submit step', false);
@@ -216,8 +228,8 @@ async function runStep(
           false,
         );
       }
-      const target = await firstMatch(page, step.selectors, state, step.optional ?? false, timeout);
-      if (target) await target.fill(value);
+      const target = await locate(page, step.selectors, state, step.optional ?? false, timeout);
+      if (target) await orDrift(step.selectors, target, () => target.fill(value));
       return;
     }
     case 'select': {
@@ -242,13 +254,13 @@ async function runStep(
       return;
     }
     case 'check': {
-      const target = await firstMatch(page, step.selectors, state, step.optional ?? false, timeout);
-      if (target) await target.check();
+      const target = await locate(page, step.selectors, state, step.optional ?? false, timeout);
+      if (target) await orDrift(step.selectors, target, () => target.check());
       return;
     }
     case 'click': {
-      const target = await firstMatch(page, step.selectors, state, step.optional ?? false, timeout);
-      if (target) await target.click();
+      const target = await locate(page, step.selectors, state, step.optional ?? false, timeout);
+      if (target) await orDrift(step.selectors, target, () => target.click());
       return;
     }
     case 'waitFor': {
@@ -300,6 +312,7 @@ async function judge(
   timeout: number,
 ): Promise<EngineOutcome> {
   const until = Date.now() + timeout;
+  const pause = new OutcomeWait(page, [...(definition.failure ?? []), ...definition.success], true);
   for (;;) {
     const blocked = await detectBlockers(page, definition).catch(() => undefined);
     if (blocked?.status === 'needs_manual') return { ...blocked, submitted: true };
@@ -324,7 +337,7 @@ async function judge(
       }
     }
     if (state.cancelled || Date.now() > until) break;
-    await sleep(POLL_MS);
+    await pause.next(Math.min(POLL_MS, Math.max(0, until - Date.now())));
   }
   const status = state.lastStatus;
   return {
@@ -337,6 +350,39 @@ async function judge(
     submitted: true,
     evidence: evidence(page, state),
   };
+}
+
+/**
+ * The element a fill, check or click acts on. A single required selector is handed over without a look of
+ * its own: the action waits for the element itself (orDrift tells a missing element from a slow one). A
+ * single optional selector takes one look and, only if the element is not there yet, the quick wait.
+ * Lists of selectors go through firstMatch, which records the fallback used.
+ */
+async function locate(
+  page: Page,
+  selectors: SelectorList,
+  state: RunState,
+  optional: boolean,
+  timeout: number,
+): Promise<Locator | undefined> {
+  const [only] = selectors;
+  if (selectors.length === 1 && only !== undefined) {
+    const locator = page.locator(only).first();
+    if (!optional || (await locator.count()) > 0) return locator;
+  }
+  return firstMatch(page, selectors, state, optional, timeout);
+}
+
+/** Runs an action on a located element; a timeout with no such element on the page is selector drift. */
+async function orDrift(selectors: SelectorList, target: Locator, action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (err) {
+    if (isTimeout(err) && (await target.count().catch(() => 1)) === 0) {
+      throw new StepFailure('selector_drift', `no element matches any of: ${selectors.join(' | ')}`, false);
+    }
+    throw err;
+  }
 }
 
 /**
@@ -362,6 +408,8 @@ async function firstMatch(
     }
     throw err;
   }
+  // One selector: the wait above already found it.
+  if (locators.length === 1) return locators[0]?.first();
   for (const [index, locator] of locators.entries()) {
     if ((await locator.count()) > 0) {
       if (index > 0) state.fallbacks[selectors[0] as string] = index;
@@ -373,13 +421,74 @@ async function firstMatch(
 
 async function waitForAny(page: Page, indicators: readonly Indicator[], timeout: number): Promise<void> {
   const until = Date.now() + timeout;
+  const pause = new OutcomeWait(page, indicators, false);
   for (;;) {
     for (const indicator of indicators) if (await matches(page, indicator)) return;
     if (Date.now() > until) {
       const what = indicators[0]?.selector ?? 'the next page';
       throw new StepFailure('timeout', `timed out after ${timeout} ms waiting for ${what}`, true);
     }
-    await sleep(POLL_MS);
+    await pause.next(Math.min(POLL_MS, Math.max(0, until - Date.now())));
+  }
+}
+
+/**
+ * The pause between two looks for an outcome. Instead of sleeping the whole poll interval, it ends as soon
+ * as one of the indicators may have appeared (Playwright's own waits on their selectors, URL patterns and
+ * texts, and the captcha selectors when asked), so a success page is judged within milliseconds of
+ * arriving. The waits only wake the caller, which then checks the indicators exactly; a wake-up that
+ * turns out to be a false alarm (the waits are looser than `matches`) switches this back to plain sleeps,
+ * so it can never spin.
+ */
+class OutcomeWait {
+  private wakeable = true;
+
+  constructor(
+    private readonly page: Page,
+    private readonly indicators: readonly Indicator[],
+    private readonly captcha: boolean,
+  ) {}
+
+  async next(ms: number): Promise<void> {
+    if (!this.wakeable || ms <= 0) {
+      await sleep(ms);
+      return;
+    }
+    const woke = await Promise.race([
+      sleep(ms).then(() => false),
+      ...this.waits(ms).map((wait) =>
+        // A wait that fails (timeout, closed page) never wakes anyone: the sleep decides then.
+        wait.then(
+          () => true,
+          () => new Promise<boolean>(() => {}),
+        ),
+      ),
+    ]);
+    // The caller looks now; if it finds nothing, this was a false alarm and later pauses just sleep.
+    if (woke) this.wakeable = false;
+  }
+
+  /** One Playwright wait per indicator, each bounded by `ms`. */
+  private waits(ms: number): Promise<unknown>[] {
+    const { page } = this;
+    const options = { state: 'visible' as const, timeout: ms };
+    const waits: Promise<unknown>[] = [];
+    for (const indicator of this.indicators) {
+      if (indicator.selector) {
+        const locator = page.locator(indicator.selector);
+        waits.push(
+          (indicator.text ? locator.filter({ hasText: indicator.text }) : locator).first().waitFor(options),
+        );
+      } else if (indicator.text) {
+        waits.push(page.getByText(indicator.text).first().waitFor(options));
+      } else if (indicator.urlPattern) {
+        const pattern = new RegExp(indicator.urlPattern);
+        waits.push(page.waitForURL(pattern, { timeout: ms, waitUntil: 'commit' }));
+      }
+    }
+    if (this.captcha)
+      waits.push(page.locator(ANY_CAPTCHA).first().waitFor({ state: 'attached', timeout: ms }));
+    return waits;
   }
 }
 
@@ -405,9 +514,15 @@ async function detectBlockers(
 ): Promise<Omit<EngineOutcome, 'submitted'> | undefined> {
   const captchaFrame = page.frames().find((f) => CAPTCHA_FRAME_URL.test(f.url()));
   let captcha: string | undefined = captchaFrame ? `frame ${new URL(captchaFrame.url()).host}` : undefined;
-  for (const selector of CAPTCHA_SELECTORS) {
-    if (captcha) break;
-    if ((await page.locator(selector).count()) > 0) captcha = selector;
+  if (!captcha && (await page.locator(ANY_CAPTCHA).count()) > 0) {
+    // Rare: name the selector that matched, for the evidence.
+    for (const selector of CAPTCHA_SELECTORS) {
+      if ((await page.locator(selector).count()) > 0) {
+        captcha = selector;
+        break;
+      }
+    }
+    captcha ??= ANY_CAPTCHA;
   }
   for (const indicator of definition.captcha ?? []) {
     if (captcha) break;

@@ -33,6 +33,11 @@ export interface StartPostgresOptions {
   kind?: PostgresKind;
   /** Keep the throwaway cluster's data here across runs (npm start); a temp dir otherwise. */
   dataDir?: string;
+  /**
+   * Loopback port of the throwaway server (a free one otherwise). With `dataDir`, a server stopped and
+   * started again keeps its URL and data: the outage tests restart the database under a running system.
+   */
+  port?: number;
   log?: (line: string) => void;
 }
 
@@ -111,7 +116,7 @@ async function startThrowaway(options: StartPostgresOptions): Promise<PostgresSe
       );
     });
   }
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const proc: ManagedProcess = spawnManaged(
     'postgres',
     join(bin, 'postgres'),

@@ -112,6 +112,35 @@ describe('form engine on the fixture sites', () => {
     });
   });
 
+  it('calls a required field that is not on the page selector drift, not a transient timeout', async () => {
+    const base = sites.directories().find((d) => d.id === 'simple-form')?.definition;
+    const definition = parseFormDefinition({
+      ...base,
+      steps: [
+        { action: 'goto' },
+        { action: 'fill', field: 'name', selectors: ['input[name="company_title"]'] },
+        { action: 'submit', selectors: ['#submit'] },
+      ],
+    });
+    const before = sites.site('simple-form').submissions.length;
+    const lease = await pool.acquire();
+    try {
+      const outcome = await runForm(
+        await lease.newPage(),
+        definition,
+        profile,
+        { beforeSubmit: async () => true },
+        { stepTimeoutMs: 500, directoryTimeoutMs: 5_000 },
+      );
+      expect(outcome).toMatchObject({ status: 'failed', errorClass: 'selector_drift', submitted: false });
+      expect(outcome.transient).toBeFalsy();
+      expect(outcome.error).toContain('input[name="company_title"]');
+    } finally {
+      await lease.release();
+    }
+    expect(sites.site('simple-form').submissions.length).toBe(before);
+  });
+
   it('never clicks submit when the ledger refuses', async () => {
     const before = sites.site('simple-form').submissions.length;
     const { outcome, asked } = await run('simple-form', false);

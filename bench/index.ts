@@ -1,0 +1,11 @@
+/** Every benchmark, in the order of the issue (a–g). */
+import { api } from './api.ts';
+import { browser } from './browser.ts';
+import { cost } from './cost.ts';
+import { drain } from './drain.ts';
+import type { Benchmark } from './lib/benchmark.ts';
+import { pipeline } from './pipeline.ts';
+import { priority } from './priority.ts';
+import { stale } from './stale.ts';
+
+export const BENCHMARKS: readonly Benchmark[] = [pipeline, browser, api, stale, priority, drain, cost];

@@ -1,0 +1,244 @@
+/**
+ * a. The submission pipeline against bare playwright-core on the same fixture pages at the same concurrency.
+ *
+ * Each lane submits one business to the same four fixture forms in turn (one page, a three-page wizard,
+ * selects/checkboxes/radios, a redirect), `--copies` copies of each (its own sites, so lanes never wait for
+ * each other's politeness lock). The bare lane is a hand-written playwright-core script per form. The
+ * pipeline lane is one job of those directories (12 by default; formfleet's packages have 25 to 200,
+ * so its fixed cost per job is, if anything, counted more heavily here than in use): created and enqueued
+ * as the API does it, received from SQS FIFO (moto) by a poller standing in for the event source mapping,
+ * claimed, walked by the worker handler (idempotency record on DynamoDB, politeness lock, fenced ledger
+ * writes, heartbeats, the data-driven form engine), and finished. Rounds alternate bare and pipeline.
+ * Time per submission = round wall time / submissions per lane; the ratio compares the medians.
+ *
+ * The politeness gap between visits to one site is set to 0 here: it is a deliberate wait, not overhead.
+ */
+import { makeWorkerHandler } from '#functions/worker/handler';
+import { multiStepWizard, redirectSuccess, selectCheckRadio, simpleForm } from '#local/fixtures/variants';
+import { startPoller } from '#local/sqs-poller';
+import { baseId, siteCopies } from '#test/site-copies';
+import { BARE_SCRIPTS, bareSubmit, launchBareChromium } from './lib/bare-forms.ts';
+import { type Benchmark, intArg, intListArg } from './lib/benchmark.ts';
+import { BenchJobs, benchProfile, waitForTerminal } from './lib/fixtures.ts';
+import { fmt, type Table } from './lib/report.ts';
+import { elapsedMs, median, summarize } from './lib/stats.ts';
+
+const VARIANTS = [simpleForm, multiStepWizard, selectCheckRadio, redirectSuccess];
+
+interface LaneRound {
+  lanes: number;
+  round: number;
+  bareWallMs: number;
+  pipelineWallMs: number;
+  bareSubmissionMs: number[];
+  /** Per job: claim to finish, and creation to finish (ms), from the job rows. */
+  pipelineJobMs: number[];
+  pipelineEndToEndMs: number[];
+}
+
+export const pipeline: Benchmark = {
+  name: 'pipeline',
+  title: 'Submission pipeline vs bare playwright-core',
+  summary: 'time per submission through queue + worker + ledger, against a bare playwright-core script',
+  async run(ctx) {
+    const laneCounts = intListArg(ctx.args, 'lanes', [1, 4]);
+    const rounds = intArg(ctx.args, 'rounds', 5);
+    const copiesPerForm = intArg(ctx.args, 'copies', 3);
+    const maxLanes = Math.max(...laneCounts);
+    const copies = siteCopies(VARIANTS, maxLanes * copiesPerForm);
+    // Lane i: its own copies of every form, one job's worth of directories.
+    const laneSites = Array.from({ length: maxLanes }, (_, i) =>
+      copies.slice(i * copiesPerForm, (i + 1) * copiesPerForm).flat(),
+    );
+    const services = await ctx.services();
+    const system = await services.system('pipeline', {
+      fixtures: copies.flat(),
+      workers: false,
+      env: { SITE_MIN_GAP_MS: '0' },
+    });
+    const p1 = system.queues.find((q) => q.priority === 1);
+    if (!p1) throw new Error('no P1 queue');
+    const jobs = new BenchJobs(system);
+    const browser = await launchBareChromium();
+    const perLane = VARIANTS.length * copiesPerForm;
+    const results: LaneRound[] = [];
+    let serial = 0;
+    try {
+      for (const lanes of laneCounts) {
+        const poller = startPoller({
+          sqs: system.sqs,
+          queueUrl: p1.url,
+          queueArn: p1.arn,
+          handler: makeWorkerHandler(system.worker),
+          batchSize: 1,
+          maxConcurrency: lanes,
+          functionName: 'bench-worker',
+        });
+        const lanesOf = laneSites.slice(0, lanes);
+
+        const bareRound = async () => {
+          const samples: number[] = [];
+          const start = performance.now();
+          await Promise.all(
+            lanesOf.map(async (sites) => {
+              const profile = benchProfile(`Bare Business ${serial++}`);
+              for (const variant of sites) {
+                const t0 = performance.now();
+                await bareSubmit(
+                  browser,
+                  baseId(variant.id),
+                  system.fixtures.site(variant.id).origin,
+                  profile,
+                );
+                samples.push(elapsedMs(t0));
+              }
+            }),
+          );
+          return { wall: elapsedMs(start), samples };
+        };
+
+        const pipelineRound = async () => {
+          const customers = await Promise.all(
+            lanesOf.map(() => jobs.customer(`Pipeline Business ${serial++}`)),
+          );
+          const start = performance.now();
+          const created = await Promise.all(
+            lanesOf.map((sites, i) =>
+              jobs.enqueue(
+                customers[i] as string,
+                sites.map((s) => s.id),
+                1,
+              ),
+            ),
+          );
+          const ids = created.map((j) => j.id);
+          await waitForTerminal(system, ids, 120_000, 10);
+          const wall = elapsedMs(start);
+          const { rows } = await system.db.query<{ status: string; run_ms: number; e2e_ms: number }>(
+            `SELECT status,
+                    (extract(epoch FROM finished_at - started_at) * 1000)::float8 AS run_ms,
+                    (extract(epoch FROM finished_at - created_at) * 1000)::float8 AS e2e_ms
+             FROM jobs WHERE id = ANY($1::uuid[])`,
+            [ids],
+          );
+          const { rows: bad } = await system.db.query(
+            `SELECT 1 FROM submissions WHERE job_id = ANY($1::uuid[]) AND status <> 'submitted'`,
+            [ids],
+          );
+          if (rows.some((r) => r.status !== 'completed') || bad.length > 0) {
+            throw new Error('a pipeline job did not submit every directory; the measurement is void');
+          }
+          return { wall, jobMs: rows.map((r) => r.run_ms), e2eMs: rows.map((r) => r.e2e_ms) };
+        };
+
+        ctx.log(`lanes ${lanes}: warm-up`);
+        await bareRound();
+        await pipelineRound();
+        for (let round = 1; round <= rounds; round++) {
+          // Alternate which side goes first, so neither always runs on a warmer machine.
+          let bare: Awaited<ReturnType<typeof bareRound>>;
+          let piped: Awaited<ReturnType<typeof pipelineRound>>;
+          if (round % 2 === 1) {
+            bare = await bareRound();
+            piped = await pipelineRound();
+          } else {
+            piped = await pipelineRound();
+            bare = await bareRound();
+          }
+          results.push({
+            lanes,
+            round,
+            bareWallMs: bare.wall,
+            pipelineWallMs: piped.wall,
+            bareSubmissionMs: bare.samples,
+            pipelineJobMs: piped.jobMs,
+            pipelineEndToEndMs: piped.e2eMs,
+          });
+          ctx.log(
+            `lanes ${lanes} round ${round}: bare ${fmt(bare.wall / perLane, 0)} ms, pipeline ${fmt(piped.wall / perLane, 0)} ms per submission`,
+          );
+        }
+        await poller.stop(10_000);
+      }
+      // Every site received each business exactly once.
+      for (const [id, counts] of Object.entries(system.fixtures.counts())) {
+        const twice = Object.entries(counts).filter(([, n]) => n !== 1);
+        if (twice.length > 0) throw new Error(`site ${id} received a business more than once: ${twice}`);
+      }
+    } finally {
+      await browser.close();
+    }
+
+    const rowsFor = laneCounts.map((lanes) => {
+      const mine = results.filter((r) => r.lanes === lanes);
+      const bare = median(mine.map((r) => r.bareWallMs / perLane));
+      const piped = median(mine.map((r) => r.pipelineWallMs / perLane));
+      const bareEach = summarize(mine.flatMap((r) => r.bareSubmissionMs));
+      const jobEach = summarize(mine.flatMap((r) => r.pipelineJobMs.map((ms) => ms / perLane)));
+      const total = lanes * perLane;
+      return { lanes, bare, piped, ratio: piped / bare, bareEach, jobEach, total };
+    });
+    const table: Table = {
+      title: 'Time per submission (median of rounds)',
+      columns: [
+        'concurrency',
+        'submissions/round',
+        'bare ms',
+        'pipeline ms',
+        'ratio',
+        'bare subs/min',
+        'pipeline subs/min',
+      ],
+      rows: rowsFor.map((r) => [
+        String(r.lanes),
+        String(r.total),
+        fmt(r.bare, 0),
+        fmt(r.piped, 0),
+        fmt(r.ratio, 3),
+        fmt((60_000 / r.bare) * r.lanes, 0),
+        fmt((60_000 / r.piped) * r.lanes, 0),
+      ]),
+      notes: [
+        `${rounds} rounds per concurrency after one warm-up round each; each lane submits one business to ${copiesPerForm} copies each of ${VARIANTS.map((v) => v.id).join(', ')} (${perLane} directories, one job in the pipeline)`,
+        'pipeline = job created and enqueued (Postgres + SQS FIFO on moto) → poller → worker handler → completed in Postgres',
+        'bare = one hand-written playwright-core script per form, fresh context per submission, same Chromium binary and flags',
+      ],
+    };
+    const detail: Table = {
+      title: 'Where the time goes (per submission, all rounds)',
+      columns: [
+        'concurrency',
+        'bare p50 ms',
+        'bare p95 ms',
+        'worker p50 ms (claim → finish)',
+        'worker p95 ms',
+      ],
+      rows: rowsFor.map((r) => [
+        String(r.lanes),
+        fmt(r.bareEach.p50, 0),
+        fmt(r.bareEach.p95, 0),
+        fmt(r.jobEach.p50, 0),
+        fmt(r.jobEach.p95, 0),
+      ]),
+      notes: ['worker = (finished_at − started_at) of the job row / directories in the job'],
+    };
+    return {
+      params: {
+        lanes: laneCounts,
+        rounds,
+        directoriesPerJob: perLane,
+        forms: Object.keys(BARE_SCRIPTS),
+        siteMinGapMs: 0,
+        postgres: `${services.postgresKind} ${services.postgresVersion}`,
+      },
+      tables: [table, detail],
+      goals: rowsFor.map((r) => ({
+        goal: `pipeline / bare at concurrency ${r.lanes}`,
+        target: '≤ 1.05',
+        measured: fmt(r.ratio, 3),
+        met: r.ratio <= 1.05,
+      })),
+      raw: { rounds: results },
+    };
+  },
+};
