@@ -53,7 +53,7 @@ export const cost: Benchmark = {
     if (single.length === 0)
       throw new Error('pipeline.json has no concurrency-1 rounds (run it with --lanes 1,...)');
     const perSubmissionMs = median(single) / perJob;
-    const coldMs = (browser.raw?.coldTotal as { p50: number } | undefined)?.p50 ?? Number.NaN;
+    const coldMs = (browser.raw?.bundledTotal as { p50: number } | undefined)?.p50 ?? Number.NaN;
     const runs = (api.raw?.runs ?? []) as Array<{ what: string; run: { latency: { p50: number } } }>;
     const apiMs = (prefix: string) =>
       runs.find((r) => r.what.startsWith(prefix))?.run.latency.p50 ?? Number.NaN;
@@ -146,7 +146,7 @@ export const cost: Benchmark = {
         fmt(m.total, 4),
       ]),
       notes: [
-        `measured: worker ${fmt(perSubmissionMs, 0)} ms per submission (pipeline, concurrency 1, claim → finish), cold start ${fmt(coldMs, 0)} ms (browser: imports + launch + first context), API p50 GET ${fmt(getMs, 1)} ms / POST ${fmt(postMs, 1)} ms (api, 1,000/min)`,
+        `measured: worker ${fmt(perSubmissionMs, 0)} ms per submission (pipeline, concurrency 1, claim → finish), cold start ${fmt(coldMs, 0)} ms (browser: bundled worker, imports + launch + first context), API p50 GET ${fmt(getMs, 1)} ms / POST ${fmt(postMs, 1)} ms (api, 1,000/min)`,
         `assumed: ${coldPercent} % of worker invocations start cold; ${pollsPerJob} GET polls per job; worker ${FUNCTION_DEFAULTS.worker.memoryMb} MB + ${WORKER.ephemeralStorageMb} MB /tmp, API ${FUNCTION_DEFAULTS.api.memoryMb} MB (policy)`,
         `prices (us-east-1, x86_64): Lambda $${PRICES.lambdaGbSecond}/GB-s + $${PRICES.lambdaPerMillionRequests}/M requests, SQS FIFO $${PRICES.sqsFifoPerMillion}/M, API Gateway REST $${PRICES.apiGatewayRestPerMillion}/M, DynamoDB $${PRICES.dynamoDbPerMillionWrites}/M writes; free tiers ignored`,
         'not included: Postgres, CloudWatch Logs and metrics, X-Ray traces, WAF, data transfer, the Lambda init phase beyond the browser start',

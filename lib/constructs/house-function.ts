@@ -26,7 +26,7 @@ import type { TierQueues } from './priority-queues.ts';
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Lets the ESM bundle load CommonJS dependencies that call `require` (pg, playwright-core internals). */
-const CREATE_REQUIRE_BANNER =
+export const CREATE_REQUIRE_BANNER =
   "import { createRequire as __ffCreateRequire } from 'node:module'; const require = __ffCreateRequire(import.meta.url);";
 
 export interface HouseFunctionProps {
