@@ -8,6 +8,9 @@ export default defineConfig({
     globalSetup: ['test/helpers/global-setup.ts'],
     // Each test file in its own process: browsers, pools and timers never leak between files.
     pool: 'forks',
+    // Two files at a time even on two cores (Vitest's default there is one): most tests wait on Chromium,
+    // moto, Postgres and timers rather than compute, and the suite must finish within 5 minutes.
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     env: {

@@ -88,10 +88,21 @@ afterAll(async () => {
 
 async function api(path: string, init: { method?: string; key?: string | null; body?: unknown } = {}) {
   const key = init.key === undefined ? clientKey : init.key;
-  const res = await fetch(`${system.url}${path}`, {
-    method: init.method ?? 'GET',
-    headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) },
-    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  const send = () =>
+    fetch(`${system.url}${path}`, {
+      method: init.method ?? 'GET',
+      headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) },
+      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+    });
+  // A GET is retried once on a reset connection (a kept-alive socket closed under load, as any HTTP
+  // client would); a system that died still fails the next attempt with a refused connection.
+  const res = await send().catch((err: unknown) => {
+    if (
+      (init.method ?? 'GET') !== 'GET' ||
+      (err as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET'
+    )
+      throw err;
+    return send();
   });
   return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
 }
