@@ -108,12 +108,18 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
     'jobs',
     {
       'POST /v1/jobs': async ({ caller, body }: RouteRequest<CreateJobBody>) => {
-        const customer = await deps.customers.get(body.customerId);
+        // The customer and the directories are read at once (two round trips in parallel, not in a row).
+        const pkg = body.package ? PACKAGES[body.package as PackageName] : undefined;
+        const [customer, found] = await Promise.all([
+          deps.customers.get(body.customerId),
+          body.directoryIds
+            ? deps.directories.getMany(body.directoryIds)
+            : deps.directories.selectForPackage(pkg?.maxDirectoryTier ?? 0, pkg?.size ?? 0),
+        ]);
         if (!customer || !canSee(caller, customer.ownerKeyId)) throw notFound('customer');
 
         let directoryIds: string[];
         if (body.directoryIds) {
-          const found = await deps.directories.getMany(body.directoryIds);
           const usable = new Set(found.filter((d) => d.active).map((d) => d.id));
           const bad = body.directoryIds.filter((id) => !usable.has(id));
           if (bad.length > 0) {
@@ -123,10 +129,7 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
           }
           directoryIds = body.directoryIds;
         } else {
-          const pkg = PACKAGES[body.package as PackageName];
-          directoryIds = (await deps.directories.selectForPackage(pkg.maxDirectoryTier, pkg.size)).map(
-            (d) => d.id,
-          );
+          directoryIds = found.map((d) => d.id);
           if (directoryIds.length === 0) {
             throw badRequest('no active directories in that package', [
               { field: 'package', message: 'selects no active directory' },

@@ -155,32 +155,34 @@ export function toJob(row: JobRow): Job {
 export class PgJobStore implements JobStore {
   constructor(private readonly sql: Sql) {}
 
-  create(input: NewJob): Promise<Job> {
-    return this.sql.transaction(async (tx) => {
-      const { rows } = await tx.query<JobRow>(
-        `INSERT INTO jobs (customer_id, owner_key_id, package, priority, requested_priority, enqueue_token, progress)
-         VALUES ($1, $2, $3, $4, $5, 1, jsonb_build_object('total', $6::int, 'done', 0))
-         RETURNING ${JOB_COLUMNS}`,
-        [
-          input.customerId,
-          input.ownerKeyId,
-          input.package,
-          input.priority,
-          input.requestedPriority,
-          input.directoryIds.length,
-        ],
-      );
-      const job = toJob(rows[0] as JobRow);
-      await tx.query(`INSERT INTO submissions (job_id, directory_id) SELECT $1, unnest($2::text[])`, [
-        job.id,
+  /**
+   * The job, its ledger rows and its 'created' event in one statement: atomic on its own (a statement is
+   * its own transaction), and one round trip instead of five (BEGIN, three INSERTs, COMMIT) on the path of
+   * every POST /v1/jobs.
+   */
+  async create(input: NewJob): Promise<Job> {
+    const { rows } = await this.sql.query<JobRow>(
+      `WITH job AS (
+         INSERT INTO jobs (customer_id, owner_key_id, package, priority, requested_priority, enqueue_token, progress)
+         VALUES ($1, $2, $3, $4, $5, 1, jsonb_build_object('total', cardinality($6::text[]), 'done', 0))
+         RETURNING ${JOB_COLUMNS}
+       ), ledger AS (
+         INSERT INTO submissions (job_id, directory_id) SELECT job.id, unnest($6::text[]) FROM job
+       ), created AS (
+         INSERT INTO job_events (job_id, type, detail) SELECT job.id, 'created', $7 FROM job
+       )
+       SELECT * FROM job`,
+      [
+        input.customerId,
+        input.ownerKeyId,
+        input.package,
+        input.priority,
+        input.requestedPriority,
         input.directoryIds,
-      ]);
-      await tx.query(`INSERT INTO job_events (job_id, type, detail) VALUES ($1, 'created', $2)`, [
-        job.id,
         { priority: input.priority, directories: input.directoryIds.length, package: input.package },
-      ]);
-      return job;
-    });
+      ],
+    );
+    return toJob(rows[0] as JobRow);
   }
 
   async get(id: string): Promise<Job | undefined> {
