@@ -1,8 +1,8 @@
 /**
  * The submission worker: an SQS FIFO batch handler (Powertools batch processing, partial batch failures).
  * For each job message it runs the job once per (job, enqueue token) under Powertools idempotency, claims
- * the job with a fencing token (a stale token means the message was superseded by a requeue or a
- * promotion, and it is discarded), and hands the claim to the job runner.
+ * the job with a fencing token (a stale token means the message was superseded by a requeue, a promotion or
+ * a continuation, and it is discarded), and hands the claim to the job runner.
  *
  * A job that runs out of invocation time after settling at least one directory continues: the job is handed
  * to a fresh message (new enqueue and fencing tokens, a 'continued' event), and this record succeeds, so a
@@ -112,7 +112,14 @@ async function processMessage(
     return { outcome, executionId };
   } catch (err) {
     if (err instanceof OutOfTimeError && err.settled > 0) {
-      return { outcome: await continueJob(deps, claim, err.settled, log), executionId };
+      const outcome = await continueJob(deps, claim, err.settled, log).catch((e: unknown) => {
+        // The statement failed (a database outage): fail this delivery as before; its retry resumes the job.
+        log.warn('could not continue the job; the message will be retried', {
+          error: describeError(e).message,
+        });
+        return undefined;
+      });
+      if (outcome) return { outcome, executionId };
     }
     const failure = recordFailure(err);
     // On the last receive SQS moves the message to the dead-letter queue next: the job is failed, not queued.

@@ -1,8 +1,9 @@
 /**
  * Continuation on real parts (Postgres, moto SQS FIFO with its DLQ redrive, Chromium, fixture sites): a job
  * bigger than one invocation's time goes on in fresh messages, each directory submitted once, and no message
- * gets near the dead-letter queue; a job that makes no progress still ends there; a continuation whose send
- * fails is delivered by the stale-jobs run's pending re-send.
+ * gets near the dead-letter queue; a job that makes no progress still ends there; a continuation whose
+ * statement fails falls back to the failure path, and one whose send fails is delivered by the stale-jobs
+ * run's pending re-send.
  *
  * The invocation's time is deterministic: the context reports plenty of time until the fixture sites have
  * received `perInvocation` submissions since the invocation began, then only the worker's safety margin, so
@@ -20,6 +21,7 @@ import type { TierQueue } from '#local/services/queues';
 import { type Poller, startPoller } from '#local/sqs-poller';
 import { QUEUES } from '#policy';
 import type { JobQueue } from '#shared/job-queue';
+import type { JobStore } from '#shared/job-store';
 import { eventually, motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 import { siteCopies } from '#test/site-copies';
 import {
@@ -197,6 +199,39 @@ describe('a job bigger than one invocation', () => {
     expect(await jobRow(system, job.id)).toMatchObject({ status: 'failed', errorClass: 'timeout' });
     expect(system.metrics.get('worker.JobContinued') - continuedBefore).toBe(0);
     expect(await depth(p1.url)).toBe(0);
+  });
+
+  it('fails the delivery as before when the continuation statement itself fails, and the retry finishes the job', async () => {
+    const name = 'Fallback Fencing';
+    const customer = await createCustomer(system, profile(name));
+    const real = system.worker.jobs;
+    let statementsToFail = 1;
+    // The real store, but its first continuation statement fails as in a database outage.
+    const jobs = Object.create(real) as JobStore;
+    jobs.releaseForContinuation = async (claim, settled) => {
+      if (statementsToFail-- > 0) throw new Error('database unavailable');
+      return real.releaseForContinuation(claim, settled);
+    };
+    const worker = startBudgetedWorker(3, { ...system.worker, jobs });
+    let job: Awaited<ReturnType<typeof enqueueJob>>;
+    try {
+      job = await enqueueJob(system, customer.id, DIRECTORY_IDS, 1);
+      await waitForJob(system, job.id, 'completed', 45_000);
+    } finally {
+      await worker.stop();
+    }
+
+    // The first record failed (receive 1) and came back after its backoff (receive 2) to settle the rest.
+    expect(worker.receives).toEqual([1, 2]);
+    expect(submissionsOf(name)).toEqual([1, 1, 1, 1, 1]);
+    expect((await events(job.id)).map((r) => r.type)).toEqual([
+      'created',
+      'queued',
+      'claimed',
+      'attempt_failed',
+      'claimed',
+      'completed',
+    ]);
   });
 
   it('leaves a continuation whose send failed pending, and the stale-jobs re-send delivers it', async () => {
