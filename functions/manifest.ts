@@ -98,7 +98,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     description: 'Submission worker: claims a job, fills each directory form in Chromium, records the ledger',
     kind: 'worker',
     browser: true,
-    needs: { database: true, jobQueues: ['consume'], idempotencyTable: true },
+    // 'send': a job out of invocation time continues in a fresh message on its tier queue.
+    needs: { database: true, jobQueues: ['consume', 'send'], idempotencyTable: true },
   },
   {
     name: 'promote-jobs',

@@ -1,7 +1,7 @@
 /**
  * The job queue port and its SQS FIFO adapter. One FIFO queue per priority tier; MessageGroupId is the job
  * id (a group per priority would cap concurrency at three), and the deduplication id is job id + enqueue
- * token, so a retried send is deduplicated while a requeue or promotion (new token) is not.
+ * token, so a retried send is deduplicated while a requeue, promotion or continuation (new token) is not.
  */
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PRIORITY_TIERS, type Priority, type PriorityTier, tierFor } from '#policy';

@@ -96,6 +96,26 @@ export interface JobStore {
     failure: { error: string; errorClass: string },
     options?: { final?: boolean },
   ): Promise<boolean>;
+  /**
+   * The worker ran out of invocation time having settled `settled` directories: hands the job to a fresh
+   * message instead of failing the delivery. One fenced statement: 'in_progress' → 'pending' with enqueue
+   * and fencing tokens + 1 (the new message is the only one a worker will accept; the old claim is shut
+   * out), claimed_by and queued_at cleared, attempts untouched (not a failure, not a stale requeue), and a
+   * 'continued' job_events row with the progress. The caller then sends the message and marks it queued,
+   * as the API's enqueue does. Undefined when the claim has been superseded: do nothing more.
+   */
+  releaseForContinuation(claim: Claim, settled: number): Promise<Continuation | undefined>;
+}
+
+/** A job handed to a fresh message: what that message must carry, and where the job stands. */
+export interface Continuation {
+  jobId: string;
+  priority: Priority;
+  enqueueToken: number;
+  fencingToken: number;
+  /** Directories settled so far (every invocation), and in all. */
+  done: number;
+  total: number;
 }
 
 interface JobRow {
@@ -335,4 +355,51 @@ export class PgJobStore implements JobStore {
     );
     return rowCount === 1;
   }
+
+  async releaseForContinuation(claim: Claim, settled: number): Promise<Continuation | undefined> {
+    const { rows } = await this.sql.query<{
+      priority: number;
+      enqueue_token: number;
+      fencing_token: number;
+      done: number;
+      total: number;
+    }>(CONTINUE_JOB_SQL, [claim.jobId, claim.fencingToken, claim.workerId, settled]);
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      jobId: claim.jobId,
+      priority: row.priority as Priority,
+      enqueueToken: row.enqueue_token,
+      fencingToken: row.fencing_token,
+      done: row.done,
+      total: row.total,
+    };
+  }
 }
+
+/**
+ * The continuation statement (see JobStore.releaseForContinuation). Fenced like every worker write: under
+ * READ COMMITTED a concurrent cancel, requeue or newer claim that changed the row makes the WHERE fail on the
+ * re-read, so nothing is written. queued_at is cleared so markQueued stamps the new message's time (aging and
+ * queue position count from it, not from the job's first queueing). $1 job, $2 fencing token, $3 worker,
+ * $4 directories settled by this invocation.
+ */
+export const CONTINUE_JOB_SQL = `
+WITH ledger AS (
+  SELECT count(*) FILTER (WHERE status NOT IN ('prepared', 'submitting'))::int AS done, count(*)::int AS total
+  FROM submissions WHERE job_id = $1
+), continued AS (
+  UPDATE jobs j SET status = 'pending', enqueue_token = j.enqueue_token + 1, fencing_token = j.fencing_token + 1,
+         claimed_by = NULL, queued_at = NULL,
+         progress = j.progress || jsonb_build_object('done', l.done, 'total', l.total, 'directoryId', NULL,
+                                                     'step', NULL, 'stepSince', NULL)
+  FROM ledger l
+  WHERE j.id = $1 AND j.fencing_token = $2 AND j.status = 'in_progress'
+  RETURNING j.id, j.priority, j.enqueue_token, j.fencing_token, l.done, l.total
+), event AS (
+  INSERT INTO job_events (job_id, type, detail)
+  SELECT id, 'continued', jsonb_build_object('worker', $3::text, 'settled', $4::int, 'done', done, 'total', total,
+                                             'enqueueToken', enqueue_token, 'fencingToken', fencing_token)
+  FROM continued
+)
+SELECT priority, enqueue_token, fencing_token, done, total FROM continued`;

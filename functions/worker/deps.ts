@@ -10,7 +10,7 @@ import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
 import { type Env, intEnv, requireEnv } from '#shared/env';
-import { queueUrlEnvName, queueUrlsFromEnv } from '#shared/job-queue';
+import { queueUrlEnvName, queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
 import { createLogger, createMetrics, MetricUnit } from '#shared/telemetry';
@@ -105,6 +105,7 @@ export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<
       inProgressMaxMs: () => options.visibilityTimeoutSeconds * 1000,
     }),
     lease: new SqsMessageLease(sqs, Object.values(queueUrls)),
+    queue: new SqsJobQueue(sqs, queueUrls),
     logger,
     metrics,
     workerId: env.WORKER_ID ?? `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? hostname()}:${process.pid}`,

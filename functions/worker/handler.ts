@@ -1,20 +1,29 @@
 /**
  * The submission worker: an SQS FIFO batch handler (Powertools batch processing, partial batch failures).
  * For each job message it runs the job once per (job, enqueue token) under Powertools idempotency, claims
- * the job with a fencing token (a stale token means the message was superseded by a requeue or a
- * promotion, and it is discarded), and hands the claim to the job runner.
+ * the job with a fencing token (a stale token means the message was superseded by a requeue, a promotion or
+ * a continuation, and it is discarded), and hands the claim to the job runner.
+ *
+ * A job that runs out of invocation time after settling at least one directory continues: the job is handed
+ * to a fresh message (new enqueue and fencing tokens, a 'continued' event), and this record succeeds, so a
+ * big job that progresses every invocation never counts receives towards the dead-letter queue. The guard
+ * against a job that never progresses is the progress itself: an invocation that settled no directory is
+ * not a continuation but a failure (below), so such a job still reaches the DLQ after maxReceiveCount
+ * receives; and since every continuation settles a directory, a job of N directories continues fewer than
+ * N times. No cap to tune.
  *
  * A record that cannot be finished (a database outage, a browser that will not launch, a busy site, an
- * invocation out of time, a poison body) is reported as a batch item failure: the job row says why, the job
- * goes back to 'queued', and the message's visibility is shortened to an exponential backoff so the retry
- * comes in seconds or minutes rather than after the 90-minute visibility timeout. After maxReceiveCount
- * receives it moves to the tier's dead-letter queue.
+ * invocation out of time with no directory settled, a poison body) is reported as a batch item failure: the
+ * job row says why, the job goes back to 'queued', and the message's visibility is shortened to an
+ * exponential backoff so the retry comes in seconds or minutes rather than after the 90-minute visibility
+ * timeout. After maxReceiveCount receives it moves to the tier's dead-letter queue.
  */
 import { randomUUID } from 'node:crypto';
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { QUEUES } from '#policy';
 import { type JobMessage, parseJobMessage } from '#shared/job-queue';
+import type { Claim } from '#shared/job-store';
 import type { ErrorClass } from '#shared/submission-ledger';
 import { describeError, type Logger, MetricUnit } from '#shared/telemetry';
 import { backoffDelayMs } from './backoff.ts';
@@ -29,7 +38,8 @@ export type WorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBa
 
 /** What one execution of a job message came to; stored by the idempotency layer for duplicates. */
 interface MessageResult extends Record<string, unknown> {
-  outcome: 'completed' | 'failed' | 'superseded' | 'stale';
+  /** 'continued': out of invocation time after some progress; the job goes on in a fresh message. */
+  outcome: 'completed' | 'failed' | 'superseded' | 'stale' | 'continued';
   executionId: string;
 }
 
@@ -101,6 +111,16 @@ async function processMessage(
     const outcome = await runJob(deps, claim, record, context, log, state);
     return { outcome, executionId };
   } catch (err) {
+    if (err instanceof OutOfTimeError && err.settled > 0) {
+      const outcome = await continueJob(deps, claim, err.settled, log).catch((e: unknown) => {
+        // The statement failed (a database outage): fail this delivery as before; its retry resumes the job.
+        log.warn('could not continue the job; the message will be retried', {
+          error: describeError(e).message,
+        });
+        return undefined;
+      });
+      if (outcome) return { outcome, executionId };
+    }
     const failure = recordFailure(err);
     // On the last receive SQS moves the message to the dead-letter queue next: the job is failed, not queued.
     const final = Number(record.attributes.ApproximateReceiveCount) >= QUEUES.maxReceiveCount;
@@ -122,6 +142,49 @@ async function processMessage(
     state.jobsInFlight -= 1;
     await beat(deps, state, log);
   }
+}
+
+/**
+ * Hands a job that ran out of invocation time to a fresh message: one fenced statement (pending, tokens + 1,
+ * a 'continued' event), then the message on the job's tier queue and 'queued', as the API's enqueue does. If
+ * the send fails the job stays 'pending' and the stale-jobs run re-sends it after
+ * RECOVERY.pendingGraceSeconds: nothing is lost. Either way this record succeeds and is deleted.
+ */
+async function continueJob(
+  deps: WorkerDeps,
+  claim: Claim,
+  settled: number,
+  log: Logger,
+): Promise<'continued' | 'superseded'> {
+  const next = await deps.jobs.releaseForContinuation(claim, settled);
+  if (!next) {
+    // A cancel, a stale requeue or a newer claim raised the fencing token: that owner decides what happens.
+    log.warn('out of invocation time, and the claim was superseded; not continuing the job');
+    return 'superseded';
+  }
+  let status: 'queued' | 'pending' = 'queued';
+  try {
+    await deps.queue.enqueue({
+      jobId: next.jobId,
+      enqueueToken: next.enqueueToken,
+      priority: next.priority,
+      enqueuedAt: new Date().toISOString(),
+    });
+    await deps.jobs.markQueued(next.jobId, next.enqueueToken);
+  } catch (err) {
+    status = 'pending';
+    log.error('continuation send failed; job left pending for recovery', { error: describeError(err) });
+    deps.metrics.addMetric('EnqueueFailures', MetricUnit.Count, 1);
+  }
+  deps.metrics.addMetric('JobContinued', MetricUnit.Count, 1);
+  log.info('out of invocation time; the job continues in a new message', {
+    settled,
+    done: next.done,
+    total: next.total,
+    enqueueToken: next.enqueueToken,
+    status,
+  });
+  return 'continued';
 }
 
 async function beat(deps: WorkerDeps, state: ProcessState, log: Logger): Promise<void> {

@@ -20,9 +20,11 @@ import { scrubProfile } from './profile-scrub.ts';
 
 export type JobRunResult = 'completed' | 'failed' | 'superseded';
 
-/** The invocation has too little time left to start another directory; the job continues on redelivery. */
+/** The invocation has too little time left to start another directory; the job continues in a new message. */
 export class OutOfTimeError extends Error {
   override readonly name = 'OutOfTimeError';
+  /** Directories this run settled before time ran out (set by runJob); 0 means no progress. */
+  settled = 0;
 }
 
 interface Heartbeat {
@@ -77,6 +79,7 @@ export async function runJob(
   );
   const heartbeat = startHeartbeat(deps, claim, record, progress, log, state);
   const run: RunContext = { deps, claim, profile: customer, progress, heartbeat, context, log };
+  const doneAtStart = progress.done ?? 0;
   try {
     for (const submission of submissions) {
       if (heartbeat.lost()) break;
@@ -97,6 +100,9 @@ export async function runJob(
     deps.metrics.addMetric(METRIC_NAMES.jobDuration, MetricUnit.Milliseconds, Date.now() - started);
     log.info('job completed', { counts: progress.counts, ms: Date.now() - started });
     return 'completed';
+  } catch (err) {
+    if (err instanceof OutOfTimeError) err.settled = (progress.done ?? 0) - doneAtStart;
+    throw err;
   } finally {
     await heartbeat.stop();
   }
@@ -297,7 +303,7 @@ function withBudget(run: RunContext, definition: FormDefinition): FormDefinition
   const wanted = definition.timeouts?.directoryMs ?? options.directoryTimeoutMs;
   const available = run.context.getRemainingTimeInMillis() - options.invocationMarginMs;
   if (available < Math.min(wanted, options.stepTimeoutMs)) {
-    throw new OutOfTimeError(`only ${available} ms of this invocation left; the job continues on redelivery`);
+    throw new OutOfTimeError(`only ${available} ms of this invocation left to start another directory`);
   }
   return { ...definition, timeouts: { ...definition.timeouts, directoryMs: Math.min(wanted, available) } };
 }

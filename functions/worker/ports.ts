@@ -2,6 +2,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { CustomerStore } from '#shared/customer-store';
 import type { DirectoryStore } from '#shared/directory-store';
+import type { JobQueue } from '#shared/job-queue';
 import type { JobStore } from '#shared/job-store';
 import type { SubmissionLedger } from '#shared/submission-ledger';
 import type { Logger, Metrics } from '#shared/telemetry';
@@ -41,6 +42,8 @@ export interface WorkerDeps {
   registry: WorkerRegistry;
   idempotency: IdempotencyGuard;
   lease: MessageLease;
+  /** The tier queues: a job out of invocation time continues in a fresh message sent here. */
+  queue: JobQueue;
   logger: Logger;
   metrics: Metrics;
   /** Identifies this worker process in claims (claimed_by) and in the workers table. */

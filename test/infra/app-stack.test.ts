@@ -158,15 +158,30 @@ describe('app stack from the real manifest', () => {
       }
     });
 
-    it('sends to the tier queues only, never to their DLQs, from the jobs API', () => {
-      const jobs = FUNCTIONS.find((f) => f.name === 'api-jobs') as FunctionSpec;
-      const resources = resourcesFor(s.appTemplate, fnName(jobs), 'sqs:SendMessage');
+    it('sends to the tier queues only, never to their DLQs, from the jobs API and the worker (continuations)', () => {
       const queueIds = PRIORITY_TIERS.map((t) =>
         logicalIdOf(s.data, 'AWS::SQS::Queue', { QueueName: `test-${t.queueName}.fifo` }),
       );
-      expect(resources).toHaveLength(PRIORITY_TIERS.length);
-      for (const id of queueIds) expect(resources.some((r) => mentions(r, id))).toBe(true);
-      expect(JSON.stringify(resources)).not.toMatch(/DeadLetterQueue/);
+      for (const name of ['api-jobs', 'worker']) {
+        const spec = FUNCTIONS.find((f) => f.name === name) as FunctionSpec;
+        const resources = resourcesFor(s.appTemplate, fnName(spec), 'sqs:SendMessage');
+        expect(resources, name).toHaveLength(PRIORITY_TIERS.length);
+        for (const id of queueIds)
+          expect(
+            resources.some((r) => mentions(r, id)),
+            name,
+          ).toBe(true);
+        expect(JSON.stringify(resources), name).not.toMatch(/DeadLetterQueue/);
+      }
+      const worker = FUNCTIONS.find((f) => f.kind === 'worker') as FunctionSpec;
+      s.appTemplate.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: fnName(worker),
+        Environment: {
+          Variables: Match.objectLike(
+            Object.fromEntries(PRIORITY_TIERS.map((t) => [`QUEUE_URL_${t.name}`, Match.anyValue()])),
+          ),
+        },
+      });
     });
 
     it('runs the migrate trigger on deploy, on every code change, before any other function is updated', () => {

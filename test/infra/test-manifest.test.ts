@@ -311,6 +311,7 @@ describe('app stack from a test manifest', () => {
         'sqs:DeleteMessage',
         'sqs:GetQueueAttributes',
         'sqs:ReceiveMessage',
+        'sqs:SendMessage',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
@@ -319,9 +320,14 @@ describe('app stack from a test manifest', () => {
     );
     onlyOn('worker', 'dynamodb:PutItem', [ids.table]);
     onlyOn('worker', 'sqs:ReceiveMessage', ids.queues);
+    // A continuation is sent to the tier queues, never to a DLQ.
+    onlyOn('worker', 'sqs:SendMessage', ids.queues);
+    onlyOn('worker', 'sqs:ChangeMessageVisibility', ids.queues);
     s.appTemplate.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: fn('worker'),
-      Environment: { Variables: { IDEMPOTENCY_TABLE: {} } },
+      Environment: {
+        Variables: { IDEMPOTENCY_TABLE: {}, QUEUE_URL_P1: {}, QUEUE_URL_P2: {}, QUEUE_URL_P3: {} },
+      },
     });
   });
 

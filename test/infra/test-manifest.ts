@@ -40,7 +40,7 @@ export const TEST_FUNCTIONS: readonly FunctionSpec[] = [
     description: 'worker',
     kind: 'worker',
     browser: true,
-    needs: { database: true, jobQueues: ['consume'], idempotencyTable: true },
+    needs: { database: true, jobQueues: ['consume', 'send'], idempotencyTable: true },
   },
   {
     name: 'stale-jobs',

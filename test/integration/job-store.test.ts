@@ -124,3 +124,83 @@ describe('job lifecycle', () => {
     expect(alpha?.errorClass).toBe('timeout');
   });
 });
+
+describe('continuation (a job out of invocation time goes on in a fresh message)', () => {
+  async function continuedEvents(jobId: string) {
+    const { rows } = await t.db.query<{ detail: Record<string, unknown> }>(
+      `SELECT detail FROM job_events WHERE job_id = $1 AND type = 'continued' ORDER BY id`,
+      [jobId],
+    );
+    return rows.map((r) => r.detail);
+  }
+
+  it('moves the job to pending with both tokens raised, attempts kept, and a continued event with the progress', async () => {
+    const job = await newJob();
+    await jobs.markQueued(job.id, 1);
+    const claim = await jobs.claim(job.id, 1, 'w1');
+    if (!claim) throw new Error('no claim');
+    expect(await ledger.settle(claim, 'alpha', { status: 'submitted' })).toBe(true);
+
+    const next = await jobs.releaseForContinuation(claim, 1);
+
+    expect(next).toEqual({
+      jobId: job.id,
+      priority: 2,
+      enqueueToken: 2,
+      fencingToken: claim.fencingToken + 1,
+      done: 1,
+      total: 2,
+    });
+    expect(await jobs.get(job.id)).toMatchObject({
+      status: 'pending',
+      enqueueToken: 2,
+      fencingToken: claim.fencingToken + 1,
+      attempts: 0,
+      claimedBy: null,
+      queuedAt: null,
+      progress: expect.objectContaining({ done: 1, total: 2, directoryId: null, step: null }),
+    });
+    expect(await events(job.id)).toEqual(['created', 'queued', 'claimed', 'continued']);
+    expect(await continuedEvents(job.id)).toEqual([
+      { worker: 'w1', settled: 1, done: 1, total: 2, enqueueToken: 2, fencingToken: claim.fencingToken + 1 },
+    ]);
+    // The old claim is shut out, the old message is stale, and the new message claims the job.
+    expect(await ledger.settle(claim, 'beta', { status: 'submitted' })).toBe(false);
+    expect(await jobs.heartbeat(claim, {})).toBe(false);
+    expect(await jobs.claim(job.id, 1, 'w2')).toBeUndefined();
+    expect(await jobs.markQueued(job.id, 2)).toBe(true);
+    expect((await jobs.get(job.id))?.queuedAt).not.toBeNull();
+    expect(await jobs.claim(job.id, 2, 'w2')).toMatchObject({ previousStatus: 'queued' });
+  });
+
+  it('refuses a superseded claim: nothing changes and no event is written', async () => {
+    const job = await newJob();
+    const first = await jobs.claim(job.id, 1, 'w1');
+    const second = await jobs.claim(job.id, 1, 'w2');
+    if (!first || !second) throw new Error('no claim');
+    const before = await jobs.get(job.id);
+
+    expect(await jobs.releaseForContinuation(first, 1)).toBeUndefined();
+
+    expect(await jobs.get(job.id)).toEqual({ ...before, updatedAt: expect.any(String) });
+    expect(await jobs.get(job.id)).toMatchObject({
+      status: 'in_progress',
+      claimedBy: 'w2',
+      enqueueToken: 1,
+      fencingToken: second.fencingToken,
+    });
+    expect(await continuedEvents(job.id)).toEqual([]);
+    // The current claim still can.
+    expect(await jobs.releaseForContinuation(second, 1)).toMatchObject({ enqueueToken: 2 });
+  });
+
+  it('refuses once the job left in_progress (finished, or released after a failure)', async () => {
+    const job = await newJob();
+    const claim = await jobs.claim(job.id, 1, 'w1');
+    if (!claim) throw new Error('no claim');
+    expect(await jobs.finish(claim, { status: 'completed', progress: {} })).toBe(true);
+    expect(await jobs.releaseForContinuation(claim, 2)).toBeUndefined();
+    expect(await jobs.get(job.id)).toMatchObject({ status: 'completed', enqueueToken: 1 });
+    expect(await continuedEvents(job.id)).toEqual([]);
+  });
+});
