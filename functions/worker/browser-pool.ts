@@ -27,7 +27,11 @@ export interface BrowserLease {
   context: BrowserContext;
   /** A new page in the lease's context; a browser that cannot open one in time is recycled. */
   newPage(): Promise<Page>;
-  /** Closes the context; `broken` asks the pool to relaunch the browser before the next lease. */
+  /**
+   * Closes the context; `broken` asks the pool to relaunch the browser before the next lease. Never rejects.
+   * The context counts as open until it is closed, so a caller may leave this running in the background:
+   * the pool will not retire the browser under it, and a late failure recycles only the browser it was in.
+   */
   release(options?: { broken?: boolean }): Promise<void>;
 }
 
@@ -61,6 +65,8 @@ export class BrowserPool {
   private openContexts = 0;
   private retireWhenIdle = false;
   private pid: number | undefined;
+  /** Releases still closing their context (callers need not await them). */
+  private readonly releasing = new Set<Promise<void>>();
 
   constructor(private readonly options: BrowserPoolOptions) {}
 
@@ -76,7 +82,11 @@ export class BrowserPool {
 
   /** A fresh, isolated context in the shared browser. */
   async acquire(contextOptions: BrowserContextOptions = {}): Promise<BrowserLease> {
-    if (this.retireWhenIdle && this.openContexts === 0) await this.recycle('page-limit');
+    if (this.retireWhenIdle) {
+      // A retiring browser is replaced once idle; a context still closing in the background is not idle yet.
+      await Promise.all(this.releasing);
+      if (this.retireWhenIdle && this.openContexts === 0) await this.recycle('page-limit');
+    }
     const browser = await this.ensureBrowser();
     const started = Date.now();
     let context: BrowserContext;
@@ -94,7 +104,7 @@ export class BrowserPool {
     this.openContexts += 1;
     this.pagesSinceLaunch += 1;
     if (this.pagesSinceLaunch >= this.options.recycleAfterPages) this.retireWhenIdle = true;
-    let released = false;
+    let released: Promise<void> | undefined;
     const budget = this.options.launchTimeoutMs ?? 20_000;
     return {
       context,
@@ -106,17 +116,28 @@ export class BrowserPool {
           throw err;
         }
       },
-      release: async ({ broken = false } = {}) => {
-        if (released) return;
-        released = true;
-        this.openContexts -= 1;
-        await withTimeout(context.close(), 5_000, 'context.close').catch(() => {
-          broken = true;
-        });
-        if (broken) await this.recycle('crash');
-        else if (this.retireWhenIdle && this.openContexts === 0) await this.recycle('page-limit');
+      release: ({ broken = false } = {}) => {
+        if (!released) {
+          const closing = this.closeContext(browser, context, broken);
+          this.releasing.add(closing);
+          released = closing.finally(() => this.releasing.delete(closing));
+        }
+        return released;
       },
     };
+  }
+
+  private async closeContext(browser: Browser, context: BrowserContext, broken: boolean): Promise<void> {
+    let failed = broken;
+    await withTimeout(context.close(), 5_000, 'context.close').catch(() => {
+      failed = true;
+    });
+    this.openContexts -= 1;
+    // Recycled (or crashed and replaced) meanwhile: that took this context with it, and the pool's browser
+    // now is another one, which this lease never used.
+    if (this.browser !== browser) return;
+    if (failed) await this.recycle('crash');
+    else if (this.retireWhenIdle && this.openContexts === 0) await this.recycle('page-limit');
   }
 
   /** The operating-system process id of the running Chromium, if any (for diagnostics and fault tests). */

@@ -398,6 +398,9 @@ async function firstMatch(
   timeout: number,
 ): Promise<Locator | undefined> {
   const locators = selectors.map((s) => page.locator(s));
+  const [primary] = locators;
+  // The usual case, the primary selector already on the page: one round trip, not a wait and then a count.
+  if (locators.length > 1 && primary && (await primary.count()) > 0) return primary.first();
   const any = locators.reduce((a, b) => a.or(b));
   try {
     await any.first().waitFor({ state: 'attached', timeout: optional ? QUICK_LOOK_MS : timeout });

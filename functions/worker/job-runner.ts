@@ -13,10 +13,12 @@ import type { Claim, JobProgress } from '#shared/job-store';
 import { countByStatus, type Settlement, type Submission } from '#shared/submission-ledger';
 import { describeError, type Logger, MetricUnit } from '#shared/telemetry';
 import { backoffDelayMs } from './backoff.ts';
+import type { BrowserLease } from './browser-pool.ts';
 import type { FormDefinition } from './form-definition.ts';
 import { classify, type EngineOutcome, runForm, verifyListing } from './form-engine.ts';
 import type { ProcessState, WorkerDeps } from './ports.ts';
 import { scrubProfile } from './profile-scrub.ts';
+import type { SiteSlot } from './site-politeness.ts';
 
 export type JobRunResult = 'completed' | 'failed' | 'superseded';
 
@@ -41,6 +43,8 @@ interface RunContext {
   heartbeat: Heartbeat;
   context: Context;
   log: Logger;
+  /** The last visit's end (its context closing, then its site slot released), left running in the background. */
+  visitEnding?: { site: string; done: Promise<void> };
 }
 
 export async function runJob(
@@ -87,6 +91,7 @@ export async function runJob(
       const settled = await settleOne(run, submission, directories.get(submission.directoryId));
       if (!settled) break;
     }
+    await visitEnded(run);
     if (heartbeat.lost()) {
       log.warn('claim superseded; stopped work on this job');
       return 'superseded';
@@ -104,6 +109,7 @@ export async function runJob(
     if (err instanceof OutOfTimeError) err.settled = (progress.done ?? 0) - doneAtStart;
     throw err;
   } finally {
+    await visitEnded(run);
     await heartbeat.stop();
   }
 }
@@ -150,16 +156,8 @@ async function submitWithRetries(run: RunContext, directory: Directory, log: Log
   const { options } = deps;
   for (let attempt = 1; ; attempt++) {
     run.progress.step = attempt === 1 ? 'waiting for site' : `waiting for site (attempt ${attempt})`;
-    const slot = await deps.politeness.acquire(directory.site, {
-      holder: deps.workerId,
-      maxWaitMs: options.siteWaitMaxMs,
-    });
-    let outcome: EngineOutcome;
-    try {
-      outcome = await attemptOnce(run, directory, attempt);
-    } finally {
-      await slot.release();
-    }
+    const slot = await acquireSite(run, directory.site);
+    const outcome = await attemptOnce(run, directory, attempt, slot);
     const retry = outcome.transient && !outcome.submitted && attempt <= options.transientRetries;
     if (!retry) {
       return {
@@ -181,11 +179,27 @@ async function submitWithRetries(run: RunContext, directory: Directory, log: Log
   }
 }
 
-/** One visit to the directory: a fresh context, the form, and (if the result was ambiguous) a lookup. */
-async function attemptOnce(run: RunContext, directory: Directory, attempt: number): Promise<EngineOutcome> {
+/**
+ * One visit to the directory: a fresh context, the form, and (if the result was ambiguous) a lookup. The
+ * visit holds the site's slot, and ends it: at once if no context was opened, else once the context is
+ * closed, in the background (see endVisit).
+ */
+async function attemptOnce(
+  run: RunContext,
+  directory: Directory,
+  attempt: number,
+  slot: SiteSlot,
+): Promise<EngineOutcome> {
   const { deps, claim, profile, progress, heartbeat, log } = run;
-  const definition = withBudget(run, directory.definition);
-  const lease = await deps.browser.acquire();
+  let definition: FormDefinition;
+  let lease: BrowserLease;
+  try {
+    definition = withBudget(run, directory.definition);
+    lease = await deps.browser.acquire();
+  } catch (err) {
+    await slot.release();
+    throw err;
+  }
   let began = false;
   let broken = false;
   try {
@@ -243,8 +257,49 @@ async function attemptOnce(run: RunContext, directory: Directory, attempt: numbe
       evidence: { attempt },
     };
   } finally {
-    await lease.release({ broken });
+    await endVisit(run, directory.site, lease.release({ broken }), slot);
   }
+}
+
+/**
+ * Ends a visit off the critical path: the context closes, then the site slot lets the next visitor in (and
+ * records the visit's end for the minimum gap), while this worker settles the ledger and moves on to another
+ * site. Neither step rejects (the pool recycles a browser whose context will not close; a slot that cannot
+ * be released drops its connection, and the lock with it). At most one visit is ending at a time; it is
+ * awaited before this worker visits the same site again and before the job ends.
+ */
+async function endVisit(
+  run: RunContext,
+  site: string,
+  closing: Promise<void>,
+  slot: SiteSlot,
+): Promise<void> {
+  await visitEnded(run);
+  const done = closing
+    .catch((err: unknown) =>
+      run.log.warn('closing the browser context failed', { error: describeError(err).message }),
+    )
+    .then(() => slot.release())
+    .catch((err: unknown) =>
+      run.log.warn('releasing the site failed', { error: describeError(err).message }),
+    );
+  run.visitEnding = { site, done };
+}
+
+async function visitEnded(run: RunContext): Promise<void> {
+  const ending = run.visitEnding;
+  if (!ending) return;
+  await ending.done;
+  if (run.visitEnding === ending) run.visitEnding = undefined;
+}
+
+/** The site's politeness slot, once this worker's own last visit to it (if still ending) has ended. */
+async function acquireSite(run: RunContext, site: string): Promise<SiteSlot> {
+  if (run.visitEnding?.site === site) await visitEnded(run);
+  return run.deps.politeness.acquire(site, {
+    holder: run.deps.workerId,
+    maxWaitMs: run.deps.options.siteWaitMaxMs,
+  });
 }
 
 /**
@@ -265,10 +320,7 @@ async function settleInterrupted(
   });
   if (!directory?.definition.verify) return unknown('the directory offers no way to check');
   run.progress.step = 'verify';
-  const slot = await deps.politeness.acquire(directory.site, {
-    holder: deps.workerId,
-    maxWaitMs: deps.options.siteWaitMaxMs,
-  });
+  const slot = await acquireSite(run, directory.site);
   const lease = await deps.browser.acquire().catch(async (err: unknown) => {
     await slot.release();
     throw err;

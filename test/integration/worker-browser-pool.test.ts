@@ -31,6 +31,29 @@ describe('browser pool', () => {
     expect(events.filter((e) => e.type === 'recycle')).toEqual([{ type: 'recycle', reason: 'page-limit' }]);
   });
 
+  it('counts a context left closing in the background as open, and retires the browser once it is closed', async () => {
+    const background = new BrowserPool({ recycleAfterPages: 2 });
+    try {
+      const first = await background.acquire();
+      const pid = background.browserPid();
+      const firstClosing = first.release();
+      expect(background.state().openContexts).toBe(1);
+      const second = await background.acquire();
+      expect(background.browserPid()).toBe(pid);
+      const secondClosing = second.release();
+      // Retiring: the next lease waits for both closes, then gets a new browser.
+      const third = await background.acquire();
+      expect(background.browserPid()).not.toBe(pid);
+      await Promise.all([firstClosing, secondClosing]);
+      expect(first.context.pages()).toEqual([]);
+      expect(background.state()).toMatchObject({ launches: 2, recycles: 1, openContexts: 1 });
+      await third.release();
+      expect(background.state().openContexts).toBe(0);
+    } finally {
+      await background.close();
+    }
+  });
+
   it('relaunches after a lease reports the browser broken', async () => {
     const before = pool.state();
     const lease = await pool.acquire();
