@@ -81,9 +81,14 @@ export const browser: Benchmark = {
       }
       return out;
     };
-    const bundled = await coldSamples(['bench/lib/cold-launch-bundled.mjs', bundle]);
+    const bundled = await coldSamples(['bench/lib/cold-launch.mjs', bundle]);
     ctx.log(`cold start (bundled) p50 ${fmt(summarize(bundled.total).p50, 0)} ms`);
-    const sources = await coldSamples(['--import', 'tsx', 'bench/lib/cold-launch.ts']);
+    const sources = await coldSamples([
+      '--import',
+      'tsx',
+      'bench/lib/cold-launch.mjs',
+      join(PROJECT_ROOT, 'functions', 'worker', 'browser-pool.ts'),
+    ]);
     const coldImport = sources.import;
     const coldLaunch = sources.launch;
     const coldFirstAcquire = sources.firstAcquire;

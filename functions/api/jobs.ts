@@ -5,7 +5,7 @@
 import { PACKAGES, type PackageName, type Priority, tierFor } from '#policy';
 import { type CustomerStore, isUuid } from '#shared/customer-store';
 import type { DirectoryStore } from '#shared/directory-store';
-import type { JobQueue } from '#shared/job-queue';
+import { type JobQueue, sendStoredJob } from '#shared/job-queue';
 import type { Job, JobStatus, JobStore } from '#shared/job-store';
 import type { Submission, SubmissionLedger } from '#shared/submission-ledger';
 import { describeError, MetricUnit } from '#shared/telemetry';
@@ -84,24 +84,20 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
 
   /** Sends the job's current message; on failure the job stays 'pending' and recovery re-sends it. */
   async function enqueue(job: Job): Promise<'queued' | 'pending'> {
-    try {
-      await deps.queue.enqueue({
-        jobId: job.id,
-        enqueueToken: job.enqueueToken,
-        priority: job.priority,
-        enqueuedAt: new Date().toISOString(),
-      });
-      await deps.jobs.markQueued(job.id, job.enqueueToken);
-      return 'queued';
-    } catch (err) {
+    const sent = await sendStoredJob(deps.queue, deps.jobs, {
+      jobId: job.id,
+      enqueueToken: job.enqueueToken,
+      priority: job.priority,
+    });
+    if (sent.status === 'pending') {
       // The job and its ledger are stored; recovery enqueues jobs left 'pending'. Nothing is lost.
       logger.error('enqueue failed; job left pending for recovery', {
         jobId: job.id,
-        error: describeError(err),
+        error: describeError(sent.error),
       });
       metrics.addMetric('EnqueueFailures', MetricUnit.Count, 1);
-      return 'pending';
     }
+    return sent.status;
   }
 
   return makeApiHandler(

@@ -34,6 +34,31 @@ export interface UnsentMessage {
 
 const reason = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/**
+ * Puts a stored job's current message on its tier queue, then marks the job 'queued': the API after
+ * creating or retrying a job, the worker after a continuation. Never rejects: when the send (or the mark)
+ * fails the job stays 'pending' and the stale-jobs run sends it after RECOVERY.pendingGraceSeconds, so
+ * nothing is lost and the caller only reports the error.
+ */
+export async function sendStoredJob(
+  queue: JobQueue,
+  jobs: { markQueued(jobId: string, enqueueToken: number): Promise<boolean> },
+  job: { jobId: string; enqueueToken: number; priority: Priority },
+): Promise<{ status: 'queued' } | { status: 'pending'; error: unknown }> {
+  try {
+    await queue.enqueue({
+      jobId: job.jobId,
+      enqueueToken: job.enqueueToken,
+      priority: job.priority,
+      enqueuedAt: new Date().toISOString(),
+    });
+    await jobs.markQueued(job.jobId, job.enqueueToken);
+    return { status: 'queued' };
+  } catch (error) {
+    return { status: 'pending', error };
+  }
+}
+
 /** SQS's most entries per SendMessageBatch. */
 const SQS_BATCH_MAX = 10;
 

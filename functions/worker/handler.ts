@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { QUEUES } from '#policy';
-import { type JobMessage, parseJobMessage } from '#shared/job-queue';
+import { type JobMessage, parseJobMessage, sendStoredJob } from '#shared/job-queue';
 import type { Claim } from '#shared/job-store';
 import type { ErrorClass } from '#shared/submission-ledger';
 import { describeError, type Logger, MetricUnit } from '#shared/telemetry';
@@ -162,18 +162,11 @@ async function continueJob(
     log.warn('out of invocation time, and the claim was superseded; not continuing the job');
     return 'superseded';
   }
-  let status: 'queued' | 'pending' = 'queued';
-  try {
-    await deps.queue.enqueue({
-      jobId: next.jobId,
-      enqueueToken: next.enqueueToken,
-      priority: next.priority,
-      enqueuedAt: new Date().toISOString(),
+  const sent = await sendStoredJob(deps.queue, deps.jobs, next);
+  if (sent.status === 'pending') {
+    log.error('continuation send failed; job left pending for recovery', {
+      error: describeError(sent.error),
     });
-    await deps.jobs.markQueued(next.jobId, next.enqueueToken);
-  } catch (err) {
-    status = 'pending';
-    log.error('continuation send failed; job left pending for recovery', { error: describeError(err) });
     deps.metrics.addMetric('EnqueueFailures', MetricUnit.Count, 1);
   }
   deps.metrics.addMetric('JobContinued', MetricUnit.Count, 1);
@@ -182,7 +175,7 @@ async function continueJob(
     done: next.done,
     total: next.total,
     enqueueToken: next.enqueueToken,
-    status,
+    status: sent.status,
   });
   return 'continued';
 }

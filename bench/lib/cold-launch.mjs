@@ -1,7 +1,8 @@
 /**
- * One cold browser start on the bundled worker (see cold-entry.ts), in plain `node` as Lambda runs it:
- * imports the bundle given as argv[2] and the browser packages installed beside it, then launches
- * Chromium through the bundle's BrowserPool. Prints {"importMs":..,"launchMs":..,"firstAcquireMs":..}.
+ * One cold browser start, as a new Lambda execution environment meets it, in a fresh Node process: imports
+ * the module given as argv[2] (the bundled worker, see cold-entry.ts, under plain node; or the browser
+ * pool's TypeScript source under tsx) and the browser packages, then launches Chromium through that
+ * module's BrowserPool. Prints {"importMs":..,"launchMs":..,"firstAcquireMs":..}. Run by bench/browser.ts.
  */
 const started = performance.now();
 const { BrowserPool } = await import(process.argv[2]);
