@@ -124,7 +124,7 @@ process.stdout.write(
     slackSinkUrl: system.alerts.sink?.url ?? null,
     keys: system.keys,
     databaseUrl: system.databaseUrl,
-    databaseNote: process.env.DATABASE_URL ? 'DATABASE_URL' : `kept in ${join(dir, 'pg')}`,
+    databaseNote: system.databaseDir ? `kept in ${system.databaseDir}` : 'DATABASE_URL',
     motoEndpoint: system.motoEndpoint,
     directories: [...system.fixtures.sites.keys()],
     schedules: scheduled.map((name) => ({ name, everyMs: system.scheduler.intervalMs(name) })),

@@ -86,6 +86,8 @@ export interface LocalSystem {
   /** Key id (as handlers see it) for each key value. */
   readonly apiKeys: ReadonlyMap<string, string>;
   readonly databaseUrl: string;
+  /** Where the local database keeps its data across runs (undefined for DATABASE_URL's or a throwaway one). */
+  readonly databaseDir: string | undefined;
   readonly motoEndpoint: string;
   /** The environment the handlers were built from. */
   readonly env: Readonly<Record<string, string>>;
@@ -311,6 +313,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       keys,
       apiKeys,
       databaseUrl: postgres.url,
+      databaseDir: postgres.dataDir,
       motoEndpoint: moto.endpoint,
       env,
       db,

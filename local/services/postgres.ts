@@ -6,10 +6,11 @@
  *  3. PGlite (Postgres compiled to WASM) behind its wire-protocol socket server, where no binaries exist.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort, waitFor } from './ports.ts';
@@ -23,6 +24,8 @@ export interface PostgresServer {
   readonly kind: PostgresKind;
   /** Connection string of the server's default database. */
   readonly url: string;
+  /** Where the data is kept across runs, when it is (a throwaway cluster or PGlite given a dataDir). */
+  readonly dataDir?: string;
   stop(): Promise<void>;
 }
 
@@ -88,12 +91,32 @@ async function runAsIdentity(): Promise<{ uid: number; gid: number } | undefined
   }
 }
 
+/** Whether `identity` (the postgres user) can enter `dir`, every directory above it included. */
+async function reachableBy(identity: { uid: number; gid: number }, dir: string): Promise<boolean> {
+  try {
+    await run('test', ['-x', dir], { uid: identity.uid, gid: identity.gid });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function startThrowaway(options: StartPostgresOptions): Promise<PostgresServer> {
   const bin = findPostgresBinDir();
   if (!bin) throw new Error('no PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin)');
   const identity = await runAsIdentity();
   const persistent = options.dataDir !== undefined;
-  const base = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'formfleet-pg-')));
+  let base = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'formfleet-pg-')));
+  if (identity && persistent && !(await reachableBy(identity, dirname(base)))) {
+    // As root in a checkout the postgres user cannot enter (a 0700 home or mktemp directory): the cluster
+    // lives under the temp directory instead, at a path fixed by the checkout's, so it persists as well.
+    const moved = join(
+      tmpdir(),
+      `formfleet-pg-${createHash('sha256').update(base).digest('hex').slice(0, 12)}`,
+    );
+    options.log?.(`the postgres user cannot reach ${base}; the cluster lives in ${moved}`);
+    base = moved;
+  }
   const dataDir = join(base, 'data');
   const socketDir = join(base, 'socket');
   await mkdir(base, { recursive: true });
@@ -159,6 +182,7 @@ async function startThrowaway(options: StartPostgresOptions): Promise<PostgresSe
   return {
     kind: 'throwaway',
     url,
+    ...(persistent ? { dataDir: base } : {}),
     async stop() {
       // SIGINT is Postgres's "fast shutdown": disconnect clients, checkpoint, exit.
       if (proc.child.exitCode === null) proc.child.kill('SIGINT');
@@ -183,6 +207,7 @@ async function startPglite(options: StartPostgresOptions): Promise<PostgresServe
   return {
     kind: 'pglite',
     url,
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     async stop() {
       await server.stop();
       await db.close();

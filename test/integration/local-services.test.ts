@@ -1,5 +1,8 @@
 /** The local Postgres fallbacks start, take every migration, and stop without leaving anything behind. */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { findPostgresBinDir, type PostgresKind, startPostgres } from '#local/services/postgres';
@@ -52,6 +55,38 @@ describe('local Postgres', () => {
 
   it('falls back to PGlite where no server binaries exist', async () => {
     await migratesAndServes('pglite');
+  });
+
+  it('keeps a cluster across runs, outside a checkout the postgres user cannot enter when run as root', async () => {
+    // A checkout in a 0700 directory (mktemp -d, a private home): as root the cluster runs as `postgres`,
+    // which cannot reach it, so the data goes to a fixed place under the temp directory instead.
+    const checkout = await mkdtemp(join(tmpdir(), 'formfleet-private-'));
+    const wanted = join(checkout, '.formfleet', 'pg');
+    const asRoot = process.getuid?.() === 0;
+    let kept: string | undefined;
+    try {
+      for (const run of [1, 2]) {
+        const server = await startPostgres({ kind: 'throwaway', dataDir: wanted });
+        kept = server.dataDir;
+        const client = new pg.Client({ connectionString: server.url });
+        await client.connect();
+        if (run === 1) await client.query('CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)');
+        // The second run finds the first run's data: the cluster persisted.
+        else expect((await client.query('SELECT n FROM kept')).rows).toEqual([{ n: 42 }]);
+        await client.end();
+        await server.stop();
+      }
+      if (asRoot) {
+        expect(kept).not.toBe(wanted);
+        expect(kept?.startsWith(tmpdir())).toBe(true);
+        expect((await stat(join(kept as string, 'data', 'PG_VERSION'))).isFile()).toBe(true);
+      } else {
+        expect(kept).toBe(wanted);
+      }
+    } finally {
+      await rm(checkout, { recursive: true, force: true });
+      if (kept && kept !== wanted) await rm(kept, { recursive: true, force: true });
+    }
   });
 
   it('uses DATABASE_URL as given, and refuses an external server when none is named', async () => {
