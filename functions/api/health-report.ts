@@ -101,10 +101,8 @@ export async function buildHealthReport(sources: HealthSources): Promise<HealthR
   return judge(report);
 }
 
-async function readDatabaseFigures(sql: Pick<Sql, 'query'>, report: HealthReport): Promise<void> {
-  const [jobs, workers, stale] = await Promise.all([
-    sql.query<HealthReport['jobs'] & object>(
-      `SELECT count(*) FILTER (WHERE status = 'pending')::int AS "pending",
+/** The job counts of a health report: active jobs and jobs finished today (jobs_active_idx, jobs_finished_idx). */
+export const JOB_FIGURES_SQL = `SELECT count(*) FILTER (WHERE status = 'pending')::int AS "pending",
               count(*) FILTER (WHERE status = 'queued')::int AS "queued",
               count(*) FILTER (WHERE status = 'in_progress')::int AS "inProgress",
               count(*) FILTER (WHERE status = 'completed' AND finished_at >= date_trunc('day', now(), 'UTC'))::int
@@ -113,8 +111,11 @@ async function readDatabaseFigures(sql: Pick<Sql, 'query'>, report: HealthReport
                 AS "failedToday"
        FROM jobs
        WHERE status IN ('pending', 'queued', 'in_progress')
-          OR finished_at >= date_trunc('day', now(), 'UTC')`,
-    ),
+          OR finished_at >= date_trunc('day', now(), 'UTC')`;
+
+async function readDatabaseFigures(sql: Pick<Sql, 'query'>, report: HealthReport): Promise<void> {
+  const [jobs, workers, stale] = await Promise.all([
+    sql.query<HealthReport['jobs'] & object>(JOB_FIGURES_SQL),
     sql.query<{
       active: number;
       stale: number;

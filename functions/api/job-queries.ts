@@ -195,12 +195,9 @@ export class PgJobQueries implements JobQueries {
   }
 
   async throughput(): Promise<Map<Priority, number>> {
-    const { rows } = await this.sql.query<{ priority: Priority; finished: number }>(
-      `SELECT priority, count(*) AS finished FROM jobs
-       WHERE status IN ('completed', 'failed') AND finished_at > now() - make_interval(secs => $1)
-       GROUP BY priority`,
-      [HEALTH.throughputWindowSeconds],
-    );
+    const { rows } = await this.sql.query<{ priority: Priority; finished: number }>(THROUGHPUT_SQL, [
+      HEALTH.throughputWindowSeconds,
+    ]);
     return new Map(rows.map((r) => [r.priority, r.finished]));
   }
 }
@@ -211,3 +208,8 @@ export function estimateWaitSeconds(position: number, finishedInWindow: number |
   if (!finishedInWindow) return null;
   return Math.ceil((position * HEALTH.throughputWindowSeconds) / finishedInWindow);
 }
+
+/** Jobs each tier finished within the last $1 seconds (jobs_finished_idx). */
+export const THROUGHPUT_SQL = `SELECT priority, count(*) AS finished FROM jobs
+  WHERE status IN ('completed', 'failed') AND finished_at > now() - make_interval(secs => $1)
+  GROUP BY priority`;

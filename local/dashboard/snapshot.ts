@@ -79,6 +79,17 @@ export interface DashboardSnapshot {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+/** Ledger rows finished per minute over the last $1 minutes, submitted or not (submissions_finished_idx). */
+export const SUBMISSIONS_PER_MINUTE_SQL = `WITH minutes AS (
+         SELECT generate_series(date_trunc('minute', now()) - make_interval(mins => $1 - 1),
+                                date_trunc('minute', now()), interval '1 minute') AS minute)
+       SELECT to_char(m.minute AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:00"Z"') AS minute,
+              count(s.id) FILTER (WHERE s.status = 'submitted')::int AS submitted,
+              count(s.id) FILTER (WHERE s.status <> 'submitted')::int AS other
+       FROM minutes m
+       LEFT JOIN submissions s ON s.finished_at >= m.minute AND s.finished_at < m.minute + interval '1 minute'
+       GROUP BY m.minute ORDER BY m.minute`;
+
 export async function dashboardSnapshot(sources: DashboardSources): Promise<DashboardSnapshot> {
   const { sql } = sources;
   const recent = LOCAL.dashboardRecent;
@@ -87,18 +98,9 @@ export async function dashboardSnapshot(sources: DashboardSources): Promise<Dash
     sql.query<{ status: JobStatus; n: number }>(
       'SELECT status, count(*)::int AS n FROM jobs GROUP BY status',
     ),
-    sql.query<{ minute: string; submitted: number; other: number }>(
-      `WITH minutes AS (
-         SELECT generate_series(date_trunc('minute', now()) - make_interval(mins => $1 - 1),
-                                date_trunc('minute', now()), interval '1 minute') AS minute)
-       SELECT to_char(m.minute AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:00"Z"') AS minute,
-              count(s.id) FILTER (WHERE s.status = 'submitted')::int AS submitted,
-              count(s.id) FILTER (WHERE s.status <> 'submitted')::int AS other
-       FROM minutes m
-       LEFT JOIN submissions s ON s.finished_at >= m.minute AND s.finished_at < m.minute + interval '1 minute'
-       GROUP BY m.minute ORDER BY m.minute`,
-      [LOCAL.dashboardMinutes],
-    ),
+    sql.query<{ minute: string; submitted: number; other: number }>(SUBMISSIONS_PER_MINUTE_SQL, [
+      LOCAL.dashboardMinutes,
+    ]),
     sql.query<{
       id: string;
       priority: number;

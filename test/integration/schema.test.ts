@@ -2,8 +2,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOB_FIGURES_SQL } from '#functions/api/health-report';
+import { THROUGHPUT_SQL } from '#functions/api/job-queries';
 import { LEASE_PENDING_SQL, LIVE_JOBS_SQL, REQUEUE_STALE_SQL } from '#functions/recovery/recovery-store';
-import { RECOVERY } from '#policy';
+import { SUBMISSIONS_PER_MINUTE_SQL } from '#local/dashboard/snapshot';
+import { HEALTH, LOCAL, RECOVERY } from '#policy';
 import { pgErrorCode } from '#shared/db';
 import { DEFAULT_MIGRATIONS_DIR, loadMigrations, migrate } from '#shared/migrate';
 import { type TestDatabase, testDatabase } from '#test/services';
@@ -221,5 +224,35 @@ describe('stale job detection', () => {
     );
     expect(await plan(LIVE_JOBS_SQL, [RECOVERY.staleAfterSeconds])).toMatch(/jobs_stale_scan_idx/);
     expect(await plan(LEASE_PENDING_SQL, [RECOVERY.pendingGraceSeconds, 500])).toMatch(/jobs_pending_idx/);
+  });
+
+  it('the reads that run all day (health, queue estimate, dashboard) use indexes, not a whole-table scan', async () => {
+    // 30,000 jobs finished days ago, each with its ledger row, and a handful of live ones: the shape of a
+    // system that has run for a while. Each read wants today's or the last minutes' rows only.
+    await t.db.query(
+      `WITH old AS (
+         INSERT INTO jobs (customer_id, owner_key_id, priority, requested_priority, status, created_at, finished_at)
+         SELECT (SELECT id FROM customers LIMIT 1), 'k', 1 + g % 3, 1 + g % 3,
+                (ARRAY['completed','failed'])[1 + g % 2], now() - interval '30 days', now() - interval '29 days'
+         FROM generate_series(1, 30000) g
+         RETURNING id, finished_at)
+       INSERT INTO submissions (job_id, directory_id, status, finished_at)
+       SELECT id, 'd1', 'submitted', finished_at FROM old`,
+    );
+    await t.db.query('ANALYZE jobs; ANALYZE submissions');
+    const plan = async (sql: string, params: unknown[] = []) => {
+      const { rows } = await t.db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params);
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    };
+    const health = await plan(JOB_FIGURES_SQL);
+    expect(health).toMatch(/jobs_active_idx/);
+    expect(health).toMatch(/jobs_finished_idx/);
+    expect(health).not.toMatch(/Seq Scan on jobs/);
+    const throughput = await plan(THROUGHPUT_SQL, [HEALTH.throughputWindowSeconds]);
+    expect(throughput).toMatch(/jobs_finished_idx/);
+    expect(throughput).not.toMatch(/Seq Scan on jobs/);
+    const perMinute = await plan(SUBMISSIONS_PER_MINUTE_SQL, [LOCAL.dashboardMinutes]);
+    expect(perMinute).toMatch(/submissions_finished_idx/);
+    expect(perMinute).not.toMatch(/Seq Scan on submissions/);
   });
 });
