@@ -313,20 +313,7 @@ async function judge(
 ): Promise<EngineOutcome> {
   const until = Date.now() + timeout;
   const pause = new OutcomeWait(page, [...(definition.failure ?? []), ...definition.success], true);
-  for (;;) {
-    const blocked = await detectBlockers(page, definition).catch(() => undefined);
-    if (blocked?.status === 'needs_manual') return { ...blocked, submitted: true };
-    for (const indicator of definition.failure ?? []) {
-      if (await matches(page, indicator)) {
-        return {
-          status: 'failed',
-          errorClass: 'validation_error',
-          error: (await indicatorText(page, indicator)) ?? 'the directory refused the submission',
-          submitted: true,
-          evidence: evidence(page, state),
-        };
-      }
-    }
+  const succeeded = async (): Promise<EngineOutcome | undefined> => {
     for (const indicator of definition.success) {
       if (await matches(page, indicator)) {
         return {
@@ -334,6 +321,36 @@ async function judge(
           submitted: true,
           evidence: { ...evidence(page, state), matched: indicator },
         };
+      }
+    }
+    return undefined;
+  };
+  const captcha = async (): Promise<EngineOutcome | undefined> => {
+    const found = await detectCaptcha(page, definition).catch(() => undefined);
+    return found ? { ...found, submitted: true } : undefined;
+  };
+  for (;;) {
+    // Success first: the directory's own confirmation settles it, whatever else the page holds (a captcha
+    // for a newsletter box on a thank-you page does not undo a listing). Then a captcha, before failure
+    // indicators: "please complete the captcha" is a job for a person, not a validation error. Login walls
+    // do not matter once the form was sent. The result page may arrive between two looks, so a lower
+    // finding is confirmed by looking again for the higher ones on the page it was found on.
+    const success = await succeeded();
+    if (success) return success;
+    const blocked = await captcha();
+    if (blocked) return (await succeeded()) ?? blocked;
+    for (const indicator of definition.failure ?? []) {
+      if (await matches(page, indicator)) {
+        return (
+          (await succeeded()) ??
+          (await captcha()) ?? {
+            status: 'failed',
+            errorClass: 'validation_error',
+            error: (await indicatorText(page, indicator)) ?? 'the directory refused the submission',
+            submitted: true,
+            evidence: evidence(page, state),
+          }
+        );
       }
     }
     if (state.cancelled || Date.now() > until) break;
@@ -515,6 +532,19 @@ async function detectBlockers(
   page: Page,
   definition: FormDefinition,
 ): Promise<Omit<EngineOutcome, 'submitted'> | undefined> {
+  const captcha = await detectCaptcha(page, definition);
+  if (captcha) return captcha;
+  for (const indicator of definition.loginWall ?? []) {
+    if (await matches(page, indicator)) return loginWall(page, indicator);
+  }
+  return undefined;
+}
+
+/** A captcha on the page (a known service's frame or widget, or the definition's own indicators). */
+async function detectCaptcha(
+  page: Page,
+  definition: FormDefinition,
+): Promise<Omit<EngineOutcome, 'submitted'> | undefined> {
   const captchaFrame = page.frames().find((f) => CAPTCHA_FRAME_URL.test(f.url()));
   let captcha: string | undefined = captchaFrame ? `frame ${new URL(captchaFrame.url()).host}` : undefined;
   if (!captcha && (await page.locator(ANY_CAPTCHA).count()) > 0) {
@@ -531,18 +561,13 @@ async function detectBlockers(
     if (captcha) break;
     if (await matches(page, indicator)) captcha = JSON.stringify(indicator);
   }
-  if (captcha) {
-    return {
-      status: 'needs_manual',
-      errorClass: 'captcha',
-      error: `captcha detected (${captcha}); a person must submit this directory`,
-      evidence: { captcha, url: safeUrl(page) },
-    };
-  }
-  for (const indicator of definition.loginWall ?? []) {
-    if (await matches(page, indicator)) return loginWall(page, indicator);
-  }
-  return undefined;
+  if (!captcha) return undefined;
+  return {
+    status: 'needs_manual',
+    errorClass: 'captcha',
+    error: `captcha detected (${captcha}); a person must submit this directory`,
+    evidence: { captcha, url: safeUrl(page) },
+  };
 }
 
 function loginWall(page: Page, indicator: Indicator): Omit<EngineOutcome, 'submitted'> {

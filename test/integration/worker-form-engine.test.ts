@@ -168,4 +168,66 @@ describe('form engine on the fixture sites', () => {
       await lease.release();
     }
   });
+
+  it('judges a result page success first, then a captcha, then a failure', async () => {
+    // One form whose result page says what the test asks for: pages served by the browser's own routing,
+    // so real Chromium parses and runs them, with no site in between.
+    const origin = 'http://judge.test';
+    const definition = parseFormDefinition({
+      submissionUrl: `${origin}/add`,
+      steps: [
+        { action: 'goto' },
+        { action: 'fill', field: 'name', selectors: ['#name'] },
+        { action: 'submit', selectors: ['#go'] },
+      ],
+      success: [{ selector: '#listed' }],
+      failure: [{ selector: '.error' }],
+    });
+    const captchaWidget = '<div class="g-recaptcha" data-sitekey="x"></div>';
+    const results: Record<string, string> = {
+      'success-with-captcha': `<div id="listed">Listed.</div><form>Newsletter ${captchaWidget}</form>`,
+      'error-with-captcha': `<p class="error">Please complete the captcha.</p>${captchaWidget}`,
+      'error-only': '<p class="error">Phone number is invalid.</p>',
+    };
+    const judgeOf = async (result: string) => {
+      const lease = await pool.acquire();
+      try {
+        const page = await lease.context.newPage();
+        await page.route(`${origin}/**`, (route) =>
+          route.fulfill({
+            contentType: 'text/html',
+            body:
+              route.request().method() === 'POST'
+                ? `<html><body>${results[result]}</body></html>`
+                : '<html><body><form method="post" action="/add"><input id="name" name="name"><button id="go">Add</button></form></body></html>',
+          }),
+        );
+        return await runForm(
+          page,
+          definition,
+          profile,
+          { beforeSubmit: async () => true },
+          {
+            stepTimeoutMs: 3_000,
+            directoryTimeoutMs: 10_000,
+          },
+        );
+      } finally {
+        await lease.release();
+      }
+    };
+    // The directory confirmed the listing: a captcha elsewhere on that page does not undo it.
+    expect(await judgeOf('success-with-captcha')).toMatchObject({ status: 'submitted', submitted: true });
+    // A captcha with an error: a person's job, not a validation error.
+    expect(await judgeOf('error-with-captcha')).toMatchObject({
+      status: 'needs_manual',
+      errorClass: 'captcha',
+      submitted: true,
+    });
+    expect(await judgeOf('error-only')).toMatchObject({
+      status: 'failed',
+      errorClass: 'validation_error',
+      error: 'Phone number is invalid.',
+    });
+  });
 });
