@@ -15,7 +15,6 @@ import { randomUUID } from 'node:crypto';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageCommand,
-  GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
   SendMessageCommand,
@@ -31,6 +30,7 @@ import {
   dlqUrlsFromEnv,
   type JobMessage,
   parseJobMessage,
+  queueCounts,
   queueUrlsFromEnv,
   SqsJobQueue,
   type TierUrls,
@@ -321,14 +321,8 @@ export class SqsDlqService implements DlqService {
   }
 
   private async depth(url: string): Promise<number> {
-    const res = await this.o.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-      }),
-    );
-    const a = res.Attributes ?? {};
-    return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+    const { visible, notVisible } = await queueCounts(this.o.sqs, url);
+    return visible + notVisible;
   }
 
   private async receive(url: string, max: number, holdSeconds: number): Promise<Message[]> {

@@ -3,7 +3,12 @@
  * id (a group per priority would cap concurrency at three), and the deduplication id is job id + enqueue
  * token, so a retried send is deduplicated while a requeue, promotion or continuation (new token) is not.
  */
-import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { PRIORITY_TIERS, type Priority, type PriorityTier, tierFor } from '#policy';
 import { ConfigError, type Env } from '#shared/env';
 
@@ -57,6 +62,26 @@ export async function sendStoredJob(
   } catch (error) {
     return { status: 'pending', error };
   }
+}
+
+/**
+ * A queue's approximate message counts (SQS GetQueueAttributes; SQS documents both as approximate): waiting
+ * to be received, and received but not yet deleted or back.
+ */
+export async function queueCounts(
+  sqs: SQSClient,
+  url: string,
+): Promise<{ visible: number; notVisible: number }> {
+  const res = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return {
+    visible: Number(res.Attributes?.ApproximateNumberOfMessages ?? 0),
+    notVisible: Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
+  };
 }
 
 /** SQS's most entries per SendMessageBatch. */

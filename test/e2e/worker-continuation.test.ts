@@ -9,7 +9,6 @@
  * received `perInvocation` submissions since the invocation began, then only the worker's safety margin, so
  * the budget check before the next directory throws OutOfTimeError exactly there.
  */
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { staleJobsDepsFromEnv } from '#functions/recovery/deps';
@@ -22,6 +21,7 @@ import { type Poller, startPoller } from '#local/sqs-poller';
 import { QUEUES } from '#policy';
 import type { JobQueue } from '#shared/job-queue';
 import type { JobStore } from '#shared/job-store';
+import { messagesOn } from '#test/queue-workers';
 import { eventually, motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 import { siteCopies } from '#test/site-copies';
 import {
@@ -100,18 +100,7 @@ function startBudgetedWorker(perInvocation: number, deps: WorkerDeps = system.wo
   return { receives, stop: () => poller.stop(10_000) };
 }
 
-async function depth(url: string): Promise<number> {
-  const res = await system.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(res.Attributes?.ApproximateNumberOfMessages) +
-    Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible)
-  );
-}
+const depth = (url: string) => messagesOn(system.sqs, url);
 
 async function events(jobId: string) {
   const { rows } = await system.db.query<{ type: string; detail: Record<string, unknown> }>(

@@ -9,6 +9,7 @@ import { noIdempotency } from '#functions/worker/idempotency';
 import { allVariants, EXPECTED_OUTCOMES } from '#local/fixtures/sites';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import { queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
+import { queueDepth } from '#test/queue-workers';
 import { eventually, motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 import {
   createCustomer,
@@ -188,24 +189,9 @@ async function waitForQuiet(): Promise<void> {
   await eventually(
     'the queues to drain',
     async () =>
-      (await queueDepth()) === 0 && system.pollers.every((p) => p.inFlight() === 0) ? true : undefined,
+      (await queueDepth(system)).total === 0 && system.pollers.every((p) => p.inFlight() === 0)
+        ? true
+        : undefined,
     { timeoutMs: 20_000, intervalMs: 200 },
   );
-}
-
-async function queueDepth(): Promise<number> {
-  const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
-  let total = 0;
-  for (const q of system.queues) {
-    const res = await system.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: q.url,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-      }),
-    );
-    total +=
-      Number(res.Attributes?.ApproximateNumberOfMessages ?? 0) +
-      Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
-  }
-  return total;
 }

@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from '#local/cli/io';
 import { runOps } from '#local/cli/ops';
@@ -16,6 +16,7 @@ import { writeRuntimeFile } from '#local/runtime-file';
 import { DEMO_CUSTOMERS } from '#local/seed';
 import { freePort } from '#local/services/ports';
 import type { SlackSink } from '#local/slack-sink';
+import { messagesOn } from '#test/queue-workers';
 import { motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 
 let t: TestDatabase;
@@ -85,18 +86,7 @@ async function finishWithOneFailure(jobId: string): Promise<void> {
   );
 }
 
-async function depth(url: string): Promise<number> {
-  const res = await system.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(res.Attributes?.ApproximateNumberOfMessages) +
-    Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible)
-  );
-}
+const depth = (url: string) => messagesOn(system.sqs, url);
 
 describe('ops CLI: jobs', () => {
   it('lists jobs as a table, shows one with its directories, and cancels a queued one', async () => {

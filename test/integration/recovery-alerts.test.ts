@@ -6,7 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Alert, makeAlert } from '#functions/alerts/alert';
 import { SnsAlerts } from '#functions/alerts/alerts';
@@ -18,6 +18,7 @@ import { motoEnv } from '#local/services/moto';
 import type { SlackSink, SlackSinkMessage } from '#local/slack-sink';
 import { awsClientConfig } from '#shared/aws';
 import { createLogger, redactString } from '#shared/telemetry';
+import { messagesOn } from '#test/queue-workers';
 import { eventually, motoEndpoint, uniqueName } from '#test/services';
 
 let sqs: SQSClient;
@@ -72,18 +73,7 @@ const idOf = (m: SlackSinkMessage) => {
 };
 const delivered = (id: string) => sink.messages.filter((m) => idOf(m) === id);
 
-async function queueCount(url: string): Promise<number> {
-  const res = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(res.Attributes?.ApproximateNumberOfMessages) +
-    Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible)
-  );
-}
+const queueCount = (url: string) => messagesOn(sqs, url);
 
 /** Waits until the notifier has nothing left to do (its subscription queue is empty). */
 const settled = () =>

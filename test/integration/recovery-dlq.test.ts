@@ -4,13 +4,7 @@
  * classes, making the job claimable again; the DLQ check alerts on news only, across cold starts and
  * concurrent runs.
  */
-import {
-  GetQueueAttributesCommand,
-  PurgeQueueCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dlqCheckDepsFromEnv } from '#functions/recovery/deps';
 import { dlqServiceFromEnv, InvalidRedriveRequest } from '#functions/recovery/dlq';
@@ -20,6 +14,7 @@ import { createTierQueues, type TierQueue, tierQueueEnv } from '#local/services/
 import { type Priority, QUEUES } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { createDatabase, type Database } from '#shared/db';
+import { queueCounts } from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
 import type { ErrorClass } from '#shared/submission-ledger';
 import { type AlertsInbox, alertsInbox } from '#test/alerts-inbox';
@@ -116,16 +111,8 @@ async function deadLetteredJob(
 }
 
 async function depth(url: string) {
-  const res = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return {
-    visible: Number(res.Attributes?.ApproximateNumberOfMessages),
-    hidden: Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible),
-  };
+  const { visible, notVisible } = await queueCounts(sqs, url);
+  return { visible, hidden: notVisible };
 }
 
 describe('DLQ service', () => {

@@ -5,12 +5,13 @@
  * discarded as stale. The real jobs around them all complete, nothing lost, nothing twice.
  */
 import { randomUUID } from 'node:crypto';
-import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redirectSuccess, simpleForm } from '#local/fixtures/variants';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import type { TierQueue } from '#local/services/queues';
 import { expectNothingLostNothingTwice } from '#test/invariants';
+import { messagesOn } from '#test/queue-workers';
 import { eventually, motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 import { createCustomer, enqueueJob, FAST_WORKER_ENV, profile, waitForJob } from '#test/worker-jobs';
 
@@ -36,18 +37,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function depth(url: string): Promise<number> {
-  const res = await system.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(res.Attributes?.ApproximateNumberOfMessages) +
-    Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible)
-  );
-}
+const depth = (url: string) => messagesOn(system.sqs, url);
 
 describe('poison messages among real jobs', () => {
   it('end in the dead-letter queue while every real job completes', async () => {
