@@ -31,8 +31,8 @@ import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
 import { apiEvent, lambdaContext } from '#test/events';
 import { spawnSystem } from '#test/spawn-system';
+import { profile } from '#test/worker-jobs';
 import { type Benchmark, intArg } from './lib/benchmark.ts';
-import { benchProfile } from './lib/fixtures.ts';
 import { type LoadRequest, type LoadRun, load, paced } from './lib/load.ts';
 import { fmt, type Table } from './lib/report.ts';
 import { summarize } from './lib/stats.ts';
@@ -113,7 +113,7 @@ async function postWithoutSend(system: LocalSystem, count: number): Promise<numb
   const handler = makeJobsApi({ ...deps, queue: { enqueue: async () => {} } });
   const keyIds = Array.from({ length: 20 }, (_, i) => `stub-${i}`);
   const customers = await Promise.all(
-    keyIds.map(async (keyId) => (await new PgCustomerStore(system.db).create(keyId, benchProfile(keyId))).id),
+    keyIds.map(async (keyId) => (await new PgCustomerStore(system.db).create(keyId, profile(keyId))).id),
   );
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {

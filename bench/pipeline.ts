@@ -17,9 +17,10 @@ import { makeWorkerHandler } from '#functions/worker/handler';
 import { multiStepWizard, redirectSuccess, selectCheckRadio, simpleForm } from '#local/fixtures/variants';
 import { startPoller } from '#local/sqs-poller';
 import { baseId, siteCopies } from '#test/site-copies';
+import { profile as businessProfile } from '#test/worker-jobs';
 import { BARE_SCRIPTS, bareSubmit, launchBareChromium } from './lib/bare-forms.ts';
 import { type Benchmark, intArg, intListArg } from './lib/benchmark.ts';
-import { BenchJobs, benchProfile, waitForTerminal } from './lib/fixtures.ts';
+import { BenchJobs, waitForTerminal } from './lib/fixtures.ts';
 import { fmt, type Table } from './lib/report.ts';
 import { elapsedMs, median, summarize } from './lib/stats.ts';
 
@@ -95,7 +96,7 @@ export const pipeline: Benchmark = {
           const start = performance.now();
           await Promise.all(
             lanesOf.map(async (sites) => {
-              const profile = benchProfile(`Bare Business ${serial++}`);
+              const profile = businessProfile(`Bare Business ${serial++}`);
               const laneStart = performance.now();
               for (const variant of sites) {
                 const t0 = performance.now();

@@ -15,8 +15,9 @@ import {
 import { startPoller } from '#local/sqs-poller';
 import { RECOVERY } from '#policy';
 import { PgCustomerStore } from '#shared/customer-store';
+import { profile } from '#test/worker-jobs';
 import { type Benchmark, intArg, intListArg } from './lib/benchmark.ts';
-import { BENCH_OWNER, benchProfile } from './lib/fixtures.ts';
+import { BENCH_OWNER } from './lib/fixtures.ts';
 import { fmt, type Table } from './lib/report.ts';
 import { elapsedMs, summarize } from './lib/stats.ts';
 
@@ -33,7 +34,7 @@ export const stale: Benchmark = {
     const services = await ctx.services();
     const system = await services.system('stale', { workers: false, fixtures: [] });
     const db = system.db;
-    const customer = await new PgCustomerStore(db).create(BENCH_OWNER, benchProfile('Stale Bench Co'));
+    const customer = await new PgCustomerStore(db).create(BENCH_OWNER, profile('Stale Bench Co'));
 
     ctx.log(`loading ${total.toLocaleString('en-US')} jobs`);
     const loadStart = performance.now();

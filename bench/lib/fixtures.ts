@@ -1,29 +1,16 @@
 /**
- * What the benchmarks share about their work: a business profile, jobs created exactly as the API creates
+ * What the benchmarks share about their work: jobs created exactly as the API creates
  * them (job row and ledger, the tier message, then 'queued'), and waiting for them to end. Site copies
- * (distinct ids and origins of one variant) come from test/helpers/site-copies.ts.
+ * (distinct ids and origins of one variant) come from test/helpers/site-copies.ts, the business profile
+ * from test/helpers/worker-jobs.ts, as the tests use them.
  */
 
 import type { LocalSystem } from '#local/runtime';
 import type { Priority } from '#policy';
-import { PgCustomerStore, type Profile } from '#shared/customer-store';
+import { PgCustomerStore } from '#shared/customer-store';
 import { enqueueAll, queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
 import { type Job, PgJobStore } from '#shared/job-store';
-
-export function benchProfile(name: string): Profile {
-  return {
-    name,
-    email: `owner@${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.test`,
-    phone: '+1 555 0100',
-    website: 'https://example.test',
-    address: '1 Main St',
-    city: 'Springfield',
-    state: 'IL',
-    zip: '62704',
-    category: 'Plumbing',
-    description: 'Pipes, fixed.',
-  };
-}
+import { profile } from '#test/worker-jobs';
 
 export const BENCH_OWNER = 'bench-owner';
 
@@ -40,7 +27,7 @@ export class BenchJobs {
   }
 
   async customer(name: string): Promise<string> {
-    return (await this.customers.create(BENCH_OWNER, benchProfile(name))).id;
+    return (await this.customers.create(BENCH_OWNER, profile(name))).id;
   }
 
   /** Creates the job and its ledger; `send` puts its message on the tier queue and marks it queued. */
