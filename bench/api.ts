@@ -35,7 +35,7 @@ import { profile } from '#test/worker-jobs';
 import { type Benchmark, intArg } from './lib/benchmark.ts';
 import { type LoadRequest, type LoadRun, load, paced } from './lib/load.ts';
 import { fmt, type Table } from './lib/report.ts';
-import { summarize } from './lib/stats.ts';
+import { type Summary, summarize } from './lib/stats.ts';
 
 /** 1,000 requests a minute. */
 const RATE_PER_SECOND = 1_000 / 60;
@@ -136,6 +136,27 @@ interface Caller {
   key: string;
   jobPath: string;
   jobBody: string;
+}
+
+/** One row of the latency table: what was measured, how many, at what rate, p50/p99/max, and failures. */
+function latencyRow(
+  what: string,
+  requests: number,
+  perMinute: string,
+  latency: Pick<Summary, 'p50' | 'p99' | 'max'>,
+  non2xx: string,
+  errors: string,
+): string[] {
+  return [
+    what,
+    String(requests),
+    perMinute,
+    fmt(latency.p50, 2),
+    fmt(latency.p99, 2),
+    fmt(latency.max, 2),
+    non2xx,
+    errors,
+  ];
 }
 
 export const api: Benchmark = {
@@ -265,46 +286,26 @@ export const api: Benchmark = {
         title: 'API latency (ms) through the local gateway',
         columns: ['request', 'requests', 'req/min', 'p50', 'p99', 'max', 'non-2xx', 'errors'],
         rows: [
-          [
-            'bare pg round trip (SELECT 1, no HTTP)',
-            String(pgRound.n),
-            '—',
-            fmt(pgRound.p50, 2),
-            fmt(pgRound.p99, 2),
-            fmt(pgRound.max, 2),
-            '—',
-            '—',
-          ],
-          [
-            'SQS SendMessage to moto (empty FIFO queue, sequential)',
-            String(sends.n),
-            '—',
-            fmt(sends.p50, 2),
-            fmt(sends.p99, 2),
-            fmt(sends.max, 2),
-            '—',
-            '—',
-          ],
-          [
+          latencyRow('bare pg round trip (SELECT 1, no HTTP)', pgRound.n, '—', pgRound, '—', '—'),
+          latencyRow('SQS SendMessage to moto (empty FIFO queue, sequential)', sends.n, '—', sends, '—', '—'),
+          latencyRow(
             'POST /v1/jobs handler in-process, SQS send stubbed (what formfleet itself costs)',
-            String(stubbed.n),
+            stubbed.n,
             '1,000',
-            fmt(stubbed.p50, 2),
-            fmt(stubbed.p99, 2),
-            fmt(stubbed.max, 2),
+            stubbed,
             '0',
             '—',
-          ],
-          ...runs.map(({ what, run }) => [
-            what,
-            String(run.requests),
-            fmt(run.perMinute, 0),
-            fmt(run.latency.p50, 2),
-            fmt(run.latency.p99, 2),
-            fmt(run.latency.max, 2),
-            String(run.non2xx),
-            String(run.errors),
-          ]),
+          ),
+          ...runs.map(({ what, run }) =>
+            latencyRow(
+              what,
+              run.requests,
+              fmt(run.perMinute, 0),
+              run.latency,
+              String(run.non2xx),
+              String(run.errors),
+            ),
+          ),
         ],
         notes: [
           `"@ 1,000/min" = one request every 60 ms for ${seconds} s, open loop (latency counted from the scheduled send), over ${pacedKeys} client keys; "@ saturation" = autocannon with ${connections} connections as fast as answers come for ${saturationSeconds} s over ${saturationKeys} keys`,
