@@ -212,6 +212,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
 
     const handlers = await buildLocalHandlers(env, alerts.notifierEnv, db);
     stops.push(() => handlers.workerDeps.browser.close());
+    // Aborted when the system stops (Ctrl-C, SIGTERM): see the pollers' stop below.
+    const shutdown = new AbortController();
+    handlers.workerDeps.shutdown = shutdown.signal;
 
     // The dashboard reads these once they exist (the gateway starts before the pollers and the scheduler).
     const pollers: Poller[] = [];
@@ -268,8 +271,11 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
           }),
         );
       }
-      // Pollers stop before the browser and database they use.
+      // Pollers stop before the browser and database they use. Graceful: the worker is told first, so a running
+      // job starts no new directory; the one in flight gets the grace to finish, and the job continues in a
+      // fresh message (what it leaves is 'prepared', or in doubt and looked up by the next run).
       stops.push(async () => {
+        shutdown.abort();
         await Promise.all(pollers.map((p) => p.stop(LOCAL.pollerStopGraceMs)));
       });
     }
