@@ -317,7 +317,7 @@ describe('POST /v1/jobs/{id}/retry', () => {
     expect(nothing.body.error.message).toMatch(/nothing to retry/);
   });
 
-  it('puts failed and unknown directories back to prepared and requeues with a new enqueue token', async () => {
+  it('sends failed directories again, looks unknown ones up first, and requeues with a new enqueue token', async () => {
     const customer = await newCustomer();
     const job = await newJob(customer.id, { directoryIds: ['dir-a', 'dir-b', 'dir-c'] });
     const c = await claim(job.id);
@@ -331,13 +331,18 @@ describe('POST /v1/jobs/{id}/retry', () => {
     const res = await call(jobsApi, 'POST', `/v1/jobs/${job.id}/retry`);
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ status: 'queued', tier: 'P2', retried: ['dir-b', 'dir-c'] });
+    expect(res.body.plan).toEqual([
+      expect.objectContaining({ directoryId: 'dir-a', from: 'submitted', to: 'submitted', action: 'none' }),
+      expect.objectContaining({ directoryId: 'dir-b', from: 'failed', to: 'prepared', action: 'send' }),
+      expect.objectContaining({ directoryId: 'dir-c', from: 'unknown', to: 'unverified', action: 'verify' }),
+    ]);
     expect(sent.at(-1)).toMatchObject({ jobId: job.id, enqueueToken: 2, priority: 2 });
     const after = await call(jobsApi, 'GET', `/v1/jobs/${job.id}`);
     expect(after.body.status).toBe('queued');
     expect(after.body.results.map((r: { status: string }) => r.status)).toEqual([
       'submitted',
       'prepared',
-      'prepared',
+      'unverified',
     ]);
     // The old message is stale now; the new one claims.
     expect(await jobStore.claim(job.id, 1, 'late-worker')).toBeUndefined();
