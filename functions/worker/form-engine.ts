@@ -329,12 +329,12 @@ async function judge(
     const found = await detectCaptcha(page, definition).catch(() => undefined);
     return found ? { ...found, submitted: true } : undefined;
   };
-  for (;;) {
-    // Success first: the directory's own confirmation settles it, whatever else the page holds (a captcha
-    // for a newsletter box on a thank-you page does not undo a listing). Then a captcha, before failure
-    // indicators: "please complete the captcha" is a job for a person, not a validation error. Login walls
-    // do not matter once the form was sent. The result page may arrive between two looks, so a lower
-    // finding is confirmed by looking again for the higher ones on the page it was found on.
+  // Success first: the directory's own confirmation settles it, whatever else the page holds (a captcha for
+  // a newsletter box on a thank-you page does not undo a listing). Then a captcha, before failure indicators:
+  // "please complete the captcha" is a job for a person, not a validation error. Login walls do not matter
+  // once the form was sent. The result page may arrive between two looks, so a lower finding is confirmed by
+  // looking again for the higher ones on the page it was found on.
+  const look = async (): Promise<EngineOutcome | undefined> => {
     const success = await succeeded();
     if (success) return success;
     const blocked = await captcha();
@@ -353,8 +353,35 @@ async function judge(
         );
       }
     }
-    if (state.cancelled || Date.now() > until) break;
-    await pause.next(Math.min(POLL_MS, Math.max(0, until - Date.now())));
+    return undefined;
+  };
+  // A site that never answers the post leaves the page navigating, and a look at it then waits for a page
+  // that never comes: each look is bounded by the step's end, not only the loop (else the whole directory
+  // budget went by before the row could be looked up).
+  const stepEnd = timer(Math.max(0, until - Date.now()));
+  let answered = true;
+  try {
+    for (;;) {
+      const found = await Promise.race([look(), stepEnd.done]);
+      if (found === EXPIRED) {
+        answered = false;
+        break;
+      }
+      if (found) return found;
+      if (state.cancelled || Date.now() > until) break;
+      await pause.next(Math.min(POLL_MS, Math.max(0, until - Date.now())));
+    }
+  } finally {
+    stepEnd.dispose();
+  }
+  if (!answered) {
+    return {
+      status: 'unknown',
+      errorClass: 'timeout',
+      error: `the site did not answer the submission within ${timeout} ms; it may or may not have been recorded`,
+      submitted: true,
+      evidence: evidence(page, state),
+    };
   }
   const status = state.lastStatus;
   return {
@@ -801,3 +828,14 @@ function safeUrl(page: Page): string | undefined {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const EXPIRED = Symbol('expired');
+
+/** Resolves to EXPIRED after `ms`, unless disposed first. */
+function timer(ms: number): { done: Promise<typeof EXPIRED>; dispose(): void } {
+  let handle: NodeJS.Timeout | undefined;
+  const done = new Promise<typeof EXPIRED>((resolve) => {
+    handle = setTimeout(() => resolve(EXPIRED), ms);
+  });
+  return { done, dispose: () => clearTimeout(handle) };
+}

@@ -376,17 +376,17 @@ async function visitEnded(run: RunContext): Promise<void> {
 
 /**
  * The site's politeness slot, once this worker's own last visit to it (if still ending) has ended. A stop
- * ends the wait (the slot, if it comes later, is handed straight back).
+ * ends the wait when `interruptible` (the slot, if it comes later, is handed straight back).
  */
-async function acquireSite(run: RunContext, site: string): Promise<SiteSlot> {
+async function acquireSite(run: RunContext, site: string, interruptible = true): Promise<SiteSlot> {
   if (run.visitEnding?.site === site) await visitEnded(run);
-  stopIfAsked(run);
+  if (interruptible) stopIfAsked(run);
   const acquiring = run.deps.politeness.acquire(site, {
     holder: run.deps.workerId,
     maxWaitMs: run.deps.options.siteWaitMaxMs,
   });
   const signal = run.deps.shutdown;
-  if (!signal) return acquiring;
+  if (!signal || !interruptible) return acquiring;
   const stopped = untilAborted(signal);
   try {
     const first = await Promise.race([acquiring, stopped.promise]);
@@ -432,6 +432,8 @@ async function sleepUnlessStopping(run: RunContext, ms: number): Promise<void> {
 interface DoubtOrigin {
   /** Names the row's story in its error: "a previous worker stopped mid-submission", "...". */
   what: string;
+  /** This run's own click: the lookup finishes the directory in flight, so a stop does not prevent it. */
+  inFlight: boolean;
   evidence: Record<string, unknown>;
   errorClass?: EngineOutcome['errorClass'];
 }
@@ -439,12 +441,14 @@ interface DoubtOrigin {
 const INTERRUPTED: DoubtOrigin = {
   what: 'an earlier run may have sent it (it stopped mid-submission, or the row was retried after ending unknown)',
   evidence: { interrupted: true },
+  inFlight: false,
 };
 
 function afterClick(outcome: EngineOutcome): DoubtOrigin {
   return {
     what: `it was submitted but the outcome is unclear (${outcome.error ?? 'no answer'})`,
     evidence: {},
+    inFlight: true,
     ...(outcome.errorClass ? { errorClass: outcome.errorClass } : {}),
   };
 }
@@ -469,9 +473,11 @@ async function resolveInDoubt(
   if (!directory) return unknown('the directory no longer exists');
   if (!directory.active) return unknown('the directory is inactive, so it was not looked up');
   if (!directory.definition.verify) return unknown('the directory offers no way to check');
-  // Stopping: no new lookup starts; the row stays in doubt ('submitting' / 'unverified') for the next run.
-  stopIfAsked(run);
-  const check = await lookUp(run, directory, log);
+  // Stopping: the lookup that finishes the directory in flight still runs while its browser does; no other
+  // starts, and the row stays in doubt ('submitting' / 'unverified') for the next run to look up.
+  const finishing = origin.inFlight && run.deps.browser.state().running;
+  if (!finishing) stopIfAsked(run);
+  const check = await lookUp(run, directory, log, finishing);
   run.deps.metrics.addMetric(`Verification_${check.result}`, MetricUnit.Count, 1);
   log.info('looked up a submission in doubt', { verification: check.result });
   const evidence = { ...origin.evidence, verification: check.result, lookedUpAt: new Date().toISOString() };
@@ -496,12 +502,13 @@ async function lookUp(
   run: RunContext,
   directory: Directory,
   log: Logger,
+  finishing: boolean,
 ): Promise<{ result: VerificationResult; error?: string }> {
   const { deps, profile } = run;
   run.progress.step = 'verify';
   run.progress.stepSince = new Date().toISOString();
   ensureTime(run, deps.options.verifyTimeoutMs);
-  const slot = await acquireSite(run, directory.site);
+  const slot = await acquireSite(run, directory.site, !finishing);
   let lease: BrowserLease;
   try {
     lease = await deps.browser.acquire();
