@@ -9,7 +9,9 @@ import type { Sql } from '#shared/db';
 import { JOB_COLUMNS, type Job, type JobStatus, toJob } from '#shared/job-store';
 import {
   HOLDING_SQL,
+  heldMessage,
   IN_DOUBT_SQL,
+  INACTIVE_MESSAGE,
   OPEN_SQL,
   RESUBMITTABLE_SQL,
   type SkipReason,
@@ -55,9 +57,11 @@ export interface RetryDecision {
   to: SubmissionStatus;
   /**
    * send: it goes back to 'prepared' and is sent; verify: it may have been sent, so it becomes 'unverified'
-   * and is looked up on the directory before anything else; none: it stays as it is.
+   * and is looked up on the directory before anything else; settle: a row the job left open that can be
+   * neither sent nor looked up now (another job holds it, or its directory is inactive) is settled with that
+   * reason, which a later retry undoes once it has passed; none: it stays as it is.
    */
-  action: 'send' | 'verify' | 'none';
+  action: 'send' | 'verify' | 'settle' | 'none';
   reason: string;
 }
 
@@ -87,11 +91,14 @@ export function retryPlan(rows: readonly RetryRow[]): RetryDecision[] {
       action: 'none',
       reason,
     });
+    // A row the job never attempted is settled rather than left open when it cannot be sent now.
+    const unsendable = (reason: string): RetryDecision =>
+      row.status === 'prepared' ? { ...base(row), to: 'skipped', action: 'settle', reason } : none(reason);
     const send = (reason: string): RetryDecision => {
       if (row.directoryActive !== true)
-        return none('the directory is inactive or gone; retry once it is active');
+        return unsendable('the directory is inactive or gone; retry once it is active');
       if (row.holder) {
-        return none(
+        return unsendable(
           `already ${row.holder.status} for this customer by job ${row.holder.jobId}; not sent again`,
         );
       }
@@ -117,9 +124,11 @@ export function retryPlan(rows: readonly RetryRow[]): RetryDecision[] {
       default:
         // unknown, submitting, unverified: it may have been sent.
         if (row.directoryActive !== true) {
-          return none(
-            'it may have been sent, and the directory is inactive or gone; retry once it is active',
-          );
+          const reason =
+            'it may have been sent, and the directory is inactive or gone; retry once it is active';
+          return row.status === 'unknown'
+            ? none(reason)
+            : { ...base(row), to: 'unknown', action: 'settle', reason };
         }
         return {
           ...base(row),
@@ -261,17 +270,50 @@ export class PgJobQueries implements JobQueries {
           holder: r.holder_job && r.holder_status ? { jobId: r.holder_job, status: r.holder_status } : null,
         })),
       );
-      const changes = ledger.flatMap((r, i) => {
+      interface Change {
+        id: number;
+        to: SubmissionStatus;
+        settled: { error: string; errorClass: string | null; evidence: Record<string, unknown> } | null;
+      }
+      const changes = ledger.flatMap((r, i): Change[] => {
         const decision = plan[i] as RetryDecision;
-        return decision.action === 'none' ? [] : [{ id: r.id, to: decision.to }];
+        if (decision.action === 'none') return [];
+        if (decision.action !== 'settle') return [{ id: r.id, to: decision.to, settled: null }];
+        const holder =
+          r.holder_job && r.holder_status
+            ? { jobId: r.holder_job, directoryId: r.directory_id, status: r.holder_status }
+            : undefined;
+        const settled =
+          decision.to === 'unknown'
+            ? {
+                error: `${decision.reason}; a person should check the directory`,
+                errorClass: 'internal',
+                evidence: {},
+              }
+            : holder
+              ? { error: heldMessage(holder), errorClass: null, evidence: { skip: 'held', heldBy: holder } }
+              : { error: INACTIVE_MESSAGE, errorClass: null, evidence: { skip: 'inactive' } };
+        return [{ id: r.id, to: decision.to, settled }];
       });
       if (changes.length === 0) return { kind: 'nothing', plan };
+      // Sent or looked up again: open, with no error and no skip. Settled here: with the reason, finished.
       await tx.query(
-        `UPDATE submissions s SET status = c.status, error = NULL, error_class = NULL, started_at = NULL,
-                finished_at = NULL, evidence = s.evidence - 'skip' - 'heldBy'
-         FROM unnest($1::bigint[], $2::text[]) AS c(id, status)
+        `UPDATE submissions s SET status = c.status,
+                error = c.error, error_class = c.error_class,
+                started_at = CASE WHEN c.settle THEN s.started_at END,
+                finished_at = CASE WHEN c.settle THEN now() END,
+                evidence = CASE WHEN c.settle THEN s.evidence || c.evidence ELSE s.evidence - 'skip' - 'heldBy' END
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::boolean[])
+              AS c(id, status, error, error_class, evidence, settle)
          WHERE s.id = c.id`,
-        [changes.map((c) => c.id), changes.map((c) => c.to)],
+        [
+          changes.map((c) => c.id),
+          changes.map((c) => c.to),
+          changes.map((c) => c.settled?.error ?? null),
+          changes.map((c) => c.settled?.errorClass ?? null),
+          changes.map((c) => c.settled?.evidence ?? {}),
+          changes.map((c) => c.settled !== null),
+        ],
       );
       // A new enqueue token makes the new message the only one a worker will accept; a new fencing token
       // shuts out anything still holding the old claim. Attempts start again: the cause was dealt with.
@@ -287,7 +329,7 @@ export class PgJobQueries implements JobQueries {
       );
       const job = toJob(updated.rows[0] as Parameters<typeof toJob>[0]);
       const directoryIds = plan
-        .filter((d) => d.action !== 'none')
+        .filter((d) => d.action === 'send' || d.action === 'verify')
         .map((d) => d.directoryId)
         .sort();
       await tx.query(`INSERT INTO job_events (job_id, type, detail) VALUES ($1, 'retried', $2)`, [

@@ -365,7 +365,7 @@ export const SCHEMAS = {
       tier: tierName,
       retried: {
         type: 'array',
-        description: 'The directories this retry sends or looks up again (the plan entries not "none").',
+        description: 'The directories this retry sends or looks up again (plan actions send and verify).',
         items: { type: 'string' },
       },
       plan: {
@@ -385,11 +385,13 @@ export const SCHEMAS = {
       to: { type: 'string', enum: SUBMISSION_STATUSES },
       action: {
         type: 'string',
-        enum: ['send', 'verify', 'none'],
+        enum: ['send', 'verify', 'settle', 'none'],
         description:
           'send: back to prepared, sent by the next run; verify: it may have been sent, so it becomes ' +
           'unverified and is looked up on the directory first (found: submitted without a click; certainly ' +
-          'not there: sent; otherwise: unknown for a person); none: it stays as it is.',
+          'not there: sent; otherwise: unknown for a person); settle: a row the job left open that can be ' +
+          'neither sent nor looked up now (another job holds it, its directory is inactive) is settled with ' +
+          'that reason, undone by a later retry once it has passed; none: it stays as it is.',
       },
       reason: { type: 'string' },
     },

@@ -97,6 +97,10 @@ export class SubmissionHeldError extends Error {
   }
 }
 
+/** The error text of a row skipped because its directory was inactive (a retry undoes it once active). */
+export const INACTIVE_MESSAGE =
+  'the directory is missing or inactive; a retry sends it once the directory is active again';
+
 /** The error text of a row skipped because another row holds its (customer, directory). */
 export function heldMessage(holder: Pick<Holder, 'jobId' | 'directoryId' | 'status'>): string {
   return (

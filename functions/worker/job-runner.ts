@@ -25,6 +25,7 @@ import {
   type Holder,
   heldMessage,
   IN_DOUBT_STATUSES,
+  INACTIVE_MESSAGE,
   OPEN_STATUSES,
   type Settlement,
   type Submission,
@@ -196,11 +197,7 @@ function lost(run: RunContext, log: Logger): false {
 
 /** Skipped because the directory was deactivated while the job waited; a retry undoes it once it is back. */
 function inactiveSkip(): Settlement {
-  return {
-    status: 'skipped',
-    error: 'the directory is missing or inactive; a retry sends it once the directory is active again',
-    evidence: { skip: 'inactive' },
-  };
+  return { status: 'skipped', error: INACTIVE_MESSAGE, evidence: { skip: 'inactive' } };
 }
 
 /** Skipped because another row holds this (customer, directory); it points at that row. */

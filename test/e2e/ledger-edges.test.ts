@@ -4,28 +4,18 @@
  * every post they receive. Every case ends by counting at the site, not only in our tables.
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { controlledSite } from '#local/fixtures/ledger-sites';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import { seedDemoData } from '#local/seed';
 import { RECOVERY } from '#policy';
-import { LAB_WORKER_ENV, type LabSite, type LedgerLab, startLedgerLab } from '#test/ledger-lab';
-import { eventually, motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
+import { LAB_WORKER_ENV, type LabSite, type LedgerLab, useLedgerLab } from '#test/ledger-lab';
+import { eventually, motoEndpoint, uniqueName } from '#test/services';
 
-let t: TestDatabase;
+const setup = useLedgerLab('ledger_edges');
 let lab: LedgerLab;
-
-beforeAll(async () => {
-  t = await testDatabase('ledger_edges', { migrate: false });
-  lab = await startLedgerLab(t.url);
-});
-afterAll(async () => {
-  await lab?.stop();
-  await t?.close();
-});
-afterEach(async () => {
-  for (const c of Object.values(lab.control)) c.reset();
-  for (const site of ['lab-a', 'lab-b', 'lab-noverify'] as const) await lab.setActive(site, true);
+beforeAll(() => {
+  lab = setup.lab;
 });
 
 async function newJob(customerId: string, directoryIds: string[], extra: Record<string, unknown> = {}) {
@@ -405,7 +395,7 @@ describe('graceful stop', () => {
     const prefix = `${uniqueName('stop')}-`;
     const first: LocalSystem = await startLocalSystem({
       port: 0,
-      databaseUrl: t.url,
+      databaseUrl: setup.databaseUrl,
       motoEndpoint: motoEndpoint(),
       queuePrefix: prefix,
       schedules: { timers: false },
@@ -442,7 +432,7 @@ describe('graceful stop', () => {
     // The next start: its queues are the same moto's (the continuation's message waits there).
     const again = await startLocalSystem({
       port: 0,
-      databaseUrl: t.url,
+      databaseUrl: setup.databaseUrl,
       motoEndpoint: motoEndpoint(),
       queuePrefix: prefix,
       schedules: { timers: false },

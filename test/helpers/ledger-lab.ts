@@ -12,6 +12,7 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { staleJobsDepsFromEnv } from '#functions/recovery/deps';
 import { makeStaleJobsHandler, type StaleJobsReport } from '#functions/recovery/stale-jobs';
 import { makeWorkerHandler } from '#functions/worker/handler';
@@ -22,7 +23,7 @@ import { PgCustomerStore, type Profile } from '#shared/customer-store';
 import { parseJobMessage } from '#shared/job-queue';
 import { PgJobStore, TERMINAL_JOB_STATUSES } from '#shared/job-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
-import { eventually, motoEndpoint, uniqueName } from './services.ts';
+import { eventually, motoEndpoint, type TestDatabase, testDatabase, uniqueName } from './services.ts';
 import { FAST_WORKER_ENV, workerContext } from './worker-jobs.ts';
 
 /** The lab's sites: two that can look a listing up (and identify it by phone and e-mail), one that cannot. */
@@ -343,4 +344,34 @@ function safeParse(body: string | undefined) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A lab for a test file: started on its own database before the file's tests, its sites reset and every
+ * directory active again after each test, stopped after the file.
+ */
+export function useLedgerLab(label: string): { readonly lab: LedgerLab; readonly databaseUrl: string } {
+  let t: TestDatabase | undefined;
+  let lab: LedgerLab | undefined;
+  beforeAll(async () => {
+    t = await testDatabase(label, { migrate: false });
+    lab = await startLedgerLab(t.url);
+  });
+  afterEach(async () => {
+    for (const c of Object.values(lab?.control ?? {})) c.reset();
+    for (const site of LAB_SITES) await lab?.setActive(site, true);
+  });
+  afterAll(async () => {
+    await lab?.stop();
+    await t?.close();
+  });
+  return {
+    get lab() {
+      if (!lab) throw new Error('the ledger lab has not started');
+      return lab;
+    },
+    get databaseUrl() {
+      return t?.url ?? '';
+    },
+  };
 }

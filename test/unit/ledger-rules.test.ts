@@ -3,12 +3,14 @@
  * tier's quiet jobs have lost their message (lostMessages), whether a listing's details are the
  * business's (sameDetail), and the definition's verify.match.
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type RetryRow, retryPlan } from '#functions/api/job-queries';
 import { lostMessages } from '#functions/recovery/recovery-store';
 import { parseFormDefinition } from '#functions/worker/form-definition';
 import { sameDetail } from '#functions/worker/form-engine';
+import { PROJECT_ROOT } from '#local/services/python';
 import {
   HOLDING_STATUSES,
   IN_DOUBT_STATUSES,
@@ -50,6 +52,11 @@ describe('retryPlan', () => {
           // What may have been sent is looked up first, never put back to 'prepared'.
           if ([...IN_DOUBT_STATUSES, 'unknown'].includes(r.status)) expect(decision.to).not.toBe('prepared');
           if (decision.action === 'verify') expect(decision.to).toBe('unverified');
+          // Settled without sending: only what the job left open, and only into a state with a reason.
+          if (decision.action === 'settle') {
+            expect(['prepared', 'submitting', 'unverified']).toContain(r.status);
+            expect(['skipped', 'unknown']).toContain(decision.to);
+          }
           if (decision.action === 'send') {
             expect(decision.to).toBe('prepared');
             expect(r.directoryActive).toBe(true);
@@ -78,6 +85,8 @@ describe('retryPlan', () => {
       row({ directoryId: 'login', status: 'skipped', skip: 'login', errorClass: 'login_required' }),
       row({ directoryId: 'doubt', status: 'submitting' }),
       row({ directoryId: 'captcha', status: 'needs_manual' }),
+      row({ directoryId: 'taken', status: 'prepared', holder: { jobId: 'j8', status: 'submitted' } }),
+      row({ directoryId: 'gone', status: 'submitting', directoryActive: false }),
     ]);
     expect(plan.map((d) => [d.directoryId, d.action, d.to])).toEqual([
       ['cancelled', 'send', 'prepared'],
@@ -88,6 +97,8 @@ describe('retryPlan', () => {
       ['login', 'none', 'skipped'],
       ['doubt', 'verify', 'unverified'],
       ['captcha', 'none', 'needs_manual'],
+      ['taken', 'settle', 'skipped'],
+      ['gone', 'settle', 'unknown'],
     ]);
     expect(plan[4]?.reason).toContain('j9');
     expect(plan[2]?.reason).toMatch(/inactive/);
@@ -168,5 +179,14 @@ describe('verify.match in a definition', () => {
     expect(() => parseFormDefinition(verify([{ field: 'email', selector: '.e', regex: 'x' }]))).toThrow(
       /definition\.verify\.match\[0\]\.regex: is not a known property/,
     );
+  });
+});
+
+describe('the documented example definition', () => {
+  it('parses, and identifies the business by more than its name', () => {
+    const doc = readFileSync(`${PROJECT_ROOT}/docs/directory-definitions.md`, 'utf8');
+    const example = /```json\n([\s\S]*?)\n```/.exec(doc)?.[1];
+    const definition = parseFormDefinition(JSON.parse(example ?? '{}'));
+    expect(definition.verify?.match?.map((m) => m.field)).toEqual(['phone', 'email']);
   });
 });
