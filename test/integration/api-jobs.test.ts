@@ -4,18 +4,17 @@
  * is proven on moto elsewhere). Every answer is held to its documented contract.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCustomersApi } from '#functions/api/customers';
 import { PgJobQueries } from '#functions/api/job-queries';
 import { makeJobsApi } from '#functions/api/jobs';
 import type { ApiHandler } from '#functions/api/router';
-import { simpleForm } from '#local/fixtures/sites';
 import { PgCustomerStore } from '#shared/customer-store';
 import { PgDirectoryStore } from '#shared/directory-store';
 import type { JobMessage, JobQueue } from '#shared/job-queue';
-import { PgJobStore } from '#shared/job-store';
-import { PgSubmissionLedger } from '#shared/submission-ledger';
+import type { PgJobStore } from '#shared/job-store';
+import type { PgSubmissionLedger } from '#shared/submission-ledger';
 import { createLogger, createMetrics } from '#shared/telemetry';
 import { ADMIN_KEY_ID, baseDeps, call } from '#test/api';
+import { jobsApiOn } from '#test/jobs-api';
 import { type TestDatabase, testDatabase } from '#test/services';
 
 let t: TestDatabase;
@@ -35,39 +34,17 @@ const queue: JobQueue = {
 
 beforeAll(async () => {
   t = await testDatabase('api_jobs');
-  const directories = new PgDirectoryStore(t.db);
-  for (const [id, tier, da, active] of [
-    ['dir-a', 1, 90, true],
-    ['dir-b', 1, 70, true],
-    ['dir-c', 2, 95, true],
-    ['dir-off', 1, 99, false],
-  ] as const) {
-    await directories.upsert({
-      id,
-      name: id,
-      site: 'http://127.0.0.1:9',
-      submissionUrl: 'http://127.0.0.1:9/add',
-      category: 'general',
-      tier,
-      domainAuthority: da,
-      active,
-      hasCaptcha: false,
-      requiresLogin: false,
-      definition: simpleForm.definition('http://127.0.0.1:9'),
-    });
-  }
-  jobStore = new PgJobStore(t.db);
-  ledger = new PgSubmissionLedger(t.db);
-  customersApi = makeCustomersApi({ ...baseDeps(t.db), customers: new PgCustomerStore(t.db) });
-  jobsApi = makeJobsApi({
-    ...baseDeps(t.db),
+  ({
+    jobsApi,
+    customersApi,
     jobs: jobStore,
-    queries: new PgJobQueries(t.db),
     ledger,
-    customers: new PgCustomerStore(t.db),
-    directories,
-    queue,
-  });
+  } = await jobsApiOn(t.db, queue, [
+    { id: 'dir-a', tier: 1, domainAuthority: 90 },
+    { id: 'dir-b', tier: 1, domainAuthority: 70 },
+    { id: 'dir-c', tier: 2, domainAuthority: 95 },
+    { id: 'dir-off', tier: 1, domainAuthority: 99, active: false },
+  ]));
 });
 afterAll(async () => t?.close());
 

@@ -8,19 +8,14 @@ import { copyFile, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCustomersApi } from '#functions/api/customers';
-import { PgJobQueries } from '#functions/api/job-queries';
-import { makeJobsApi } from '#functions/api/jobs';
 import type { ApiHandler } from '#functions/api/router';
-import { simpleForm } from '#local/fixtures/sites';
 import { API_IDEMPOTENCY } from '#policy';
-import { PgCustomerStore } from '#shared/customer-store';
-import { PgDirectoryStore } from '#shared/directory-store';
 import type { JobMessage, JobQueue } from '#shared/job-queue';
-import { PgJobStore } from '#shared/job-store';
+import type { PgJobStore } from '#shared/job-store';
 import { DEFAULT_MIGRATIONS_DIR, migrate } from '#shared/migrate';
-import { PgSubmissionLedger, SubmissionHeldError } from '#shared/submission-ledger';
-import { ADMIN_KEY_ID, baseDeps, call } from '#test/api';
+import { type PgSubmissionLedger, SubmissionHeldError } from '#shared/submission-ledger';
+import { ADMIN_KEY_ID, call } from '#test/api';
+import { jobsApiOn } from '#test/jobs-api';
 import { type TestDatabase, testDatabase } from '#test/services';
 
 let t: TestDatabase;
@@ -37,34 +32,10 @@ const queue: JobQueue = {
 
 beforeAll(async () => {
   t = await testDatabase('ledger_once');
-  const directories = new PgDirectoryStore(t.db);
-  for (const id of ['dir-a', 'dir-b']) {
-    await directories.upsert({
-      id,
-      name: id,
-      site: 'http://127.0.0.1:9',
-      submissionUrl: 'http://127.0.0.1:9/add',
-      category: 'general',
-      tier: 1,
-      domainAuthority: 50,
-      active: true,
-      hasCaptcha: false,
-      requiresLogin: false,
-      definition: simpleForm.definition('http://127.0.0.1:9'),
-    });
-  }
-  jobs = new PgJobStore(t.db);
-  ledger = new PgSubmissionLedger(t.db);
-  customersApi = makeCustomersApi({ ...baseDeps(t.db), customers: new PgCustomerStore(t.db) });
-  jobsApi = makeJobsApi({
-    ...baseDeps(t.db),
-    jobs,
-    queries: new PgJobQueries(t.db),
-    ledger,
-    customers: new PgCustomerStore(t.db),
-    directories,
-    queue,
-  });
+  ({ jobsApi, customersApi, jobs, ledger } = await jobsApiOn(t.db, queue, [
+    { id: 'dir-a' },
+    { id: 'dir-b' },
+  ]));
 });
 afterAll(async () => t?.close());
 
