@@ -13,9 +13,10 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { NotifierHandler } from '#functions/alerts/notifier';
 import { FUNCTIONS } from '#functions/manifest';
+import { staleJobsDepsFromEnv } from '#functions/recovery/deps';
 import type { DlqService } from '#functions/recovery/dlq';
 import type { DlqCheckHandler } from '#functions/recovery/dlq-check';
-import type { StaleJobsHandler } from '#functions/recovery/stale-jobs';
+import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
 import type { WorkerDeps } from '#functions/worker/handler';
 import { LOCAL, PRIORITY_TIERS, usagePlanFor } from '#policy';
 import { awsClientConfig } from '#shared/aws';
@@ -117,6 +118,23 @@ export interface LocalSystem {
 }
 
 export { ADMIN_KEY_ID, CLIENT_KEY_ID, generateKey };
+
+/**
+ * The stale-jobs run, at once, with no wait for a message to count as lost: every queued job's message went
+ * with the previous moto, so the lost-message rule (its queue holds fewer messages than its jobs need)
+ * re-sends them all now instead of after RECOVERY.queuedLostAfterSeconds; pending ones likewise.
+ */
+async function resendAfterRestart(env: Record<string, string>, db: Database, log: (line: string) => void) {
+  const deps = await staleJobsDepsFromEnv(env, db);
+  const run = makeStaleJobsHandler({
+    ...deps,
+    options: { ...deps.options, queuedLostAfterSeconds: 0, pendingGraceSeconds: 0 },
+  });
+  const report = await run();
+  const resent = report.lostResent + report.resent;
+  if (resent > 0)
+    log(`re-sent ${resent} job(s) left waiting by an earlier run (their messages went with its queues)`);
+}
 
 export async function startLocalSystem(options: LocalSystemOptions = {}): Promise<LocalSystem> {
   const log = options.log ?? (() => {});
@@ -287,6 +305,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       dlq: handlers.dlq,
     };
     alerts.startNotifier(recovery.notifier);
+    // A moto started here is empty: jobs an earlier run left queued or pending lost their messages with it.
+    if (!(options.motoEndpoint ?? process.env.FORMFLEET_MOTO_ENDPOINT))
+      await resendAfterRestart(env, db, log);
     // Every scheduled function in the manifest that has a local handler fires on its schedule.
     const scheduled: Record<string, (event: unknown) => Promise<unknown>> = {
       'stale-jobs': recovery.staleJobs,

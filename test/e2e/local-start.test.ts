@@ -3,7 +3,7 @@
  * DATABASE_URL), keys from the environment, PORT=0 and --fast. It prints the banner, writes its runtime file,
  * serves the banner's curl through real Chromium, refuses a second start on the same state, and on SIGTERM
  * lets the submission in flight finish (and starts no other) and exits 0 with every process it started
- * (Postgres, moto, Chromium and their children) gone.
+ * (Postgres, moto, Chromium and their children) gone; the next start resumes the job it left.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -99,6 +99,24 @@ afterAll(async () => {
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
+/** `npm start -- --fast` with this environment, once its banner is out. */
+async function startNpm(env: Record<string, string | undefined>) {
+  const started = spawn('npm', ['start', '--silent', '--', '--fast'], {
+    cwd: PROJECT_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = output(started);
+  await eventually(
+    'the banner',
+    async () => (out.stdout().includes('Ctrl-C stops everything.') ? true : undefined),
+    { timeoutMs: 90_000, intervalMs: 100 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\nstdout:\n${out.stdout()}\nstderr:\n${out.stderr()}`);
+  });
+  return { child: started, out, banner: out.stdout() };
+}
+
 describe('npm start', () => {
   it('comes up with a banner and runtime file, serves its curl, and stops cleanly on SIGTERM leaving nothing behind', async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'formfleet-start-'));
@@ -113,25 +131,10 @@ describe('npm start', () => {
     };
     delete env.DATABASE_URL;
     delete env.FORMFLEET_MOTO_ENDPOINT;
-    child = spawn('npm', ['start', '--silent', '--', '--fast'], {
-      cwd: PROJECT_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out = output(child);
+    const first = await startNpm(env);
+    child = first.child;
+    const { out, banner } = first;
     const npmPid = child.pid as number;
-
-    await eventually(
-      'the banner',
-      async () => (out.stdout().includes('Ctrl-C stops everything.') ? true : undefined),
-      {
-        timeoutMs: 90_000,
-        intervalMs: 100,
-      },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\nstdout:\n${out.stdout()}\nstderr:\n${out.stderr()}`);
-    });
-    const banner = out.stdout();
     const url = /^ {2}API\s+(http:\/\/127\.0\.0\.1:\d+)$/m.exec(banner)?.[1] as string;
     expect(url).toBeDefined();
     expect(banner).toContain(`dashboard    ${url}/dashboard`);
@@ -256,5 +259,35 @@ describe('npm start', () => {
       await db.end();
       await pg.stop();
     }
+
+    // The next start's moto is new and empty: the job is re-sent at once (not left queued forever) and
+    // finishes, and the directory sent before the stop is not sent again.
+    const restartedAt = new Date().toISOString();
+    const again = await startNpm(env);
+    child = again.child;
+    const againUrl = /^ {2}API\s+(http:\/\/127\.0\.0\.1:\d+)$/m.exec(again.banner)?.[1] as string;
+    const resumed = await eventually(
+      'the interrupted job to complete after the restart',
+      async () => {
+        const res = await fetch(`${againUrl}/v1/jobs/${interrupted}`, {
+          headers: { 'x-api-key': key as string },
+        });
+        const j = (await res.json()) as {
+          status: string;
+          results: { directoryId: string; status: string; attempt: number; finishedAt: string }[];
+        };
+        return j.status === 'completed' ? j : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    expect(again.out.stderr()).toContain('re-sent 1 job(s) left waiting by an earlier run');
+    expect(resumed.results).toEqual([
+      expect.objectContaining({ directoryId: 'slow-site', status: 'submitted', attempt: 1 }),
+      expect.objectContaining({ directoryId: 'redirect-success', status: 'submitted', attempt: 1 }),
+    ]);
+    expect(String(resumed.results[0]?.finishedAt) < restartedAt).toBe(true);
+    const exitedAgain = new Promise<number | null>((resolve) => again.child.once('exit', (c) => resolve(c)));
+    again.child.kill('SIGTERM');
+    expect(await exitedAgain, again.out.stderr()).toBe(0);
   });
 });
