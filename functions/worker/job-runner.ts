@@ -208,7 +208,7 @@ function heldSkip(holder: Holder): Settlement {
 async function submitWithRetries(run: RunContext, directory: Directory, log: Logger): Promise<Settlement> {
   const { deps } = run;
   const { options } = deps;
-  const notFoundAfterClick: string[] = [];
+  let resent = false;
   for (let attempt = 1; ; attempt++) {
     // A retry is a new visit: none starts once the worker is stopping (the row stays 'prepared').
     if (attempt > 1) stopIfAsked(run);
@@ -219,21 +219,13 @@ async function submitWithRetries(run: RunContext, directory: Directory, log: Log
     if (outcome.submitted && outcome.status === 'unknown') {
       // The click happened and its outcome is unclear (no indicator, a timeout, the browser died after it):
       // the same lookup as for an interrupted row, now, after the browser relaunched if it had to.
-      const decided = await resolveInDoubt(run, directory, log, afterClick(outcome));
+      // Certainly not there: sent again, once. Sent twice without a clear answer and still not there, the site
+      // drops or holds posts: a person decides rather than this run sending it a third time.
+      const decided = await resolveInDoubt(run, directory, log, afterClick(outcome, resent));
       if (decided === 'lost') return settlementOf(outcome, attempt);
       if (decided !== 'reopened')
         return { ...decided, evidence: { ...outcome.evidence, ...decided.evidence, attempts: attempt } };
-      notFoundAfterClick.push(outcome.error ?? 'no outcome');
-      if (attempt > options.transientRetries) {
-        return {
-          status: 'failed',
-          errorClass: outcome.errorClass ?? 'internal',
-          error:
-            `sent ${attempt} time(s) without a clear answer, and the directory's listing page says it is not ` +
-            `there (${notFoundAfterClick.join('; ')}); a retry sends it again`,
-          evidence: { ...outcome.evidence, verification: 'not_found', attempts: attempt },
-        };
-      }
+      resent = true;
     } else {
       const retry = outcome.transient && !outcome.submitted && attempt <= options.transientRetries;
       if (!retry) return settlementOf(outcome, attempt);
@@ -431,6 +423,8 @@ interface DoubtOrigin {
   what: string;
   /** This run's own click: the lookup finishes the directory in flight, so a stop does not prevent it. */
   inFlight: boolean;
+  /** Whether "certainly not there" may send it (again); otherwise that answer too is for a person. */
+  mayReopen: boolean;
   evidence: Record<string, unknown>;
   errorClass?: EngineOutcome['errorClass'];
 }
@@ -439,13 +433,17 @@ const INTERRUPTED: DoubtOrigin = {
   what: 'an earlier run may have sent it (it stopped mid-submission, or the row was retried after ending unknown)',
   evidence: { interrupted: true },
   inFlight: false,
+  mayReopen: true,
 };
 
-function afterClick(outcome: EngineOutcome): DoubtOrigin {
+function afterClick(outcome: EngineOutcome, resent: boolean): DoubtOrigin {
   return {
-    what: `it was submitted but the outcome is unclear (${outcome.error ?? 'no answer'})`,
-    evidence: {},
+    what: resent
+      ? `it was submitted twice, each time without a clear outcome (${outcome.error ?? 'no answer'})`
+      : `it was submitted but the outcome is unclear (${outcome.error ?? 'no answer'})`,
+    evidence: resent ? { resent: true } : {},
     inFlight: true,
+    mayReopen: !resent,
     ...(outcome.errorClass ? { errorClass: outcome.errorClass } : {}),
   };
 }
@@ -483,6 +481,7 @@ async function resolveInDoubt(
       // The lookup is the evidence: submitted, without (another) click.
       return { status: 'submitted', evidence };
     case 'not_found':
+      if (!origin.mayReopen) return unknown('the listing page still says it is not there', 'not_found');
       return (await run.deps.ledger.reopen(run.claim, directory.id, evidence)) ? 'reopened' : 'lost';
     case 'mismatch':
       return unknown(check.error ?? 'a listing by this name belongs to another business', 'mismatch');

@@ -122,6 +122,22 @@ describe('no blind resend', () => {
     expect(lab.counts('lab-a')[unposted.profile.name]).toBe(1);
   });
 
+  it('a site that swallows posts and never lists them: sent again once on the lookup’s word, then a person’s', async () => {
+    const c = await lab.customer('Dropped Twice');
+    const created = await newJob(c.id, ['lab-a']);
+    lab.control['lab-a'].publish = false;
+    lab.control['lab-a'].answer = 'swallow';
+
+    await lab.deliver();
+
+    const result = (await job(created.id)).results[0];
+    expect(result?.status).toBe('unknown');
+    expect(result?.error).toMatch(/submitted twice.*still says it is not there/);
+    expect(await evidence(created.id, 'lab-a')).toMatchObject({ verification: 'not_found', resent: true });
+    // Twice: the first post, and the one the lookup's "certainly not there" allowed; never a third.
+    expect(lab.counts('lab-a')[c.profile.name]).toBe(2);
+  });
+
   it('a directory with no lookup: a row in doubt stays unknown for a person, and a retry never resends it', async () => {
     const c = await lab.customer('No Lookup Bakery');
     const created = await newJob(c.id, ['lab-noverify']);
