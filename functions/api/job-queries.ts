@@ -74,6 +74,8 @@ export interface RetryRow {
   supersededBy: number | null;
   /** The directory's `active` flag; null when the directory no longer exists. */
   directoryActive: boolean | null;
+  /** Whether the directory's definition can look a listing up (`verify`). */
+  canVerify: boolean;
   /** Another row holding this (customer, directory), if any. */
   holder: { jobId: string; status: SubmissionStatus } | null;
 }
@@ -123,9 +125,12 @@ export function retryPlan(rows: readonly RetryRow[]): RetryDecision[] {
         );
       default:
         // unknown, submitting, unverified: it may have been sent.
-        if (row.directoryActive !== true) {
+        if (row.directoryActive !== true || !row.canVerify) {
           const reason =
-            'it may have been sent, and the directory is inactive or gone; retry once it is active';
+            row.directoryActive !== true
+              ? 'it may have been sent, and the directory is inactive or gone; retry once it is active'
+              : 'it may have been sent, and the directory offers no lookup: a person must check it ' +
+                '(POST /v1/jobs with resubmit, by an admin, sends it anyway)';
           return row.status === 'unknown'
             ? none(reason)
             : { ...base(row), to: 'unknown', action: 'settle', reason };
@@ -256,6 +261,7 @@ export class PgJobQueries implements JobQueries {
         error_class: string | null;
         superseded_by: number | null;
         directory_active: boolean | null;
+        can_verify: boolean;
         holder_job: string | null;
         holder_status: SubmissionStatus | null;
       }>(RETRY_ROWS_SQL, [jobId]);
@@ -267,6 +273,7 @@ export class PgJobQueries implements JobQueries {
           errorClass: r.error_class,
           supersededBy: r.superseded_by,
           directoryActive: r.directory_active,
+          canVerify: r.can_verify,
           holder: r.holder_job && r.holder_status ? { jobId: r.holder_job, status: r.holder_status } : null,
         })),
       );
@@ -403,7 +410,8 @@ export function estimateWaitSeconds(position: number, finishedInWindow: number |
  */
 const RETRY_ROWS_SQL = `
 SELECT s.id, s.directory_id, s.status, s.evidence ->> 'skip' AS skip, s.error_class, s.superseded_by,
-       d.active AS directory_active, h.job_id AS holder_job, h.status AS holder_status
+       d.active AS directory_active, coalesce(d.definition ? 'verify', false) AS can_verify,
+       h.job_id AS holder_job, h.status AS holder_status
 FROM submissions s
 LEFT JOIN directories d ON d.id = s.directory_id
 LEFT JOIN LATERAL (

@@ -146,13 +146,23 @@ describe('no blind resend', () => {
     expect(await job(created.id)).toMatchObject({ status: 'completed', results: [{ status: 'unknown' }] });
 
     lab.control['lab-noverify'].answer = 'normal';
-    expect((await lab.api('POST', `/v1/jobs/${created.id}/retry`)).status).toBe(202);
-    await lab.deliver();
+    const retried = await lab.api('POST', `/v1/jobs/${created.id}/retry`);
+    expect(retried.status).toBe(409);
+    expect(retried.body.error.details).toEqual([
+      { field: 'directories.lab-noverify', message: expect.stringMatching(/offers no lookup: a person/) },
+    ]);
+    expect(lab.counts('lab-noverify')[c.profile.name]).toBe(1);
 
-    const after = await job(created.id);
+    // A worker that died after its post: the next run cannot look it up either, and does not resend it.
+    const d = await lab.customer('No Lookup Bistro');
+    const other = await newJob(d.id, ['lab-noverify']);
+    await lab.zombie(other.id, 'lab-noverify', { posted: true });
+    await lab.recover();
+    await lab.settle([other.id]);
+    const after = await job(other.id);
     expect(after.results[0]).toMatchObject({ status: 'unknown' });
     expect(after.results[0]?.error).toMatch(/offers no way to check/);
-    expect(lab.counts('lab-noverify')[c.profile.name]).toBe(1);
+    expect(lab.counts('lab-noverify')[d.profile.name]).toBe(1);
   });
 
   it('a same-name listing with another business’s phone and e-mail is unknown for a person, not submitted', async () => {

@@ -25,6 +25,7 @@ const row = (over: Partial<RetryRow>): RetryRow => ({
   errorClass: null,
   supersededBy: null,
   directoryActive: true,
+  canVerify: true,
   holder: null,
   ...over,
 });
@@ -36,6 +37,7 @@ const arbitraryRow: fc.Arbitrary<RetryRow> = fc.record({
   errorClass: fc.constantFrom(null, 'login_required', 'timeout'),
   supersededBy: fc.constantFrom(null, 7),
   directoryActive: fc.constantFrom(true, false, null),
+  canVerify: fc.boolean(),
   holder: fc.constantFrom(null, { jobId: 'j', status: 'submitted' as SubmissionStatus }),
 });
 
@@ -51,7 +53,10 @@ describe('retryPlan', () => {
           if (decision.action === 'none') expect(decision.to).toBe(r.status);
           // What may have been sent is looked up first, never put back to 'prepared'.
           if ([...IN_DOUBT_STATUSES, 'unknown'].includes(r.status)) expect(decision.to).not.toBe('prepared');
-          if (decision.action === 'verify') expect(decision.to).toBe('unverified');
+          if (decision.action === 'verify') {
+            expect(decision.to).toBe('unverified');
+            expect(r.canVerify && r.directoryActive).toBe(true);
+          }
           // Settled without sending: only what the job left open, and only into a state with a reason.
           if (decision.action === 'settle') {
             expect(['prepared', 'submitting', 'unverified']).toContain(r.status);
@@ -87,6 +92,7 @@ describe('retryPlan', () => {
       row({ directoryId: 'captcha', status: 'needs_manual' }),
       row({ directoryId: 'taken', status: 'prepared', holder: { jobId: 'j8', status: 'submitted' } }),
       row({ directoryId: 'gone', status: 'submitting', directoryActive: false }),
+      row({ directoryId: 'no-lookup', status: 'unknown', canVerify: false }),
     ]);
     expect(plan.map((d) => [d.directoryId, d.action, d.to])).toEqual([
       ['cancelled', 'send', 'prepared'],
@@ -99,6 +105,7 @@ describe('retryPlan', () => {
       ['captcha', 'none', 'needs_manual'],
       ['taken', 'settle', 'skipped'],
       ['gone', 'settle', 'unknown'],
+      ['no-lookup', 'none', 'unknown'],
     ]);
     expect(plan[4]?.reason).toContain('j9');
     expect(plan[2]?.reason).toMatch(/inactive/);
