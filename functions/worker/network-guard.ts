@@ -214,8 +214,8 @@ export class NetworkGuard {
   }
 
   /**
-   * Decides one destination: the address to connect to (the first of those it resolved to, every one of
-   * them checked), a refusal, or a failure to resolve (which is not a refusal: the site is unreachable).
+   * Decides one destination: the address to connect to (one of those it resolved to, every one of them
+   * checked), a refusal, or a failure to resolve (which is not a refusal: the site is unreachable).
    */
   async admit(host: string, port: number): Promise<Admission> {
     const name = bareHost(host);
@@ -236,7 +236,9 @@ export class NetworkGuard {
         if (kind) return { refused: address === name ? kind : `resolves to ${address}, ${kind}` };
       }
     }
-    return { address: addresses[0] as string };
+    // IPv4 first, as Node did before v17: a Lambda function outside a dual-stack VPC has no IPv6 route, and the
+    // gate connects to one checked address (Chromium's own fallback between families is behind the proxy).
+    return { address: addresses.find((address) => isIP(address) === 4) ?? (addresses[0] as string) };
   }
 }
 

@@ -195,7 +195,8 @@ describe('admission', () => {
       'metadata.attacker.test': ['169.254.169.254'],
       'mixed.attacker.test': ['93.184.216.34', '10.1.2.3'],
       'v6.attacker.test': ['::ffff:127.0.0.1'],
-      'public.example.test': ['93.184.216.34', '2606:2800:220:1::'],
+      'public.example.test': ['2606:2800:220:1::', '93.184.216.34'],
+      'v6only.example.test': ['2606:2800:220:1::'],
     };
     const guard = new NetworkGuard({ resolve: async (host) => answers[host] ?? [] });
     expect(await guard.admit('metadata.attacker.test', 80)).toEqual({
@@ -207,7 +208,9 @@ describe('admission', () => {
     expect(await guard.admit('v6.attacker.test', 443)).toEqual({
       refused: 'resolves to ::ffff:127.0.0.1, loopback',
     });
+    // Every address checked; IPv4 preferred to connect to.
     expect(await guard.admit('public.example.test', 443)).toEqual({ address: '93.184.216.34' });
+    expect(await guard.admit('v6only.example.test', 443)).toEqual({ address: '2606:2800:220:1::' });
     expect(await guard.admit('[::1]', 443)).toEqual({ refused: 'loopback' });
     expect(await guard.admit('nowhere.test', 80)).toEqual({ failed: 'nowhere.test does not resolve' });
     expect(await guard.admit('public.example.test', 0)).toEqual({ refused: 'port 0' });
