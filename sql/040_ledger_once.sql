@@ -45,7 +45,7 @@ ALTER TABLE submissions ADD COLUMN superseded_by bigint REFERENCES submissions (
 
 -- Rows sent more than once before this migration (the defect it fixes): every older row of a (customer,
 -- directory) in a "may have been sent" state is superseded by the newest, which the site received last.
-WITH holders AS (
+WITH claimants AS (
   SELECT id, max(id) OVER (PARTITION BY customer_id, directory_id) AS newest
   FROM submissions
   WHERE status IN ('submitting', 'unverified', 'submitted', 'unknown')
@@ -53,7 +53,7 @@ WITH holders AS (
 UPDATE submissions s
 SET superseded_by = h.newest,
     evidence = s.evidence || jsonb_build_object('supersededBy', 'migration 040: sent again before uniqueness')
-FROM holders h
+FROM claimants h
 WHERE s.id = h.id AND h.id <> h.newest;
 
 -- The guarantee: at most one row per (customer, directory) that may have been sent or was sent. The
