@@ -3,12 +3,18 @@
  * it answers with each status. The router enforces the request side; openapi.ts publishes all of it; the
  * OpenAPI tests hold real responses to the response side.
  */
-import type { SchemaName } from './schemas.ts';
+import { DIRECTORY_ID_PATTERN, type SchemaName } from './schemas.ts';
 
 export interface ResponseContract {
   description: string;
   /** Body schema; absent for an empty body (204). */
   schema?: SchemaName;
+}
+
+/** A path parameter: what it holds, and its JSON Schema (published; the handler answers 404 or 400 itself). */
+export interface PathParam {
+  description: string;
+  schema: Record<string, unknown>;
 }
 
 export interface RouteContract {
@@ -17,7 +23,7 @@ export interface RouteContract {
   description?: string;
   tag: 'health' | 'customers' | 'jobs' | 'directories' | 'submissions' | 'dlq';
   /** Path parameters and what they hold. */
-  params?: Record<string, string>;
+  params?: Record<string, PathParam>;
   query?: SchemaName;
   body?: SchemaName;
   responses: Record<number, ResponseContract>;
@@ -27,6 +33,9 @@ const err = (description: string): ResponseContract => ({ description, schema: '
 
 /** Answers any keyed route may give, besides its own. */
 export const COMMON_RESPONSES: Record<number, ResponseContract> = {
+  400: err(
+    'Text the API cannot store as sent (NUL, an unpaired surrogate) in the path or query string, each named in details.',
+  ),
   403: { description: 'No API key, an unknown key, or (admin routes) a client key.', schema: 'Forbidden' },
   413: err('Body larger than the JSON limit (refused before parsing).'),
   414: err('URL longer than the limit.'),
@@ -34,7 +43,14 @@ export const COMMON_RESPONSES: Record<number, ResponseContract> = {
   500: err('Internal error; the body carries only a request id.'),
 };
 
-const UUID_ID = 'The resource id (uuid).';
+const UUID_ID: PathParam = {
+  description: 'The resource id (uuid); any other value is a 404.',
+  schema: { type: 'string', format: 'uuid' },
+};
+const directoryId = (description: string): PathParam => ({
+  description,
+  schema: { type: 'string', pattern: DIRECTORY_ID_PATTERN },
+});
 
 export const CONTRACTS: Record<string, RouteContract> = {
   'GET /health': {
@@ -174,7 +190,7 @@ export const CONTRACTS: Record<string, RouteContract> = {
     operationId: 'getDirectory',
     summary: 'A directory with its form definition',
     tag: 'directories',
-    params: { id: 'The directory id.' },
+    params: { id: directoryId('The directory id; any other value is a 404.') },
     responses: {
       200: { description: 'The directory.', schema: 'Directory' },
       404: err('No such directory.'),
@@ -184,7 +200,9 @@ export const CONTRACTS: Record<string, RouteContract> = {
     operationId: 'putDirectory',
     summary: 'Create or replace a directory and its form definition (admin)',
     tag: 'directories',
-    params: { id: 'The directory id: 1 to 63 lowercase letters, digits or dashes.' },
+    params: {
+      id: directoryId('The directory id: 1 to 63 lowercase letters, digits or dashes (400 otherwise).'),
+    },
     body: 'DirectoryPut',
     responses: {
       200: { description: 'Replaced (version raised).', schema: 'Directory' },
@@ -197,7 +215,7 @@ export const CONTRACTS: Record<string, RouteContract> = {
     operationId: 'deleteDirectory',
     summary: 'Deactivate a directory (admin; soft, since the ledger references it)',
     tag: 'directories',
-    params: { id: 'The directory id.' },
+    params: { id: directoryId('The directory id; any other value is a 404.') },
     responses: {
       204: { description: 'Deactivated (also when it already was).' },
       404: err('No such directory.'),
