@@ -42,35 +42,62 @@ export const NUL_FREE = '^[^\\u0000]*$';
 /** JSON Schema `pattern`: text without NUL with at least one character that is not whitespace. */
 export const NON_BLANK = `^[^\\u0000]*[^\\u0000${WHITESPACE}][^\\u0000]*$`;
 
-/** A field path as the API names it: `name`, `directoryIds[0]`, `definition.steps[3].selectors[0]`. */
+/** Path parts shown at each end of a deeper path; the middle is counted, so a detail stays small. */
+const PATH_ENDS = 8;
+
+/**
+ * A field path as the API names it: `name`, `directoryIds[0]`, `definition.steps[3].selectors[0]`; a path
+ * deeper than twice PATH_ENDS shows its ends around `[…N more…]`.
+ */
 export function fieldPath(parts: readonly (string | number)[], root: string): string {
   if (parts.length === 0) return root;
-  return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+  const step = (p: string | number, i: number) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`);
+  if (parts.length <= 2 * PATH_ENDS) return parts.map(step).join('');
+  const head = parts.slice(0, PATH_ENDS).map(step).join('');
+  const tail = parts
+    .slice(-PATH_ENDS)
+    .map((p, i) => step(p, i + 1))
+    .join('');
+  return `${head}[…${parts.length - 2 * PATH_ENDS} more…]${tail}`;
+}
+
+/** Where a value sits: its key in its parent, and the parent (a chain, so a path is built only when needed). */
+interface Place {
+  key: string | number;
+  parent: Place | undefined;
+}
+
+function pathOf(place: Place | undefined): (string | number)[] {
+  const parts: (string | number)[] = [];
+  for (let p = place; p; p = p.parent) parts.push(p.key);
+  return parts.reverse();
 }
 
 /**
  * Every text problem inside a parsed JSON value (strings and field names, at any depth), one per field, in
- * document order, at most `limit`. Iterative, so no nesting depth can overflow the stack.
+ * document order, at most `limit`. Iterative and linear in the size of the value, so no nesting depth can
+ * overflow the stack or take quadratic time.
  */
 export function textProblems(value: unknown, root: string, limit = 20): TextProblem[] {
   const problems: TextProblem[] = [];
-  const stack: Array<{ value: unknown; path: (string | number)[] }> = [{ value, path: [] }];
+  const stack: Array<{ value: unknown; place: Place | undefined }> = [{ value, place: undefined }];
   while (stack.length > 0 && problems.length < limit) {
-    const { value: v, path } = stack.pop() as { value: unknown; path: (string | number)[] };
+    const { value: v, place } = stack.pop() as { value: unknown; place: Place | undefined };
     if (typeof v === 'string') {
       const message = textProblem(v);
-      if (message) problems.push({ field: fieldPath(path, root), message });
+      if (message) problems.push({ field: fieldPath(pathOf(place), root), message });
     } else if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, i] });
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], place: { key: i, parent: place } });
     } else if (typeof v === 'object' && v !== null) {
       const entries = Object.entries(v).filter(([key]) => {
         const message = textProblem(key);
-        if (message) problems.push({ field: fieldPath(path, root), message: `field names ${message}` });
+        if (message)
+          problems.push({ field: fieldPath(pathOf(place), root), message: `field names ${message}` });
         return !message;
       });
       for (let i = entries.length - 1; i >= 0; i--) {
         const [key, child] = entries[i] as [string, unknown];
-        stack.push({ value: child, path: [...path, key] });
+        stack.push({ value: child, place: { key, parent: place } });
       }
     }
   }
