@@ -123,8 +123,12 @@ export const CONTRACTS: Record<string, RouteContract> = {
     body: 'JobCreate',
     responses: {
       202: { description: 'Accepted and queued (or pending, re-sent by recovery).', schema: 'JobAccepted' },
-      400: err('Invalid JSON, an invalid field, or unknown/inactive directories.'),
+      400: err('Invalid JSON or an invalid field.'),
       404: err('No such customer visible to this key.'),
+      409: err(
+        'The directory catalogue does not allow it now: unknown or inactive directoryIds (named in details), ' +
+          'or a package that selects no active directory.',
+      ),
       415: err('The body is not JSON.'),
     },
   },

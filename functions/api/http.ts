@@ -46,7 +46,8 @@ export const gatewayForbidden = () =>
   );
 export const forbidden = (message: string) => new HttpError(403, 'forbidden', message);
 export const notFound = (what: string) => new HttpError(404, 'not_found', `${what} not found`);
-export const conflict = (message: string) => new HttpError(409, 'conflict', message);
+export const conflict = (message: string, details?: FieldError[]) =>
+  new HttpError(409, 'conflict', message, details);
 export const payloadTooLarge = (limit: number) =>
   new HttpError(413, 'payload_too_large', `request body is larger than the ${limit}-byte limit`);
 export const uriTooLong = (limit: number) =>

@@ -10,7 +10,7 @@ import type { Job, JobStatus, JobStore } from '#shared/job-store';
 import type { Submission, SubmissionLedger } from '#shared/submission-ledger';
 import { describeError, MetricUnit } from '#shared/telemetry';
 import { CURSOR_PARTS, decodeCursor, encodeCursor } from './cursor.ts';
-import { badRequest, type Caller, canSee, conflict, json, notFound } from './http.ts';
+import { type Caller, canSee, conflict, json, notFound } from './http.ts';
 import { estimateWaitSeconds, type JobQueries } from './job-queries.ts';
 import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
 
@@ -119,7 +119,7 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
           const usable = new Set(found.filter((d) => d.active).map((d) => d.id));
           const bad = body.directoryIds.filter((id) => !usable.has(id));
           if (bad.length > 0) {
-            throw badRequest('unknown or inactive directories', [
+            throw conflict('unknown or inactive directories', [
               { field: 'directoryIds', message: `unknown or inactive: ${bad.join(', ')}` },
             ]);
           }
@@ -127,7 +127,7 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
         } else {
           directoryIds = found.map((d) => d.id);
           if (directoryIds.length === 0) {
-            throw badRequest('no active directories in that package', [
+            throw conflict('no active directories in that package', [
               { field: 'package', message: 'selects no active directory' },
             ]);
           }

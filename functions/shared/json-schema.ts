@@ -49,15 +49,19 @@ export function makeAjv(options: { coerceTypes: boolean } = { coerceTypes: false
     useDefaults: options.coerceTypes,
   });
   addFormats(ajv, ['email', 'uuid', 'uri', 'date-time']);
-  // JSON Schema's `regex` format is an ECMA-262 regular expression: here, one `new RegExp` accepts, the way
-  // the form engine compiles it (ajv-formats' own version adds the `u` flag, which is stricter).
   ajv.addFormat('regex', { type: 'string', validate: isRegExp });
   for (const keyword of ['components', 'x-message', 'x-errors']) ajv.addKeyword({ keyword });
   return ajv;
 }
 
+/**
+ * The `regex` format: an ECMA-262 regular expression in its strict (Unicode) syntax, as JSON Schema validators
+ * read the format (ajv-formats' version omits the `u` flag), that also compiles the way the form engine
+ * compiles it (no flags).
+ */
 function isRegExp(pattern: string): boolean {
   try {
+    new RegExp(pattern, 'u');
     new RegExp(pattern);
     return true;
   } catch {

@@ -196,7 +196,7 @@ const regex: JsonSchema = {
   format: 'regex',
   pattern: NON_BLANK,
   'x-message': 'must be a valid regular expression',
-  description: 'A JavaScript regular expression.',
+  description: 'A JavaScript (ECMA-262) regular expression, valid in its strict Unicode syntax too.',
 };
 const timeoutMs: JsonSchema = {
   type: 'integer',
