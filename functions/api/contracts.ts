@@ -9,7 +9,35 @@ export interface ResponseContract {
   description: string;
   /** Body schema; absent for an empty body (204). */
   schema?: SchemaName;
+  /**
+   * OpenAPI links: which operations this answer leads to, each path parameter given as a runtime expression
+   * (`$response.body#/id`), so clients (and Schemathesis' stateful phase) can follow them.
+   */
+  links?: Record<string, { operationId: string; parameters: Record<string, string> }>;
 }
+
+/** Links to operations on the resource whose id is at `expression`. */
+const linksTo = (expression: string, operations: Record<string, string>): ResponseContract['links'] =>
+  Object.fromEntries(
+    Object.entries(operations).map(([name, operationId]) => [
+      name,
+      { operationId, parameters: { id: expression } },
+    ]),
+  );
+const customerLinks = linksTo('$response.body#/id', {
+  GetCustomer: 'getCustomer',
+  UpdateCustomer: 'updateCustomer',
+  GetCustomerQueue: 'getCustomerQueue',
+});
+const jobLinks = linksTo('$response.body#/id', {
+  GetJob: 'getJob',
+  CancelJob: 'cancelJob',
+  RetryJob: 'retryJob',
+});
+const directoryLinks = linksTo('$request.path.id', {
+  GetDirectory: 'getDirectory',
+  DeleteDirectory: 'deleteDirectory',
+});
 
 /** A path parameter: what it holds, and its JSON Schema (published; the handler answers 404 or 400 itself). */
 export interface PathParam {
@@ -78,7 +106,7 @@ export const CONTRACTS: Record<string, RouteContract> = {
     tag: 'customers',
     body: 'CustomerCreate',
     responses: {
-      201: { description: 'Created.', schema: 'Customer' },
+      201: { description: 'Created.', schema: 'Customer', links: customerLinks },
       400: err('Invalid JSON or an invalid field (each named in details).'),
       415: err('The body is not JSON.'),
     },
@@ -122,7 +150,11 @@ export const CONTRACTS: Record<string, RouteContract> = {
     tag: 'jobs',
     body: 'JobCreate',
     responses: {
-      202: { description: 'Accepted and queued (or pending, re-sent by recovery).', schema: 'JobAccepted' },
+      202: {
+        description: 'Accepted and queued (or pending, re-sent by recovery).',
+        schema: 'JobAccepted',
+        links: jobLinks,
+      },
       400: err('Invalid JSON or an invalid field.'),
       404: err('No such customer visible to this key.'),
       409: err(
@@ -209,8 +241,8 @@ export const CONTRACTS: Record<string, RouteContract> = {
     },
     body: 'DirectoryPut',
     responses: {
-      200: { description: 'Replaced (version raised).', schema: 'Directory' },
-      201: { description: 'Created.', schema: 'Directory' },
+      200: { description: 'Replaced (version raised).', schema: 'Directory', links: directoryLinks },
+      201: { description: 'Created.', schema: 'Directory', links: directoryLinks },
       400: err('Invalid JSON, an invalid field, or an invalid form definition (the field is named).'),
       415: err('The body is not JSON.'),
     },

@@ -38,6 +38,7 @@ function response(contract: ResponseContract, status: number) {
     description: contract.description,
     headers,
     ...(contract.schema ? { content: { 'application/json': { schema: ref(contract.schema) } } } : {}),
+    ...(contract.links ? { links: contract.links } : {}),
   };
 }
 
