@@ -98,6 +98,14 @@ export const WORKER = {
   retryBaseDelayMs: 500,
   /** Politeness: the minimum gap between two submissions to the same directory site, across workers. */
   siteMinGapMs: 1_000,
+  /**
+   * Politeness lease: a worker visiting a site holds a lease row on it (site_visits), renewed every third of
+   * this while the visit lasts and released at its end. A worker that dies mid-visit blocks its site at most
+   * this long. 60 s: four times the longest form step (stepTimeoutMs), so even renewals stalled for a whole
+   * step (a slow database) keep the lease, yet short beside siteWaitMaxMs, so a waiting job outlasts a
+   * crashed holder instead of giving up.
+   */
+  siteLeaseSeconds: 60,
   /** Longest backoff between two transient retries of one directory (the base doubles up to this). */
   retryMaxDelayMs: 10_000,
   /**
@@ -348,6 +356,39 @@ export const FUNCTION_DEFAULTS = {
   subscriber: { timeoutSeconds: 30, memoryMb: 256 },
   /** Migrations on deploy: long enough for a large index build, short of the deploy timing out. */
   trigger: { timeoutSeconds: 300, memoryMb: 512 },
+} as const;
+
+/**
+ * Postgres connections. Every function reaches Postgres through a small pool per Lambda container (a
+ * container serves one invocation at a time), so the database sees at most functions x concurrency x pool
+ * connections; docs/infrastructure.md works the budget out for the default stage.
+ */
+export const DATABASE = {
+  /**
+   * Pool size per Lambda container, by function kind (CDK sets DATABASE_POOL_MAX from it). API: 1, since an
+   * API request's queries are short and the API's concurrency is the largest and least bounded multiplier
+   * (parallel reads of one request wait their turn, milliseconds). Worker: 2, so the heartbeat and the site
+   * lease renewal do not queue behind the job's own writes. Scheduled (recovery): 2, as many as a run
+   * overlaps. Trigger (migrate): 1 session connection. Subscriber (Slack notifier): none.
+   */
+  poolMax: { api: 1, worker: 2, scheduled: 2, subscriber: 0, trigger: 1 },
+  /** A connection (TCP, TLS, authentication) not made within this fails: a cold start never hangs. */
+  connectTimeoutMs: 5_000,
+  /**
+   * Statement timeout of every request-path transaction (SET LOCAL, so it holds behind a transaction
+   * pooler; it is not sent as a startup parameter, which PgBouncer refuses and RDS Proxy pins on). Single
+   * statements outside a transaction run under the role's own default (see docs/infrastructure.md). 25 s:
+   * under API Gateway's 29 s, so a request's transaction ends, and frees its row locks, before the caller
+   * is told it timed out.
+   */
+  statementTimeoutMs: 25_000,
+  /** Idle pooled connections close after this (when the container runs; a frozen one keeps them). */
+  idleTimeoutMs: 30_000,
+  /**
+   * How long a migration run waits for another run's migration lock (a second deploy) before it fails,
+   * inside the migrate trigger's timeout, so a lock left behind can never hang a deploy.
+   */
+  migrationLockWaitSeconds: 120,
 } as const;
 
 /** Async invocations (schedules, SNS subscribers): retries before the on-failure destination keeps the event. */

@@ -96,7 +96,9 @@ export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<
     customers: new CachedCustomerStore(db, new PgCustomerStore(db), metrics),
     directories: new CachedDirectoryStore(db, new PgDirectoryStore(db), metrics),
     browser,
-    politeness: new PgSitePoliteness(db, intEnv(env, 'SITE_MIN_GAP_MS', WORKER.siteMinGapMs)),
+    politeness: new PgSitePoliteness(db, intEnv(env, 'SITE_MIN_GAP_MS', WORKER.siteMinGapMs), {
+      leaseMs: intEnv(env, 'SITE_LEASE_MS', WORKER.siteLeaseSeconds * 1000),
+    }),
     registry: new PgWorkerRegistry(db),
     idempotency: new PowertoolsIdempotency({
       tableName: idempotencyTable,
