@@ -8,7 +8,7 @@
  * Every text field carries the NUL half of the one text rule (#shared/text) as a `pattern`.
  * `x-message` and `x-errors` (OpenAPI specification extensions) word failures (#shared/json-schema).
  */
-import { DEFINITION_SCHEMAS, HTTP_URL_PATTERN } from '#functions/worker/form-definition';
+import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA } from '#functions/worker/form-definition';
 import { PACKAGES, PAGINATION, PRIORITY_TIERS } from '#policy';
 import { JOB_STATUSES } from '#shared/job-store';
 import { ref } from '#shared/json-schema';
@@ -94,12 +94,6 @@ const profileProperties = {
 };
 
 export const DIRECTORY_ID_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
-const httpUrl = {
-  type: 'string',
-  maxLength: 2048,
-  pattern: HTTP_URL_PATTERN,
-  'x-message': 'must be an http(s) URL',
-};
 const directoryId = {
   type: 'string',
   pattern: DIRECTORY_ID_PATTERN,
@@ -375,10 +369,10 @@ export const SCHEMAS = {
     properties: {
       name: nonBlank(200),
       site: {
-        ...httpUrl,
+        ...HTTP_URL_SCHEMA,
         description: 'Origin the politeness limits apply to; default: the origin of the submission URL.',
       },
-      submissionUrl: { ...httpUrl, description: 'Default: definition.submissionUrl.' },
+      submissionUrl: { ...HTTP_URL_SCHEMA, description: 'Default: definition.submissionUrl.' },
       category: nonBlank(120),
       tier: {
         type: 'integer',

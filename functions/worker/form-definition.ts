@@ -144,7 +144,7 @@ const REST = '[^\\u0000-\\u0020\\u007f]';
 /**
  * JSON Schema `pattern` of an absolute http(s) URL: a host (dotted-quad IPv4, or names whose last label
  * starts with a letter) and port a browser accepts, then any path, query and fragment without spaces or
- * controls. The API's directory URLs use it too (schemas.ts).
+ * controls.
  */
 export const HTTP_URL_PATTERN = `^https?://${HOST}${PORT}(?:[/?#]${REST}*)?$`;
 
@@ -167,12 +167,13 @@ function urlTemplate(placeholders: readonly string[]): JsonSchema {
   };
 }
 
-const httpUrl: JsonSchema = {
+/** The schema of an absolute http(s) URL, as definitions and the API's directory fields state it. */
+export const HTTP_URL_SCHEMA = {
   type: 'string',
   maxLength: DEFINITION_LIMITS.urlLength,
   pattern: HTTP_URL_PATTERN,
   'x-message': 'must be an http(s) URL',
-};
+} as const;
 const text = (description: string): JsonSchema => ({
   type: 'string',
   minLength: 1,
@@ -269,7 +270,10 @@ const VERIFICATION_PROPERTIES: PropertiesOf<Verification> = {
 };
 
 const DEFINITION_PROPERTIES: PropertiesOf<FormDefinition> = {
-  submissionUrl: { ...httpUrl, description: 'Where the form lives; the first goto without a url opens it.' },
+  submissionUrl: {
+    ...HTTP_URL_SCHEMA,
+    description: 'Where the form lives; the first goto without a url opens it.',
+  },
   steps: {
     type: 'array',
     minItems: 1,

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { CONTRACTS } from '#functions/api/contracts';
 import { buildOpenApiDocument } from '#functions/api/openapi';
 import { SCHEMAS } from '#functions/api/schemas';
-import { DEFINITION_SCHEMAS, parseFormDefinition } from '#functions/worker/form-definition';
+import { DEFINITION_SCHEMAS, HTTP_URL_PATTERN, parseFormDefinition } from '#functions/worker/form-definition';
 import { allVariants } from '#local/fixtures/variants';
 import { PROJECT_ROOT } from '#local/services/python';
 import { compileComponent, makeAjv, registerComponents } from '#shared/json-schema';
@@ -91,6 +91,42 @@ describe('the OpenAPI document', () => {
     expect(put).toEqual({ $ref: '#/components/schemas/FormDefinition' });
     for (const [name, schema] of Object.entries(DEFINITION_SCHEMAS)) {
       expect(doc.components.schemas[name as keyof typeof doc.components.schemas], name).toBe(schema);
+    }
+  });
+
+  it('calls a URL valid only when a browser opens it (no URL the document allows fails the worker’s check)', () => {
+    const opens = (url: string) => ['http:', 'https:'].includes(new URL(url).protocol);
+    fc.assert(
+      fc.property(fc.stringMatching(new RegExp(HTTP_URL_PATTERN)), (url) => {
+        expect(opens(url), url).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    const template = (DEFINITION_SCHEMAS.FormVerification.properties.url as { pattern: string }).pattern;
+    fc.assert(
+      fc.property(fc.stringMatching(new RegExp(template)), (url) => {
+        const expanded = url.replace(/\{([a-zA-Z]+)\}/g, (_, name) =>
+          name === 'origin' ? 'http://x.test' : 'x',
+        );
+        expect(opens(expanded), url).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    for (const url of [
+      'http://127.0.0.1:8080/add',
+      'https://directory.example/add?x=1#y',
+      'http://localhost',
+    ]) {
+      expect(new RegExp(HTTP_URL_PATTERN).test(url), url).toBe(true);
+    }
+    for (const url of [
+      'ftp://x.test',
+      'http://a:99999',
+      'http://1.2.3.999',
+      'http://x.test/a b',
+      'http://',
+    ]) {
+      expect(new RegExp(HTTP_URL_PATTERN).test(url), url).toBe(false);
     }
   });
 
