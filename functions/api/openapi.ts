@@ -137,7 +137,8 @@ export function buildOpenApiDocument() {
         'Text is stored exactly as sent or refused: JSON bodies must be UTF-8 (a body that is not, or declares ' +
         'another charset, is a 400), and no text (body strings and field names, path, query, headers read) ' +
         'may contain NUL (U+0000, also stated as a pattern on each text field) or an unpaired surrogate (a ' +
-        '\\ud800-\\udfff escape without its pair): 400 naming the field. See docs/api.md.',
+        '\\ud800-\\udfff escape without its pair): 400 naming the field. Each query parameter may be given ' +
+        'once, integers written as JSON writes them. See docs/api.md.',
     },
     servers: [{ url: 'http://127.0.0.1:3000', description: 'npm start' }],
     security: [{ apiKey: [] }],

@@ -81,7 +81,9 @@ export function makeApiHandler(
       }
       const params = (event.pathParameters ?? {}) as Record<string, string>;
       refuseBadText(params, 'path', 'path');
-      const query = contract.query ? validateQuery(contract.query, event.queryStringParameters) : {};
+      const query = contract.query
+        ? validateQuery(contract.query, event.queryStringParameters, event.multiValueQueryStringParameters)
+        : {};
       const body = contract.body ? validateBody(contract.body, jsonBody(event)) : undefined;
       return implementation({ event, context, caller, params, query, body });
     };

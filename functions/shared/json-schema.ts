@@ -33,10 +33,10 @@ const DOCUMENT_ID = 'https://formfleet.invalid/openapi.json';
 export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 /**
- * An Ajv for request data: bodies as sent, or (coerceTypes) query strings, whose values all arrive as
- * strings, with numbers and booleans coerced and defaults filled in.
+ * An Ajv for request data, validating values as they are (no type coercion: query strings are typed by
+ * validation.ts first, more strictly than Ajv would); with useDefaults, defaults are filled in.
  */
-export function makeAjv(options: { coerceTypes: boolean } = { coerceTypes: false }): Ajv {
+export function makeAjv(options: { useDefaults?: boolean } = {}): Ajv {
   const ajv = new Ajv2020({
     allErrors: true,
     verbose: true,
@@ -45,8 +45,7 @@ export function makeAjv(options: { coerceTypes: boolean } = { coerceTypes: false
     strictRequired: false,
     allowUnionTypes: true,
     discriminator: true,
-    coerceTypes: options.coerceTypes,
-    useDefaults: options.coerceTypes,
+    useDefaults: options.useDefaults ?? false,
   });
   addFormats(ajv, ['email', 'uuid', 'uri', 'date-time']);
   ajv.addFormat('regex', { type: 'string', validate: isRegExp });

@@ -278,6 +278,20 @@ describe('a tampered cursor (was a 500 from Postgres)', () => {
   });
 });
 
+describe('a query string read strictly', () => {
+  it('refuses a parameter given twice and a number in any spelling but JSON’s, naming the parameter', async () => {
+    const twice = await send('GET', '/v1/dlq?maxPerTier=junk&maxPerTier=5');
+    expect(twice.status).toBe(400);
+    expect(twice.body.error.details).toEqual([{ field: 'maxPerTier', message: 'must be given once' }]);
+    for (const spelling of ['5%0C', '%205', '0x5', '05']) {
+      const res = await send('GET', `/v1/dlq?maxPerTier=${spelling}`);
+      expect(res.status, spelling).toBe(400);
+      expect(res.body.error.details).toEqual([{ field: 'maxPerTier', message: 'must be an integer' }]);
+    }
+    expect((await send('GET', '/v1/dlq?maxPerTier=5')).status).toBe(200);
+  });
+});
+
 describe('a body that is not an object', () => {
   it('answers POST /v1/jobs with [], null, "x" or 1 with a first detail that says so', async () => {
     for (const body of ['[]', 'null', '"x"', '1']) {

@@ -131,6 +131,35 @@ describe('error details', () => {
   });
 });
 
+describe('query strings', () => {
+  it('type text by JSON’s grammar only: no spaces, signs, leading zeros, hex or other spellings', () => {
+    expect(validateQuery('JobQuery', { limit: '5' })).toEqual({ limit: 5 });
+    expect(validateQuery('DirectoryQuery', { active: 'false', tier: '2' })).toEqual({
+      active: false,
+      tier: 2,
+      limit: 50,
+    });
+    for (const limit of [' 5', '5\f', '+5', '007', '0x10', '5.0', '1e1', '']) {
+      expect(refusal(() => validateQuery('JobQuery', { limit })).details, JSON.stringify(limit)).toEqual([
+        { field: 'limit', message: 'must be an integer' },
+      ]);
+    }
+    for (const active of ['TRUE', '1', 'yes']) {
+      expect(refusal(() => validateQuery('DirectoryQuery', { active })).details).toEqual([
+        { field: 'active', message: 'must be true or false' },
+      ]);
+    }
+  });
+
+  it('refuse a parameter given twice (API Gateway would keep the last without a word)', () => {
+    const err = refusal(() =>
+      validateQuery('DlqQuery', { maxPerTier: '5' }, { maxPerTier: ['junk', '5'], other: ['a', 'b'] }),
+    );
+    expect(err.details).toEqual([{ field: 'maxPerTier', message: 'must be given once' }]);
+    expect(validateQuery('DlqQuery', { maxPerTier: '5' }, { maxPerTier: ['5'] })).toEqual({ maxPerTier: 5 });
+  });
+});
+
 describe('the cursor decoder', () => {
   const timestamp = (y: number, mo: number, d: number, h: number, mi: number, s: number) =>
     `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}T` +
