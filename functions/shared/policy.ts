@@ -332,6 +332,72 @@ export const LOCAL = {
   ops: { pollMs: 1_000, waitTimeoutSeconds: 900 },
 } as const;
 
+/** A range of addresses the worker's browser must never reach, and what it is (named in the refusal). */
+export interface BlockedRange {
+  readonly cidr: string;
+  readonly kind: string;
+}
+
+/**
+ * What the worker's browser may reach (functions/worker/network-guard.ts). Directory sites are untrusted third
+ * parties: a page (or a definition) could aim the browser at the Lambda runtime API (127.0.0.1:9001), the
+ * instance or container credentials (169.254.169.254, 169.254.170.2, fd00:ec2::254), or anything on a private
+ * network the function can see. Every connection the browser makes goes through a gate that resolves the
+ * name itself, refuses an address in any range below, and connects to exactly the address it checked.
+ * Nothing here opens anything: the only allowance is the local runtime's explicit list of its fixture sites
+ * (BROWSER_ALLOWED_ORIGINS, refused in Lambda).
+ */
+export const BROWSER_NETWORK = {
+  /** The only schemes a definition may navigate to; a page's own file:, chrome: and data: navigations Chromium refuses. */
+  schemes: ['http:', 'https:'],
+  /** IPv4 special-purpose ranges (IANA registry) no directory site is served from. */
+  blockedIpv4: [
+    { cidr: '0.0.0.0/8', kind: 'this-network (0.0.0.0 reaches the host itself)' },
+    { cidr: '10.0.0.0/8', kind: 'private' },
+    { cidr: '100.64.0.0/10', kind: 'shared address space (CGNAT)' },
+    { cidr: '127.0.0.0/8', kind: 'loopback' },
+    { cidr: '169.254.0.0/16', kind: 'link-local (cloud metadata and credentials)' },
+    { cidr: '172.16.0.0/12', kind: 'private' },
+    { cidr: '192.0.0.0/24', kind: 'IETF protocol assignments' },
+    { cidr: '192.0.2.0/24', kind: 'documentation' },
+    { cidr: '192.88.99.0/24', kind: '6to4 relay' },
+    { cidr: '192.168.0.0/16', kind: 'private' },
+    { cidr: '198.18.0.0/15', kind: 'benchmarking' },
+    { cidr: '198.51.100.0/24', kind: 'documentation' },
+    { cidr: '203.0.113.0/24', kind: 'documentation' },
+    { cidr: '224.0.0.0/4', kind: 'multicast' },
+    { cidr: '240.0.0.0/4', kind: 'reserved (and broadcast)' },
+  ],
+  /**
+   * IPv6 special-purpose ranges. IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) addresses are
+   * judged by the IPv4 address they carry, so a public site behind DNS64 still works.
+   */
+  blockedIpv6: [
+    { cidr: '::1/128', kind: 'loopback' },
+    { cidr: '::/128', kind: 'unspecified' },
+    { cidr: '::/96', kind: 'IPv4-compatible (deprecated)' },
+    { cidr: '64:ff9b:1::/48', kind: 'NAT64 local use' },
+    { cidr: '100::/64', kind: 'discard' },
+    { cidr: '2001::/23', kind: 'IETF protocol assignments (Teredo and others)' },
+    { cidr: '2001:db8::/32', kind: 'documentation' },
+    { cidr: '2002::/16', kind: '6to4' },
+    { cidr: 'fc00::/7', kind: 'unique local (private; fd00:ec2::254 is instance metadata)' },
+    { cidr: 'fe80::/10', kind: 'link-local' },
+    { cidr: 'fec0::/10', kind: 'site-local (deprecated)' },
+    { cidr: 'ff00::/8', kind: 'multicast' },
+  ],
+  /** A destination's name must resolve within this, or the request fails like an unreachable site. */
+  resolveTimeoutMs: 5_000,
+  /** Refused attempts kept per directory visit for the ledger's evidence (the rest are counted). */
+  evidenceMaxAttempts: 10,
+} as const satisfies {
+  schemes: readonly string[];
+  blockedIpv4: readonly BlockedRange[];
+  blockedIpv6: readonly BlockedRange[];
+  resolveTimeoutMs: number;
+  evidenceMaxAttempts: number;
+};
+
 /** Names used for metrics and logs. */
 export const SERVICE = {
   name: 'formfleet',
@@ -463,6 +529,11 @@ export const METRIC_NAMES = {
   jobDuration: 'JobDuration',
   /** `Submission_<status>` counts one settled directory. */
   submissionPrefix: 'Submission_',
+  /**
+   * Count 1 per connection or navigation the worker's browser was refused (network guard): a directory page
+   * that reaches for loopback, link-local, private addresses or a non-web scheme (docs/runbooks/blocked-destination.md).
+   */
+  browserRequestRefused: 'BrowserRequestRefused',
 } as const;
 
 /**

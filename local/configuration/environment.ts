@@ -113,6 +113,13 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     meaning: "a Chromium binary to use instead of @sparticuz/chromium's",
   },
   {
+    name: 'BROWSER_ALLOWED_ORIGINS',
+    group: 'local',
+    usedBy: 'worker (set by npm start and the tests)',
+    meaning:
+      "origins (`http://127.0.0.1:<port>`, comma-separated) the worker's browser may reach although they are loopback or private: the local fixture sites. Unset, nothing private is reachable; set in Lambda, the worker refuses to start (see BROWSER_NETWORK in policy)",
+  },
+  {
     name: 'PG_BIN_DIR',
     group: 'local',
     usedBy: 'npm start, npm test',

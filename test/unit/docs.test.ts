@@ -108,6 +108,7 @@ const RUNBOOKS = [
   'docs/runbooks/rate-limits.md',
   'docs/runbooks/scale-workers.md',
   'docs/runbooks/deploy-rollback.md',
+  'docs/runbooks/blocked-destination.md',
 ];
 
 function markdownFiles(dir: string): string[] {
