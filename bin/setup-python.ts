@@ -1,4 +1,4 @@
-/** `npm run setup:python`: creates .venv with the pinned moto server and cfn-lint. */
+/** `npm run setup:python`: creates .venv with the pinned moto server, cfn-lint and Schemathesis. */
 import { ensurePythonTools, VENV_DIR } from '#local/services/python';
 
 await ensurePythonTools((line) => console.log(line));

@@ -3,8 +3,10 @@
  * functions the Lambdas run. Like API Gateway it answers 403 {"message":"Forbidden"} for a missing or unknown
  * API key on a keyed route (handlers then see requestContext.identity.apiKeyId, the key's id, never its
  * value), throttles each key with its usage plan's token bucket (429 {"message":"Too Many Requests"}), and
- * refuses bodies over API Gateway's 10 MB ceiling with 413.
+ * refuses bodies over API Gateway's 10 MB ceiling with 413. A body that is not UTF-8 reaches the handler as
+ * base64 of its bytes (as API Gateway passes binary media types), never decoded leniently.
  */
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
@@ -109,6 +111,18 @@ function lambdaContext(fn: string): Context {
   };
 }
 
+/**
+ * The body as API Gateway hands it to a Lambda: text when it is UTF-8; otherwise the raw bytes as base64
+ * (as API Gateway passes binary media types), never a lenient decoding that would turn the bytes that are
+ * not UTF-8 into U+FFFD. The handler's fatal decoder then refuses them with a 400 that says why.
+ */
+function eventBody(body: Buffer): Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'> {
+  if (body.length === 0) return { body: null, isBase64Encoded: false };
+  return isUtf8(body)
+    ? { body: body.toString('utf8'), isBase64Encoded: false }
+    : { body: body.toString('base64'), isBase64Encoded: true };
+}
+
 export function toProxyEvent(
   req: IncomingMessage,
   url: URL,
@@ -142,8 +156,7 @@ export function toProxyEvent(
     multiValueQueryStringParameters: Object.keys(multiQuery).length > 0 ? multiQuery : null,
     pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null,
     stageVariables: null,
-    body: body.length > 0 ? body.toString('utf8') : null,
-    isBase64Encoded: false,
+    ...eventBody(body),
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',

@@ -3,12 +3,46 @@
  * it answers with each status. The router enforces the request side; openapi.ts publishes all of it; the
  * OpenAPI tests hold real responses to the response side.
  */
-import type { SchemaName } from './schemas.ts';
+import { DIRECTORY_ID_PATTERN, type SchemaName } from './schemas.ts';
 
 export interface ResponseContract {
   description: string;
   /** Body schema; absent for an empty body (204). */
   schema?: SchemaName;
+  /**
+   * OpenAPI links: which operations this answer leads to, each path parameter given as a runtime expression
+   * (`$response.body#/id`), so clients (and Schemathesis' stateful phase) can follow them.
+   */
+  links?: Record<string, { operationId: string; parameters: Record<string, string> }>;
+}
+
+/** Links to operations on the resource whose id is at `expression`. */
+const linksTo = (expression: string, operations: Record<string, string>): ResponseContract['links'] =>
+  Object.fromEntries(
+    Object.entries(operations).map(([name, operationId]) => [
+      name,
+      { operationId, parameters: { id: expression } },
+    ]),
+  );
+const customerLinks = linksTo('$response.body#/id', {
+  GetCustomer: 'getCustomer',
+  UpdateCustomer: 'updateCustomer',
+  GetCustomerQueue: 'getCustomerQueue',
+});
+const jobLinks = linksTo('$response.body#/id', {
+  GetJob: 'getJob',
+  CancelJob: 'cancelJob',
+  RetryJob: 'retryJob',
+});
+const directoryLinks = linksTo('$request.path.id', {
+  GetDirectory: 'getDirectory',
+  DeleteDirectory: 'deleteDirectory',
+});
+
+/** A path parameter: what it holds, and its JSON Schema (published; the handler answers 404 or 400 itself). */
+export interface PathParam {
+  description: string;
+  schema: Record<string, unknown>;
 }
 
 export interface RouteContract {
@@ -17,7 +51,7 @@ export interface RouteContract {
   description?: string;
   tag: 'health' | 'customers' | 'jobs' | 'directories' | 'submissions' | 'dlq';
   /** Path parameters and what they hold. */
-  params?: Record<string, string>;
+  params?: Record<string, PathParam>;
   query?: SchemaName;
   body?: SchemaName;
   /** Request headers the route reads (besides x-api-key), published as header parameters. */
@@ -29,6 +63,9 @@ const err = (description: string): ResponseContract => ({ description, schema: '
 
 /** Answers any keyed route may give, besides its own. */
 export const COMMON_RESPONSES: Record<number, ResponseContract> = {
+  400: err(
+    'Text the API cannot store as sent (NUL, an unpaired surrogate) in the path or query string, each named in details.',
+  ),
   403: { description: 'No API key, an unknown key, or (admin routes) a client key.', schema: 'Forbidden' },
   413: err('Body larger than the JSON limit (refused before parsing).'),
   414: err('URL longer than the limit.'),
@@ -36,7 +73,14 @@ export const COMMON_RESPONSES: Record<number, ResponseContract> = {
   500: err('Internal error; the body carries only a request id.'),
 };
 
-const UUID_ID = 'The resource id (uuid).';
+const UUID_ID: PathParam = {
+  description: 'The resource id (uuid); any other value is a 404.',
+  schema: { type: 'string', format: 'uuid' },
+};
+const directoryId = (description: string): PathParam => ({
+  description,
+  schema: { type: 'string', pattern: DIRECTORY_ID_PATTERN },
+});
 
 export const CONTRACTS: Record<string, RouteContract> = {
   'GET /health': {
@@ -64,7 +108,7 @@ export const CONTRACTS: Record<string, RouteContract> = {
     tag: 'customers',
     body: 'CustomerCreate',
     responses: {
-      201: { description: 'Created.', schema: 'Customer' },
+      201: { description: 'Created.', schema: 'Customer', links: customerLinks },
       400: err('Invalid JSON or an invalid field (each named in details).'),
       415: err('The body is not JSON.'),
     },
@@ -121,10 +165,18 @@ export const CONTRACTS: Record<string, RouteContract> = {
       },
     },
     responses: {
-      202: { description: 'Accepted and queued (or pending, re-sent by recovery).', schema: 'JobAccepted' },
-      400: err('Invalid JSON, an invalid field or Idempotency-Key, or unknown/inactive directories.'),
+      202: {
+        description: 'Accepted and queued (or pending, re-sent by recovery).',
+        schema: 'JobAccepted',
+        links: jobLinks,
+      },
+      400: err('Invalid JSON, an invalid field or Idempotency-Key.'),
       404: err('No such customer visible to this key.'),
-      409: err('The Idempotency-Key was used within 24 h with another body.'),
+      409: err(
+        'The directory catalogue does not allow it now: unknown or inactive directoryIds (named in details), ' +
+          'or a package that selects no active directory; or the Idempotency-Key was used within 24 h with ' +
+          'another body.',
+      ),
       415: err('The body is not JSON.'),
     },
   },
@@ -196,7 +248,7 @@ export const CONTRACTS: Record<string, RouteContract> = {
     operationId: 'getDirectory',
     summary: 'A directory with its form definition',
     tag: 'directories',
-    params: { id: 'The directory id.' },
+    params: { id: directoryId('The directory id; any other value is a 404.') },
     responses: {
       200: { description: 'The directory.', schema: 'Directory' },
       404: err('No such directory.'),
@@ -206,11 +258,13 @@ export const CONTRACTS: Record<string, RouteContract> = {
     operationId: 'putDirectory',
     summary: 'Create or replace a directory and its form definition (admin)',
     tag: 'directories',
-    params: { id: 'The directory id: 1 to 63 lowercase letters, digits or dashes.' },
+    params: {
+      id: directoryId('The directory id: 1 to 63 lowercase letters, digits or dashes (400 otherwise).'),
+    },
     body: 'DirectoryPut',
     responses: {
-      200: { description: 'Replaced (version raised).', schema: 'Directory' },
-      201: { description: 'Created.', schema: 'Directory' },
+      200: { description: 'Replaced (version raised).', schema: 'Directory', links: directoryLinks },
+      201: { description: 'Created.', schema: 'Directory', links: directoryLinks },
       400: err('Invalid JSON, an invalid field, or an invalid form definition (the field is named).'),
       415: err('The body is not JSON.'),
     },
@@ -219,7 +273,7 @@ export const CONTRACTS: Record<string, RouteContract> = {
     operationId: 'deleteDirectory',
     summary: 'Deactivate a directory (admin; soft, since the ledger references it)',
     tag: 'directories',
-    params: { id: 'The directory id.' },
+    params: { id: directoryId('The directory id; any other value is a 404.') },
     responses: {
       204: { description: 'Deactivated (also when it already was).' },
       404: err('No such directory.'),

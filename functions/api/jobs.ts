@@ -272,7 +272,7 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
           const usable = new Set(found.filter((d) => d.active).map((d) => d.id));
           const bad = body.directoryIds.filter((id) => !usable.has(id));
           if (bad.length > 0) {
-            throw badRequest('unknown or inactive directories', [
+            throw conflict('unknown or inactive directories', [
               { field: 'directoryIds', message: `unknown or inactive: ${bad.join(', ')}` },
             ]);
           }
@@ -280,7 +280,7 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
         } else {
           directoryIds = found.map((d) => d.id);
           if (directoryIds.length === 0) {
-            throw badRequest('no active directories in that package', [
+            throw conflict('no active directories in that package', [
               { field: 'package', message: 'selects no active directory' },
             ]);
           }

@@ -38,12 +38,32 @@ function response(contract: ResponseContract, status: number) {
     description: contract.description,
     headers,
     ...(contract.schema ? { content: { 'application/json': { schema: ref(contract.schema) } } } : {}),
+    ...(contract.links ? { links: contract.links } : {}),
   };
 }
 
-/** Query parameters of a route, one per property of its query schema. */
+/**
+ * Query parameters of a route: one per property of its query schema; or, when the schema has rules across
+ * its properties (oneOf, anyOf, not), the schema itself as one object parameter serialised as form/explode
+ * (`?a=1&b=2`), the way OpenAPI 3 states rules across parameters.
+ */
 function queryParameters(name: keyof typeof SCHEMAS) {
-  const schema = SCHEMAS[name] as { properties?: Record<string, Record<string, unknown>> };
+  const schema = SCHEMAS[name] as Record<string, unknown> & {
+    properties?: Record<string, Record<string, unknown>>;
+  };
+  if (['oneOf', 'anyOf', 'not'].some((k) => k in schema)) {
+    return [
+      {
+        name: 'query',
+        in: 'query',
+        required: true,
+        style: 'form',
+        explode: true,
+        ...(typeof schema.description === 'string' ? { description: schema.description } : {}),
+        schema: ref(name),
+      },
+    ];
+  }
   return Object.entries(schema.properties ?? {}).map(([param, s]) => {
     const { description, ...rest } = s;
     return {
@@ -63,23 +83,26 @@ export function buildOpenApiDocument() {
     if (!contract) throw new Error(`route ${routeKey(route)} has no contract`);
     const responses: Record<string, unknown> = {};
     const all: Record<string, ResponseContract> = {
-      ...contract.responses,
       ...Object.fromEntries(
         Object.entries(COMMON_RESPONSES).filter(
-          ([status]) => !(route.auth === 'none' && status === '403') && !(status === '413' && !contract.body),
+          ([status]) =>
+            !(route.auth === 'none' && status === '403') &&
+            !(status === '413' && !contract.body) &&
+            !(status === '400' && !contract.body && !contract.query && !contract.params),
         ),
       ),
+      ...contract.responses,
     };
     for (const [status, r] of Object.entries(all).sort(([a], [b]) => Number(a) - Number(b))) {
       responses[status] = response(r, Number(status));
     }
     const parameters = [
-      ...Object.entries(contract.params ?? {}).map(([name, description]) => ({
+      ...Object.entries(contract.params ?? {}).map(([name, param]) => ({
         name,
         in: 'path',
         required: true,
-        description,
-        schema: { type: 'string' },
+        description: param.description,
+        schema: param.schema,
       })),
       ...(contract.query ? queryParameters(contract.query) : []),
       ...Object.entries(contract.headers ?? {}).map(([name, h]) => ({
@@ -117,7 +140,11 @@ export function buildOpenApiDocument() {
         `characters (414); client keys ${RATE_LIMITS.client.perMinute} requests in any 60 s and ` +
         `${RATE_LIMITS.client.perHour} in any hour, admin keys ${RATE_LIMITS.admin.perMinute} and ` +
         `${RATE_LIMITS.admin.perHour}, GET /health ${RATE_LIMITS.anonymousPerIp.perMinute} per minute per IP. ` +
-        'See docs/api.md.',
+        'Text is stored exactly as sent or refused: JSON bodies must be UTF-8 (a body that is not, or declares ' +
+        'another charset, is a 400), and no text (body strings and field names, path, query, headers read) ' +
+        'may contain NUL (U+0000, also stated as a pattern on each text field) or an unpaired surrogate (a ' +
+        '\\ud800-\\udfff escape without its pair): 400 naming the field. Each query parameter may be given ' +
+        'once, integers written as JSON writes them. See docs/api.md.',
     },
     servers: [{ url: 'http://127.0.0.1:3000', description: 'npm start' }],
     security: [{ apiKey: [] }],

@@ -2,8 +2,8 @@
  * Builds one API Lambda handler from route implementations: middy with Powertools (Lambda context and the
  * API Gateway request id as correlation id in every log line; EMF metrics flushed per request), the request
  * guards (414, 413, the key), the exact rate limiter with its headers, @middy/http-router, per-route
- * authorisation and schema validation from the route contracts, the shared error mapping, and 405 (not 404)
- * when the path exists with another method.
+ * authorisation, the one text rule (#shared/text) on path, query and body, schema validation from the route
+ * contracts, the shared error mapping, and 405 (not 404) when the path exists with another method.
  */
 
 import { correlationPaths } from '@aws-lambda-powertools/logger/correlationId';
@@ -25,6 +25,7 @@ import {
   forbidden,
   HttpError,
   jsonBody,
+  refuseBadText,
 } from './http.ts';
 import { rateLimit } from './rate-limit-middleware.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -78,9 +79,12 @@ export function makeApiHandler(
           throw forbidden('this route needs an admin API key');
         }
       }
-      const query = contract.query ? validateQuery(contract.query, event.queryStringParameters) : {};
-      const body = contract.body ? validateBody(contract.body, jsonBody(event)) : undefined;
       const params = (event.pathParameters ?? {}) as Record<string, string>;
+      refuseBadText(params, 'path', 'path');
+      const query = contract.query
+        ? validateQuery(contract.query, event.queryStringParameters, event.multiValueQueryStringParameters)
+        : {};
+      const body = contract.body ? validateBody(contract.body, jsonBody(event)) : undefined;
       return implementation({ event, context, caller, params, query, body });
     };
     return { method: spec.method, path: spec.path, handler };

@@ -2,17 +2,21 @@
  * The JSON Schemas (2020-12, the dialect of OpenAPI 3.1) of every request and response body: the one source
  * of truth that the request validator (validation.ts) enforces and the OpenAPI document (openapi.ts,
  * docs/openapi.json) publishes. They reference each other as `#/components/schemas/<Name>`, exactly as they
- * sit in the OpenAPI document.
+ * sit in the OpenAPI document. The form definition's schemas come from the worker's parser
+ * (DEFINITION_SCHEMAS), so the document describes exactly what it accepts.
  *
- * `x-message` (an OpenAPI specification extension) replaces the validator's wording for a `pattern` or a
- * composite rule with a sentence a client can act on.
+ * Every text field carries the NUL half of the one text rule (#shared/text) as a `pattern`.
+ * `x-message` and `x-errors` (OpenAPI specification extensions) word failures (#shared/json-schema).
  */
+import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA } from '#functions/worker/form-definition';
 import { PACKAGES, PAGINATION, PRIORITY_TIERS } from '#policy';
 import { JOB_STATUSES } from '#shared/job-store';
+import { ref } from '#shared/json-schema';
 import { ERROR_CLASSES, SUBMISSION_STATUSES } from '#shared/submission-ledger';
+import { NON_BLANK, NUL_FREE } from '#shared/text';
+import { CURSOR_PATTERN } from './cursor.ts';
 
-/** A reference to another component schema, as the OpenAPI document spells it. */
-export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+export { ref };
 
 /** Profile text limits: the same numbers as the CHECK constraints of sql/001_core_schema.sql. */
 export const PROFILE_LIMITS = {
@@ -28,12 +32,12 @@ export const PROFILE_LIMITS = {
   description: 5000,
 } as const;
 
-const optionalText = (max: number) => ({ type: ['string', 'null'], maxLength: max });
+const optionalText = (max: number) => ({ type: ['string', 'null'], maxLength: max, pattern: NUL_FREE });
 const nonBlank = (max: number) => ({
   type: 'string',
   minLength: 1,
   maxLength: max,
-  pattern: '\\S',
+  pattern: NON_BLANK,
   'x-message': 'must not be blank',
 });
 const timestamp = { type: 'string', format: 'date-time' };
@@ -52,7 +56,9 @@ const cursor = {
   type: 'string',
   minLength: 1,
   maxLength: 512,
-  description: 'The nextCursor of the previous page (opaque).',
+  pattern: CURSOR_PATTERN,
+  'x-message': 'is not a cursor this API gave out',
+  description: 'The nextCursor of the previous page (opaque; any other value is refused with 400).',
 };
 const page = (item: string, description: string) => ({
   type: 'object',
@@ -271,8 +277,8 @@ export const SCHEMAS = {
     anyOf: [{ required: ['directoryIds'] }, { required: ['package'] }],
     not: { required: ['directoryIds', 'package'] },
     'x-errors': {
-      anyOf: { field: 'directoryIds', message: 'give directoryIds or package' },
-      not: { field: 'package', message: 'give directoryIds or package, not both' },
+      anyOf: { property: 'directoryIds', message: 'give directoryIds or package' },
+      not: { property: 'package', message: 'give directoryIds or package, not both' },
     },
   },
   JobAccepted: {
@@ -438,21 +444,10 @@ export const SCHEMAS = {
     properties: {
       name: nonBlank(200),
       site: {
-        type: 'string',
-        format: 'uri',
-        pattern: '^https?://',
-        'x-message': 'must be an http(s) URL',
-        maxLength: 2048,
+        ...HTTP_URL_SCHEMA,
         description: 'Origin the politeness limits apply to; default: the origin of the submission URL.',
       },
-      submissionUrl: {
-        type: 'string',
-        format: 'uri',
-        pattern: '^https?://',
-        'x-message': 'must be an http(s) URL',
-        maxLength: 2048,
-        description: 'Default: definition.submissionUrl.',
-      },
+      submissionUrl: { ...HTTP_URL_SCHEMA, description: 'Default: definition.submissionUrl.' },
       category: nonBlank(120),
       tier: {
         type: 'integer',
@@ -464,15 +459,7 @@ export const SCHEMAS = {
       active: { type: 'boolean', default: true },
       hasCaptcha: { type: 'boolean', default: false },
       requiresLogin: { type: 'boolean', default: false },
-      definition: {
-        type: 'object',
-        required: ['submissionUrl', 'steps', 'success'],
-        properties: {
-          submissionUrl: { type: 'string' },
-          steps: { type: 'array', minItems: 1, maxItems: 200, items: { type: 'object' } },
-          success: { type: 'array', minItems: 1, items: { type: 'object' } },
-        },
-      },
+      definition: ref('FormDefinition'),
     },
   },
   DirectorySummary: directorySummary,
@@ -480,9 +467,10 @@ export const SCHEMAS = {
     ...directorySummary,
     description: 'A directory with its form definition.',
     required: [...directorySummary.required, 'definition'],
-    properties: { ...directorySummary.properties, definition: { type: 'object' } },
+    properties: { ...directorySummary.properties, definition: ref('FormDefinition') },
   },
   DirectoryPage: page('DirectorySummary', 'Directories by id.'),
+  ...DEFINITION_SCHEMAS,
   Submission: {
     type: 'object',
     additionalProperties: false,
@@ -702,7 +690,7 @@ export const SCHEMAS = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      category: { type: 'string', minLength: 1, maxLength: 120 },
+      category: { type: 'string', minLength: 1, maxLength: 120, pattern: NUL_FREE },
       tier: { type: 'integer', minimum: 1, maximum: 4 },
       active: { type: 'boolean' },
       cursor,
@@ -711,6 +699,9 @@ export const SCHEMAS = {
   },
   SubmissionQuery: {
     type: 'object',
+    description:
+      'Exactly one of `jobId` (the rows of one job) and `customerId` (the rows of every job of one customer); ' +
+      'optionally `status`, `cursor` and `limit`. Neither or both is a 400.',
     additionalProperties: false,
     properties: {
       jobId: uuid,
@@ -720,7 +711,7 @@ export const SCHEMAS = {
       limit,
     },
     oneOf: [{ required: ['jobId'] }, { required: ['customerId'] }],
-    'x-errors': { oneOf: { field: 'jobId', message: 'give jobId or customerId (one of them)' } },
+    'x-errors': { oneOf: { property: 'jobId', message: 'give jobId or customerId (one of them)' } },
   },
   DlqQuery: {
     type: 'object',

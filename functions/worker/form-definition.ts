@@ -4,11 +4,21 @@
  * particular site lives in code.
  *
  * `parseFormDefinition` is the single validator: the worker, the fixture sites and the API's
- * PUT /v1/directories all go through it. It refuses unknown keys (a typo such as `selecter` would otherwise
- * be silently ignored on a live site) and every refusal names the offending field, e.g.
+ * PUT /v1/directories all go through it. It validates against DEFINITION_SCHEMAS, the JSON Schema the OpenAPI
+ * document publishes (one definition of a definition), so it refuses unknown keys (a typo such as `selecter`
+ * would otherwise be silently ignored on a live site) and every refusal names the offending field, e.g.
  * `definition.steps[3].selectors[0]`.
  */
 import { PROFILE_FIELDS, type ProfileField } from '#shared/customer-store';
+import {
+  compileComponent,
+  fieldErrors,
+  makeAjv,
+  ref,
+  registerComponents,
+  type ValidateFunction,
+} from '#shared/json-schema';
+import { NON_BLANK } from '#shared/text';
 
 /** Selectors (CSS or Playwright selector syntax) tried in order; the first that matches wins. */
 export type SelectorList = readonly string[];
@@ -131,318 +141,324 @@ export const STEP_ACTIONS: readonly StepAction[] = [
   'submit',
 ];
 
-/** The keys each action accepts (besides `action` and `timeoutMs`). */
-const STEP_KEYS: Record<StepAction, readonly string[]> = {
-  goto: ['url'],
-  fill: ['field', 'selectors', 'optional'],
-  select: ['selectors', 'field', 'value', 'optional'],
-  check: ['selectors', 'optional'],
-  click: ['selectors', 'optional'],
-  waitFor: ['selector', 'navigation', 'urlPattern'],
-  next: ['selectors', 'waitFor'],
-  submit: ['selectors'],
+// ---------------------------------------------------------------------------------------------------------
+// The schema: one typed description of a definition. It is what parseFormDefinition enforces (with Ajv) and
+// what the OpenAPI document publishes as the `definition` of PUT /v1/directories/{id} (schemas.ts spreads
+// DEFINITION_SCHEMAS into the document's components). Each `...Properties` table is typed against the
+// interface above it, so a field added to an interface and not to its table (or the reverse) fails to
+// compile: adding a field is one entry here, and both the parser and the document have it.
+// ---------------------------------------------------------------------------------------------------------
+
+type JsonSchema = Record<string, unknown>;
+/** One schema per property of T (optional or not), no more, no fewer. */
+type PropertiesOf<T> = { [K in keyof Required<T>]: JsonSchema };
+
+const ipv4Octet = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+/** A host WHATWG URL parsing accepts: a dotted-quad IPv4 address, or names whose last label starts with a letter. */
+const HOST = `(?:${ipv4Octet}(?:\\.${ipv4Octet}){3}|(?:[A-Za-z0-9_-]{1,63}\\.)*[A-Za-z][A-Za-z0-9_-]{0,62})`;
+const PORT = '(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?';
+/** Anything after the authority, bar controls and spaces (and, in templates, braces outside placeholders). */
+const REST = '[^\\u0000-\\u0020\\u007f]';
+
+/**
+ * JSON Schema `pattern` of an absolute http(s) URL: a host (dotted-quad IPv4, or names whose last label
+ * starts with a letter) and port a browser accepts, then any path, query and fragment without spaces or
+ * controls.
+ */
+export const HTTP_URL_PATTERN = `^https?://${HOST}${PORT}(?:[/?#]${REST}*)?$`;
+
+/**
+ * A URL template: `{origin}` (the submission URL's origin) or an absolute http(s) URL, then a path, query
+ * and fragment in which `{name}` placeholders from `placeholders` may appear (and no other braces).
+ */
+function urlTemplate(placeholders: readonly string[]): JsonSchema {
+  const rest = `(?:[^\\u0000-\\u0020\\u007f{}]|\\{(?:${placeholders.join('|')})\\})`;
+  return {
+    type: 'string',
+    maxLength: DEFINITION_LIMITS.urlLength,
+    pattern: `^(?:\\{origin\\}|https?://${HOST}${PORT})(?:[/?#]${rest}*)?$`,
+    'x-message': `must be an http(s) URL or start with {origin}; placeholders: ${placeholders
+      .map((p) => `{${p}}`)
+      .join(', ')}`,
+    description: `An http(s) URL, or one starting with \`{origin}\`; may use ${placeholders
+      .map((p) => `\`{${p}}\``)
+      .join(', ')} (URL-encoded when expanded).`,
+  };
+}
+
+/** The schema of an absolute http(s) URL, as definitions and the API's directory fields state it. */
+export const HTTP_URL_SCHEMA = {
+  type: 'string',
+  maxLength: DEFINITION_LIMITS.urlLength,
+  pattern: HTTP_URL_PATTERN,
+  'x-message': 'must be an http(s) URL',
+} as const;
+const text = (description: string): JsonSchema => ({
+  type: 'string',
+  minLength: 1,
+  maxLength: DEFINITION_LIMITS.stringLength,
+  pattern: NON_BLANK,
+  'x-message': 'must not be blank',
+  description,
+});
+const selector = text('A CSS or Playwright selector.');
+const selectors: JsonSchema = {
+  type: 'array',
+  minItems: 1,
+  maxItems: DEFINITION_LIMITS.selectorsPerList,
+  items: selector,
+  description: 'Selectors tried in order; the first that matches wins.',
+};
+const regex: JsonSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: DEFINITION_LIMITS.stringLength,
+  format: 'regex',
+  pattern: NON_BLANK,
+  'x-message': 'must be a valid regular expression',
+  description: 'A JavaScript (ECMA-262) regular expression, valid in its strict Unicode syntax too.',
+};
+const timeoutMs: JsonSchema = {
+  type: 'integer',
+  minimum: DEFINITION_LIMITS.minTimeoutMs,
+  maximum: DEFINITION_LIMITS.maxTimeoutMs,
+  description: 'Milliseconds.',
+};
+const profileField: JsonSchema = { type: 'string', enum: [...PROFILE_FIELDS] };
+const optional: JsonSchema = { type: 'boolean', description: 'Skip the step when nothing matches.' };
+const indicators = (minItems: 0 | 1): JsonSchema => ({
+  type: 'array',
+  ...(minItems > 0 ? { minItems } : {}),
+  maxItems: DEFINITION_LIMITS.indicators,
+  items: ref('FormIndicator'),
+});
+
+/** The properties of each step action besides `action` and `timeoutMs`. */
+const STEP_PROPERTIES: {
+  [A in StepAction]: PropertiesOf<Omit<Extract<Step, { action: A }>, 'action' | 'timeoutMs'>>;
+} = {
+  goto: { url: urlTemplate(['origin']) },
+  fill: { field: profileField, selectors, optional },
+  select: { selectors, field: profileField, value: text('A fixed option value or label.'), optional },
+  check: { selectors, optional },
+  click: { selectors, optional },
+  waitFor: {
+    selector,
+    navigation: { type: 'boolean', description: 'true: wait for the page to navigate.' },
+    urlPattern: regex,
+  },
+  next: { selectors, waitFor: selector },
+  submit: { selectors },
 };
 
-const TOP_KEYS = [
-  'submissionUrl',
-  'steps',
-  'success',
-  'failure',
-  'loginWall',
-  'captcha',
-  'verify',
-  'timeouts',
-];
-const INDICATOR_KEYS = ['selector', 'text', 'urlPattern'];
+/** What else each action requires, and its rules across properties. */
+const STEP_RULES: Record<StepAction, JsonSchema> = {
+  goto: {},
+  fill: { required: ['field', 'selectors'] },
+  select: {
+    required: ['selectors'],
+    oneOf: [{ required: ['field'] }, { required: ['value'] }],
+    'x-errors': { oneOf: { message: 'select needs exactly one of field or value' } },
+  },
+  check: { required: ['selectors'] },
+  click: { required: ['selectors'] },
+  waitFor: {
+    oneOf: [
+      { required: ['selector'] },
+      { required: ['urlPattern'] },
+      { required: ['navigation'], properties: { navigation: { const: true } } },
+    ],
+    'x-errors': {
+      oneOf: { message: 'waitFor needs exactly one of selector, urlPattern or navigation: true' },
+    },
+  },
+  next: { required: ['selectors'] },
+  submit: { required: ['selectors'] },
+};
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const INDICATOR_PROPERTIES: PropertiesOf<Indicator> = {
+  selector,
+  text: text('Text on the page (or inside the selector’s element).'),
+  urlPattern: { ...regex, description: 'A JavaScript regular expression the page URL must match.' },
+};
 
-function refuseUnknownKeys(value: Record<string, unknown>, allowed: readonly string[], at: string): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) {
-      throw new DefinitionError(`${at}.${key}`, `is not a known property (allowed: ${allowed.join(', ')})`);
-    }
+const VERIFICATION_PROPERTIES: PropertiesOf<Verification> = {
+  url: urlTemplate(['origin', ...PROFILE_FIELDS]),
+  found: ref('FormIndicator'),
+  notFound: ref('FormIndicator'),
+  match: {
+    type: 'array',
+    minItems: 1,
+    maxItems: PROFILE_FIELDS.length,
+    items: ref('FormVerificationMatch'),
+    description:
+      'Details of a found listing that must be this business’s (each field named once); needs found.selector, ' +
+      'which finds each listing. A same-name listing whose details differ goes to a person, not submitted.',
+  },
+};
+
+const DEFINITION_PROPERTIES: PropertiesOf<FormDefinition> = {
+  submissionUrl: {
+    ...HTTP_URL_SCHEMA,
+    description: 'Where the form lives; the first goto without a url opens it.',
+  },
+  steps: {
+    type: 'array',
+    minItems: 1,
+    maxItems: DEFINITION_LIMITS.steps,
+    items: ref('FormStep'),
+    contains: { type: 'object', required: ['action'], properties: { action: { const: 'submit' } } },
+    minContains: 1,
+    maxContains: 1,
+    'x-message': 'must contain exactly one submit step',
+  },
+  success: { ...indicators(1), description: 'Any match after submit: submitted.' },
+  failure: {
+    ...indicators(0),
+    description: 'Any match after a next or the submit: failed (validation_error).',
+  },
+  loginWall: { ...indicators(0), description: 'Any match at any point: skipped (login_required).' },
+  captcha: {
+    ...indicators(0),
+    description: 'Site-specific captcha markers, besides the built-in detection.',
+  },
+  verify: ref('FormVerification'),
+  timeouts: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { stepMs: timeoutMs, directoryMs: timeoutMs } satisfies PropertiesOf<
+      NonNullable<FormDefinition['timeouts']>
+    >,
+  },
+};
+
+/** The component schemas of a definition, as the OpenAPI document publishes them. */
+export const DEFINITION_SCHEMAS = {
+  FormDefinition: {
+    type: 'object',
+    description:
+      'The form definition the worker runs (docs/directory-definitions.md). Besides this schema, each URL must ' +
+      'be one a browser opens once its placeholders are expanded (WHATWG URL parsing: for instance an xn-- ' +
+      'host label must be valid punycode).',
+    required: ['submissionUrl', 'steps', 'success'],
+    additionalProperties: false,
+    properties: DEFINITION_PROPERTIES,
+  },
+  FormStep: {
+    type: 'object',
+    description: 'One step; `action` says which kind, and which other properties it takes.',
+    required: ['action'],
+    properties: { action: { type: 'string', enum: [...STEP_ACTIONS] } },
+    discriminator: { propertyName: 'action' },
+    oneOf: STEP_ACTIONS.map((action) => ({
+      type: 'object',
+      title: `${action} step`,
+      additionalProperties: false,
+      ...STEP_RULES[action],
+      required: ['action', ...((STEP_RULES[action].required as string[] | undefined) ?? [])],
+      properties: { action: { const: action }, timeoutMs, ...STEP_PROPERTIES[action] },
+    })),
+    'x-message': `must be one of ${STEP_ACTIONS.join(', ')}`,
+  },
+  FormIndicator: {
+    type: 'object',
+    description:
+      'Something on the page: every property given must hold (selector present; text on the page, or inside ' +
+      'the selector’s element when both are given; URL matching the pattern).',
+    additionalProperties: false,
+    minProperties: 1,
+    properties: INDICATOR_PROPERTIES,
+    'x-message': 'needs selector, text or urlPattern',
+  },
+  FormVerification: {
+    type: 'object',
+    description:
+      'How to find out, without submitting, whether a listing exists (after a crash mid-submit, or an ' +
+      'ambiguous result page).',
+    required: ['url', 'found'],
+    additionalProperties: false,
+    properties: VERIFICATION_PROPERTIES,
+    // match finds each listing with found.selector, so it needs one.
+    dependentSchemas: {
+      match: {
+        properties: {
+          found: {
+            type: 'object',
+            required: ['selector'],
+            'x-errors': {
+              required: { property: 'selector', message: 'is required with match (it finds each listing)' },
+            },
+          },
+        },
+      },
+    },
+  },
+  FormVerificationMatch: {
+    type: 'object',
+    description: 'One detail a found listing must share with the profile (compared after normalising both).',
+    required: ['field', 'selector'],
+    additionalProperties: false,
+    properties: {
+      field: profileField,
+      selector: text('Finds the detail inside one listing.'),
+      attribute: text('Read this attribute of the element instead of its text (href, data-phone ...).'),
+    } satisfies PropertiesOf<VerificationMatch>,
+  },
+} as const;
+
+let validator: ValidateFunction | undefined;
+
+/** The compiled definition schema (compiled on first use, then kept for the container). */
+function definitionValidator(): ValidateFunction {
+  if (!validator) {
+    const ajv = makeAjv();
+    registerComponents(ajv, DEFINITION_SCHEMAS);
+    validator = compileComponent(ajv, 'FormDefinition');
   }
-}
-
-function checkString(
-  value: unknown,
-  field: string,
-  what: string,
-  max: number = DEFINITION_LIMITS.stringLength,
-) {
-  if (typeof value !== 'string' || value.trim() === '') throw new DefinitionError(field, `must be ${what}`);
-  if (value.length > max) throw new DefinitionError(field, `must be at most ${max} characters`);
-  return value;
-}
-
-function checkHttpUrl(value: string, field: string): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new DefinitionError(field, `is not a valid URL: ${value.slice(0, 100)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new DefinitionError(field, 'must be http(s)');
-  }
-}
-
-function checkUrl(value: unknown, field: string): string {
-  const url = checkString(value, field, 'a URL string', DEFINITION_LIMITS.urlLength);
-  checkHttpUrl(url, field);
-  return url;
+  return validator;
 }
 
 const PLACEHOLDER = /\{([a-zA-Z]+)\}/g;
 
-/** A URL template: placeholders must be known, and the URL with them expanded must be http(s). */
-function checkUrlTemplate(value: unknown, field: string, allowed: readonly string[]): string {
-  const template = checkString(value, field, 'a URL string', DEFINITION_LIMITS.urlLength);
-  for (const [, name] of template.matchAll(PLACEHOLDER)) {
-    if (!allowed.includes(name as string)) {
-      throw new DefinitionError(field, `unknown placeholder {${name}} (allowed: ${allowed.join(', ')})`);
-    }
-  }
-  checkHttpUrl(
-    template.replace(PLACEHOLDER, (_, name) => (name === 'origin' ? 'http://x.test' : 'x')),
-    field,
-  );
-  return template;
-}
-
-function checkSelectors(value: unknown, field: string): string[] {
-  if (!Array.isArray(value) || value.length === 0) {
-    throw new DefinitionError(field, 'must be a non-empty list of selectors');
-  }
-  if (value.length > DEFINITION_LIMITS.selectorsPerList) {
-    throw new DefinitionError(field, `must have at most ${DEFINITION_LIMITS.selectorsPerList} selectors`);
-  }
-  return value.map((s, i) => checkString(s, `${field}[${i}]`, 'a selector'));
-}
-
-function checkField(value: unknown, field: string): ProfileField {
-  if (typeof value !== 'string' || !(PROFILE_FIELDS as readonly string[]).includes(value)) {
-    throw new DefinitionError(field, `must be one of ${PROFILE_FIELDS.join(', ')}`);
-  }
-  return value as ProfileField;
-}
-
-function checkBoolean(value: unknown, field: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'boolean') throw new DefinitionError(field, 'must be a boolean');
-  return value;
-}
-
-function checkPattern(value: unknown, field: string): string {
-  const pattern = checkString(value, field, 'a regular expression');
+/** The one rule the schema cannot state: the URL, with placeholders expanded, parses as http(s). */
+function checkOpens(template: string, field: string): void {
+  let url: URL;
   try {
-    new RegExp(pattern);
+    url = new URL(template.replace(PLACEHOLDER, (_, name) => (name === 'origin' ? 'http://x.test' : 'x')));
   } catch {
-    throw new DefinitionError(field, 'is not a valid regular expression');
+    throw new DefinitionError(field, `is not a valid URL: ${template.slice(0, 100)}`);
   }
-  return pattern;
-}
-
-function checkTimeout(value: unknown, field: string): number | undefined {
-  if (value === undefined) return undefined;
-  const { minTimeoutMs: min, maxTimeoutMs: max } = DEFINITION_LIMITS;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new DefinitionError(field, `must be an integer from ${min} to ${max} (ms)`);
-  }
-  return value;
-}
-
-function checkIndicator(raw: unknown, at: string): Indicator {
-  if (!isRecord(raw)) throw new DefinitionError(at, 'must be an object');
-  refuseUnknownKeys(raw, INDICATOR_KEYS, at);
-  if (raw.selector === undefined && raw.text === undefined && raw.urlPattern === undefined) {
-    throw new DefinitionError(at, 'needs selector, text or urlPattern');
-  }
-  const out: Indicator = {};
-  if (raw.selector !== undefined) out.selector = checkString(raw.selector, `${at}.selector`, 'a selector');
-  if (raw.text !== undefined) out.text = checkString(raw.text, `${at}.text`, 'non-empty text');
-  if (raw.urlPattern !== undefined) out.urlPattern = checkPattern(raw.urlPattern, `${at}.urlPattern`);
-  return out;
-}
-
-function checkIndicators(value: unknown, field: string, required: boolean): Indicator[] | undefined {
-  if (value === undefined && !required) return undefined;
-  if (!Array.isArray(value) || (required && value.length === 0)) {
-    throw new DefinitionError(field, required ? 'must be a non-empty list of indicators' : 'must be a list');
-  }
-  if (value.length > DEFINITION_LIMITS.indicators) {
-    throw new DefinitionError(field, `must have at most ${DEFINITION_LIMITS.indicators} indicators`);
-  }
-  return value.map((ind, i) => checkIndicator(ind, `${field}[${i}]`));
-}
-
-function checkStep(raw: unknown, at: string): Step {
-  if (!isRecord(raw)) throw new DefinitionError(at, 'must be an object');
-  const action = raw.action;
-  if (typeof action !== 'string' || !(STEP_ACTIONS as readonly string[]).includes(action)) {
-    throw new DefinitionError(`${at}.action`, `must be one of ${STEP_ACTIONS.join(', ')}`);
-  }
-  const stepAction = action as StepAction;
-  refuseUnknownKeys(raw, ['action', 'timeoutMs', ...STEP_KEYS[stepAction]], at);
-  const timeoutMs = checkTimeout(raw.timeoutMs, `${at}.timeoutMs`);
-  const base = timeoutMs === undefined ? {} : { timeoutMs };
-  const optional = checkBoolean(raw.optional, `${at}.optional`);
-  const opt = optional === undefined ? {} : { optional };
-  switch (stepAction) {
-    case 'goto':
-      return {
-        action: 'goto',
-        ...(raw.url !== undefined ? { url: checkUrlTemplate(raw.url, `${at}.url`, ['origin']) } : {}),
-        ...base,
-      };
-    case 'fill':
-      return {
-        action: 'fill',
-        field: checkField(raw.field, `${at}.field`),
-        selectors: checkSelectors(raw.selectors, `${at}.selectors`),
-        ...opt,
-        ...base,
-      };
-    case 'select': {
-      const selectors = checkSelectors(raw.selectors, `${at}.selectors`);
-      if ((raw.field === undefined) === (raw.value === undefined)) {
-        throw new DefinitionError(at, 'select needs exactly one of field or value');
-      }
-      return {
-        action: 'select',
-        selectors,
-        ...(raw.field !== undefined ? { field: checkField(raw.field, `${at}.field`) } : {}),
-        ...(raw.value !== undefined ? { value: checkString(raw.value, `${at}.value`, 'a string') } : {}),
-        ...opt,
-        ...base,
-      };
-    }
-    case 'check':
-    case 'click':
-    case 'submit':
-      return {
-        action: stepAction,
-        selectors: checkSelectors(raw.selectors, `${at}.selectors`),
-        ...(stepAction === 'submit' ? {} : opt),
-        ...base,
-      } as Step;
-    case 'next':
-      return {
-        action: 'next',
-        selectors: checkSelectors(raw.selectors, `${at}.selectors`),
-        ...(raw.waitFor !== undefined
-          ? { waitFor: checkString(raw.waitFor, `${at}.waitFor`, 'a selector') }
-          : {}),
-        ...base,
-      };
-    case 'waitFor': {
-      const given = [raw.selector, raw.urlPattern].filter((v) => v !== undefined).length;
-      const navigation = checkBoolean(raw.navigation, `${at}.navigation`);
-      if (given + (navigation ? 1 : 0) !== 1) {
-        throw new DefinitionError(
-          at,
-          'waitFor needs exactly one of selector, urlPattern or navigation: true',
-        );
-      }
-      return {
-        action: 'waitFor',
-        ...(raw.selector !== undefined
-          ? { selector: checkString(raw.selector, `${at}.selector`, 'a selector') }
-          : {}),
-        ...(raw.urlPattern !== undefined
-          ? { urlPattern: checkPattern(raw.urlPattern, `${at}.urlPattern`) }
-          : {}),
-        ...(navigation ? { navigation } : {}),
-        ...base,
-      };
-    }
-  }
-}
-
-function checkVerification(raw: unknown, at: string): Verification {
-  if (!isRecord(raw)) throw new DefinitionError(at, 'must be an object');
-  refuseUnknownKeys(raw, ['url', 'found', 'notFound', 'match'], at);
-  const found = checkIndicator(raw.found, `${at}.found`);
-  const match = raw.match === undefined ? undefined : checkVerificationMatch(raw.match, `${at}.match`);
-  if (match && !found.selector) {
-    throw new DefinitionError(`${at}.found.selector`, 'is required with match (it finds each listing)');
-  }
-  return {
-    url: checkUrlTemplate(raw.url, `${at}.url`, ['origin', ...PROFILE_FIELDS]),
-    found,
-    ...(raw.notFound !== undefined ? { notFound: checkIndicator(raw.notFound, `${at}.notFound`) } : {}),
-    ...(match ? { match } : {}),
-  };
-}
-
-/** verify.match: the listing details that identify the business (issue 18). */
-function checkVerificationMatch(raw: unknown, at: string): VerificationMatch[] {
-  if (!Array.isArray(raw) || raw.length === 0) throw new DefinitionError(at, 'must be a non-empty list');
-  if (raw.length > PROFILE_FIELDS.length) {
-    throw new DefinitionError(at, `must have at most ${PROFILE_FIELDS.length} entries`);
-  }
-  const seen = new Set<string>();
-  return raw.map((entry, i) => {
-    const where = `${at}[${i}]`;
-    if (!isRecord(entry)) throw new DefinitionError(where, 'must be an object');
-    refuseUnknownKeys(entry, ['field', 'selector', 'attribute'], where);
-    const field = checkField(entry.field, `${where}.field`);
-    if (seen.has(field)) throw new DefinitionError(`${where}.field`, `names ${field} twice`);
-    seen.add(field);
-    return {
-      field,
-      selector: checkString(entry.selector, `${where}.selector`, 'a selector'),
-      ...(entry.attribute !== undefined
-        ? { attribute: checkString(entry.attribute, `${where}.attribute`, 'an attribute name') }
-        : {}),
-    };
-  });
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new DefinitionError(field, 'must be http(s)');
 }
 
 /**
- * Validates untrusted JSON into a FormDefinition (a normalised copy holding only known keys), or throws
- * DefinitionError naming the offending field.
+ * Validates untrusted JSON into a FormDefinition (a copy), or throws DefinitionError naming the offending
+ * field: first everything the schema says (DEFINITION_SCHEMAS, the most specific problem first), then that
+ * every URL opens.
  */
 export function parseFormDefinition(raw: unknown): FormDefinition {
-  if (!isRecord(raw)) throw new DefinitionError('definition', 'must be an object');
-  refuseUnknownKeys(raw, TOP_KEYS, 'definition');
-  const submissionUrl = checkUrl(raw.submissionUrl, 'definition.submissionUrl');
-  if (!Array.isArray(raw.steps) || raw.steps.length === 0) {
-    throw new DefinitionError('definition.steps', 'must be a non-empty list');
+  const validate = definitionValidator();
+  if (!validate(raw)) {
+    const [first] = fieldErrors(validate.errors ?? [], '');
+    const field = !first?.field
+      ? 'definition'
+      : `definition${first.field.startsWith('[') ? '' : '.'}${first.field}`;
+    throw new DefinitionError(field, first?.message ?? 'is not valid');
   }
-  if (raw.steps.length > DEFINITION_LIMITS.steps) {
-    throw new DefinitionError('definition.steps', `must have at most ${DEFINITION_LIMITS.steps} steps`);
-  }
-  const steps = raw.steps.map((s, i) => checkStep(s, `definition.steps[${i}]`));
-  const submits = steps.filter((s) => s.action === 'submit').length;
-  if (submits !== 1) {
-    throw new DefinitionError('definition.steps', `must contain exactly one submit step (found ${submits})`);
-  }
-  const definition: FormDefinition = {
-    submissionUrl,
-    steps,
-    success: checkIndicators(raw.success, 'definition.success', true) as Indicator[],
-  };
-  const failure = checkIndicators(raw.failure, 'definition.failure', false);
-  const loginWall = checkIndicators(raw.loginWall, 'definition.loginWall', false);
-  const captcha = checkIndicators(raw.captcha, 'definition.captcha', false);
-  if (failure) definition.failure = failure;
-  if (loginWall) definition.loginWall = loginWall;
-  if (captcha) definition.captcha = captcha;
-  if (raw.verify !== undefined) definition.verify = checkVerification(raw.verify, 'definition.verify');
-  if (raw.timeouts !== undefined) {
-    if (!isRecord(raw.timeouts)) throw new DefinitionError('definition.timeouts', 'must be an object');
-    refuseUnknownKeys(raw.timeouts, ['stepMs', 'directoryMs'], 'definition.timeouts');
-    const stepMs = checkTimeout(raw.timeouts.stepMs, 'definition.timeouts.stepMs');
-    const directoryMs = checkTimeout(raw.timeouts.directoryMs, 'definition.timeouts.directoryMs');
-    definition.timeouts = {
-      ...(stepMs !== undefined ? { stepMs } : {}),
-      ...(directoryMs !== undefined ? { directoryMs } : {}),
-    };
-  }
+  const definition = structuredClone(raw) as FormDefinition;
+  checkOpens(definition.submissionUrl, 'definition.submissionUrl');
+  definition.steps.forEach((step, i) => {
+    if (step.action === 'goto' && step.url !== undefined) checkOpens(step.url, `definition.steps[${i}].url`);
+  });
+  if (definition.verify) checkOpens(definition.verify.url, 'definition.verify.url');
+  // Across array items, which the schema cannot say: each verify.match field at most once.
+  const named = new Set<string>();
+  definition.verify?.match?.forEach(({ field }, i) => {
+    if (named.has(field))
+      throw new DefinitionError(`definition.verify.match[${i}].field`, `names ${field} twice`);
+    named.add(field);
+  });
   return definition;
 }
 

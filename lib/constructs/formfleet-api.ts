@@ -178,7 +178,9 @@ export class FormfleetApi extends Construct {
       type: apigw.ResponseType.BAD_REQUEST_BODY,
       statusCode: '400',
       templates: {
-        'application/json': '{"error":{"code":"bad_request","message":"request body must be a JSON object"}}',
+        'application/json':
+          '{"error":{"code":"bad_request","message":"request body must be a JSON object",' +
+          '"details":[{"field":"body","message":"must be a JSON object"}]}}',
       },
     });
     this.api.addGatewayResponse('BadRequestParameters', {

@@ -280,6 +280,18 @@ describe('app stack from the real manifest', () => {
         ResponseType: 'BAD_REQUEST_BODY',
         StatusCode: '400',
       });
+      // In the API's error shape, its first detail naming the problem (a body of [] or 1 ends here in AWS).
+      const template = Object.values(resourcesOf(s.appTemplate)).find(
+        (r) =>
+          r.Type === 'AWS::ApiGateway::GatewayResponse' && r.Properties.ResponseType === 'BAD_REQUEST_BODY',
+      )?.Properties.ResponseTemplates['application/json'];
+      expect(JSON.parse(template)).toEqual({
+        error: {
+          code: 'bad_request',
+          message: 'request body must be a JSON object',
+          details: [{ field: 'body', message: 'must be a JSON object' }],
+        },
+      });
     });
 
     it('throttles the stage and meters client and admin keys with rate, burst and a daily quota from RATE_LIMITS', () => {

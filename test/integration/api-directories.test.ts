@@ -96,6 +96,7 @@ describe('directories API', () => {
         field: 'definition.steps[0].action',
         message: 'must be one of goto, fill, select, check, click, waitFor, next, submit',
       },
+      { field: 'definition.steps', message: 'must contain exactly one submit step' },
     ]);
     const noSubmit = await put(
       'dir-bad',

@@ -90,6 +90,7 @@ describe('POST /v1/jobs', () => {
     const unknown = await call(jobsApi, 'POST', '/v1/jobs', {
       body: { customerId: customer.id, directoryIds: ['dir-a', 'dir-off', 'nope'] },
     });
+    expect(unknown.status).toBe(409);
     expect(unknown.body.error.details).toEqual([
       { field: 'directoryIds', message: 'unknown or inactive: dir-off, nope' },
     ]);

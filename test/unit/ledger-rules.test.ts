@@ -181,10 +181,10 @@ describe('verify.match in a definition', () => {
       ),
     ).toThrow('definition.verify.match[1].field: names email twice');
     expect(() => parseFormDefinition(verify([]))).toThrow(
-      'definition.verify.match: must be a non-empty list',
+      'definition.verify.match: must have at least 1 item',
     );
     expect(() => parseFormDefinition(verify([{ field: 'email', selector: '.e', regex: 'x' }]))).toThrow(
-      /definition\.verify\.match\[0\]\.regex: is not a known property/,
+      'definition.verify.match[0].regex: is not a known field',
     );
   });
 });
