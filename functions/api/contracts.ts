@@ -174,8 +174,8 @@ export const CONTRACTS: Record<string, RouteContract> = {
       404: err('No such customer visible to this key.'),
       409: err(
         'The directory catalogue does not allow it now: unknown or inactive directoryIds (named in details), ' +
-          'or a package that selects no active directory; or the Idempotency-Key was used within 24 h with ' +
-          'another body.',
+          'or a package that selects no active directory; resubmit naming a directory the job does not include; ' +
+          'or the Idempotency-Key was used within 24 h with another body.',
       ),
       415: err('The body is not JSON.'),
     },

@@ -231,9 +231,11 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
     directoryIds: readonly string[],
     resubmit: { directoryIds: string[] },
   ): Promise<void> {
+    // A 409 like the catalogue's own refusals: with a package, which directories the job includes is the
+    // catalogue's answer at this moment, not something the request alone decides.
     const outside = resubmit.directoryIds.filter((id) => !directoryIds.includes(id));
     if (outside.length > 0) {
-      throw badRequest('resubmit names directories this job does not include', [
+      throw conflict('resubmit names directories this job does not include', [
         { field: 'resubmit.directoryIds', message: `not in this job: ${outside.join(', ')}` },
       ]);
     }

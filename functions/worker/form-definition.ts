@@ -292,7 +292,7 @@ const VERIFICATION_PROPERTIES: PropertiesOf<Verification> = {
     maxItems: PROFILE_FIELDS.length,
     items: ref('FormVerificationMatch'),
     description:
-      'Details of a found listing that must be this business’s (each field named once); needs found.selector, ' +
+      'Details of a found listing that must be this business’s (each must hold); needs found.selector, ' +
       'which finds each listing. A same-name listing whose details differ goes to a person, not submitted.',
   },
 };
@@ -378,19 +378,15 @@ export const DEFINITION_SCHEMAS = {
     required: ['url', 'found'],
     additionalProperties: false,
     properties: VERIFICATION_PROPERTIES,
-    // match finds each listing with found.selector, so it needs one.
-    dependentSchemas: {
-      match: {
-        properties: {
-          found: {
-            type: 'object',
-            required: ['selector'],
-            'x-errors': {
-              required: { property: 'selector', message: 'is required with match (it finds each listing)' },
-            },
-          },
-        },
-      },
+    // match finds each listing with found.selector, so it needs one. Said as anyOf (draft 4), not
+    // dependentSchemas, so that every JSON Schema tool reading the document (client generators, Schemathesis)
+    // understands it.
+    anyOf: [
+      { not: { required: ['match'] } },
+      { properties: { found: { type: 'object', required: ['selector'] } } },
+    ],
+    'x-errors': {
+      anyOf: { property: 'found.selector', message: 'is required with match (it finds each listing)' },
     },
   },
   FormVerificationMatch: {
@@ -452,13 +448,6 @@ export function parseFormDefinition(raw: unknown): FormDefinition {
     if (step.action === 'goto' && step.url !== undefined) checkOpens(step.url, `definition.steps[${i}].url`);
   });
   if (definition.verify) checkOpens(definition.verify.url, 'definition.verify.url');
-  // Across array items, which the schema cannot say: each verify.match field at most once.
-  const named = new Set<string>();
-  definition.verify?.match?.forEach(({ field }, i) => {
-    if (named.has(field))
-      throw new DefinitionError(`definition.verify.match[${i}].field`, `names ${field} twice`);
-    named.add(field);
-  });
   return definition;
 }
 

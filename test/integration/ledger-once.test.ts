@@ -176,7 +176,7 @@ describe('a deliberate resubmission', () => {
     expect(refused.body.error.message).toMatch(/only an admin key may force a resubmission.*dir-b/);
     expect((await post(body, { apiKeyId: ADMIN_KEY_ID })).status).toBe(202);
     const outside = await post({ ...body, resubmit: { directoryIds: ['dir-a'], reason: 'x' } });
-    expect(outside.status).toBe(400);
+    expect(outside.status).toBe(409);
     expect(outside.body.error.details).toEqual([
       { field: 'resubmit.directoryIds', message: 'not in this job: dir-a' },
     ]);
