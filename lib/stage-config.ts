@@ -187,3 +187,18 @@ export function concurrencyProblems(
   }
   return problems;
 }
+
+/**
+ * The stage named by `-c stage=<name>` (dev when none) among cdk.json's `formfleet:stages`, validated: the one
+ * way bin/formfleet.ts, the preflight and the rehearsal pick a stage.
+ */
+export function selectStage(name: string | undefined, stages: unknown): StageConfig {
+  const stageName = name ?? 'dev';
+  const known = (typeof stages === 'object' && stages !== null ? stages : {}) as Record<string, unknown>;
+  if (!Object.hasOwn(known, stageName)) {
+    throw new Error(
+      `unknown stage "${stageName}": cdk.json context formfleet:stages defines ${Object.keys(known).join(', ') || 'none'}`,
+    );
+  }
+  return parseStageConfig(stageName, known[stageName]);
+}
