@@ -8,10 +8,13 @@ installed package stays as pinned (a moto upgrade is refused below until these a
    property holds a Ref to an AWS::Lambda::Version (CDK's Custom::Trigger does). Here the event, with plain
    values, goes to the rehearsal (REHEARSAL_PROVIDER_URL), which plays the provider and answers on the
    ResponseURL, as a real provider would.
-3. Fn::GetAtt on a resource type moto does not model (alarms, WAF, ...) fails the whole stack; it resolves to
-   a "not-rehearsed:<type>:<id>.<attribute>" marker instead (the rehearsal lists what was skipped).
+3. A Fn::GetAtt to a resource type moto does not model (alarms, WAF, API keys...) fails the stack, and a Ref
+   to one in an output exports nothing (so the importing stack fails); both resolve to a
+   "not-rehearsed:<type>:<id>.<attribute>" marker instead (the rehearsal lists what was skipped).
 4. Lambda GetAccountSettings, which moto lacks: the account's concurrency quota from
    REHEARSAL_LAMBDA_QUOTAS (JSON, account id -> quota, default 1000), unreserved = quota - reservations.
+5. A Ref to an AWS::Lambda::Version is the version's ARN, as in CloudFormation (moto gives the model
+   object, which custom-resource properties such as the trigger's HandlerArn cannot carry).
 
 Usage: python moto_server.py -H 127.0.0.1 -p PORT (the arguments of moto_server).
 """
@@ -29,7 +32,7 @@ if moto.__version__ != PINNED:
     sys.exit(f"these moto patches are written for moto {PINNED}, found {moto.__version__}: review them")
 
 from moto.awslambda import urls as lambda_urls  # noqa: E402
-from moto.awslambda.models import lambda_backends  # noqa: E402
+from moto.awslambda.models import LambdaVersion, lambda_backends  # noqa: E402
 from moto.cloudformation import cloudformation_backends, custom_model, parsing  # noqa: E402
 from moto.core.responses import BaseResponse  # noqa: E402
 from moto.kms.models import Key  # noqa: E402
@@ -88,16 +91,46 @@ custom_model.CustomModel.create_from_cloudformation_json = _custom_resource_to_r
 _clean_json = parsing.clean_json
 
 
+_in_output = threading.local()
+
+
 def _clean_json_skipping(resource_json, resources_map):
-    if isinstance(resource_json, dict) and "Fn::GetAtt" in resource_json:
-        name, attribute = resource_json["Fn::GetAtt"][0], resource_json["Fn::GetAtt"][1]
-        declared = getattr(resources_map, "_resource_json_map", {}).get(name)
+    # A Ref elsewhere stays None, as moto has it: resources that take one (a method's validator) accept that.
+    refs = getattr(_in_output, "active", False)
+    if isinstance(resource_json, dict) and ("Fn::GetAtt" in resource_json or (refs and "Ref" in resource_json)):
+        target = resource_json.get("Fn::GetAtt") or [resource_json["Ref"], "Ref"]
+        name, attribute = target[0], target[1]
+        declared = getattr(resources_map, "_resource_json_map", {}).get(name) if isinstance(name, str) else None
         if declared is not None and resources_map.get(name) is None:
             return f"not-rehearsed:{declared['Type']}:{name}.{attribute}"
     return _clean_json(resource_json, resources_map)
 
 
 parsing.clean_json = _clean_json_skipping
+_parse_output = parsing.parse_output
+
+
+def _parse_output_with_markers(output_logical_id, output_json, resources_map):
+    _in_output.active = True
+    try:
+        return _parse_output(output_logical_id, output_json, resources_map)
+    finally:
+        _in_output.active = False
+
+
+parsing.parse_output = _parse_output_with_markers
+_exports = parsing.OutputMap.exports.fget
+
+
+def _exports_with_markers(self):
+    _in_output.active = True
+    try:
+        return _exports(self)
+    finally:
+        _in_output.active = False
+
+
+parsing.OutputMap.exports = property(_exports_with_markers)
 
 
 # 4. Lambda GetAccountSettings.
@@ -128,6 +161,20 @@ class _AccountSettings(BaseResponse):
 
 
 lambda_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = _AccountSettings.respond
+
+
+# 5. AWS::Lambda::Version's Ref.
+@classmethod
+def _version_with_arn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    name = cloudformation_json["Properties"]["FunctionName"]
+    function = lambda_backends[account_id][region_name].publish_version(name)
+    version = LambdaVersion({"Version": function.version})
+    version.arn = function.function_arn
+    return version
+
+
+LambdaVersion.create_from_cloudformation_json = _version_with_arn
+LambdaVersion.physical_resource_id = property(lambda self: self.arn)
 
 from moto.server import main  # noqa: E402
 
