@@ -222,7 +222,7 @@ export class FormfleetApi extends Construct {
     Validations.of(this.stage).acknowledge({
       id: 'AwsSolutions-APIG6',
       reason:
-        'Execution logging needs the account-wide API Gateway CloudWatch role, which this app does not own (see docs/infrastructure.md); JSON access logs record every request with status, latency, key id and WAF result.',
+        "Execution logging stays off: it logs API Gateway's internals per request (and with data tracing, bodies that hold customers' details), while JSON access logs record every request with status, latency, key id and WAF result. It needs the account's API Gateway CloudWatch role too (docs/infrastructure.md).",
     });
 
     new CfnOutput(this, 'Url', { value: this.api.url, description: 'Base URL of the API' });

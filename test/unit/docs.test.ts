@@ -112,6 +112,7 @@ const RUNBOOKS = [
   'docs/runbooks/rate-limits.md',
   'docs/runbooks/scale-workers.md',
   'docs/runbooks/deploy-rollback.md',
+  'docs/runbooks/first-deploy.md',
 ];
 
 function markdownFiles(dir: string): string[] {
