@@ -68,7 +68,7 @@ export class LocalKeyTable implements ClientKeyStore, ApiKeyLookup {
   async create(input: { name: string; plan: string }): Promise<CreatedClientKey> {
     const value = generateKey('ffclient');
     const key: StoredKey = { id: `lk${randomBytes(5).toString('hex')}`, ...input, sha256: digest(value) };
-    await this.save([...this.keys, key]);
+    await this.change((keys) => [...keys, key]);
     return { id: key.id, name: key.name, plan: key.plan, value };
   }
 
@@ -77,19 +77,33 @@ export class LocalKeyTable implements ClientKeyStore, ApiKeyLookup {
   }
 
   async revoke(id: string): Promise<boolean> {
-    if (!this.keys.some((k) => k.id === id)) return false;
-    await this.save(this.keys.filter((k) => k.id !== id));
-    return true;
+    let found = false;
+    await this.change((keys) => {
+      found = keys.some((k) => k.id === id);
+      return keys.filter((k) => k.id !== id);
+    });
+    return found;
   }
 
-  /** Writes the whole table (to a temporary file, then renamed: a crash leaves the old one or the new one). */
-  private async save(keys: StoredKey[]): Promise<void> {
-    if (this.file) {
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      await writeFile(tmp, `${JSON.stringify({ keys }, null, 2)}\n`, { mode: 0o600 });
-      await rename(tmp, this.file);
-    }
-    this.keys = keys;
+  /** Changes run one after another, each on the table the previous one left, so none is lost. */
+  private changes: Promise<void> = Promise.resolve();
+
+  /**
+   * Applies a change and writes the whole table (to a temporary file, then renamed: a crash leaves the old
+   * table or the new one, never half of one); the table in memory changes only once the file has.
+   */
+  private change(next: (keys: readonly StoredKey[]) => StoredKey[]): Promise<void> {
+    const run = this.changes.then(async () => {
+      const keys = next(this.keys);
+      if (this.file) {
+        const tmp = `${this.file}.${process.pid}.tmp`;
+        await writeFile(tmp, `${JSON.stringify({ keys }, null, 2)}\n`, { mode: 0o600 });
+        await rename(tmp, this.file);
+      }
+      this.keys = keys;
+    });
+    this.changes = run.catch(() => {});
+    return run;
   }
 }
 

@@ -133,6 +133,29 @@ describe('the local key table', () => {
     expect(text).toContain(made.id);
   });
 
+  it('keeps every key of changes made at once', async () => {
+    const file = join(dir, 'd.json');
+    const table = await LocalKeyTable.open({ builtIn: new Map(), file });
+    const made = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => table.create({ name: `k${i}`, plan: 'client' })),
+    );
+    await Promise.all([table.revoke(made[0]?.id as string), table.create({ name: 'late', plan: 'client' })]);
+
+    const reopened = await LocalKeyTable.open({ builtIn: new Map(), file });
+
+    expect((await reopened.list()).map((k) => k.name).sort()).toEqual([
+      'k1',
+      'k2',
+      'k3',
+      'k4',
+      'k5',
+      'k6',
+      'k7',
+      'late',
+    ]);
+    for (const k of made.slice(1)) expect(reopened.get(k.value)).toBe(k.id);
+  });
+
   it('refuses a file it cannot read rather than forgetting the keys in it', async () => {
     const file = join(dir, 'c.json');
     await writeFile(file, '{"keys": [{"id": "x"}]}');
