@@ -17,6 +17,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { BrowserPool, type BrowserPoolEvent } from '#functions/worker/browser-pool';
+import { NetworkGuard } from '#functions/worker/network-guard';
+import { startFixtureSites } from '#local/fixtures/sites';
+import { multiStepWizard, scriptRendered, simpleForm } from '#local/fixtures/variants';
 import { PROJECT_ROOT } from '#local/services/python';
 import { WORKER } from '#policy';
 import { BROWSER_NODE_MODULES } from '../lib/constructs/browser-function.ts';
@@ -154,6 +157,43 @@ export const browser: Benchmark = {
     await recyclePool.close();
     const recycle = retire.slice(0, relaunch.length).map((ms, i) => ms + (relaunch[i] as number));
 
+    // A directory visit's pages (a fresh context, three fixture pages, release) through the network gate, as
+    // the worker loads them, and unrestricted, interleaved so both meet the same machine load.
+    const visits = intArg(ctx.args, 'visits', 100);
+    const sites = await startFixtureSites([simpleForm, scriptRendered, multiStepWizard]);
+    const pages = [
+      `${sites.site('simple-form').origin}/add`,
+      `${sites.site('script-rendered').origin}/app`,
+      `${sites.site('multi-step-wizard').origin}/wizard`,
+    ];
+    const gated = new BrowserPool({
+      recycleAfterPages: Number.MAX_SAFE_INTEGER,
+      network: new NetworkGuard({ allowedOrigins: sites.origins() }),
+    });
+    const open = new BrowserPool({ recycleAfterPages: Number.MAX_SAFE_INTEGER, network: 'unrestricted' });
+    const visit = async (visitPool: BrowserPool) => {
+      const t = performance.now();
+      const lease = await visitPool.acquire();
+      const tab = await lease.newPage();
+      for (const url of pages) await tab.goto(url, { waitUntil: 'load' });
+      await lease.release();
+      return elapsedMs(t);
+    };
+    const visitGated: number[] = [];
+    const visitOpen: number[] = [];
+    try {
+      await visit(gated);
+      await visit(open);
+      for (let i = 0; i < visits; i++) {
+        visitGated.push(await visit(gated));
+        visitOpen.push(await visit(open));
+      }
+    } finally {
+      await gated.close();
+      await open.close();
+      await sites.stop();
+    }
+
     // The same with playwright-core directly.
     const bareLaunch: number[] = [];
     for (let i = 0; i < launches; i++) {
@@ -191,6 +231,8 @@ export const browser: Benchmark = {
       recycle: summarize(recycle),
       bareLaunch: summarize(bareLaunch),
       bareContext: summarize(bareContext),
+      visitGated: summarize(visitGated),
+      visitOpen: summarize(visitOpen),
     };
     const table: Table = {
       title: 'Browser operations (ms)',
@@ -215,6 +257,8 @@ export const browser: Benchmark = {
         row('recycle: retire (old browser closed)', s.retire),
         row('recycle: relaunch (next acquire)', s.relaunch),
         row('recycle total', s.recycle),
+        row('visit: context, 3 fixture pages, release, through the network gate', s.visitGated),
+        row('visit: the same, unrestricted (no gate)', s.visitOpen),
         row('bare playwright-core: chromium.launch', s.bareLaunch),
         row('bare playwright-core: browser.newContext', s.bareContext),
       ],
@@ -222,11 +266,12 @@ export const browser: Benchmark = {
         'cold start = a new node process per sample; "bundled worker" = functions/worker bundled by esbuild with the worker function\'s options (ESM, minified, browser packages external), run by plain node as Lambda runs it; "sources via tsx" = the TypeScript sources transpiled on load, as npm start runs them',
         'same Chromium binary and flags for the pool and the bare rows (@sparticuz/chromium, without --single-process outside Lambda)',
         `recycle measured with a pool retiring its browser every ${perBrowser} pages (policy: every ${WORKER.browserRecycleAfterPages})`,
+        "acquire and release include opening and closing the context's network gate (a loopback proxy, functions/worker/network-guard.ts); the visit rows alternate a gated and an unrestricted pool, so both meet the same load",
         'not included: @sparticuz/chromium decompressing its binary into /tmp on a Lambda cold start (already extracted here)',
       ],
     };
     return {
-      params: { launches, acquires, recycles, recycleEveryPages: perBrowser },
+      params: { launches, acquires, recycles, recycleEveryPages: perBrowser, visits },
       tables: [table],
       goals: [
         {

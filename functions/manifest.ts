@@ -8,8 +8,13 @@ import { ALERTS, SCHEDULES } from '#policy';
 import { type ApiFunction, ROUTES } from './api/routes.ts';
 
 export interface FunctionNeeds {
-  /** Postgres: DATABASE_SECRET_ARN (+ secretsmanager:GetSecretValue on it). */
-  readonly database?: boolean;
+  /**
+   * Postgres: DATABASE_SECRET_ARN (+ secretsmanager:GetSecretValue on it), DATABASE_POOL_MAX from policy
+   * DATABASE.poolMax by kind, the Amazon RDS CAs (NODE_EXTRA_CA_CERTS) and the stage's CA secret if any.
+   * 'direct' (migrations): also the stage's direct (session) connection secret, DATABASE_DIRECT_SECRET_ARN,
+   * when it names one.
+   */
+  readonly database?: boolean | 'direct';
   /**
    * The tier queues: QUEUE_URL_P1..P3. 'send' to enqueue jobs, 'consume' to extend visibility, 'read' for
    * GetQueueAttributes (queue depth and in-flight counts for health).
@@ -149,7 +154,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     description: 'Applies pending sql/ migrations on every deploy, before the new code runs',
     kind: 'trigger',
     assets: ['sql'],
-    needs: { database: true },
+    // A session connection: a no-transaction migration holds a session lock (never a transaction pooler's).
+    needs: { database: 'direct' },
   },
 ];
 

@@ -54,6 +54,8 @@ export class AppStack extends Stack {
         idempotencyTable: data.idempotency.table,
         alerts: data.alerts,
         databaseSecret: data.databaseSecret,
+        databaseDirectSecret: data.databaseDirectSecret,
+        databaseCaSecret: data.databaseCaSecret,
         slackWebhookSecret: data.slackWebhookSecret,
         apiKeys: {
           plans: usagePlans,

@@ -26,6 +26,10 @@ export class DataStack extends Stack {
   readonly keyPlans: ApiKeyPlans;
   /** The Postgres connection string (an existing Postgres: Supabase, RDS...), by ARN from the stage config. */
   readonly databaseSecret: secretsmanager.ISecret;
+  /** The direct (session) connection string for migrations, when the stage names one. */
+  readonly databaseDirectSecret: secretsmanager.ISecret | undefined;
+  /** The CA bundle (PEM) that signs the Postgres server's certificate, when the stage names one. */
+  readonly databaseCaSecret: secretsmanager.ISecret | undefined;
   readonly slackWebhookSecret: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
@@ -48,6 +52,16 @@ export class DataStack extends Stack {
       'DatabaseSecret',
       stage.databaseSecretArn,
     );
+    this.databaseDirectSecret = stage.databaseDirectSecretArn
+      ? secretsmanager.Secret.fromSecretCompleteArn(
+          this,
+          'DatabaseDirectSecret',
+          stage.databaseDirectSecretArn,
+        )
+      : undefined;
+    this.databaseCaSecret = stage.databaseCaSecretArn
+      ? secretsmanager.Secret.fromSecretCompleteArn(this, 'DatabaseCaSecret', stage.databaseCaSecretArn)
+      : undefined;
     this.slackWebhookSecret = secretsmanager.Secret.fromSecretCompleteArn(
       this,
       'SlackWebhookSecret',

@@ -33,6 +33,17 @@ export interface StageConfig {
   readonly env: { readonly account?: string; readonly region: string };
   /** ARN of the Secrets Manager secret holding the Postgres connection string (Supabase, RDS, ...). */
   readonly databaseSecretArn: string;
+  /**
+   * ARN of a secret with the direct (session) connection string that migrations use, when the main secret
+   * names a transaction pooler (Supabase's port 6543, PgBouncer, RDS Proxy). @default the main secret
+   */
+  readonly databaseDirectSecretArn?: string;
+  /**
+   * ARN of a secret holding the CA certificate(s), PEM, that sign the Postgres server's certificate, when
+   * they are not public or Amazon RDS CAs (Supabase's root, a private CA). Trusted instead of the defaults.
+   * @default none: Node's CAs plus the Amazon RDS CAs Lambda ships
+   */
+  readonly databaseCaSecretArn?: string;
   /** ARN of the Secrets Manager secret holding the Slack incoming-webhook URL. */
   readonly slackWebhookSecretArn: string;
   /**
@@ -84,6 +95,12 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
   if (typeof r.databaseSecretArn !== 'string' || !ARN('secretsmanager').test(r.databaseSecretArn)) {
     problems.push(`${at('databaseSecretArn')} must be a Secrets Manager secret ARN`);
   }
+  for (const field of ['databaseDirectSecretArn', 'databaseCaSecretArn'] as const) {
+    const value = r[field];
+    if (value !== undefined && (typeof value !== 'string' || !ARN('secretsmanager').test(value))) {
+      problems.push(`${at(field)} must be a Secrets Manager secret ARN when given`);
+    }
+  }
   if (typeof r.slackWebhookSecretArn !== 'string' || !ARN('secretsmanager').test(r.slackWebhookSecretArn)) {
     problems.push(`${at('slackWebhookSecretArn')} must be a Secrets Manager secret ARN`);
   }
@@ -112,6 +129,8 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
     prefix: r.prefix as string,
     env: { region: r.region as string, ...(r.account ? { account: r.account as string } : {}) },
     databaseSecretArn: r.databaseSecretArn as string,
+    ...(r.databaseDirectSecretArn ? { databaseDirectSecretArn: r.databaseDirectSecretArn as string } : {}),
+    ...(r.databaseCaSecretArn ? { databaseCaSecretArn: r.databaseCaSecretArn as string } : {}),
     slackWebhookSecretArn: r.slackWebhookSecretArn as string,
     retainData: (r.retainData as boolean | undefined) ?? true,
     logRetentionDays: (r.logRetentionDays as number | undefined) ?? 30,

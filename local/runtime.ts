@@ -212,6 +212,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...tierQueueEnv(queues),
       ...alerts.env,
       IDEMPOTENCY_TABLE: idempotencyTable,
+      // The fixture sites live on loopback, which the worker's browser may otherwise never reach.
+      BROWSER_ALLOWED_ORIGINS: fixtures.origins().join(','),
       ...(process.env.CHROMIUM_PATH ? { CHROMIUM_PATH: process.env.CHROMIUM_PATH } : {}),
       ...options.env,
     };

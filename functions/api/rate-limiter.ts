@@ -1,7 +1,9 @@
 /**
  * Exact rate limits, shared by every API Lambda through Postgres (sql/030_rate_limits.sql): a sliding-window
- * log per subject, taken atomically under a per-subject advisory lock. No kept library does an exact,
- * cross-process sliding window on Postgres, so this small port and the SQL function are written by hand.
+ * log per subject, taken atomically under a per-subject transaction-scoped advisory lock (released when the
+ * one statement ends, so nothing outlives the call and it works behind a transaction pooler). No kept library
+ * does an exact, cross-process sliding window on Postgres, so this small port and the SQL function are
+ * written by hand.
  */
 import type { RateLimitPreset } from '#policy';
 import type { Sql } from '#shared/db';

@@ -5,13 +5,15 @@
  * CloudFormation fails the deploy and rolls the stack back while the old code keeps running.
  */
 import { join } from 'node:path';
-import pg from 'pg';
-import { resolveDatabaseUrl } from '#shared/database-config';
+import type pg from 'pg';
+import { connectTimeoutFromEnv, resolveDatabaseCa, resolveDirectDatabaseUrl } from '#shared/database-config';
+import { pgConnectionConfig } from '#shared/database-tls';
+import { connectSession } from '#shared/db';
 import type { Env } from '#shared/env';
 import { DEFAULT_MIGRATIONS_DIR, type MigrationReport, migrate } from '#shared/migrate';
 import { createLogger, describeError, type Logger, registerSecret } from '#shared/telemetry';
 
-/** One dedicated connection: the migrate lock is a session advisory lock. */
+/** One dedicated connection: a no-transaction migration holds a session advisory lock. */
 export interface MigrationConnection extends pg.ClientBase {
   end(): Promise<void>;
 }
@@ -28,7 +30,16 @@ export type MigrateTriggerHandler = () => Promise<MigrationReport>;
 export function makeMigrateTrigger(deps: MigrateTriggerDeps): MigrateTriggerHandler {
   return async function migrateTrigger() {
     const { logger } = deps;
-    const client = await deps.connect();
+    let client: MigrationConnection;
+    try {
+      client = await deps.connect();
+    } catch (err) {
+      // A DatabaseConnectionError: what failed (certificate, login, network) and what to change.
+      logger.error('cannot connect to the database; the deploy will roll back', {
+        error: describeError(err),
+      });
+      throw err;
+    }
     try {
       const report = await migrate(client, {
         dir: deps.migrationsDir,
@@ -59,19 +70,19 @@ export function migrationsDirFromEnv(env: Env): string {
   return DEFAULT_MIGRATIONS_DIR;
 }
 
+/**
+ * The migrations' connection: the direct (session) one (DATABASE_DIRECT_SECRET_ARN, else the request-path
+ * secret), with the stage's CA. Its TLS settings are checked at cold start (a ConfigError says what to write
+ * instead); a certificate or login that does not work fails the invocation, and so the deploy, at once.
+ */
 export async function migrateTriggerDepsFromEnv(env: Env): Promise<MigrateTriggerDeps> {
-  const connectionString = await resolveDatabaseUrl(env);
+  const [connectionString, ca] = await Promise.all([resolveDirectDatabaseUrl(env), resolveDatabaseCa(env)]);
   registerSecret(connectionString);
+  pgConnectionConfig(connectionString, { ca });
+  const connectionTimeoutMillis = connectTimeoutFromEnv(env);
   return {
-    async connect() {
-      const client = new pg.Client({
-        connectionString,
-        application_name: 'formfleet-migrate',
-        connectionTimeoutMillis: 10_000,
-      });
-      await client.connect();
-      return client;
-    },
+    connect: () =>
+      connectSession({ connectionString, ca, applicationName: 'formfleet-migrate', connectionTimeoutMillis }),
     migrationsDir: migrationsDirFromEnv(env),
     logger: createLogger('migrate'),
   };

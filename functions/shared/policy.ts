@@ -98,6 +98,14 @@ export const WORKER = {
   retryBaseDelayMs: 500,
   /** Politeness: the minimum gap between two submissions to the same directory site, across workers. */
   siteMinGapMs: 1_000,
+  /**
+   * Politeness lease: a worker visiting a site holds a lease row on it (site_visits), renewed every third of
+   * this while the visit lasts and released at its end. A worker that dies mid-visit blocks its site at most
+   * this long. 60 s: four times the longest form step (stepTimeoutMs), so even renewals stalled for a whole
+   * step (a slow database) keep the lease, yet short beside siteWaitMaxMs, so a waiting job outlasts a
+   * crashed holder instead of giving up.
+   */
+  siteLeaseSeconds: 60,
   /** Longest backoff between two transient retries of one directory (the base doubles up to this). */
   retryMaxDelayMs: 10_000,
   /**
@@ -324,6 +332,72 @@ export const LOCAL = {
   ops: { pollMs: 1_000, waitTimeoutSeconds: 900 },
 } as const;
 
+/** A range of addresses the worker's browser must never reach, and what it is (named in the refusal). */
+export interface BlockedRange {
+  readonly cidr: string;
+  readonly kind: string;
+}
+
+/**
+ * What the worker's browser may reach (functions/worker/network-guard.ts). Directory sites are untrusted third
+ * parties: a page (or a definition) could aim the browser at the Lambda runtime API (127.0.0.1:9001), the
+ * instance or container credentials (169.254.169.254, 169.254.170.2, fd00:ec2::254), or anything on a private
+ * network the function can see. Every connection the browser makes goes through a gate that resolves the
+ * name itself, refuses an address in any range below, and connects to exactly the address it checked.
+ * Nothing here opens anything: the only allowance is the local runtime's explicit list of its fixture sites
+ * (BROWSER_ALLOWED_ORIGINS, refused in Lambda).
+ */
+export const BROWSER_NETWORK = {
+  /** The only schemes a definition may navigate to; a page's own file:, chrome: and data: navigations Chromium refuses. */
+  schemes: ['http:', 'https:'],
+  /** IPv4 special-purpose ranges (IANA registry) no directory site is served from. */
+  blockedIpv4: [
+    { cidr: '0.0.0.0/8', kind: 'this-network (0.0.0.0 reaches the host itself)' },
+    { cidr: '10.0.0.0/8', kind: 'private' },
+    { cidr: '100.64.0.0/10', kind: 'shared address space (CGNAT)' },
+    { cidr: '127.0.0.0/8', kind: 'loopback' },
+    { cidr: '169.254.0.0/16', kind: 'link-local (cloud metadata and credentials)' },
+    { cidr: '172.16.0.0/12', kind: 'private' },
+    { cidr: '192.0.0.0/24', kind: 'IETF protocol assignments' },
+    { cidr: '192.0.2.0/24', kind: 'documentation' },
+    { cidr: '192.88.99.0/24', kind: '6to4 relay' },
+    { cidr: '192.168.0.0/16', kind: 'private' },
+    { cidr: '198.18.0.0/15', kind: 'benchmarking' },
+    { cidr: '198.51.100.0/24', kind: 'documentation' },
+    { cidr: '203.0.113.0/24', kind: 'documentation' },
+    { cidr: '224.0.0.0/4', kind: 'multicast' },
+    { cidr: '240.0.0.0/4', kind: 'reserved (and broadcast)' },
+  ],
+  /**
+   * IPv6 special-purpose ranges. IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) addresses are
+   * judged by the IPv4 address they carry, so a public site behind DNS64 still works.
+   */
+  blockedIpv6: [
+    { cidr: '::1/128', kind: 'loopback' },
+    { cidr: '::/128', kind: 'unspecified' },
+    { cidr: '::/96', kind: 'IPv4-compatible (deprecated)' },
+    { cidr: '64:ff9b:1::/48', kind: 'NAT64 local use' },
+    { cidr: '100::/64', kind: 'discard' },
+    { cidr: '2001::/23', kind: 'IETF protocol assignments (Teredo and others)' },
+    { cidr: '2001:db8::/32', kind: 'documentation' },
+    { cidr: '2002::/16', kind: '6to4' },
+    { cidr: 'fc00::/7', kind: 'unique local (private; fd00:ec2::254 is instance metadata)' },
+    { cidr: 'fe80::/10', kind: 'link-local' },
+    { cidr: 'fec0::/10', kind: 'site-local (deprecated)' },
+    { cidr: 'ff00::/8', kind: 'multicast' },
+  ],
+  /** A destination's name must resolve within this, or the request fails like an unreachable site. */
+  resolveTimeoutMs: 5_000,
+  /** Refused attempts kept per directory visit for the ledger's evidence (the rest are counted). */
+  evidenceMaxAttempts: 10,
+} as const satisfies {
+  schemes: readonly string[];
+  blockedIpv4: readonly BlockedRange[];
+  blockedIpv6: readonly BlockedRange[];
+  resolveTimeoutMs: number;
+  evidenceMaxAttempts: number;
+};
+
 /** Names used for metrics and logs. */
 export const SERVICE = {
   name: 'formfleet',
@@ -348,6 +422,39 @@ export const FUNCTION_DEFAULTS = {
   subscriber: { timeoutSeconds: 30, memoryMb: 256 },
   /** Migrations on deploy: long enough for a large index build, short of the deploy timing out. */
   trigger: { timeoutSeconds: 300, memoryMb: 512 },
+} as const;
+
+/**
+ * Postgres connections. Every function reaches Postgres through a small pool per Lambda container (a
+ * container serves one invocation at a time), so the database sees at most functions x concurrency x pool
+ * connections; docs/infrastructure.md works the budget out for the default stage.
+ */
+export const DATABASE = {
+  /**
+   * Pool size per Lambda container, by function kind (CDK sets DATABASE_POOL_MAX from it). API: 1, since an
+   * API request's queries are short and the API's concurrency is the largest and least bounded multiplier
+   * (parallel reads of one request wait their turn, milliseconds). Worker: 2, so the heartbeat and the site
+   * lease renewal do not queue behind the job's own writes. Scheduled (recovery): 2, as many as a run
+   * overlaps. Trigger (migrate): 1 session connection. Subscriber (Slack notifier): none.
+   */
+  poolMax: { api: 1, worker: 2, scheduled: 2, subscriber: 0, trigger: 1 },
+  /** A connection (TCP, TLS, authentication) not made within this fails: a cold start never hangs. */
+  connectTimeoutMs: 5_000,
+  /**
+   * Statement timeout of every request-path transaction (SET LOCAL, so it holds behind a transaction
+   * pooler; it is not sent as a startup parameter, which PgBouncer refuses and RDS Proxy pins on). Single
+   * statements outside a transaction run under the role's own default (see docs/infrastructure.md). 25 s:
+   * under API Gateway's 29 s, so a request's transaction ends, and frees its row locks, before the caller
+   * is told it timed out.
+   */
+  statementTimeoutMs: 25_000,
+  /** Idle pooled connections close after this (when the container runs; a frozen one keeps them). */
+  idleTimeoutMs: 30_000,
+  /**
+   * How long a migration run waits for another run's migration lock (a second deploy) before it fails,
+   * inside the migrate trigger's timeout, so a lock left behind can never hang a deploy.
+   */
+  migrationLockWaitSeconds: 120,
 } as const;
 
 /** Async invocations (schedules, SNS subscribers): retries before the on-failure destination keeps the event. */
@@ -428,6 +535,11 @@ export const METRIC_NAMES = {
   jobDuration: 'JobDuration',
   /** `Submission_<status>` counts one settled directory. */
   submissionPrefix: 'Submission_',
+  /**
+   * Count 1 per connection or navigation the worker's browser was refused (network guard): a directory page
+   * that reaches for loopback, link-local, private addresses or a non-web scheme (docs/runbooks/blocked-destination.md).
+   */
+  browserRequestRefused: 'BrowserRequestRefused',
 } as const;
 
 /**

@@ -32,6 +32,9 @@ export const ERROR_CLASSES = [
   'captcha',
   'login_required',
   'internal',
+  // The page or the definition aimed the browser at a private or special address, or a non-web scheme, and
+  // the network guard refused it (functions/worker/network-guard.ts). Never retried: the site is hostile or broken.
+  'blocked_destination',
 ] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
 

@@ -2,9 +2,11 @@
  * One Chromium per worker process (per Lambda execution environment), launched lazily on first use and
  * reused across invocations; a fresh BrowserContext per directory so no cookie or storage crosses from
  * one customer to the next. The browser is recycled after N pages, when it disconnects or crashes, and
- * when a launch or page operation times out.
+ * when a launch or page operation times out. Each context reaches the network only through its own gate of
+ * the network guard (network-guard.ts), which refuses private and special addresses.
  */
 import type { Browser, BrowserContext, BrowserContextOptions, LaunchOptions, Page } from 'playwright-core';
+import { type NetworkGate, NetworkGuard, watchContext } from './network-guard.ts';
 
 export interface BrowserPoolOptions {
   /** Chromium binary; defaults to CHROMIUM_PATH, then @sparticuz/chromium's extracted binary. */
@@ -15,6 +17,12 @@ export interface BrowserPoolOptions {
   launchTimeoutMs?: number;
   /** True in Lambda: adds @sparticuz/chromium's --single-process, which is unsafe anywhere else. */
   inLambda?: boolean;
+  /**
+   * What pages may reach. A NetworkGuard sends every context through a gate of its own that refuses private
+   * and special addresses; 'unrestricted' is for a browser that opens only our own pages (the dashboard's
+   * test), and is refused in Lambda. @default a NetworkGuard with no allowance (nothing private reachable)
+   */
+  network?: NetworkGuard | 'unrestricted';
   onEvent?: (event: BrowserPoolEvent) => void;
 }
 
@@ -45,6 +53,9 @@ export interface BrowserState {
 
 /** Flags that keep Chromium off the network except for the pages it is asked to open. */
 const QUIET_FLAGS = [
+  // WebRTC's UDP cannot go through the gate's proxy, so it is not sent at all (a page could otherwise send
+  // STUN packets to any address and port, loopback included; measured in test/integration/network-guard).
+  '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
@@ -67,8 +78,14 @@ export class BrowserPool {
   private pid: number | undefined;
   /** Releases still closing their context (callers need not await them). */
   private readonly releasing = new Set<Promise<void>>();
+  private readonly guard: NetworkGuard | undefined;
 
-  constructor(private readonly options: BrowserPoolOptions) {}
+  constructor(private readonly options: BrowserPoolOptions) {
+    if (options.network === 'unrestricted' && options.inLambda) {
+      throw new Error('a browser in Lambda visits untrusted pages and must have a network guard');
+    }
+    this.guard = options.network === 'unrestricted' ? undefined : (options.network ?? new NetworkGuard());
+  }
 
   state(): BrowserState {
     return {
@@ -89,17 +106,21 @@ export class BrowserPool {
     }
     const browser = await this.ensureBrowser();
     const started = Date.now();
+    const gate = await this.guard?.open();
     let context: BrowserContext;
     try {
       context = await withTimeout(
-        browser.newContext(contextOptions),
+        // The gate's proxy replaces any the caller gave: a guarded context has no other way out.
+        browser.newContext(gate ? { ...contextOptions, proxy: gate.proxy } : contextOptions),
         this.options.launchTimeoutMs ?? 20_000,
         'newContext',
       );
     } catch (err) {
+      await gate?.close();
       await this.recycle(err instanceof TimeoutError ? 'timeout' : 'crash');
       throw err;
     }
+    if (gate) watchContext(context, gate);
     this.options.onEvent?.({ type: 'context', ms: Date.now() - started });
     this.openContexts += 1;
     this.pagesSinceLaunch += 1;
@@ -118,7 +139,7 @@ export class BrowserPool {
       },
       release: ({ broken = false } = {}) => {
         if (!released) {
-          const closing = this.closeContext(browser, context, broken);
+          const closing = this.closeContext(browser, context, gate, broken);
           this.releasing.add(closing);
           released = closing.finally(() => this.releasing.delete(closing));
         }
@@ -127,11 +148,18 @@ export class BrowserPool {
     };
   }
 
-  private async closeContext(browser: Browser, context: BrowserContext, broken: boolean): Promise<void> {
+  private async closeContext(
+    browser: Browser,
+    context: BrowserContext,
+    gate: NetworkGate | undefined,
+    broken: boolean,
+  ): Promise<void> {
     let failed = broken;
     await withTimeout(context.close(), 5_000, 'context.close').catch(() => {
       failed = true;
     });
+    // After the context: its connections through the gate are gone (a stuck one is cut here).
+    await gate?.close();
     this.openContexts -= 1;
     // Recycled (or crashed and replaced) meanwhile: that took this context with it, and the pool's browser
     // now is another one, which this lease never used.

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { PRIORITY_TIERS, WORKER } from '#policy';
+import { METRIC_NAMES, PRIORITY_TIERS, WORKER } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
@@ -17,6 +17,7 @@ import { createLogger, createMetrics, MetricUnit } from '#shared/telemetry';
 import { BrowserPool } from './browser-pool.ts';
 import { CachedCustomerStore, CachedDirectoryStore } from './cached-stores.ts';
 import { PowertoolsIdempotency } from './idempotency.ts';
+import { networkGuardFromEnv, targetOrigin } from './network-guard.ts';
 import type { MessageLease, WorkerDeps, WorkerOptions } from './ports.ts';
 import { PgSitePoliteness } from './site-politeness.ts';
 import { PgWorkerRegistry } from './worker-registry.ts';
@@ -75,10 +76,15 @@ export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<
   const dynamo = new DynamoDBClient(awsClientConfig(env));
   const logger = createLogger('worker');
   const metrics = createMetrics('worker', logger);
+  const network = networkGuardFromEnv(env, (attempt) => {
+    metrics.addMetric(METRIC_NAMES.browserRequestRefused, MetricUnit.Count, 1);
+    logger.warn('browser request refused', { target: targetOrigin(attempt.target), reason: attempt.reason });
+  });
   const browser = new BrowserPool({
     executablePath: env.CHROMIUM_PATH,
     recycleAfterPages: intEnv(env, 'BROWSER_RECYCLE_AFTER_PAGES', WORKER.browserRecycleAfterPages),
     inLambda: Boolean(env.AWS_LAMBDA_FUNCTION_NAME),
+    network,
     onEvent: (event) => {
       if (event.type === 'launch') {
         metrics.addMetric('BrowserLaunch', MetricUnit.Count, 1);
@@ -96,7 +102,9 @@ export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<
     customers: new CachedCustomerStore(db, new PgCustomerStore(db), metrics),
     directories: new CachedDirectoryStore(db, new PgDirectoryStore(db), metrics),
     browser,
-    politeness: new PgSitePoliteness(db, intEnv(env, 'SITE_MIN_GAP_MS', WORKER.siteMinGapMs)),
+    politeness: new PgSitePoliteness(db, intEnv(env, 'SITE_MIN_GAP_MS', WORKER.siteMinGapMs), {
+      leaseMs: intEnv(env, 'SITE_LEASE_MS', WORKER.siteLeaseSeconds * 1000),
+    }),
     registry: new PgWorkerRegistry(db),
     idempotency: new PowertoolsIdempotency({
       tableName: idempotencyTable,

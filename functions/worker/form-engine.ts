@@ -12,6 +12,7 @@ import type { Profile } from '#shared/customer-store';
 import type { ErrorClass, SettledStatus } from '#shared/submission-ledger';
 import type { FormDefinition, Indicator, SelectorList, Step } from './form-definition.ts';
 import { expandUrlTemplate } from './form-definition.ts';
+import { blockedAttempts, checkNavigation, describeRefusal, refusalEvidence } from './network-guard.ts';
 
 export interface EngineOutcome {
   status: SettledStatus;
@@ -139,7 +140,7 @@ export async function runForm(
   });
   const driving = drive(page, definition, profile, guarded, state, stepTimeout);
   try {
-    return await Promise.race([driving, deadline]);
+    return withRefusals(page, await Promise.race([driving, deadline]));
   } finally {
     clearTimeout(timer);
     if (state.cancelled) {
@@ -172,6 +173,7 @@ async function drive(
       }
       await runStep(page, definition, profile, step, state, timeout);
       state.stepsDone = index + 1;
+      assertNothingRefused(page);
       if (PAGE_CHANGING_ACTIONS.has(step.action))
         await checkBlockers(page, definition, step.action === 'next');
     }
@@ -214,6 +216,7 @@ async function runStep(
     case 'goto': {
       const origin = new URL(definition.submissionUrl).origin;
       const url = step.url ? expandUrlTemplate(step.url, origin) : definition.submissionUrl;
+      assertNavigable(url);
       const response = await page.goto(url, { waitUntil: 'domcontentloaded' });
       assertResponseOk(response?.status() ?? null);
       return;
@@ -298,6 +301,8 @@ async function submit(
   if (!target)
     throw new StepFailure('selector_drift', `no submit button matches ${selectors.join(' | ')}`, false);
   await checkBlockers(page, definition, false);
+  // A page that reached for a refused destination is not sent the profile.
+  assertNothingRefused(page);
   if (!(await hooks.beforeSubmit()))
     throw new Aborted('submission refused by the ledger (claim lost or cancelled)');
   state.submitted = true;
@@ -649,8 +654,10 @@ export async function verifyListing(
   if (!check) return { result: 'inconclusive', url: '', error: 'the definition declares no verification' };
   const url = expandUrlTemplate(check.url, new URL(definition.submissionUrl).origin, profile);
   try {
+    assertNavigable(url);
     page.setDefaultTimeout(timeoutMs);
     const response = await page.goto(url, { waitUntil: 'domcontentloaded', timeout: timeoutMs });
+    assertNothingRefused(page);
     if (response && response.status() >= 500) {
       return { result: 'inconclusive', url, error: `lookup answered HTTP ${response.status()}` };
     }
@@ -664,6 +671,40 @@ export async function verifyListing(
   } catch (err) {
     return { result: 'inconclusive', url, error: classify(err).message };
   }
+}
+
+/** A definition may only send the browser to http(s) URLs (the parser checks this too; rows may predate it). */
+function assertNavigable(url: string): void {
+  const refused = checkNavigation(url);
+  if (refused) throw new StepFailure('blocked_destination', `the definition asks to open ${refused}`, false);
+}
+
+/** Stops the walk at the first destination the network guard refused this page's context. */
+function assertNothingRefused(page: Page): void {
+  const [first] = blockedAttempts(page.context());
+  if (first) throw new StepFailure('blocked_destination', describeRefusal(first), false);
+}
+
+/**
+ * The outcome once the guard refused the page something: a directory whose page reaches for private
+ * addresses or non-web schemes ends 'blocked_destination' (never retried), 'failed' if nothing was sent and
+ * 'unknown' after the submit click. Only the directory's own confirmation of the listing stands over it.
+ * The refused attempts go into the evidence either way.
+ */
+function withRefusals(page: Page, outcome: EngineOutcome): EngineOutcome {
+  const blocked = blockedAttempts(page.context());
+  const [first] = blocked;
+  if (!first) return outcome;
+  const evidence = { ...outcome.evidence, ...refusalEvidence(blocked) };
+  if (outcome.status === 'submitted') return { ...outcome, evidence };
+  return {
+    ...outcome,
+    status: outcome.submitted ? 'unknown' : 'failed',
+    errorClass: 'blocked_destination',
+    error: describeRefusal(first),
+    transient: false,
+    evidence,
+  };
 }
 
 export function isTimeout(err: unknown): boolean {
@@ -683,7 +724,12 @@ export function classify(err: unknown): {
     return { errorClass: err.errorClass, message: err.message, transient: err.transient };
   const message = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
   if (isTimeout(err)) return { errorClass: 'timeout', message, transient: true };
-  if (/net::ERR_(CONNECTION|NAME|ADDRESS|EMPTY_RESPONSE|SSL|TIMED_OUT)|ECONNREFUSED/.test(message)) {
+  // Chromium's own refusal of a redirect to a non-web scheme (file:, chrome:, data:).
+  if (/net::ERR_UNSAFE_REDIRECT/.test(message)) {
+    return { errorClass: 'blocked_destination', message, transient: false };
+  }
+  // TUNNEL: an https site the network guard's gate could not reach (its refusals are recorded, not guessed).
+  if (/net::ERR_(CONNECTION|NAME|ADDRESS|EMPTY_RESPONSE|SSL|TIMED_OUT|TUNNEL)|ECONNREFUSED/.test(message)) {
     return { errorClass: 'site_down', message, transient: true };
   }
   if (BROWSER_GONE.test(message)) {

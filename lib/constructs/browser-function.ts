@@ -4,7 +4,8 @@
  * @sparticuz/chromium packaged the way its README requires for a non-layer deployment: as a production
  * node module installed beside the bundle (never bundled by esbuild, because it finds its Brotli-packed
  * binaries in `bin/` relative to its own files). playwright-core is installed the same way, since it loads
- * its own files at run time too.
+ * its own files at run time too. The browser's network guard needs no variable in AWS: it is closed by default,
+ * and the one variable that opens it (the local runtime's BROWSER_ALLOWED_ORIGINS) is refused here.
  */
 import type { Construct } from 'constructs';
 import { WORKER } from '#policy';
@@ -27,6 +28,12 @@ export class BrowserFunction extends HouseFunction {
     const problems: string[] = [];
     if (memorySize < WORKER.memoryMb) {
       problems.push(`memorySize must be at least ${WORKER.memoryMb} MB for Chromium (got ${memorySize})`);
+    }
+    if (props.environment?.BROWSER_ALLOWED_ORIGINS !== undefined) {
+      // The worker would refuse to start with it (functions/worker/network-guard.ts): say so at synth instead.
+      problems.push(
+        'environment must not set BROWSER_ALLOWED_ORIGINS: it opens the browser to private addresses and is for the local runtime only',
+      );
     }
     if (ephemeralStorageMb < 1024) {
       problems.push(

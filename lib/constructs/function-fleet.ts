@@ -17,7 +17,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
 import type { FunctionSpec } from '#functions/manifest';
-import { ASYNC_INVOKE, FUNCTION_DEFAULTS, QUEUES } from '#policy';
+import { ASYNC_INVOKE, DATABASE, FUNCTION_DEFAULTS, QUEUES } from '#policy';
 import { concurrencyProblems, type StageConcurrency } from '../stage-config.ts';
 import type { AlertsTopic } from './alerts-topic.ts';
 import { BrowserFunction } from './browser-function.ts';
@@ -30,6 +30,10 @@ export interface FleetResources {
   readonly idempotencyTable: { readonly tableName: string; readonly tableArn: string };
   readonly alerts: AlertsTopic;
   readonly databaseSecret: secretsmanager.ISecret;
+  /** The migrations' direct (session) connection, if the stage names one apart from databaseSecret. */
+  readonly databaseDirectSecret?: secretsmanager.ISecret | undefined;
+  /** The CA that signs the Postgres server's certificate, if the stage names one. */
+  readonly databaseCaSecret?: secretsmanager.ISecret | undefined;
   readonly slackWebhookSecret: secretsmanager.ISecret;
   /** The usage plans client keys are made in, the admin key (never touched), the keys' name prefix. */
   readonly apiKeys: ApiKeyBinding;
@@ -112,6 +116,11 @@ export function validateFunctionSpecs(
       specs.filter((f) => f.apiFunction === spec.apiFunction).length > 1
     ) {
       problems.push(`${at}: route-table function "${spec.apiFunction}" is served by more than one function`);
+    }
+    if (spec.needs.database && DATABASE.poolMax[spec.kind] < 1) {
+      problems.push(
+        `${at}: needs the database, but policy DATABASE.poolMax gives kind '${spec.kind}' no connection`,
+      );
     }
     if (spec.kind === 'api' && spec.timeoutSeconds !== undefined && spec.timeoutSeconds > 29) {
       problems.push(`${at}: an API function's timeout cannot exceed API Gateway's 29 s`);
@@ -220,7 +229,15 @@ export class FunctionFleet extends Construct {
   private wire({ spec, fn }: BuiltFunction, resources: FleetResources, concurrency: StageConcurrency): void {
     const { needs } = spec;
     const tiers = resources.queues.tiers;
-    if (needs.database) fn.bindDatabase(resources.databaseSecret);
+    if (needs.database) {
+      fn.bindDatabase(resources.databaseSecret, {
+        poolMax: DATABASE.poolMax[spec.kind],
+        ...(resources.databaseCaSecret ? { caSecret: resources.databaseCaSecret } : {}),
+        ...(needs.database === 'direct' && resources.databaseDirectSecret
+          ? { directSecret: resources.databaseDirectSecret }
+          : {}),
+      });
+    }
     if (needs.jobQueues?.length) fn.bindJobQueues(tiers, needs.jobQueues);
     if (needs.deadLetterQueues) fn.bindDeadLetterQueues(tiers, needs.deadLetterQueues);
     if (needs.idempotencyTable) fn.bindIdempotencyTable(resources.idempotencyTable);

@@ -25,6 +25,9 @@ import type { TierQueues } from './priority-queues.ts';
 /** The repository root: NodejsFunction's project root and where manifest entries and assets are found. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/** The CA bundle of Lambda's Node.js runtimes that holds the Amazon RDS CAs (and other Amazon CAs). */
+export const LAMBDA_CA_BUNDLE = '/var/runtime/ca-cert.pem';
+
 /** Lets the ESM bundle load CommonJS dependencies that call `require` (pg, playwright-core internals). */
 export const CREATE_REQUIRE_BANNER =
   "import { createRequire as __ffCreateRequire } from 'node:module'; const require = __ffCreateRequire(import.meta.url);";
@@ -218,10 +221,33 @@ export class HouseFunction extends NodejsFunction {
     });
   }
 
-  /** DATABASE_SECRET_ARN + secretsmanager:GetSecretValue on that secret (the Postgres connection string). */
-  bindDatabase(secret: secretsmanager.ISecret): this {
+  /**
+   * Postgres: DATABASE_SECRET_ARN (the connection string) and DATABASE_POOL_MAX (connections per container,
+   * policy DATABASE.poolMax by kind); NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem, so Node trusts the
+   * Amazon RDS CAs (Lambda's Node 20+ runtimes load that bundle only when told to); with `caSecret`,
+   * DATABASE_CA_SECRET_ARN (the CA that signs the server's certificate); with `directSecret`,
+   * DATABASE_DIRECT_SECRET_ARN (the session connection migrations use). secretsmanager:GetSecretValue on
+   * each secret named.
+   */
+  bindDatabase(
+    secret: secretsmanager.ISecret,
+    options: {
+      readonly poolMax: number;
+      readonly caSecret?: secretsmanager.ISecret;
+      readonly directSecret?: secretsmanager.ISecret;
+    },
+  ): this {
     this.addEnvironment('DATABASE_SECRET_ARN', secret.secretArn);
-    this.allow(['secretsmanager:GetSecretValue'], [secret.secretArn]);
+    this.addEnvironment('DATABASE_POOL_MAX', String(options.poolMax));
+    this.addEnvironment('NODE_EXTRA_CA_CERTS', LAMBDA_CA_BUNDLE);
+    const secrets = [secret, options.caSecret, options.directSecret].filter((s) => s !== undefined);
+    if (options.caSecret) this.addEnvironment('DATABASE_CA_SECRET_ARN', options.caSecret.secretArn);
+    if (options.directSecret)
+      this.addEnvironment('DATABASE_DIRECT_SECRET_ARN', options.directSecret.secretArn);
+    this.allow(
+      ['secretsmanager:GetSecretValue'],
+      secrets.map((s) => s.secretArn),
+    );
     return this;
   }
 

@@ -7,6 +7,7 @@
 import { FUNCTIONS } from '#functions/manifest';
 import { CONCURRENCY, DEPLOY } from '#policy';
 import { connectionStringFromSecret } from '#shared/database-config';
+import { certificatesIn, type NamedCa } from '#shared/database-tls';
 import type { StageConfig } from '../stage-config.ts';
 import type { DeploymentNeeds } from './deployment.ts';
 
@@ -45,9 +46,10 @@ export interface AccountPorts {
   secret(arn: string): Promise<SecretRead>;
 }
 
-/** Postgres reachable with verified TLS, and which migrations are pending (the integrator may swap it). */
+/** Postgres reachable with verified TLS (against the stage's CA when it names one), and what is pending. */
 export type CheckDatabase = (
   connectionString: string,
+  ca?: NamedCa,
 ) => Promise<{ ok: boolean; detail: string; fix?: string }>;
 
 export interface PreflightInput {
@@ -211,6 +213,18 @@ async function apiGatewayRoleCheck(input: PreflightInput, accountId: string): Pr
 /** The secret's name, from its complete ARN (`...:secret:<name>-AbCdEf`). */
 export const secretNameOf = (arn: string) => arn.replace(/^.*:secret:/, '').replace(/-[A-Za-z0-9]{6}$/, '');
 
+interface NamedSecret {
+  readonly field:
+    | 'databaseSecretArn'
+    | 'databaseDirectSecretArn'
+    | 'databaseCaSecretArn'
+    | 'slackWebhookSecretArn';
+  readonly arn: string;
+  readonly example: string;
+  /** Throws with what is wrong with the value. */
+  readonly parse: (value: string) => string;
+}
+
 async function secretsAndDatabaseChecks(input: PreflightInput, accountId: string): Promise<CheckResult[]> {
   const { stage, account } = input;
   const elsewhere = (arn: string) => {
@@ -219,13 +233,39 @@ async function secretsAndDatabaseChecks(input: PreflightInput, accountId: string
       ? ` (the ARN names account ${owner}; the credentials are in ${accountId})`
       : '';
   };
-  const shapes = [
+  const url = "'postgres://user:password@host:5432/db?sslmode=verify-full'";
+  const named: NamedSecret[] = [
     {
       field: 'databaseSecretArn',
       arn: stage.databaseSecretArn,
-      example: "'postgres://user:password@host:5432/db?sslmode=verify-full'",
-      parse: (v: string) => connectionStringFromSecret(v),
+      example: url,
+      parse: connectionStringFromSecret,
     },
+    ...(stage.databaseDirectSecretArn
+      ? [
+          {
+            field: 'databaseDirectSecretArn' as const,
+            arn: stage.databaseDirectSecretArn,
+            example: url,
+            parse: connectionStringFromSecret,
+          },
+        ]
+      : []),
+    ...(stage.databaseCaSecretArn
+      ? [
+          {
+            field: 'databaseCaSecretArn' as const,
+            arn: stage.databaseCaSecretArn,
+            example: 'file://<the CA certificate>.pem',
+            parse: (v: string) => {
+              if (certificatesIn({ pem: v, source: 'databaseCaSecretArn' }).length === 0) {
+                throw new Error('holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
+              }
+              return v;
+            },
+          },
+        ]
+      : []),
     {
       field: 'slackWebhookSecretArn',
       arn: stage.slackWebhookSecretArn,
@@ -239,8 +279,8 @@ async function secretsAndDatabaseChecks(input: PreflightInput, accountId: string
     },
   ];
   const results: CheckResult[] = [];
-  let connectionString: string | undefined;
-  for (const s of shapes) {
+  const values = new Map<NamedSecret['field'], string>();
+  for (const s of named) {
     const name = `secret ${s.field}`;
     const read = await account.secret(s.arn);
     if ('missing' in read) {
@@ -260,8 +300,7 @@ async function secretsAndDatabaseChecks(input: PreflightInput, accountId: string
       continue;
     }
     try {
-      const parsed = s.parse(read.value);
-      if (s.field === 'databaseSecretArn') connectionString = parsed;
+      values.set(s.field, s.parse(read.value));
       results.push(passed(name, `${secretNameOf(s.arn)} exists and parses`));
     } catch (err) {
       results.push(
@@ -273,20 +312,30 @@ async function secretsAndDatabaseChecks(input: PreflightInput, accountId: string
       );
     }
   }
-  if (connectionString === undefined) {
+  const pem = values.get('databaseCaSecretArn');
+  const ca: NamedCa | undefined = pem ? { pem, source: `the stage's databaseCaSecretArn` } : undefined;
+  // The request path's connection, and the migrations' direct one when the stage names it apart.
+  const connections: [string, NamedSecret['field']][] = [
+    ['database', 'databaseSecretArn'],
+    ...(stage.databaseDirectSecretArn
+      ? [['database (direct, for migrations)', 'databaseDirectSecretArn'] as [string, NamedSecret['field']]]
+      : []),
+  ];
+  for (const [name, field] of connections) {
+    const connectionString = values.get(field);
+    if (connectionString === undefined || (stage.databaseCaSecretArn && !ca)) {
+      results.push(
+        failed(
+          name,
+          `not checked: the secrets it needs are missing or do not parse`,
+          'fix those secrets first',
+        ),
+      );
+      continue;
+    }
+    const db = await input.checkDatabase(connectionString, ca);
     results.push(
-      failed(
-        'database',
-        'not checked: the database secret is missing or does not parse',
-        'fix the database secret first',
-      ),
-    );
-  } else {
-    const db = await input.checkDatabase(connectionString);
-    results.push(
-      db.ok
-        ? passed('database', db.detail)
-        : failed('database', db.detail, db.fix ?? 'see docs/infrastructure.md'),
+      db.ok ? passed(name, db.detail) : failed(name, db.detail, db.fix ?? 'see docs/infrastructure.md'),
     );
   }
   return results;

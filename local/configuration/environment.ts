@@ -66,6 +66,33 @@ export const ENVIRONMENT: readonly EnvVar[] = [
       'a Postgres connection string to use; when unset, npm start runs a cluster under the state directory and the tests a throwaway one (PGlite where no PostgreSQL binaries exist)',
   },
   {
+    name: 'DATABASE_DIRECT_URL',
+    group: 'local',
+    usedBy: 'migrate locally',
+    meaning:
+      'the direct (session) connection migrations use when DATABASE_URL names a transaction pooler (default: DATABASE_URL)',
+  },
+  {
+    name: 'DATABASE_CA_FILE',
+    group: 'local',
+    usedBy: 'every function with the database need, locally; the database check',
+    meaning:
+      "a PEM file with the CA(s) that sign the Postgres server's certificate (Supabase's root, a private CA, AWS's RDS bundle outside Lambda), trusted instead of Node's defaults; in AWS the stage's databaseCaSecretArn",
+  },
+  {
+    name: 'FORMFLEET_TEST_POOLER',
+    group: 'local',
+    usedBy: 'npm test',
+    meaning:
+      "`pgbouncer`: every test database is reached through a PgBouncer in transaction pooling (Debian's `pgbouncer`), as the request path is behind Supabase's transaction port; unset: directly",
+  },
+  {
+    name: 'PGBOUNCER_PATH',
+    group: 'local',
+    usedBy: 'npm test',
+    meaning: 'the pgbouncer binary for FORMFLEET_TEST_POOLER (default `/usr/sbin/pgbouncer`)',
+  },
+  {
     name: 'SLACK_WEBHOOK_URL',
     group: 'local',
     usedBy: 'npm start; slack-notifier locally',
@@ -84,6 +111,13 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     group: 'local',
     usedBy: 'worker',
     meaning: "a Chromium binary to use instead of @sparticuz/chromium's",
+  },
+  {
+    name: 'BROWSER_ALLOWED_ORIGINS',
+    group: 'local',
+    usedBy: 'worker (set by npm start and the tests)',
+    meaning:
+      "origins (`http://127.0.0.1:<port>`, comma-separated) the worker's browser may reach although they are loopback or private: the local fixture sites. Unset, nothing private is reachable; set in Lambda, the worker refuses to start (see BROWSER_NETWORK in policy)",
   },
   {
     name: 'PG_BIN_DIR',
@@ -112,6 +146,34 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     usedBy: 'every function with the database need',
     meaning:
       'Secrets Manager secret holding the Postgres connection string (a URL, JSON with `url`, or the RDS JSON shape); locally DATABASE_URL instead',
+  },
+  {
+    name: 'DATABASE_DIRECT_SECRET_ARN',
+    group: 'handler',
+    usedBy: 'migrate',
+    meaning:
+      "Secrets Manager secret with the direct (session) connection string for migrations, when the stage's databaseDirectSecretArn names one (default: DATABASE_SECRET_ARN's)",
+  },
+  {
+    name: 'DATABASE_CA_SECRET_ARN',
+    group: 'handler',
+    usedBy: 'every function with the database need',
+    meaning:
+      "Secrets Manager secret holding the CA certificate(s), PEM, that sign the Postgres server's certificate, when the stage's databaseCaSecretArn names one; trusted instead of Node's defaults (as libpq's sslrootcert)",
+  },
+  {
+    name: 'DATABASE_POOL_MAX',
+    group: 'handler',
+    usedBy: 'every function with the database need',
+    meaning:
+      'Postgres connections per container, from policy `DATABASE.poolMax` by function kind (unset: the largest of them, 2)',
+  },
+  {
+    name: 'NODE_EXTRA_CA_CERTS',
+    group: 'handler',
+    usedBy: 'every function with the database need (read by Node at start)',
+    meaning:
+      "set by CDK to `/var/runtime/ca-cert.pem`, Lambda's bundle with the Amazon RDS CAs, which Node.js 20+ runtimes load only when told to",
   },
   {
     name: 'QUEUE_URL_P1..P3',
@@ -253,6 +315,13 @@ export const ENVIRONMENT: readonly EnvVar[] = [
       'largest JSON body, at most `PAYLOAD_LIMITS.jsonBodyCeilingBytes` (a larger value fails the cold start)',
   },
   {
+    name: 'DATABASE_CONNECT_TIMEOUT_MS',
+    group: 'override',
+    usedBy: 'every function with the database need',
+    policy: 'DATABASE.connectTimeoutMs',
+    meaning: 'a Postgres connection (TCP, TLS, login) not made within this fails, at cold start or later',
+  },
+  {
     name: 'HEARTBEAT_INTERVAL_MS',
     group: 'override',
     usedBy: 'worker',
@@ -315,6 +384,15 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     usedBy: 'worker',
     policy: 'WORKER.siteMinGapMs',
     meaning: 'politeness: least time between two submissions to one site, across workers',
+  },
+  {
+    name: 'SITE_LEASE_MS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.siteLeaseSeconds',
+    scale: { factor: 1000, unit: 'ms' },
+    meaning:
+      'politeness lease on a site, renewed every third of it during a visit: the longest a crashed worker blocks its site',
   },
   {
     name: 'SITE_WAIT_MAX_MS',

@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort, waitFor } from './ports.ts';
-import { type ManagedProcess, spawnManaged } from './processes.ts';
+import { awaitReady, type ManagedProcess, spawnManaged } from './processes.ts';
 import { ensurePythonTools, PROJECT_ROOT, venvBin } from './python.ts';
 
 export interface MotoServer {
@@ -61,17 +61,7 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
     },
   );
   const endpoint = `http://127.0.0.1:${port}`;
-  try {
-    await Promise.race([
-      waitFor('moto server', () => isUp(endpoint), { timeoutMs: 30_000, intervalMs: 100 }),
-      proc.exited.then((code) => {
-        throw new Error(`moto_server exited with ${code} during start:\n${proc.output()}`);
-      }),
-    ]);
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
+  await awaitReady(proc, 'moto server', () => isUp(endpoint), 30_000);
   options.log?.(`moto ${endpoint}`);
   return { endpoint, stop: () => proc.stop(3_000) };
 }

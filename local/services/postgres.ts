@@ -8,13 +8,13 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort, waitFor } from './ports.ts';
-import { type ManagedProcess, spawnManaged } from './processes.ts';
+import { awaitReady, type ManagedProcess, spawnManaged } from './processes.ts';
 
 const run = promisify(execFile);
 
@@ -41,9 +41,29 @@ export interface StartPostgresOptions {
    * started again keeps its URL and data: the outage tests restart the database under a running system.
    */
   port?: number;
+  /**
+   * Serve TLS with this certificate and key (PEM files; copied into the cluster's directory, since Postgres
+   * wants the key owned by its user with mode 0600). Plain connections are still accepted.
+   */
+  tls?: ServerCertificate;
   log?: (line: string) => void;
 }
 
+export interface ServerCertificate {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** A throwaway server started with `tls`: its certificate can be swapped while it runs. */
+export interface TlsPostgresServer extends PostgresServer {
+  /** Serves `certificate` to connections made from now on (reloads the server's configuration). */
+  useCertificate(certificate: ServerCertificate): Promise<void>;
+}
+
+export async function startPostgres(
+  options: StartPostgresOptions & { tls: ServerCertificate },
+): Promise<TlsPostgresServer>;
+export async function startPostgres(options?: StartPostgresOptions): Promise<PostgresServer>;
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const url = options.databaseUrl ?? process.env.DATABASE_URL;
   const kind = options.kind ?? (url ? 'external' : findPostgresBinDir() ? 'throwaway' : 'pglite');
@@ -51,6 +71,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     if (!url) throw new Error('DATABASE_URL is not set, so there is no external Postgres to use');
     await waitFor('Postgres at DATABASE_URL', () => canConnect(url), { timeoutMs: 15_000, intervalMs: 250 });
     return { kind, url, stop: async () => {} };
+  }
+  if (options.tls && kind !== 'throwaway') {
+    throw new Error('a TLS Postgres needs the PostgreSQL server binaries (a throwaway cluster)');
   }
   if (kind === 'throwaway') return startThrowaway(options);
   return startPglite(options);
@@ -68,7 +91,8 @@ export function findPostgresBinDir(): string | undefined {
   return versions[0] ? join(root, versions[0], 'bin') : undefined;
 }
 
-async function canConnect(url: string): Promise<boolean> {
+/** Whether a server at `url` answers a query (rejects with why not). */
+export async function canConnect(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
   try {
     await client.connect();
@@ -79,8 +103,11 @@ async function canConnect(url: string): Promise<boolean> {
   }
 }
 
-/** initdb refuses to run as root, so as root the cluster runs as the `postgres` system user. */
-async function runAsIdentity(): Promise<{ uid: number; gid: number } | undefined> {
+/**
+ * initdb refuses to run as root (and so does PgBouncer), so as root the cluster runs as the `postgres`
+ * system user.
+ */
+export async function runAsIdentity(): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   try {
     const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
@@ -101,7 +128,7 @@ async function reachableBy(identity: { uid: number; gid: number }, dir: string):
   }
 }
 
-async function startThrowaway(options: StartPostgresOptions): Promise<PostgresServer> {
+async function startThrowaway(options: StartPostgresOptions): Promise<TlsPostgresServer> {
   const bin = findPostgresBinDir();
   if (!bin) throw new Error('no PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin)');
   const identity = await runAsIdentity();
@@ -140,6 +167,28 @@ async function startThrowaway(options: StartPostgresOptions): Promise<PostgresSe
     });
   }
   const port = options.port ?? (await freePort());
+  const tlsDir = join(base, 'tls');
+  const installCertificate = async (certificate: ServerCertificate) => {
+    await mkdir(tlsDir, { recursive: true });
+    await copyFile(certificate.certFile, join(tlsDir, 'server.crt'));
+    await copyFile(certificate.keyFile, join(tlsDir, 'server.key'));
+    await chmod(join(tlsDir, 'server.key'), 0o600);
+    if (identity) {
+      for (const f of ['', 'server.crt', 'server.key'])
+        await chown(join(tlsDir, f), identity.uid, identity.gid);
+    }
+  };
+  if (options.tls) await installCertificate(options.tls);
+  const tlsArgs = options.tls
+    ? [
+        '-c',
+        'ssl=on',
+        '-c',
+        `ssl_cert_file=${join(tlsDir, 'server.crt')}`,
+        '-c',
+        `ssl_key_file=${join(tlsDir, 'server.key')}`,
+      ]
+    : [];
   const proc: ManagedProcess = spawnManaged(
     'postgres',
     join(bin, 'postgres'),
@@ -163,26 +212,22 @@ async function startThrowaway(options: StartPostgresOptions): Promise<PostgresSe
       'max_connections=300',
       '-c',
       'shared_buffers=256MB',
+      ...tlsArgs,
     ],
     { ...asUser, env, cwd: base },
   );
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  try {
-    await Promise.race([
-      waitFor('the throwaway Postgres server', () => canConnect(url), { timeoutMs: 30_000, intervalMs: 100 }),
-      proc.exited.then((code) => {
-        throw new Error(`postgres exited with ${code} during start:\n${proc.output()}`);
-      }),
-    ]);
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
+  await awaitReady(proc, 'the throwaway Postgres server', () => canConnect(url), 30_000);
   options.log?.(`postgres ${url} (data in ${dataDir})`);
   return {
     kind: 'throwaway',
     url,
     ...(persistent ? { dataDir: base } : {}),
+    async useCertificate(certificate: ServerCertificate) {
+      if (!options.tls) throw new Error('this Postgres was started without TLS');
+      await installCertificate(certificate);
+      await reloadConfiguration(url);
+    },
     async stop() {
       // SIGINT is Postgres's "fast shutdown": disconnect clients, checkpoint, exit.
       if (proc.child.exitCode === null) proc.child.kill('SIGINT');
@@ -191,6 +236,31 @@ async function startThrowaway(options: StartPostgresOptions): Promise<PostgresSe
       if (!persistent) await rm(base, { recursive: true, force: true });
     },
   };
+}
+
+/** Reloads the server's configuration (and TLS files) and waits until new connections see it. */
+async function reloadConfiguration(url: string): Promise<void> {
+  const loadTime = async () => {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+    await client.connect();
+    try {
+      return (await client.query<{ t: string }>('SELECT pg_conf_load_time()::text AS t')).rows[0]?.t;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  };
+  const before = await loadTime();
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query('SELECT pg_reload_conf()');
+  } finally {
+    await admin.end();
+  }
+  await waitFor('the configuration reload', async () => (await loadTime()) !== before, {
+    timeoutMs: 10_000,
+    intervalMs: 50,
+  });
 }
 
 async function startPglite(options: StartPostgresOptions): Promise<PostgresServer> {

@@ -3,6 +3,7 @@
  * parent (normal exit, Ctrl-C, SIGTERM, an uncaught error) stops it: no process is left behind.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { waitFor } from './ports.ts';
 
 const live = new Set<ChildProcess>();
 let hooksInstalled = false;
@@ -67,4 +68,27 @@ export function spawnManaged(
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Waits until `probe` says the process serves, failing at once (with its output) if it exits first; a
+ * process that does not come up in time is stopped.
+ */
+export async function awaitReady(
+  proc: ManagedProcess,
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  try {
+    await Promise.race([
+      waitFor(what, probe, { timeoutMs, intervalMs: 100 }),
+      proc.exited.then((code) => {
+        throw new Error(`${proc.name} exited with ${code} during start:\n${proc.output()}`);
+      }),
+    ]);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
 }

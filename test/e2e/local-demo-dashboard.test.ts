@@ -50,7 +50,8 @@ beforeAll(async () => {
     startedAt: system.startedAt,
     speedUp: 1,
   });
-  viewer = new BrowserPool({ recycleAfterPages: 100 });
+  // Our own dashboard on loopback, not an untrusted directory page.
+  viewer = new BrowserPool({ recycleAfterPages: 100, network: 'unrestricted' });
 });
 afterAll(async () => {
   await lease?.release();

@@ -13,17 +13,28 @@ export const uniqueName = (label: string) =>
 
 export interface TestDatabase {
   db: Database;
+  /** The database's URL for handlers and pools: through PgBouncer in pooler mode, direct otherwise. */
   url: string;
+  /** The database on the server itself (a session connection: migrations, pg_stat_activity checks). */
+  directUrl: string;
   close(): Promise<void>;
 }
 
-/** A new database on the shared server with every migration applied (or none, with migrate: false). */
+/** Whether the tests run through a transaction pooler (FORMFLEET_TEST_POOLER=pgbouncer). */
+export const throughPooler = () => inject('pgPoolerUrl') !== '';
+
+/**
+ * A new database on the shared server with every migration applied (or none, with migrate: false),
+ * migrated through `url`: in pooler mode that is PgBouncer, which the migrations' transaction-scoped
+ * locking is built for.
+ */
 export async function testDatabase(
   label: string,
   options: { migrate?: boolean } = {},
 ): Promise<TestDatabase> {
   const scratch = await createScratchDatabase(inject('pgServerUrl'), `ff_${uniqueName(label)}`);
-  const db = createDatabase({ connectionString: scratch.url, max: 10 });
+  const url = throughPooler() ? poolerUrlFor(scratch.url) : scratch.url;
+  const db = createDatabase({ connectionString: url, max: 10 });
   if (options.migrate !== false) {
     const client = await db.pool.connect();
     try {
@@ -34,12 +45,21 @@ export async function testDatabase(
   }
   return {
     db,
-    url: scratch.url,
+    url,
+    directUrl: scratch.url,
     async close() {
       await db.end();
       await scratch.drop();
     },
   };
+}
+
+/** `serverDatabaseUrl`'s database reached through the tests' PgBouncer. */
+function poolerUrlFor(serverDatabaseUrl: string): string {
+  const pooler = new URL(inject('pgPoolerUrl'));
+  const url = new URL(serverDatabaseUrl);
+  url.host = pooler.host;
+  return url.toString();
 }
 
 export const motoEndpoint = () => inject('motoEndpoint');

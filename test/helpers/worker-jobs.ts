@@ -131,6 +131,8 @@ export const FAST_WORKER_ENV: Record<string, string> = {
   RETRY_BASE_DELAY_MS: '100',
   RETRY_MAX_DELAY_MS: '400',
   SITE_MIN_GAP_MS: '200',
+  // A worker killed mid-visit blocks its site this long (renewed every 500 ms while a visit lasts).
+  SITE_LEASE_MS: '1500',
   VERIFY_TIMEOUT_MS: '3000',
   RECORD_RETRY_BASE_SECONDS: '1',
   RECORD_RETRY_MAX_SECONDS: '2',

@@ -13,6 +13,9 @@ import { type TestDatabase, testDatabase } from '#test/services';
 
 const shipped = async () => (await readdir(DEFAULT_MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
 
+/** The request-path URL (through PgBouncer in pooler mode) and the direct one migrations use. */
+const envOf = (t: TestDatabase) => ({ DATABASE_URL: t.url, DATABASE_DIRECT_URL: t.directUrl });
+
 async function migrateSessions(t: TestDatabase): Promise<number> {
   const { rows } = await t.db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'formfleet-migrate'`,
@@ -45,7 +48,7 @@ describe('migrate-on-deploy trigger', () => {
   });
 
   it('applies every shipped migration to an empty database, then has nothing to do on the next deploy', async () => {
-    const handler = makeMigrateTrigger(await migrateTriggerDepsFromEnv({ DATABASE_URL: empty.url }));
+    const handler = makeMigrateTrigger(await migrateTriggerDepsFromEnv(envOf(empty)));
 
     const first = await handler();
     const second = await handler();
@@ -58,7 +61,7 @@ describe('migrate-on-deploy trigger', () => {
   });
 
   it('leaves an existing Postgres that is already up to date untouched', async () => {
-    const handler = makeMigrateTrigger(await migrateTriggerDepsFromEnv({ DATABASE_URL: existing.url }));
+    const handler = makeMigrateTrigger(await migrateTriggerDepsFromEnv(envOf(existing)));
 
     const report = await handler();
 
@@ -67,7 +70,7 @@ describe('migrate-on-deploy trigger', () => {
 
   it('fails the deploy on a broken migration, naming the file, and rolls that file back', async () => {
     const handler = makeMigrateTrigger(
-      await migrateTriggerDepsFromEnv({ DATABASE_URL: broken.url, MIGRATIONS_DIR: brokenDir }),
+      await migrateTriggerDepsFromEnv({ ...envOf(broken), MIGRATIONS_DIR: brokenDir }),
     );
 
     await expect(handler()).rejects.toThrow(/999_broken\.sql failed and was rolled back/);
@@ -90,7 +93,7 @@ describe('migrate-on-deploy trigger', () => {
   it('builds the trigger in its Lambda entry at cold start from the environment', async () => {
     const saved = { ...process.env };
     try {
-      process.env.DATABASE_URL = existing.url;
+      Object.assign(process.env, envOf(existing));
       vi.resetModules();
       const entry = await import('#functions/migrate-trigger');
 

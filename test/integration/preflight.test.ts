@@ -127,10 +127,15 @@ describe('preflight', () => {
     const account = setUp(good());
     await account.bootstrapped('30');
     await account.cloudWatchRole(`arn:aws:iam::${GOOD}:role/api-gateway-logs`);
-    const stage = stageFor(GOOD, {
-      db: await account.secret('pre/database', t.url),
-      slack: await account.secret('pre/slack', 'https://hooks.slack.com/services/T000/B000/XXXX'),
-    });
+    const stage = stageFor(
+      GOOD,
+      {
+        db: await account.secret('pre/database', t.url),
+        slack: await account.secret('pre/slack', 'https://hooks.slack.com/services/T000/B000/XXXX'),
+      },
+      // The migrations' own connection, as a stage behind a transaction pooler names it.
+      { databaseDirectSecretArn: await account.secret('pre/database-direct', t.url) },
+    );
 
     const results = await check(stage, good());
 
@@ -141,8 +146,10 @@ describe('preflight', () => {
       'lambda concurrency',
       'API Gateway logging role',
       'secret databaseSecretArn',
+      'secret databaseDirectSecretArn',
       'secret slackWebhookSecretArn',
       'database',
+      'database (direct, for migrations)',
     ]);
     const r = byName(results);
     expect(r.credentials?.detail).toContain(`account ${GOOD}, as the stage names`);
@@ -151,9 +158,11 @@ describe('preflight', () => {
       /quota 1000, 1000 unreserved; the stage reserves 17 \(worker 17\)/,
     );
     const files = (await loadMigrations()).map((m) => m.file);
-    expect(r.database?.detail).toContain(
-      `${files.length} migration(s) the deploy will apply: ${files.join(', ')}`,
-    );
+    for (const name of ['database', 'database (direct, for migrations)']) {
+      expect(r[name]?.detail).toContain(
+        `${files.length} migration(s) the deploy will apply: ${files.join(', ')}`,
+      );
+    }
     // Secrets stay secret: the connection string (its password) is never printed.
     const text = renderChecklist(stage, results);
     expect(text).toContain(`all ${results.length} checks passed: npx cdk deploy --all -c stage=pre`);
@@ -199,19 +208,25 @@ describe('preflight', () => {
     expect(r['secret slackWebhookSecretArn']?.fix).toMatch(
       /^aws secretsmanager put-secret-value --region us-east-1 --secret-id arn:/,
     );
-    expect(r.database).toMatchObject({ detail: expect.stringContaining('cannot use 127.0.0.1:1/formfleet') });
+    expect(r.database).toMatchObject({
+      detail: expect.stringContaining('cannot connect to Postgres at 127.0.0.1:1/formfleet'),
+    });
     expect(renderChecklist(stage, results)).toMatch(
       /6 of 7 checks failed: fix them, then run npm run preflight -- -c stage=pre again/,
     );
   });
 
-  it('names the fix for each missing secret: the real ARN when only the suffix is wrong, create-secret otherwise', async () => {
+  it('names the fix for each missing or wrong secret: the real ARN when only the suffix is wrong, create-secret, put-secret-value', async () => {
     const account = setUp(good());
     const real = await account.secret('pre/renamed', t.url);
-    const stage = stageFor(GOOD, {
-      db: real.replace(/-[A-Za-z0-9]{6}$/, '-ZZZZZZ'),
-      slack: `arn:aws:secretsmanager:${REGION}:${BAD}:secret:pre/nowhere-AbCdEf`,
-    });
+    const stage = stageFor(
+      GOOD,
+      {
+        db: real.replace(/-[A-Za-z0-9]{6}$/, '-ZZZZZZ'),
+        slack: `arn:aws:secretsmanager:${REGION}:${BAD}:secret:pre/nowhere-AbCdEf`,
+      },
+      { databaseCaSecretArn: await account.secret('pre/database-ca', 'not a certificate') },
+    );
 
     const r = byName(await check(stage, good()));
 
@@ -224,7 +239,11 @@ describe('preflight', () => {
         /^aws secretsmanager create-secret --region us-east-1 --name pre\/nowhere --secret-string/,
       ),
     });
-    expect(r.database?.detail).toBe('not checked: the database secret is missing or does not parse');
+    expect(r['secret databaseCaSecretArn']).toMatchObject({
+      detail: expect.stringContaining('holds no PEM certificate'),
+      fix: expect.stringMatching(/^aws secretsmanager put-secret-value .* --secret-string file:\/\//),
+    });
+    expect(r.database?.detail).toBe('not checked: the secrets it needs are missing or do not parse');
   });
 
   it('fails a stage whose tiers cannot fit beside the API, and one with no credentials at all', async () => {

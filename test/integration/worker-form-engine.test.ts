@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserPool } from '#functions/worker/browser-pool';
 import { parseFormDefinition } from '#functions/worker/form-definition';
 import { type EngineOutcome, runForm, verifyListing } from '#functions/worker/form-engine';
+import { NetworkGuard } from '#functions/worker/network-guard';
 import { allVariants, type FixtureSites, startFixtureSites } from '#local/fixtures/sites';
 import type { Profile } from '#shared/customer-store';
 
@@ -28,7 +29,11 @@ let pool: BrowserPool;
 
 beforeAll(async () => {
   sites = await startFixtureSites(allVariants({ slowMs: 300 }));
-  pool = new BrowserPool({ recycleAfterPages: 50 });
+  // The fixture sites through the network guard, as the local worker reaches them.
+  pool = new BrowserPool({
+    recycleAfterPages: 50,
+    network: new NetworkGuard({ allowedOrigins: sites.origins() }),
+  });
 });
 afterAll(async () => {
   await pool?.close();

@@ -113,6 +113,7 @@ const RUNBOOKS = [
   'docs/runbooks/scale-workers.md',
   'docs/runbooks/deploy-rollback.md',
   'docs/runbooks/first-deploy.md',
+  'docs/runbooks/blocked-destination.md',
 ];
 
 function markdownFiles(dir: string): string[] {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DATABASE,
+  FUNCTION_DEFAULTS,
   PACKAGES,
   PAYLOAD_LIMITS,
   PRIORITY_TIERS,
@@ -63,5 +65,28 @@ describe('policy', () => {
     expect(RATE_LIMITS.anonymousPerIp.perMinute).toBe(100);
     const sizes = Object.values(PACKAGES).map((p) => p.size);
     expect([...sizes].sort((a, b) => a - b)).toEqual(sizes);
+  });
+
+  it('lets a site lease outlive a stalled step but not a waiting job, renewed at the heartbeat pace', () => {
+    const leaseMs = WORKER.siteLeaseSeconds * 1000;
+    // Renewed every third of the lease: two renewals may fail before it lapses.
+    expect(leaseMs).toBeGreaterThanOrEqual(3 * WORKER.heartbeatIntervalSeconds * 1000);
+    // Longer than the longest form step, so renewals held up for a whole step keep it.
+    expect(leaseMs).toBeGreaterThan(WORKER.stepTimeoutMs);
+    // A job waiting for a site outlasts a crashed holder's lease.
+    expect(leaseMs).toBeLessThan(WORKER.siteWaitMaxMs);
+  });
+
+  it('sizes a database pool for every function kind, and bounds connecting and migration waits', () => {
+    expect(Object.keys(DATABASE.poolMax).sort()).toEqual(Object.keys(FUNCTION_DEFAULTS).sort());
+    for (const [kind, max] of Object.entries(DATABASE.poolMax)) {
+      expect(Number.isInteger(max), kind).toBe(true);
+      expect(max, kind).toBeGreaterThanOrEqual(0);
+    }
+    expect(DATABASE.poolMax.trigger).toBe(1);
+    // A cold start that cannot connect fails well inside Lambda's 10 s initialisation limit.
+    expect(DATABASE.connectTimeoutMs).toBeLessThan(10_000);
+    expect(DATABASE.statementTimeoutMs).toBeLessThan(FUNCTION_DEFAULTS.api.timeoutSeconds * 1000);
+    expect(DATABASE.migrationLockWaitSeconds).toBeLessThan(FUNCTION_DEFAULTS.trigger.timeoutSeconds);
   });
 });
