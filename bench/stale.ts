@@ -82,6 +82,9 @@ export const stale: Benchmark = {
       leasePending: (g, l) => deps.store.leasePending(g, l),
       liveJobs: (secs) => deps.store.liveJobs(secs),
       addAlerts: (a) => deps.store.addAlerts(a),
+      queuedByTier: (q) => deps.store.queuedByTier(q),
+      takeQuietQueued: (p, q, l) => deps.store.takeQuietQueued(p, q, l),
+      pruneRequestKeys: (t, l) => deps.store.pruneRequestKeys(t, l),
     };
     const handlers = {
       moto: makeStaleJobsHandler({ ...deps, options, store }),

@@ -1,8 +1,10 @@
 /**
  * `npm start`: the whole formfleet system on this machine (local/runtime.ts), a banner saying where it is,
  * `.formfleet/runtime.json` for `npm run demo` and `npm run ops`, and a clean stop on Ctrl-C, SIGTERM or
- * SIGHUP: pollers finish or hand their messages back, then the browser, gateway, fixture sites, moto and
- * Postgres stop, and the process exits 0 with nothing left running.
+ * SIGHUP: running jobs start no new directory, the ones in flight get LOCAL.pollerStopGraceMs to finish and
+ * their jobs continue in a fresh message (re-sent at the next start if moto's queue is gone with it); then
+ * the browser, gateway, fixture sites, moto and Postgres stop, and the process exits 0 with nothing left
+ * running.
  *
  * `npm start -- --fast` runs the schedules LOCAL.fastSpeedUp times faster. Port, keys and database come from
  * PORT, FORMFLEET_ADMIN_KEY, FORMFLEET_CLIENT_KEY and DATABASE_URL (docs/configuration.md).
@@ -148,7 +150,10 @@ async function shutdown(reason: string, code = 0): Promise<void> {
     process.exit(1);
   }
   stoppingSince = Date.now();
-  say(`${reason}: stopping (running jobs get ${LOCAL.pollerStopGraceMs / 1000} s to finish)`);
+  say(
+    `${reason}: stopping (no new directory starts; those in flight get ${LOCAL.pollerStopGraceMs / 1000} s to ` +
+      'finish, and their jobs continue at the next start)',
+  );
   const force = setTimeout(() => {
     say(`forced exit: stopping took longer than ${LOCAL.shutdownGraceMs / 1000} s`);
     process.exit(1);

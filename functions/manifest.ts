@@ -122,10 +122,11 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     name: 'stale-jobs',
     entry: 'functions/stale-jobs.ts',
     description:
-      'Requeues jobs whose worker stopped heartbeating (fails them past the cap), re-sends jobs left pending, reports stuck steps',
+      'Requeues jobs whose worker stopped heartbeating (fails them past the cap), re-sends jobs left pending or queued without a message, reports stuck steps',
     kind: 'scheduled',
     schedule: SCHEDULES.staleJobs,
-    needs: { database: true, jobQueues: ['send'], alertsTopic: true },
+    // 'read': the tier queues' message counts tell a job whose message is gone from one waiting in a backlog.
+    needs: { database: true, jobQueues: ['send', 'read'], alertsTopic: true },
   },
   {
     name: 'dlq-check',

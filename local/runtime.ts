@@ -13,9 +13,10 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { NotifierHandler } from '#functions/alerts/notifier';
 import { FUNCTIONS } from '#functions/manifest';
+import { staleJobsDepsFromEnv } from '#functions/recovery/deps';
 import type { DlqService } from '#functions/recovery/dlq';
 import type { DlqCheckHandler } from '#functions/recovery/dlq-check';
-import type { StaleJobsHandler } from '#functions/recovery/stale-jobs';
+import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
 import type { WorkerDeps } from '#functions/worker/handler';
 import { LOCAL, PRIORITY_TIERS, usagePlanFor } from '#policy';
 import { awsClientConfig } from '#shared/aws';
@@ -120,6 +121,23 @@ export interface LocalSystem {
 
 export { ADMIN_KEY_ID, CLIENT_KEY_ID, generateKey };
 
+/**
+ * The stale-jobs run, at once, with no wait for a message to count as lost: every queued job's message went
+ * with the previous moto, so the lost-message rule (its queue holds fewer messages than its jobs need)
+ * re-sends them all now instead of after RECOVERY.queuedLostAfterSeconds; pending ones likewise.
+ */
+async function resendAfterRestart(env: Record<string, string>, db: Database, log: (line: string) => void) {
+  const deps = await staleJobsDepsFromEnv(env, db);
+  const run = makeStaleJobsHandler({
+    ...deps,
+    options: { ...deps.options, queuedLostAfterSeconds: 0, pendingGraceSeconds: 0 },
+  });
+  const report = await run();
+  const resent = report.lostResent + report.resent;
+  if (resent > 0)
+    log(`re-sent ${resent} job(s) left waiting by an earlier run (their messages went with its queues)`);
+}
+
 export async function startLocalSystem(options: LocalSystemOptions = {}): Promise<LocalSystem> {
   const log = options.log ?? (() => {});
   const startedAt = new Date().toISOString();
@@ -220,6 +238,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
 
     const handlers = await buildLocalHandlers(env, alerts.notifierEnv, db, apiKeys);
     stops.push(() => handlers.workerDeps.browser.close());
+    // Aborted when the system stops (Ctrl-C, SIGTERM): see the pollers' stop below.
+    const shutdown = new AbortController();
+    handlers.workerDeps.shutdown = shutdown.signal;
 
     // The dashboard reads these once they exist (the gateway starts before the pollers and the scheduler).
     const pollers: Poller[] = [];
@@ -276,8 +297,11 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
           }),
         );
       }
-      // Pollers stop before the browser and database they use.
+      // Pollers stop before the browser and database they use. Graceful: the worker is told first, so a running
+      // job starts no new directory; the one in flight gets the grace to finish, and the job continues in a
+      // fresh message (what it leaves is 'prepared', or in doubt and looked up by the next run).
       stops.push(async () => {
+        shutdown.abort();
         await Promise.all(pollers.map((p) => p.stop(LOCAL.pollerStopGraceMs)));
       });
     }
@@ -289,6 +313,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       dlq: handlers.dlq,
     };
     alerts.startNotifier(recovery.notifier);
+    // A moto started here is empty: jobs an earlier run left queued or pending lost their messages with it.
+    if (!(options.motoEndpoint ?? process.env.FORMFLEET_MOTO_ENDPOINT))
+      await resendAfterRestart(env, db, log);
     // Every scheduled function in the manifest that has a local handler fires on its schedule.
     const scheduled: Record<string, (event: unknown) => Promise<unknown>> = {
       'stale-jobs': recovery.staleJobs,

@@ -20,6 +20,8 @@ export interface RouteContract {
   params?: Record<string, string>;
   query?: SchemaName;
   body?: SchemaName;
+  /** Request headers the route reads (besides x-api-key), published as header parameters. */
+  headers?: Record<string, { description: string; schema: Record<string, unknown> }>;
   responses: Record<number, ResponseContract>;
 }
 
@@ -103,12 +105,26 @@ export const CONTRACTS: Record<string, RouteContract> = {
   'POST /v1/jobs': {
     operationId: 'createJob',
     summary: 'Submit a customer to directories (named, or selected by a package)',
+    description:
+      'Each (customer, directory) is submitted once across all jobs: a directory the customer already has a ' +
+      'row for that may have been sent or was is created skipped, pointing at that row, unless it is named ' +
+      'in `resubmit`. With an Idempotency-Key the same key and body answer the first job again (status and ' +
+      'body, header Idempotent-Replayed: true) for 24 hours, per API key.',
     tag: 'jobs',
     body: 'JobCreate',
+    headers: {
+      'Idempotency-Key': {
+        description:
+          'Names this request (1 to 255 printable ASCII characters, per API key, kept 24 h): a repeat with the ' +
+          'same body gets the first answer and creates nothing; another body with the same key is a 409.',
+        schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
+      },
+    },
     responses: {
       202: { description: 'Accepted and queued (or pending, re-sent by recovery).', schema: 'JobAccepted' },
-      400: err('Invalid JSON, an invalid field, or unknown/inactive directories.'),
+      400: err('Invalid JSON, an invalid field or Idempotency-Key, or unknown/inactive directories.'),
       404: err('No such customer visible to this key.'),
+      409: err('The Idempotency-Key was used within 24 h with another body.'),
       415: err('The body is not JSON.'),
     },
   },
@@ -136,8 +152,9 @@ export const CONTRACTS: Record<string, RouteContract> = {
     operationId: 'cancelJob',
     summary: 'Cancel a pending, queued or running job',
     description:
-      'Directories not yet attempted become skipped; one caught mid-submit becomes unknown (it may have been ' +
-      'sent). The worker notices at its next fenced write and stops.',
+      'Directories not yet attempted become skipped (a retry sends them); one caught mid-submit becomes ' +
+      'unknown (it may have been sent; a retry looks it up first). The worker notices at its next fenced ' +
+      'write and stops.',
     tag: 'jobs',
     params: { id: UUID_ID },
     responses: {
@@ -148,16 +165,21 @@ export const CONTRACTS: Record<string, RouteContract> = {
   },
   'POST /v1/jobs/{id}/retry': {
     operationId: 'retryJob',
-    summary: 'Retry the failed and unknown directories of a finished job',
+    summary: 'Retry what a finished job left unsent or in doubt',
     description:
-      'Only for a job that ended (completed, failed or cancelled). Directories that failed or ended unknown ' +
-      'go back to prepared and the job is queued again; submitted ones are never sent again.',
+      'Only for a job that ended (completed, failed, cancelled, or failed by stale-job recovery or the ' +
+      'dead-letter queue). Directories never attempted, failed, or skipped for a reason that has passed ' +
+      '(cancelled, directory inactive, held by another row) are sent; those that may have been sent ' +
+      '(unknown, submitting) become unverified and are looked up first; submitted ones are never sent ' +
+      'again. `plan` says per directory what happens and why.',
     tag: 'jobs',
     params: { id: UUID_ID },
     responses: {
       202: { description: 'Requeued.', schema: 'JobRetried' },
       404: err('No such job visible to this key.'),
-      409: err('The job has not ended, or nothing failed or ended unknown.'),
+      409: err(
+        'The job has not ended, or nothing can be sent or looked up (details: each directory and why).',
+      ),
     },
   },
   'GET /v1/directories': {

@@ -3,13 +3,16 @@
  *
  *   unhealthy  the database does not answer (nothing can be accepted or tracked without it);
  *   degraded   the database answers, but SQS cannot be read, a dead-letter queue holds messages, a job is
- *              stale (claimed, no heartbeat for RECOVERY.staleAfterSeconds), or a tier's backlog is above
+ *              stale (claimed, no heartbeat for RECOVERY.staleAfterSeconds), a job is queued with no message
+ *              left on its queue (quiet for RECOVERY.queuedLostAfterSeconds in a tier whose queue holds fewer
+ *              messages than its queued and running jobs), or a tier's backlog is above
  *              HEALTH.queueBacklogDegraded;
  *   healthy    otherwise.
  *
  * Every check has its own time budget, so a hung dependency makes the report say so instead of hanging it.
  */
-import { HEALTH, RECOVERY } from '#policy';
+import { lostMessages, QUEUED_BY_TIER_SQL, type TierBacklog } from '#functions/recovery/recovery-store';
+import { HEALTH, type Priority, RECOVERY, tierFor } from '#policy';
 import type { Sql } from '#shared/db';
 import type { QueueStats, TierQueueStats } from './queue-stats.ts';
 
@@ -34,6 +37,8 @@ export interface HealthReport {
     failedToday: number;
   } | null;
   browser: { running: number; openContexts: number; launches: number; recycles: number } | null;
+  /** Jobs queued whose message is gone (stale-jobs re-sends them); null when the database or SQS is unread. */
+  queuedWithoutMessage: { count: number; tiers: { tier: 'P1' | 'P2' | 'P3'; count: number }[] } | null;
 }
 
 export interface HealthSources {
@@ -90,15 +95,32 @@ export async function buildHealthReport(sources: HealthSources): Promise<HealthR
     staleJobs: null,
     jobs: null,
     browser: null,
+    queuedWithoutMessage: null,
   };
   if (database.status === 'up') {
     try {
-      await withTimeout(readDatabaseFigures(sources.sql, report), dbTimeout, 'the database');
+      const backlog = await withTimeout(readDatabaseFigures(sources.sql, report), dbTimeout, 'the database');
+      if (report.queues.status === 'up')
+        report.queuedWithoutMessage = withoutMessage(backlog, report.queues.tiers);
     } catch {
       report.database.status = 'down';
     }
   }
   return judge(report);
+}
+
+/** Per tier, the queued jobs whose message is gone: the rule stale-jobs re-sends by (lostMessages). */
+function withoutMessage(
+  backlog: readonly TierBacklog[],
+  tiers: readonly TierQueueStats[],
+): NonNullable<HealthReport['queuedWithoutMessage']> {
+  const lost = backlog.flatMap((b) => {
+    const name = tierFor(b.priority).name;
+    const queue = tiers.find((t) => t.tier === name);
+    const count = queue ? lostMessages(b, queue.depth + queue.inFlight) : 0;
+    return count > 0 ? [{ tier: name, count }] : [];
+  });
+  return { count: lost.reduce((n, t) => n + t.count, 0), tiers: lost };
 }
 
 /** The job counts of a health report: active jobs and jobs finished today (jobs_active_idx, jobs_finished_idx). */
@@ -113,8 +135,8 @@ export const JOB_FIGURES_SQL = `SELECT count(*) FILTER (WHERE status = 'pending'
        WHERE status IN ('pending', 'queued', 'in_progress')
           OR finished_at >= date_trunc('day', now(), 'UTC')`;
 
-async function readDatabaseFigures(sql: Pick<Sql, 'query'>, report: HealthReport): Promise<void> {
-  const [jobs, workers, stale] = await Promise.all([
+async function readDatabaseFigures(sql: Pick<Sql, 'query'>, report: HealthReport): Promise<TierBacklog[]> {
+  const [jobs, workers, stale, backlog] = await Promise.all([
     sql.query<HealthReport['jobs'] & object>(JOB_FIGURES_SQL),
     sql.query<{
       active: number;
@@ -143,6 +165,9 @@ async function readDatabaseFigures(sql: Pick<Sql, 'query'>, report: HealthReport
        FROM find_stale_jobs(make_interval(secs => $1))`,
       [RECOVERY.staleAfterSeconds],
     ),
+    sql.query<{ priority: Priority; expected: number; quiet: number }>(QUEUED_BY_TIER_SQL, [
+      RECOVERY.queuedLostAfterSeconds,
+    ]),
   ]);
   report.jobs = jobs.rows[0] ?? null;
   const w = workers.rows[0];
@@ -161,6 +186,7 @@ async function readDatabaseFigures(sql: Pick<Sql, 'query'>, report: HealthReport
       .slice(0, 5)
       .map((r) => ({ id: r.id, claimedBy: r.claimed_by, staleSeconds: r.stale_seconds })),
   };
+  return backlog.rows;
 }
 
 /** Applies the rule in this file's header. */
@@ -178,6 +204,12 @@ export function judge(report: HealthReport): HealthReport {
   }
   if (report.staleJobs && report.staleJobs.count > 0) {
     reasons.push(`${report.staleJobs.count} job(s) stale: no heartbeat for ${RECOVERY.staleAfterSeconds} s`);
+  }
+  if (report.queuedWithoutMessage && report.queuedWithoutMessage.count > 0) {
+    reasons.push(
+      `${report.queuedWithoutMessage.count} job(s) queued for over ${RECOVERY.queuedLostAfterSeconds} s with no ` +
+        'message on their queue; stale-jobs re-sends them',
+    );
   }
   return { ...report, status: reasons.length > 0 ? 'degraded' : 'healthy', reasons };
 }

@@ -1,16 +1,36 @@
 /**
  * The jobs API: create a job (ledger rows + one FIFO message), read and list jobs, cancel and retry them,
  * and show a customer's place in the queue.
+ *
+ * POST /v1/jobs honours an Idempotency-Key header (per API key, API_IDEMPOTENCY.keyTtlSeconds): the key is
+ * claimed in the very statement that creates the job (job_request_keys), so two requests with one key can
+ * never both create a job, and a job never exists without its key. A repeat with the same body gets the
+ * first answer (status and body, `Idempotent-Replayed: true`); with another body, 409. Postgres rather than
+ * the worker's Powertools/DynamoDB idempotency: the job is a Postgres row, and only a row written in the same
+ * statement makes "key claimed" and "job created" one atomic fact (two stores could disagree after a crash).
  */
-import { PACKAGES, type PackageName, type Priority, tierFor } from '#policy';
+import { createHash } from 'node:crypto';
+import { API_IDEMPOTENCY, PACKAGES, type PackageName, type Priority, tierFor } from '#policy';
 import { type CustomerStore, isUuid } from '#shared/customer-store';
 import type { DirectoryStore } from '#shared/directory-store';
 import { type JobQueue, sendStoredJob } from '#shared/job-queue';
-import type { Job, JobStatus, JobStore } from '#shared/job-store';
+import type { CreatedJob, Job, JobStatus, JobStore, NewJob, StoredRequest } from '#shared/job-store';
 import type { Submission, SubmissionLedger } from '#shared/submission-ledger';
 import { describeError, MetricUnit } from '#shared/telemetry';
 import { CURSOR_PARTS, decodeCursor, encodeCursor } from './cursor.ts';
-import { badRequest, type Caller, canSee, conflict, json, notFound } from './http.ts';
+import {
+  type ApiEvent,
+  type ApiResult,
+  badRequest,
+  type Caller,
+  canSee,
+  conflict,
+  forbidden,
+  HttpError,
+  header,
+  json,
+  notFound,
+} from './http.ts';
 import { estimateWaitSeconds, type JobQueries } from './job-queries.ts';
 import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
 
@@ -28,6 +48,77 @@ interface CreateJobBody {
   directoryIds?: string[];
   package?: PackageName;
   priority?: Priority;
+  /** Directories to send again deliberately (the listing was removed, rejected, or the profile changed). */
+  resubmit?: { directoryIds: string[]; reason: string };
+}
+
+/** The request header naming a POST /v1/jobs request, so a repeat of it creates nothing new. */
+export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
+const KEY_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${API_IDEMPOTENCY.maxKeyLength}}$`);
+
+/** The Idempotency-Key of a request, if it sent one (400 when it is not a usable key). */
+function idempotencyKey(event: ApiEvent): string | undefined {
+  const value = header(event, IDEMPOTENCY_HEADER);
+  if (value === undefined) return undefined;
+  if (!KEY_PATTERN.test(value)) {
+    throw badRequest('invalid Idempotency-Key', [
+      {
+        field: IDEMPOTENCY_HEADER,
+        message: `must be 1 to ${API_IDEMPOTENCY.maxKeyLength} printable ASCII characters without spaces`,
+      },
+    ]);
+  }
+  return value;
+}
+
+/** JSON with object keys sorted at every level: the same request always prints the same. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** What identifies a request body under an Idempotency-Key. */
+export const requestFingerprint = (body: unknown) =>
+  createHash('sha256').update(canonical(body)).digest('hex');
+
+/** The 202 answer to POST /v1/jobs. */
+function acceptedBody(job: Job, directories: CreatedJob['directories'], status: 'queued' | 'pending') {
+  const skipped = directories.filter((d) => d.heldBy);
+  const resubmitting = directories.filter((d) => d.resubmits && !d.heldBy);
+  return {
+    id: job.id,
+    status,
+    priority: job.priority,
+    tier: tierFor(job.priority).name,
+    directories: directories.length,
+    ...(skipped.length > 0
+      ? {
+          skipped: skipped.map((d) => ({
+            directoryId: d.directoryId,
+            reason: 'already held for this customer by another job: not sent again',
+            heldBy: { jobId: d.heldBy?.jobId, directoryId: d.directoryId, status: d.heldBy?.status },
+          })),
+        }
+      : {}),
+    ...(resubmitting.length > 0
+      ? {
+          resubmitting: resubmitting.map((d) => ({
+            directoryId: d.directoryId,
+            supersedes: {
+              jobId: d.resubmits?.jobId,
+              directoryId: d.directoryId,
+              status: d.resubmits?.status,
+            },
+          })),
+        }
+      : {}),
+  };
 }
 
 interface JobListQuery {
@@ -100,10 +191,72 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
     return sent.status;
   }
 
+  /**
+   * The first answer to a request with this Idempotency-Key, or 409 when the key came with another body.
+   * The answer is stored once the first request has answered; until then (or if storing it failed) it is
+   * rebuilt from the job and its ledger.
+   */
+  async function replay(stored: StoredRequest, fingerprint: string): Promise<ApiResult> {
+    if (stored.fingerprint !== fingerprint) {
+      throw conflict(
+        `this Idempotency-Key was used within ${API_IDEMPOTENCY.keyTtlSeconds / 3600} h for another request ` +
+          `(job ${stored.jobId}); use a new key for a new request`,
+      );
+    }
+    metrics.addMetric('IdempotentReplays', MetricUnit.Count, 1);
+    const replayed = { 'idempotent-replayed': 'true' };
+    if (Object.keys(stored.response).length > 0) return json(stored.statusCode, stored.response, replayed);
+    const job = (await deps.jobs.get(stored.jobId)) as Job;
+    const rows = await deps.ledger.forJob(job.id);
+    const directories = rows.map((r) => ({
+      directoryId: r.directoryId,
+      status: r.status === 'skipped' ? ('skipped' as const) : ('prepared' as const),
+      ...(r.evidence.heldBy ? { heldBy: r.evidence.heldBy as never } : {}),
+    }));
+    return json(
+      202,
+      acceptedBody(job, directories, job.status === 'pending' ? 'pending' : 'queued'),
+      replayed,
+    );
+  }
+
+  /**
+   * A deliberate resubmission names directories of this job; a client key may resubmit only what was
+   * 'submitted' (a listing removed or rejected, a profile changed). Forcing one whose earlier row may or may
+   * not have been sent ('unknown', or still in doubt) is an admin's decision.
+   */
+  async function checkResubmission(
+    caller: Caller,
+    customerId: string,
+    directoryIds: readonly string[],
+    resubmit: { directoryIds: string[] },
+  ): Promise<void> {
+    const outside = resubmit.directoryIds.filter((id) => !directoryIds.includes(id));
+    if (outside.length > 0) {
+      throw badRequest('resubmit names directories this job does not include', [
+        { field: 'resubmit.directoryIds', message: `not in this job: ${outside.join(', ')}` },
+      ]);
+    }
+    if (caller.role === 'admin') return;
+    const holders = await deps.queries.holders(customerId, resubmit.directoryIds);
+    const doubtful = [...holders].filter(([, h]) => h.status !== 'submitted').map(([id]) => id);
+    if (doubtful.length > 0) {
+      throw forbidden(
+        `only an admin key may force a resubmission of a directory that may or may not have been sent: ${doubtful.join(', ')}`,
+      );
+    }
+  }
+
   return makeApiHandler(
     'jobs',
     {
-      'POST /v1/jobs': async ({ caller, body }: RouteRequest<CreateJobBody>) => {
+      'POST /v1/jobs': async ({ caller, body, event }: RouteRequest<CreateJobBody>) => {
+        const key = idempotencyKey(event);
+        const fingerprint = key ? requestFingerprint(body) : '';
+        if (key) {
+          const stored = await deps.jobs.findRequest(caller.keyId, key, API_IDEMPOTENCY.keyTtlSeconds);
+          if (stored) return replay(stored, fingerprint);
+        }
         // The customer and the directories are read at once (two round trips in parallel, not in a row).
         const pkg = body.package ? PACKAGES[body.package as PackageName] : undefined;
         const [customer, found] = await Promise.all([
@@ -132,26 +285,55 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
             ]);
           }
         }
+        if (body.resubmit) await checkResubmission(caller, customer.id, directoryIds, body.resubmit);
         const priority: Priority =
           body.priority ?? (body.package ? PACKAGES[body.package].defaultPriority : 2);
-        const job = await deps.jobs.create({
+        const input: NewJob = {
           customerId: customer.id,
           ownerKeyId: customer.ownerKeyId,
           priority,
           requestedPriority: priority,
           package: body.package ?? null,
           directoryIds,
-        });
+          ...(body.resubmit ? { resubmit: { ...body.resubmit, byKeyId: caller.keyId } } : {}),
+        };
+        let job: CreatedJob;
+        if (key) {
+          const created = await deps.jobs.createOnce(input, {
+            keyId: caller.keyId,
+            key,
+            fingerprint,
+            ttlSeconds: API_IDEMPOTENCY.keyTtlSeconds,
+          });
+          if (!created) {
+            // A request with the same key created its job in the meantime: answer as it does.
+            const stored = await deps.jobs.findRequest(caller.keyId, key, API_IDEMPOTENCY.keyTtlSeconds);
+            if (!stored) throw conflict('Idempotency-Key is in use by a request being answered; try again');
+            return replay(stored, fingerprint);
+          }
+          job = created;
+        } else {
+          job = await deps.jobs.create(input);
+        }
         const status = await enqueue(job);
+        const answer = acceptedBody(job, job.directories, status);
+        if (key) {
+          await deps.jobs.saveResponse(caller.keyId, key, 202, answer).catch((err: unknown) =>
+            // The key still holds the job: a repeat is answered from the job itself (see replay).
+            logger.warn('could not store the answer under its Idempotency-Key', {
+              jobId: job.id,
+              error: describeError(err).message,
+            }),
+          );
+        }
         metrics.addMetric('JobsCreated', MetricUnit.Count, 1);
-        logger.info('job created', { jobId: job.id, priority, directories: directoryIds.length });
-        return json(202, {
-          id: job.id,
-          status,
+        logger.info('job created', {
+          jobId: job.id,
           priority,
-          tier: tierFor(priority).name,
           directories: directoryIds.length,
+          skipped: answer.skipped?.length ?? 0,
         });
+        return json(202, answer);
       },
 
       'GET /v1/jobs': async ({ caller, query }: RouteRequest<undefined, JobListQuery>) => {
@@ -193,8 +375,17 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
         if (outcome.kind === 'missing') throw notFound('job');
         if (outcome.kind === 'running')
           throw conflict(`job is ${outcome.status}; only a finished job can be retried`);
-        if (outcome.kind === 'nothing')
-          throw conflict('nothing to retry: no directory of this job failed or ended unknown');
+        if (outcome.kind === 'nothing') {
+          throw new HttpError(
+            409,
+            'conflict',
+            'nothing to retry: no directory of this job can be sent or looked up again',
+            outcome.plan.map((d) => ({
+              field: `directories.${d.directoryId}`,
+              message: `${d.from}: ${d.reason}`,
+            })),
+          );
+        }
         const status = await enqueue(outcome.job);
         metrics.addMetric('JobsRetried', MetricUnit.Count, 1);
         logger.info('job retried', { jobId: job.id, directories: outcome.directoryIds.length });
@@ -204,6 +395,7 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
           priority: outcome.job.priority,
           tier: tierFor(outcome.job.priority).name,
           retried: outcome.directoryIds,
+          plan: outcome.plan,
         });
       },
 

@@ -82,6 +82,12 @@ export function buildOpenApiDocument() {
         schema: { type: 'string' },
       })),
       ...(contract.query ? queryParameters(contract.query) : []),
+      ...Object.entries(contract.headers ?? {}).map(([name, h]) => ({
+        name,
+        in: 'header',
+        required: false,
+        ...h,
+      })),
     ];
     paths[route.path] ??= {};
     (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = {

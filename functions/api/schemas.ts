@@ -253,6 +253,20 @@ export const SCHEMAS = {
       },
       package: { type: 'string', enum: Object.keys(PACKAGES) },
       priority: { ...priority, description: '1 (P1, served first) to 3; default from the package, else 2.' },
+      resubmit: {
+        type: 'object',
+        description:
+          'A deliberate resubmission: these directories (of this job) are sent again although the customer ' +
+          'already has a row for them, each taking over that row at its submit click. Without it such a ' +
+          'directory is skipped. A client key may resubmit only what was submitted; forcing one that may or ' +
+          'may not have been sent (unknown) needs an admin key. Recorded on the rows and in a job event.',
+        required: ['directoryIds', 'reason'],
+        additionalProperties: false,
+        properties: {
+          directoryIds: { type: 'array', minItems: 1, uniqueItems: true, items: directoryId },
+          reason: { ...nonBlank(500), description: 'Why (listing removed, rejected, profile changed ...).' },
+        },
+      },
     },
     anyOf: [{ required: ['directoryIds'] }, { required: ['package'] }],
     not: { required: ['directoryIds', 'package'] },
@@ -271,6 +285,41 @@ export const SCHEMAS = {
       priority,
       tier: tierName,
       directories: { type: 'integer', minimum: 1 },
+      skipped: {
+        type: 'array',
+        description:
+          'Directories the customer already has a row for that may have been sent or was (in any job): ' +
+          'created skipped, pointing at that row, and never visited.',
+        items: ref('LedgerPointer'),
+      },
+      resubmitting: {
+        type: 'array',
+        description: 'Directories resubmitted deliberately, and the earlier row each will take over.',
+        items: ref('LedgerPointer'),
+      },
+    },
+  },
+  LedgerPointer: {
+    type: 'object',
+    description: 'A directory of this job and the earlier row (job and status) it refers to.',
+    additionalProperties: false,
+    required: ['directoryId'],
+    properties: {
+      directoryId: { type: 'string' },
+      reason: { type: 'string' },
+      heldBy: ref('LedgerRow'),
+      supersedes: ref('LedgerRow'),
+    },
+  },
+  LedgerRow: {
+    type: 'object',
+    description: 'A ledger row of another job: its job id, directory and status.',
+    additionalProperties: false,
+    required: ['jobId', 'directoryId', 'status'],
+    properties: {
+      jobId: uuid,
+      directoryId: { type: 'string' },
+      status: { type: 'string', enum: SUBMISSION_STATUSES },
     },
   },
   JobSummary: {
@@ -316,9 +365,35 @@ export const SCHEMAS = {
       tier: tierName,
       retried: {
         type: 'array',
-        description: 'The directories set back to prepared (those that had failed or ended unknown).',
+        description: 'The directories this retry sends or looks up again (plan actions send and verify).',
         items: { type: 'string' },
       },
+      plan: {
+        type: 'array',
+        description: 'What the retry does with each directory of the job, and why.',
+        items: ref('RetryDecision'),
+      },
+    },
+  },
+  RetryDecision: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['directoryId', 'from', 'to', 'action', 'reason'],
+    properties: {
+      directoryId: { type: 'string' },
+      from: { type: 'string', enum: SUBMISSION_STATUSES },
+      to: { type: 'string', enum: SUBMISSION_STATUSES },
+      action: {
+        type: 'string',
+        enum: ['send', 'verify', 'settle', 'none'],
+        description:
+          'send: back to prepared, sent by the next run; verify: it may have been sent, so it becomes ' +
+          'unverified and is looked up on the directory first (found: submitted without a click; certainly ' +
+          'not there: sent; otherwise: unknown for a person); settle: a row the job left open that can be ' +
+          'neither sent nor looked up now (another job holds it, its directory is inactive) is settled with ' +
+          'that reason, undone by a later retry once it has passed; none: it stays as it is.',
+      },
+      reason: { type: 'string' },
     },
   },
   CustomerQueue: {
@@ -447,7 +522,8 @@ export const SCHEMAS = {
     type: 'object',
     description:
       'unhealthy (503): the database is down. degraded (200): SQS unreadable, a DLQ holds messages, a job is ' +
-      'stale, or a tier backlog exceeds the policy threshold. healthy (200) otherwise. `reasons` says which.',
+      'stale, a job is queued with no message on its queue, or a tier backlog exceeds the policy threshold. ' +
+      'healthy (200) otherwise. `reasons` says which.',
     additionalProperties: false,
     required: [
       'status',
@@ -539,6 +615,26 @@ export const SCHEMAS = {
           openContexts: { type: 'integer', minimum: 0 },
           launches: { type: 'integer', minimum: 0 },
           recycles: { type: 'integer', minimum: 0 },
+        },
+      },
+      queuedWithoutMessage: {
+        type: ['object', 'null'],
+        description:
+          'Jobs queued and unchanged for RECOVERY.queuedLostAfterSeconds in a tier whose queue holds fewer ' +
+          'messages than its queued and running jobs: their message is gone, and stale-jobs re-sends them.',
+        additionalProperties: false,
+        required: ['count', 'tiers'],
+        properties: {
+          count: { type: 'integer', minimum: 0 },
+          tiers: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['tier', 'count'],
+              properties: { tier: tierName, count: { type: 'integer', minimum: 1 } },
+            },
+          },
         },
       },
     },

@@ -11,7 +11,13 @@ import { awsClientConfig } from '#shared/aws';
 import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
 import { ConfigError, type Env, intEnv } from '#shared/env';
-import { dlqUrlEnvName, queueUrlEnvName, queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
+import {
+  dlqUrlEnvName,
+  queueUrlEnvName,
+  queueUrlsFromEnv,
+  SqsJobQueue,
+  SqsQueueDepths,
+} from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
 import { createLogger, createMetrics } from '#shared/telemetry';
 import { dlqServiceFromEnv } from './dlq.ts';
@@ -50,6 +56,10 @@ export function staleJobsOptionsFromEnv(env: Env): StaleJobsOptions {
       'PENDING_GRACE_SECONDS',
       intEnv(env, 'PENDING_GRACE_SECONDS', RECOVERY.pendingGraceSeconds),
     ),
+    queuedLostAfterSeconds: positive(
+      'QUEUED_LOST_AFTER_SECONDS',
+      intEnv(env, 'QUEUED_LOST_AFTER_SECONDS', RECOVERY.queuedLostAfterSeconds),
+    ),
     batchSize: Math.max(1, intEnv(env, 'STALE_BATCH_SIZE', RECOVERY.staleBatchSize)),
     maxRequeuesPerRun: RECOVERY.maxRequeuesPerRun,
     maxResendsPerRun: RECOVERY.maxResendsPerRun,
@@ -75,10 +85,13 @@ export async function staleJobsDepsFromEnv(env: Env, db?: Database): Promise<Sta
   const database = db ?? (await databaseFromEnv(env, 'formfleet-stale-jobs'));
   const outbox = new PgAlertOutbox(database);
   const logger = createLogger('stale-jobs');
+  const sqs = new SQSClient(awsClientConfig(env));
+  const queueUrls = queueUrlsFromEnv(env);
   return {
     store: new PgRecoveryStore(database, outbox),
     jobs: new PgJobStore(database),
-    queue: new SqsJobQueue(new SQSClient(awsClientConfig(env)), queueUrlsFromEnv(env)),
+    queue: new SqsJobQueue(sqs, queueUrls),
+    depths: new SqsQueueDepths(sqs, queueUrls),
     outbox,
     alerts: alertsFromEnv(env),
     logger,

@@ -1,6 +1,7 @@
 /**
- * The Postgres side of recovery: the atomic stale-job requeue, the pending-job sweep's lease, and the read of
- * live jobs for stuck-step detection. Each write is one statement with its job_events rows, and alerts about
+ * The Postgres side of recovery: the atomic stale-job requeue, the pending-job sweep's lease, the re-send of
+ * queued jobs whose message is gone, the read of live jobs for stuck-step detection, and the pruning of
+ * expired Idempotency-Keys. Each write is one statement with its job_events rows, and alerts about
  * it are added to the outbox in the same transaction.
  */
 import type { Alert } from '#functions/alerts/alert';
@@ -44,6 +45,24 @@ export interface LiveJob {
   progress: JobProgress;
 }
 
+/** One tier's jobs that should each have a message on the tier's queue. */
+export interface TierBacklog {
+  priority: Priority;
+  /** Jobs 'queued' or 'in_progress': each has a message waiting, in backoff, or in flight. */
+  expected: number;
+  /** Of those, jobs 'queued' and unchanged for longer than the quiet time asked for. */
+  quiet: number;
+}
+
+/**
+ * How many of a tier's quiet queued jobs have certainly lost their message: the queue holds fewer messages
+ * (waiting + in flight) than its queued and running jobs need, and at most the quiet ones are short. Stale
+ * messages of finished jobs inflate the count, so this errs towards re-sending nothing, never too much.
+ */
+export function lostMessages(tier: Pick<TierBacklog, 'expected' | 'quiet'>, messages: number): number {
+  return Math.min(tier.quiet, Math.max(0, tier.expected - messages));
+}
+
 export interface RequeueOptions {
   staleAfterSeconds: number;
   /** Requeues allowed before a stale job is failed instead. */
@@ -67,6 +86,15 @@ export interface RecoveryStore {
   liveJobs(freshWithinSeconds: number): Promise<{ jobs: LiveJob[]; now: Date }>;
   /** Adds alerts to the outbox; returns those that were new (an id seen before is not added again). */
   addAlerts(alerts: readonly Alert[]): Promise<Alert[]>;
+  /** Per tier, the jobs that should have a message, and those quiet for longer than `quietSeconds`. */
+  queuedByTier(quietSeconds: number): Promise<TierBacklog[]>;
+  /**
+   * Takes up to `limit` of the tier's oldest quiet queued jobs for re-sending: 'pending' with a new enqueue
+   * token (any surviving old message is refused by the claim) and a 'resend' event. Then send them.
+   */
+  takeQuietQueued(priority: Priority, quietSeconds: number, limit: number): Promise<PendingJob[]>;
+  /** Deletes up to `limit` Idempotency-Keys older than `ttlSeconds`; resolves with how many. */
+  pruneRequestKeys(ttlSeconds: number, limit: number): Promise<number>;
 }
 
 interface OutcomeRow {
@@ -141,6 +169,36 @@ WITH due AS (
 )
 SELECT * FROM leased`;
 
+/**
+ * Jobs that should have a message, per tier, and those queued and unchanged for longer than $1 seconds
+ * (jobs_active_idx). Shared by stale-jobs (which re-sends) and GET /v1/health (which reports).
+ */
+export const QUEUED_BY_TIER_SQL = `
+SELECT priority,
+       count(*)::int AS expected,
+       count(*) FILTER (WHERE status = 'queued' AND updated_at < now() - make_interval(secs => $1))::int AS quiet
+FROM jobs
+WHERE status IN ('queued', 'in_progress')
+GROUP BY priority`;
+
+/** The lost-message re-send's lease. $1 priority, $2 quiet seconds, $3 limit. */
+export const TAKE_QUIET_QUEUED_SQL = `
+WITH due AS (
+  SELECT id FROM jobs
+  WHERE status = 'queued' AND priority = $1 AND updated_at < now() - make_interval(secs => $2)
+  ORDER BY updated_at
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
+), taken AS (
+  UPDATE jobs j SET status = 'pending', enqueue_token = j.enqueue_token + 1 FROM due WHERE j.id = due.id
+  RETURNING j.id, j.priority, j.enqueue_token
+), events AS (
+  INSERT INTO job_events (job_id, type, detail)
+  SELECT id, 'resend', jsonb_build_object('reason', 'queued with no message on its queue',
+         'enqueueToken', enqueue_token) FROM taken
+)
+SELECT * FROM taken`;
+
 /** Live jobs for stuck-step detection (the partial index again: in_progress, by heartbeat). $1 seconds. */
 export const LIVE_JOBS_SQL = `
 SELECT id, customer_id, priority, claimed_by, fencing_token, heartbeat_at, progress, now() AS db_now
@@ -214,6 +272,32 @@ export class PgRecoveryStore implements RecoveryStore {
         progress: r.progress,
       })),
     };
+  }
+
+  async queuedByTier(quietSeconds: number): Promise<TierBacklog[]> {
+    const { rows } = await this.sql.query<{ priority: number; expected: number; quiet: number }>(
+      QUEUED_BY_TIER_SQL,
+      [quietSeconds],
+    );
+    return rows.map((r) => ({ priority: r.priority as Priority, expected: r.expected, quiet: r.quiet }));
+  }
+
+  async takeQuietQueued(priority: Priority, quietSeconds: number, limit: number): Promise<PendingJob[]> {
+    const { rows } = await this.sql.query<{ id: string; priority: number; enqueue_token: number }>(
+      TAKE_QUIET_QUEUED_SQL,
+      [priority, quietSeconds, limit],
+    );
+    return rows.map((r) => ({ id: r.id, priority: r.priority as Priority, enqueueToken: r.enqueue_token }));
+  }
+
+  async pruneRequestKeys(ttlSeconds: number, limit: number): Promise<number> {
+    const { rowCount } = await this.sql.query(
+      `DELETE FROM job_request_keys WHERE ctid = ANY (ARRAY(
+         SELECT ctid FROM job_request_keys WHERE created_at <= now() - make_interval(secs => $1)
+         ORDER BY created_at LIMIT $2))`,
+      [ttlSeconds, limit],
+    );
+    return rowCount;
   }
 
   addAlerts(alerts: readonly Alert[]): Promise<Alert[]> {

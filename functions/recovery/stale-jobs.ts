@@ -7,19 +7,23 @@
  *     (deduplication id = job id + new enqueue token) and marked 'queued';
  *  2. re-sends jobs left 'pending' past a grace period: a send that failed after the commit above, or a
  *     POST /v1/jobs whose send failed. Nothing is lost between Postgres and SQS;
+ *     and re-sends jobs 'queued' with no message left on their queue (purged by hand, or held by a local moto
+ *     that restarted): in a tier whose queue holds fewer messages than its queued and running jobs need, the
+ *     oldest jobs queued and unchanged for RECOVERY.queuedLostAfterSeconds get a new enqueue token and a
+ *     fresh message (a surviving old message is refused by the claim, so nothing runs twice);
  *  3. reports steps that stay unchanged while heartbeats arrive (a slow site or a hung browser): metric and
  *     one alert per job and step, no requeue;
- *  4. publishes the alerts waiting in the outbox.
+ *  4. publishes the alerts waiting in the outbox, and prunes expired Idempotency-Keys of POST /v1/jobs.
  */
 import { createHash } from 'node:crypto';
 import { type Alert, makeAlert, RUNBOOKS } from '#functions/alerts/alert';
 import type { AlertOutbox, FlushReport } from '#functions/alerts/alert-outbox';
 import type { Alerts } from '#functions/alerts/alerts';
-import { tierFor } from '#policy';
-import { enqueueAll, type JobQueue } from '#shared/job-queue';
+import { API_IDEMPOTENCY, RECOVERY, tierFor } from '#policy';
+import { enqueueAll, type JobQueue, type QueueDepths } from '#shared/job-queue';
 import type { JobStore } from '#shared/job-store';
 import { type Logger, type Metrics, MetricUnit, redactString } from '#shared/telemetry';
-import type { PendingJob, RecoveryStore, StaleJobOutcome } from './recovery-store.ts';
+import { lostMessages, type PendingJob, type RecoveryStore, type StaleJobOutcome } from './recovery-store.ts';
 import { findStuckSteps, stuckStepAlert } from './stuck-steps.ts';
 
 export interface StaleJobsOptions {
@@ -27,6 +31,8 @@ export interface StaleJobsOptions {
   requeueCap: number;
   stuckStepAfterSeconds: number;
   pendingGraceSeconds: number;
+  /** Queued and unchanged this long, in a tier short of messages: the job's message is gone. */
+  queuedLostAfterSeconds: number;
   batchSize: number;
   maxRequeuesPerRun: number;
   maxResendsPerRun: number;
@@ -36,6 +42,8 @@ export interface StaleJobsDeps {
   store: RecoveryStore;
   jobs: Pick<JobStore, 'markQueuedMany'>;
   queue: JobQueue;
+  /** The tier queues' message counts, to tell a lost message from a backlog (without it, step 2b is off). */
+  depths?: QueueDepths;
   outbox: Pick<AlertOutbox, 'flush'>;
   alerts: Alerts;
   logger: Logger;
@@ -53,6 +61,8 @@ export interface StaleJobsReport {
   sendFailures: number;
   /** Jobs left pending that this run sent again. */
   resent: number;
+  /** Jobs queued with no message left on their queue that this run sent again (new enqueue token). */
+  lostResent: number;
   /** Stuck steps newly reported by this run. */
   stuckSteps: number;
   alerts: FlushReport;
@@ -159,6 +169,7 @@ export function makeStaleJobsHandler(deps: StaleJobsDeps): StaleJobsHandler {
       failed: 0,
       sendFailures: 0,
       resent: 0,
+      lostResent: 0,
       stuckSteps: 0,
       alerts: { published: 0, pending: 0 },
     };
@@ -205,6 +216,32 @@ export function makeStaleJobsHandler(deps: StaleJobsDeps): StaleJobsHandler {
       report.sendFailures += resend.failed;
       if (report.resent > 0) logger.warn('re-sent jobs left pending', { resent: report.resent });
 
+      // 2b. Jobs queued whose message is gone (SQS cannot be searched by job: the counts tell how many).
+      if (deps.depths) {
+        const backlog = await deps.store.queuedByTier(options.queuedLostAfterSeconds);
+        for (const tier of backlog) {
+          if (tier.quiet === 0) continue;
+          const lost = lostMessages(tier, await deps.depths.messages(tier.priority));
+          const limit = Math.min(lost, options.maxResendsPerRun - report.lostResent);
+          if (limit <= 0) continue;
+          const taken = await deps.store.takeQuietQueued(
+            tier.priority,
+            options.queuedLostAfterSeconds,
+            limit,
+          );
+          const sent = await sendAll(taken);
+          report.lostResent += sent.sent;
+          report.sendFailures += sent.failed;
+          logger.warn('re-sent queued jobs whose message was gone', {
+            tier: tierFor(tier.priority).name,
+            expected: tier.expected,
+            quiet: tier.quiet,
+            resent: sent.sent,
+            jobIds: taken.map((j) => j.id),
+          });
+        }
+      }
+
       // 3. Live workers stuck on one step.
       const live = await deps.store.liveJobs(options.staleAfterSeconds);
       const stuck = findStuckSteps(live.jobs, live.now, options.stuckStepAfterSeconds);
@@ -214,6 +251,9 @@ export function makeStaleJobsHandler(deps: StaleJobsDeps): StaleJobsHandler {
       // How many are stuck right now (a gauge for dashboards), beside how many were newly reported.
       metrics.addMetric('StuckStepsActive', MetricUnit.Count, stuck.length);
       for (const alert of added) logger.warn('step stuck while heartbeats arrive', { alertId: alert.id });
+
+      // Expired Idempotency-Keys of POST /v1/jobs: the table holds a day of keys, not every key ever sent.
+      await deps.store.pruneRequestKeys(API_IDEMPOTENCY.keyTtlSeconds, RECOVERY.idempotencyKeysPrunedPerRun);
 
       // 4. Publish what is waiting (this run's alerts and any an earlier run could not publish).
       report.alerts = await deps.outbox.flush(deps.alerts);
@@ -228,6 +268,7 @@ export function makeStaleJobsHandler(deps: StaleJobsDeps): StaleJobsHandler {
       metrics.addMetric('StaleJobsRequeued', MetricUnit.Count, report.requeued);
       metrics.addMetric('StaleJobsFailed', MetricUnit.Count, report.failed);
       metrics.addMetric('PendingJobsResent', MetricUnit.Count, report.resent);
+      metrics.addMetric('LostMessagesResent', MetricUnit.Count, report.lostResent);
       metrics.addMetric('RecoverySendFailures', MetricUnit.Count, report.sendFailures);
       metrics.addMetric('StuckSteps', MetricUnit.Count, report.stuckSteps);
       metrics.addMetric('AlertsPublished', MetricUnit.Count, report.alerts.published);

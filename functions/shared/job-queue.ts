@@ -84,6 +84,23 @@ export async function queueCounts(
   };
 }
 
+/** How many messages each tier's queue holds: waiting, in backoff or in flight (approximate, as SQS counts). */
+export interface QueueDepths {
+  messages(priority: Priority): Promise<number>;
+}
+
+export class SqsQueueDepths implements QueueDepths {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly urls: TierUrls,
+  ) {}
+
+  async messages(priority: Priority): Promise<number> {
+    const { visible, notVisible } = await queueCounts(this.sqs, this.urls[priority]);
+    return visible + notVisible;
+  }
+}
+
 /** SQS's most entries per SendMessageBatch. */
 const SQS_BATCH_MAX = 10;
 

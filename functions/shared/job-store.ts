@@ -3,8 +3,17 @@
  * row, and every write by a worker is fenced: it names the fencing token it claimed with, and a newer claim
  * or a requeue (which raise the token) makes it fail. So a zombie worker cannot overwrite a newer one.
  */
+import { randomUUID } from 'node:crypto';
 import type { Priority } from '#policy';
 import type { Sql } from '#shared/db';
+import {
+  HOLDING_SQL,
+  type Holder,
+  heldMessage,
+  OPEN_SQL,
+  RESUBMITTABLE_SQL,
+  type SubmissionStatus,
+} from '#shared/submission-ledger';
 
 export const JOB_STATUSES = ['pending', 'queued', 'in_progress', 'completed', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -62,11 +71,69 @@ export interface NewJob {
   requestedPriority: Priority;
   package: string | null;
   directoryIds: readonly string[];
+  /**
+   * A deliberate resubmission of some of these directories: each takes over the customer's earlier settled
+   * row ('submitted' or 'unknown') at its own submit click, recorded on both rows and in a job event.
+   */
+  resubmit?: { directoryIds: readonly string[]; reason: string; byKeyId: string };
+}
+
+/** An Idempotency-Key of POST /v1/jobs, as the job's creation claims it. */
+export interface RequestKey {
+  /** The API key id the key belongs to: keys are per API key. */
+  keyId: string;
+  key: string;
+  /** sha256 (hex) of the canonical request body. */
+  fingerprint: string;
+  /** A key older than this is free again. */
+  ttlSeconds: number;
+}
+
+/** A stored first answer to a request with an Idempotency-Key. */
+export interface StoredRequest {
+  jobId: string;
+  fingerprint: string;
+  statusCode: number;
+  /** The answer's body; empty ({}) while the first request is still being answered. */
+  response: Record<string, unknown>;
+  createdAt: string;
+}
+
+/** What creation decided for one directory. */
+export interface CreatedDirectory {
+  directoryId: string;
+  status: Extract<SubmissionStatus, 'prepared' | 'skipped'>;
+  /** Skipped: the row that already holds this (customer, directory). */
+  heldBy?: Holder;
+  /** A resubmission: the earlier row it will take over at its submit click. */
+  resubmits?: Holder;
+}
+
+export interface CreatedJob extends Job {
+  directories: CreatedDirectory[];
 }
 
 export interface JobStore {
-  /** Inserts the job ('pending', enqueue token 1), one ledger row per directory and a 'created' event. */
-  create(input: NewJob): Promise<Job>;
+  /**
+   * Inserts the job ('pending', enqueue token 1), one ledger row per directory and a 'created' event, in
+   * one statement. A directory the customer already holds (a row that may have been sent or was, in any
+   * job) is created 'skipped', pointing at that row, unless it is deliberately resubmitted.
+   */
+  create(input: NewJob): Promise<CreatedJob>;
+  /**
+   * create() that also claims an Idempotency-Key in the same statement: undefined (and no job) when the key
+   * is held, within its lifetime, by an earlier request (see findRequest).
+   */
+  createOnce(input: NewJob, key: RequestKey): Promise<CreatedJob | undefined>;
+  /** The first answer stored under an Idempotency-Key, if it is younger than `ttlSeconds`. */
+  findRequest(keyId: string, key: string, ttlSeconds: number): Promise<StoredRequest | undefined>;
+  /** Stores the answer given to the request that created the job under this key. */
+  saveResponse(
+    keyId: string,
+    key: string,
+    statusCode: number,
+    response: Record<string, unknown>,
+  ): Promise<void>;
   get(id: string): Promise<Job | undefined>;
   /** 'pending' → 'queued' once the message carrying `enqueueToken` is on the queue; false if the job moved on. */
   markQueued(jobId: string, enqueueToken: number): Promise<boolean>;
@@ -172,37 +239,184 @@ export function toJob(row: JobRow): Job {
   };
 }
 
+interface CreatedRow {
+  directory_id: string;
+  status: 'prepared' | 'skipped';
+  held_id: number | null;
+  held_job: string | null;
+  held_status: SubmissionStatus | null;
+  resubmits: number | null;
+}
+
+function toCreatedDirectory(r: CreatedRow): CreatedDirectory {
+  const holder: Holder | undefined =
+    r.held_id !== null && r.held_job !== null && r.held_status !== null
+      ? { submissionId: r.held_id, jobId: r.held_job, directoryId: r.directory_id, status: r.held_status }
+      : undefined;
+  return {
+    directoryId: r.directory_id,
+    status: r.status,
+    ...(holder && r.status === 'skipped' ? { heldBy: holder } : {}),
+    ...(holder && r.resubmits !== null ? { resubmits: holder } : {}),
+  };
+}
+
+/**
+ * The creation statement. $1 job id, $2 customer, $3 owner key, $4 package, $5 priority, $6 requested
+ * priority, $7 directories (in order), $8 directories resubmitted, $9 resubmission reason, $10 by key id,
+ * $11 the held message template; with a key also $12 key id, $13 key, $14 fingerprint, $15 key lifetime (s).
+ *
+ * `held` reads the customer's rows that hold each directory (submissions_once_idx): such a directory is
+ * created 'skipped', pointing at the holder, unless it is resubmitted and the holder is settled, in which
+ * case the new row names it (resubmits) and takes it over at its submit click. A holder that appears after
+ * this statement is caught by the worker before its visit, and by the index at the click.
+ *
+ * With a key, `request` inserts it first (or takes over an expired one); when another request holds it the
+ * insert returns nothing, so no job, ledger or event is written and the statement returns no row.
+ */
+function createJobSql(withKey: boolean): string {
+  const request = withKey
+    ? `request AS (
+         INSERT INTO job_request_keys (key_id, idempotency_key, fingerprint, job_id, status_code, response)
+         VALUES ($12, $13, $14, $1, 202, '{}'::jsonb)
+         ON CONFLICT (key_id, idempotency_key) DO UPDATE
+           SET fingerprint = EXCLUDED.fingerprint, job_id = EXCLUDED.job_id, status_code = EXCLUDED.status_code,
+               response = EXCLUDED.response, created_at = now()
+           WHERE job_request_keys.created_at <= now() - make_interval(secs => $15)
+         RETURNING job_id
+       ), `
+    : '';
+  return `
+WITH ${request}wanted AS (
+  SELECT w.directory_id, w.ord, w.directory_id = ANY($8::text[]) AS resubmit
+  FROM unnest($7::text[]) WITH ORDINALITY AS w(directory_id, ord)
+), held AS (
+  SELECT DISTINCT ON (h.directory_id) h.directory_id, h.id, h.job_id, h.status
+  FROM submissions h
+  WHERE h.customer_id = $2 AND h.directory_id = ANY($7::text[]) AND h.superseded_by IS NULL
+    AND h.status IN (${HOLDING_SQL})
+  ORDER BY h.directory_id, h.id
+), plan AS (
+  SELECT w.directory_id, w.ord, h.id AS held_id, h.job_id AS held_job, h.status AS held_status,
+         h.id IS NOT NULL AND NOT (w.resubmit AND h.status IN (${RESUBMITTABLE_SQL})) AS skip,
+         CASE WHEN w.resubmit AND h.status IN (${RESUBMITTABLE_SQL}) THEN h.id END AS resubmits
+  FROM wanted w LEFT JOIN held h USING (directory_id)
+), job AS (
+  INSERT INTO jobs (id, customer_id, owner_key_id, package, priority, requested_priority, enqueue_token, progress)
+  SELECT $1, $2, $3, $4, $5, $6, 1,
+         jsonb_build_object('total', cardinality($7::text[]), 'done', (SELECT count(*) FROM plan WHERE skip))
+  ${withKey ? 'FROM request' : ''}
+  RETURNING ${JOB_COLUMNS}
+), ledger AS (
+  INSERT INTO submissions (job_id, customer_id, directory_id, status, error, evidence, finished_at, resubmits)
+  SELECT job.id, job.customer_id, p.directory_id,
+         CASE WHEN p.skip THEN 'skipped' ELSE 'prepared' END,
+         CASE WHEN p.skip THEN format($11::text, p.held_status, p.held_job, p.directory_id) END,
+         CASE WHEN p.skip THEN jsonb_build_object('skip', 'held', 'heldBy', jsonb_build_object(
+                'submissionId', p.held_id, 'jobId', p.held_job, 'directoryId', p.directory_id, 'status', p.held_status))
+              WHEN p.resubmits IS NOT NULL THEN jsonb_build_object('resubmission', jsonb_build_object(
+                'of', p.held_id, 'jobId', p.held_job, 'status', p.held_status, 'reason', $9::text, 'byKeyId', $10::text))
+              ELSE '{}'::jsonb END,
+         CASE WHEN p.skip THEN now() END,
+         p.resubmits
+  FROM job CROSS JOIN plan p
+  ORDER BY p.ord
+), created AS (
+  INSERT INTO job_events (job_id, type, detail)
+  SELECT job.id, 'created', jsonb_build_object('priority', $5::int, 'directories', cardinality($7::text[]),
+         'package', $4::text, 'skipped', (SELECT count(*) FROM plan WHERE skip))
+  FROM job
+), resubmission AS (
+  INSERT INTO job_events (job_id, type, detail)
+  SELECT job.id, 'resubmission', jsonb_build_object('byKeyId', $10::text, 'reason', $9::text,
+         'directories', (SELECT jsonb_agg(jsonb_build_object('directoryId', p.directory_id,
+           'supersedes', jsonb_build_object('submissionId', p.held_id, 'jobId', p.held_job, 'status', p.held_status))
+           ORDER BY p.ord) FROM plan p WHERE p.resubmits IS NOT NULL))
+  FROM job WHERE EXISTS (SELECT 1 FROM plan WHERE resubmits IS NOT NULL)
+)
+SELECT job.*, (SELECT coalesce(json_agg(json_build_object('directory_id', p.directory_id,
+         'status', CASE WHEN p.skip THEN 'skipped' ELSE 'prepared' END, 'held_id', p.held_id,
+         'held_job', p.held_job, 'held_status', p.held_status, 'resubmits', p.resubmits) ORDER BY p.ord), '[]')
+       FROM plan p) AS directories
+FROM job`;
+}
+
 export class PgJobStore implements JobStore {
   constructor(private readonly sql: Sql) {}
 
   /**
-   * The job, its ledger rows and its 'created' event in one statement: atomic on its own (a statement is
-   * its own transaction), and one round trip instead of five (BEGIN, three INSERTs, COMMIT) on the path of
-   * every POST /v1/jobs.
+   * The job, its ledger rows and its events in one statement: atomic on its own (a statement is its own
+   * transaction), and one round trip instead of five (BEGIN, the INSERTs, COMMIT) on the path of every
+   * POST /v1/jobs.
    */
-  async create(input: NewJob): Promise<Job> {
-    const { rows } = await this.sql.query<JobRow>(
-      `WITH job AS (
-         INSERT INTO jobs (customer_id, owner_key_id, package, priority, requested_priority, enqueue_token, progress)
-         VALUES ($1, $2, $3, $4, $5, 1, jsonb_build_object('total', cardinality($6::text[]), 'done', 0))
-         RETURNING ${JOB_COLUMNS}
-       ), ledger AS (
-         INSERT INTO submissions (job_id, directory_id) SELECT job.id, unnest($6::text[]) FROM job
-       ), created AS (
-         INSERT INTO job_events (job_id, type, detail) SELECT job.id, 'created', $7 FROM job
-       )
-       SELECT * FROM job`,
+  async create(input: NewJob): Promise<CreatedJob> {
+    return (await this.insert(input, undefined)) as CreatedJob;
+  }
+
+  createOnce(input: NewJob, key: RequestKey): Promise<CreatedJob | undefined> {
+    return this.insert(input, key);
+  }
+
+  private async insert(input: NewJob, key: RequestKey | undefined): Promise<CreatedJob | undefined> {
+    const id = randomUUID();
+    const { rows } = await this.sql.query<JobRow & { directories: CreatedRow[] }>(
+      createJobSql(key !== undefined),
       [
+        id,
         input.customerId,
         input.ownerKeyId,
         input.package,
         input.priority,
         input.requestedPriority,
         input.directoryIds,
-        { priority: input.priority, directories: input.directoryIds.length, package: input.package },
+        input.resubmit?.directoryIds ?? [],
+        input.resubmit?.reason ?? null,
+        input.resubmit?.byKeyId ?? null,
+        // The skipped row's error, as heldMessage words it: one wording for creation, the worker and retry.
+        heldMessage({ status: '%1$s' as SubmissionStatus, jobId: '%2$s', directoryId: '%3$s' }),
+        ...(key ? [key.keyId, key.key, key.fingerprint, key.ttlSeconds] : []),
       ],
     );
-    return toJob(rows[0] as JobRow);
+    const row = rows[0];
+    if (!row) return undefined;
+    return { ...toJob(row), directories: row.directories.map(toCreatedDirectory) };
+  }
+
+  async findRequest(keyId: string, key: string, ttlSeconds: number): Promise<StoredRequest | undefined> {
+    const { rows } = await this.sql.query<{
+      job_id: string;
+      fingerprint: string;
+      status_code: number;
+      response: Record<string, unknown>;
+      created_at: Date;
+    }>(
+      `SELECT job_id, fingerprint, status_code, response, created_at FROM job_request_keys
+       WHERE key_id = $1 AND idempotency_key = $2 AND created_at > now() - make_interval(secs => $3)`,
+      [keyId, key, ttlSeconds],
+    );
+    const row = rows[0];
+    return row
+      ? {
+          jobId: row.job_id,
+          fingerprint: row.fingerprint,
+          statusCode: row.status_code,
+          response: row.response,
+          createdAt: row.created_at.toISOString(),
+        }
+      : undefined;
+  }
+
+  async saveResponse(
+    keyId: string,
+    key: string,
+    statusCode: number,
+    response: Record<string, unknown>,
+  ): Promise<void> {
+    await this.sql.query(
+      `UPDATE job_request_keys SET status_code = $3, response = $4
+       WHERE key_id = $1 AND idempotency_key = $2`,
+      [keyId, key, statusCode, response],
+    );
   }
 
   async get(id: string): Promise<Job | undefined> {
@@ -386,7 +600,7 @@ export class PgJobStore implements JobStore {
  */
 export const CONTINUE_JOB_SQL = `
 WITH ledger AS (
-  SELECT count(*) FILTER (WHERE status NOT IN ('prepared', 'submitting'))::int AS done, count(*)::int AS total
+  SELECT count(*) FILTER (WHERE status NOT IN (${OPEN_SQL}))::int AS done, count(*)::int AS total
   FROM submissions WHERE job_id = $1
 ), continued AS (
   UPDATE jobs j SET status = 'pending', enqueue_token = j.enqueue_token + 1, fencing_token = j.fencing_token + 1,

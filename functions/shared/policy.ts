@@ -164,6 +164,18 @@ export const RECOVERY = {
   maxRequeuesPerRun: 10_000,
   /** Pending jobs re-sent per run (same reasoning as maxRequeuesPerRun). */
   maxResendsPerRun: 500,
+  /**
+   * A job 'queued' and unchanged this long while its tier's queue holds fewer messages than its queued and
+   * running jobs need has lost its message (purged, or held by a local moto that restarted): the stale-jobs
+   * run re-sends it with a new enqueue token (an old message, if any survives, is then refused by the claim).
+   * Five minutes: far beyond SQS's lag in counting a message just sent (about a minute) and the pending grace,
+   * so a message in transit is never mistaken for a lost one. SQS cannot be searched for a job's message, so
+   * the counts decide how many of the oldest quiet jobs are re-sent; a tier whose queue holds enough messages
+   * is left alone however long its backlog waits.
+   */
+  queuedLostAfterSeconds: 5 * 60,
+  /** Expired Idempotency-Keys (API_IDEMPOTENCY.keyTtlSeconds) pruned per stale-jobs run, oldest first. */
+  idempotencyKeysPrunedPerRun: 5_000,
   /** Messages peeked per dead-letter queue for an alert or GET /v1/dlq. */
   dlqPeekMaxPerTier: 10,
   /** How long a peek hides the messages it reads before handing them straight back (visibility 0). */
@@ -231,6 +243,14 @@ export const RATE_LIMITS = {
   /** Unauthenticated routes (GET /health), per client IP. */
   anonymousPerIp: { perMinute: 100, perHour: null, burst: 100 * OUTER_GUARD_FACTOR },
 } as const satisfies Record<string, RateLimitPreset>;
+
+/** POST /v1/jobs with an Idempotency-Key header: the same key and body answer the first job. */
+export const API_IDEMPOTENCY = {
+  /** How long a key answers with its first job (per API key); after that it may be used afresh. */
+  keyTtlSeconds: 24 * 3600,
+  /** Longest key accepted (printable ASCII, as clients generate UUIDs or request hashes). */
+  maxKeyLength: 255,
+} as const;
 
 /** List routes: page sizes (`limit` query parameter). */
 export const PAGINATION = {

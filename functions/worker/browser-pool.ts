@@ -200,6 +200,11 @@ export class BrowserPool {
       args,
       headless: true,
       timeout: this.options.launchTimeoutMs ?? 20_000,
+      // Playwright closes the browser on these signals by default, which failed every page in flight the
+      // moment SIGTERM arrived: the process owning the pool decides when it closes (close(), at exit).
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
     };
     const browser = await chromium.launch(launchOptions);
     browser.on('disconnected', () => {

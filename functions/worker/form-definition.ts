@@ -62,6 +62,25 @@ export interface Verification {
   found: Indicator;
   /** The listing is certainly not there (optional; without it, "not found" is inconclusive). */
   notFound?: Indicator;
+  /**
+   * Details of a found listing that must be this business's (see VerificationMatch): a listing whose name
+   * matched but whose details differ is another business of the same name, so the row goes to a person
+   * ('unknown'), never 'submitted'. Needs `found.selector` (each element it matches is one listing).
+   */
+  match?: readonly VerificationMatch[];
+}
+
+/**
+ * One detail a found listing must share with the profile: the text (or `attribute`) of the first element
+ * matching `selector` inside the listing, compared with the profile `field` after normalising both (phone:
+ * digits only; e-mail: lower case; website: no scheme, "www." or trailing slash, lower case; other fields:
+ * whitespace collapsed, lower case). A field the profile leaves empty is not compared; a listing on which no
+ * named field could be compared does not identify the business.
+ */
+export interface VerificationMatch {
+  field: ProfileField;
+  selector: string;
+  attribute?: string;
 }
 
 export interface FormDefinition {
@@ -345,12 +364,42 @@ function checkStep(raw: unknown, at: string): Step {
 
 function checkVerification(raw: unknown, at: string): Verification {
   if (!isRecord(raw)) throw new DefinitionError(at, 'must be an object');
-  refuseUnknownKeys(raw, ['url', 'found', 'notFound'], at);
+  refuseUnknownKeys(raw, ['url', 'found', 'notFound', 'match'], at);
+  const found = checkIndicator(raw.found, `${at}.found`);
+  const match = raw.match === undefined ? undefined : checkVerificationMatch(raw.match, `${at}.match`);
+  if (match && !found.selector) {
+    throw new DefinitionError(`${at}.found.selector`, 'is required with match (it finds each listing)');
+  }
   return {
     url: checkUrlTemplate(raw.url, `${at}.url`, ['origin', ...PROFILE_FIELDS]),
-    found: checkIndicator(raw.found, `${at}.found`),
+    found,
     ...(raw.notFound !== undefined ? { notFound: checkIndicator(raw.notFound, `${at}.notFound`) } : {}),
+    ...(match ? { match } : {}),
   };
+}
+
+/** verify.match: the listing details that identify the business (issue 18). */
+function checkVerificationMatch(raw: unknown, at: string): VerificationMatch[] {
+  if (!Array.isArray(raw) || raw.length === 0) throw new DefinitionError(at, 'must be a non-empty list');
+  if (raw.length > PROFILE_FIELDS.length) {
+    throw new DefinitionError(at, `must have at most ${PROFILE_FIELDS.length} entries`);
+  }
+  const seen = new Set<string>();
+  return raw.map((entry, i) => {
+    const where = `${at}[${i}]`;
+    if (!isRecord(entry)) throw new DefinitionError(where, 'must be an object');
+    refuseUnknownKeys(entry, ['field', 'selector', 'attribute'], where);
+    const field = checkField(entry.field, `${where}.field`);
+    if (seen.has(field)) throw new DefinitionError(`${where}.field`, `names ${field} twice`);
+    seen.add(field);
+    return {
+      field,
+      selector: checkString(entry.selector, `${where}.selector`, 'a selector'),
+      ...(entry.attribute !== undefined
+        ? { attribute: checkString(entry.attribute, `${where}.attribute`, 'an attribute name') }
+        : {}),
+    };
+  });
 }
 
 /**

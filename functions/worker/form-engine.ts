@@ -334,12 +334,12 @@ async function judge(
     const found = await detectCaptcha(page, definition).catch(() => undefined);
     return found ? { ...found, submitted: true } : undefined;
   };
-  for (;;) {
-    // Success first: the directory's own confirmation settles it, whatever else the page holds (a captcha
-    // for a newsletter box on a thank-you page does not undo a listing). Then a captcha, before failure
-    // indicators: "please complete the captcha" is a job for a person, not a validation error. Login walls
-    // do not matter once the form was sent. The result page may arrive between two looks, so a lower
-    // finding is confirmed by looking again for the higher ones on the page it was found on.
+  // Success first: the directory's own confirmation settles it, whatever else the page holds (a captcha for
+  // a newsletter box on a thank-you page does not undo a listing). Then a captcha, before failure indicators:
+  // "please complete the captcha" is a job for a person, not a validation error. Login walls do not matter
+  // once the form was sent. The result page may arrive between two looks, so a lower finding is confirmed by
+  // looking again for the higher ones on the page it was found on.
+  const look = async (): Promise<EngineOutcome | undefined> => {
     const success = await succeeded();
     if (success) return success;
     const blocked = await captcha();
@@ -358,8 +358,35 @@ async function judge(
         );
       }
     }
-    if (state.cancelled || Date.now() > until) break;
-    await pause.next(Math.min(POLL_MS, Math.max(0, until - Date.now())));
+    return undefined;
+  };
+  // A site that never answers the post leaves the page navigating, and a look at it then waits for a page
+  // that never comes: each look is bounded by the step's end, not only the loop (else the whole directory
+  // budget went by before the row could be looked up).
+  const stepEnd = timer(Math.max(0, until - Date.now()));
+  let answered = true;
+  try {
+    for (;;) {
+      const found = await Promise.race([look(), stepEnd.done]);
+      if (found === EXPIRED) {
+        answered = false;
+        break;
+      }
+      if (found) return found;
+      if (state.cancelled || Date.now() > until) break;
+      await pause.next(Math.min(POLL_MS, Math.max(0, until - Date.now())));
+    }
+  } finally {
+    stepEnd.dispose();
+  }
+  if (!answered) {
+    return {
+      status: 'unknown',
+      errorClass: 'timeout',
+      error: `the site did not answer the submission within ${timeout} ms; it may or may not have been recorded`,
+      submitted: true,
+      evidence: evidence(page, state),
+    };
   }
   const status = state.lastStatus;
   return {
@@ -638,11 +665,20 @@ function assertResponseOk(status: number | null): void {
   throw new StepFailure('site_down', `the site refused the request (HTTP ${status})`, false);
 }
 
-export type VerificationResult = 'found' | 'not_found' | 'inconclusive';
+/**
+ * What a lookup found: the business's listing ('found'), certainly none ('not_found'), a listing by the
+ * looked-up name whose details (verify.match) are another business's ('mismatch'), or nothing certain.
+ */
+export type VerificationResult = 'found' | 'not_found' | 'inconclusive' | 'mismatch';
+
+/** Listings compared at most per lookup (a name shared by more is not this business's to decide). */
+const MAX_LISTINGS_COMPARED = 20;
 
 /**
  * Looks the business up on the directory's listing page, without submitting anything. 'found' only when
- * the definition's `found` indicator matches; 'not_found' only when its `notFound` indicator does.
+ * the definition's `found` indicator matches, and, where the definition names details (`match`), a listing
+ * carries this business's details; 'mismatch' when listings were found but none carries them; 'not_found'
+ * only when its `notFound` indicator matches.
  */
 export async function verifyListing(
   page: Page,
@@ -663,13 +699,90 @@ export async function verifyListing(
     }
     const until = Date.now() + timeoutMs;
     for (;;) {
-      if (await matches(page, check.found)) return { result: 'found', url };
+      if (await matches(page, check.found)) {
+        return check.match ? { ...(await identify(page, check, profile)), url } : { result: 'found', url };
+      }
       if (check.notFound && (await matches(page, check.notFound))) return { result: 'not_found', url };
       if (Date.now() > until) return { result: 'inconclusive', url, error: 'neither indicator matched' };
       await sleep(POLL_MS);
     }
   } catch (err) {
     return { result: 'inconclusive', url, error: classify(err).message };
+  }
+}
+
+/** Whether one of the found listings carries the profile's details named by verify.match. */
+async function identify(
+  page: Page,
+  check: NonNullable<FormDefinition['verify']>,
+  profile: Profile,
+): Promise<{ result: VerificationResult; error?: string }> {
+  let listings = page.locator(check.found.selector as string).filter({ visible: true });
+  if (check.found.text) listings = listings.filter({ hasText: check.found.text });
+  const count = Math.min(await listings.count(), MAX_LISTINGS_COMPARED);
+  const differing = new Set<string>();
+  let compared = false;
+  for (let i = 0; i < count; i++) {
+    const listing = listings.nth(i);
+    let same = true;
+    let any = false;
+    for (const m of check.match ?? []) {
+      const wanted = profile[m.field];
+      if (wanted === null || wanted === undefined || wanted.trim() === '') continue;
+      any = true;
+      const element = listing.locator(m.selector).first();
+      const shown =
+        (await element.count()) === 0
+          ? null
+          : m.attribute
+            ? await element.getAttribute(m.attribute, { timeout: QUICK_LOOK_MS })
+            : await element.innerText({ timeout: QUICK_LOOK_MS });
+      if (shown === null || !sameDetail(m.field, shown, wanted)) {
+        same = false;
+        differing.add(m.field);
+        break;
+      }
+    }
+    compared ||= any;
+    if (any && same) return { result: 'found' };
+  }
+  if (!compared) {
+    return {
+      result: 'inconclusive',
+      error: 'a listing was found, but the profile has none of the details to compare',
+    };
+  }
+  return {
+    result: 'mismatch',
+    error: `a listing by this name was found, but its ${[...differing].join(', ')} differ(s) from the profile: another business?`,
+  };
+}
+
+/** Two values of one profile field, compared as a directory may reformat them. */
+export function sameDetail(field: string, shown: string, wanted: string): boolean {
+  const a = normaliseDetail(field, shown);
+  const b = normaliseDetail(field, wanted);
+  if (a === '' || b === '') return false;
+  if (field !== 'phone') return a === b;
+  // A directory may drop or add the country code: the shorter number must end the longer one.
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+  return short.length >= 7 && long.endsWith(short);
+}
+
+function normaliseDetail(field: string, value: string): string {
+  const v = value.trim().toLowerCase();
+  switch (field) {
+    case 'phone':
+      return v.replace(/\D/g, '');
+    case 'email':
+      return v;
+    case 'website':
+      return v
+        .replace(/^[a-z][a-z0-9+.-]*:\/\//, '')
+        .replace(/^www\./, '')
+        .replace(/\/+$/, '');
+    default:
+      return v.replace(/\s+/g, ' ');
   }
 }
 
@@ -761,3 +874,14 @@ function safeUrl(page: Page): string | undefined {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const EXPIRED = Symbol('expired');
+
+/** Resolves to EXPIRED after `ms`, unless disposed first. */
+function timer(ms: number): { done: Promise<typeof EXPIRED>; dispose(): void } {
+  let handle: NodeJS.Timeout | undefined;
+  const done = new Promise<typeof EXPIRED>((resolve) => {
+    handle = setTimeout(() => resolve(EXPIRED), ms);
+  });
+  return { done, dispose: () => clearTimeout(handle) };
+}

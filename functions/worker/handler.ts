@@ -10,7 +10,8 @@
  * against a job that never progresses is the progress itself: an invocation that settled no directory is
  * not a continuation but a failure (below), so such a job still reaches the DLQ after maxReceiveCount
  * receives; and since every continuation settles a directory, a job of N directories continues fewer than
- * N times. No cap to tune.
+ * N times. No cap to tune. A worker asked to stop (deps.shutdown: the local runtime's SIGTERM) continues its
+ * job the same way, whether or not it settled anything: stopping is not the job's failure.
  *
  * A record that cannot be finished (a database outage, a browser that will not launch, a busy site, an
  * invocation out of time with no directory settled, a poison body) is reported as a batch item failure: the
@@ -28,7 +29,7 @@ import type { ErrorClass } from '#shared/submission-ledger';
 import { describeError, type Logger, MetricUnit } from '#shared/telemetry';
 import { backoffDelayMs } from './backoff.ts';
 import { IdempotencyAlreadyInProgressError } from './idempotency.ts';
-import { OutOfTimeError, runJob } from './job-runner.ts';
+import { OutOfTimeError, runJob, StopRequestedError } from './job-runner.ts';
 import type { ProcessState, WorkerDeps } from './ports.ts';
 import { SiteBusyError } from './site-politeness.ts';
 
@@ -111,8 +112,10 @@ async function processMessage(
     const outcome = await runJob(deps, claim, record, context, log, state);
     return { outcome, executionId };
   } catch (err) {
-    if (err instanceof OutOfTimeError && err.settled > 0) {
-      const outcome = await continueJob(deps, claim, err.settled, log).catch((e: unknown) => {
+    // Out of time after progress, or asked to stop (progress or not): the job goes on in a fresh message.
+    if (err instanceof OutOfTimeError && (err.settled > 0 || err instanceof StopRequestedError)) {
+      const why = err instanceof StopRequestedError ? 'the worker is stopping' : 'out of invocation time';
+      const outcome = await continueJob(deps, claim, err.settled, log, why).catch((e: unknown) => {
         // The statement failed (a database outage): fail this delivery as before; its retry resumes the job.
         log.warn('could not continue the job; the message will be retried', {
           error: describeError(e).message,
@@ -155,11 +158,12 @@ async function continueJob(
   claim: Claim,
   settled: number,
   log: Logger,
+  why: string,
 ): Promise<'continued' | 'superseded'> {
   const next = await deps.jobs.releaseForContinuation(claim, settled);
   if (!next) {
     // A cancel, a stale requeue or a newer claim raised the fencing token: that owner decides what happens.
-    log.warn('out of invocation time, and the claim was superseded; not continuing the job');
+    log.warn(`${why}, and the claim was superseded; not continuing the job`);
     return 'superseded';
   }
   const sent = await sendStoredJob(deps.queue, deps.jobs, next);
@@ -170,7 +174,7 @@ async function continueJob(
     deps.metrics.addMetric('EnqueueFailures', MetricUnit.Count, 1);
   }
   deps.metrics.addMetric('JobContinued', MetricUnit.Count, 1);
-  log.info('out of invocation time; the job continues in a new message', {
+  log.info(`${why}; the job continues in a new message`, {
     settled,
     done: next.done,
     total: next.total,

@@ -1,8 +1,18 @@
 /**
- * Runs one claimed job: walks its ledger, submits each directory still 'prepared' (politely, with retries
- * for transient failures), verifies any left 'submitting' by a crashed worker, and heartbeats progress
- * while it works. Every write names the claim's fencing token; the first refused write means a newer
- * claimant owns the job, and this run stops without touching anything else.
+ * Runs one claimed job: walks its ledger and settles each open row, heartbeating progress while it works.
+ * Every write names the claim's fencing token; the first refused write means a newer claimant owns the job,
+ * and this run stops without touching anything else.
+ *
+ * No blind resend: a row that may have been sent (left 'submitting' by an earlier run, 'unverified' after a
+ * retry, or this run's own click whose outcome is unclear, including a browser that crashed after the
+ * click) is looked up with the directory's `verify` before anything else happens to it (resolveInDoubt):
+ * found → 'submitted' without a click; certainly not there → sent normally; otherwise → 'unknown' for a
+ * person. Once per business and directory: a row another row already holds is settled 'skipped' before any
+ * visit, and `begin` (the database) refuses the click if another job got there first.
+ *
+ * Graceful stop: once `deps.shutdown` is aborted no directory, retry, lookup or wait starts; the directory in
+ * flight finishes, and the job continues in a fresh message (StopRequestedError) with what is left still
+ * 'prepared' or, if in doubt, still 'submitting' / 'unverified' for the next run to look up.
  */
 
 import type { Context, SQSRecord } from 'aws-lambda';
@@ -10,12 +20,28 @@ import { METRIC_NAMES } from '#policy';
 import type { Profile } from '#shared/customer-store';
 import type { Directory } from '#shared/directory-store';
 import type { Claim, JobProgress } from '#shared/job-store';
-import { countByStatus, type Settlement, type Submission } from '#shared/submission-ledger';
+import {
+  countByStatus,
+  type Holder,
+  heldMessage,
+  IN_DOUBT_STATUSES,
+  INACTIVE_MESSAGE,
+  OPEN_STATUSES,
+  type Settlement,
+  type Submission,
+  SubmissionHeldError,
+} from '#shared/submission-ledger';
 import { describeError, type Logger, MetricUnit } from '#shared/telemetry';
 import { backoffDelayMs } from './backoff.ts';
 import type { BrowserLease } from './browser-pool.ts';
 import type { FormDefinition } from './form-definition.ts';
-import { classify, type EngineOutcome, runForm, verifyListing } from './form-engine.ts';
+import {
+  classify,
+  type EngineOutcome,
+  runForm,
+  type VerificationResult,
+  verifyListing,
+} from './form-engine.ts';
 import type { ProcessState, WorkerDeps } from './ports.ts';
 import { scrubProfile } from './profile-scrub.ts';
 import type { SiteSlot } from './site-politeness.ts';
@@ -24,9 +50,20 @@ export type JobRunResult = 'completed' | 'failed' | 'superseded';
 
 /** The invocation has too little time left to start another directory; the job continues in a new message. */
 export class OutOfTimeError extends Error {
-  override readonly name = 'OutOfTimeError';
+  override readonly name: string = 'OutOfTimeError';
   /** Directories this run settled before time ran out (set by runJob); 0 means no progress. */
   settled = 0;
+}
+
+/**
+ * The worker was asked to stop (deps.shutdown): nothing new was started, and the job continues in a fresh
+ * message even if this run settled nothing (stopping is not the job's failure).
+ */
+export class StopRequestedError extends OutOfTimeError {
+  override readonly name = 'StopRequestedError';
+  constructor() {
+    super('the worker is stopping: no new directory was started; the job continues in a fresh message');
+  }
 }
 
 interface Heartbeat {
@@ -59,7 +96,7 @@ export async function runJob(
   const submissions = await deps.ledger.forJob(claim.jobId);
   const progress: JobProgress = {
     total: submissions.length,
-    done: submissions.filter((s) => s.status !== 'prepared' && s.status !== 'submitting').length,
+    done: submissions.filter((s) => !OPEN_STATUSES.includes(s.status)).length,
     directoryId: null,
     step: null,
     stepSince: new Date().toISOString(),
@@ -75,20 +112,16 @@ export async function runJob(
     log.warn('job failed: customer no longer exists');
     return finished ? 'failed' : 'superseded';
   }
-  const directories = new Map(
-    (await deps.directories.getMany([...new Set(submissions.map((s) => s.directoryId))])).map((d) => [
-      d.id,
-      d,
-    ]),
-  );
   const heartbeat = startHeartbeat(deps, claim, record, progress, log, state);
   const run: RunContext = { deps, claim, profile: customer, progress, heartbeat, context, log };
   const doneAtStart = progress.done ?? 0;
   try {
     for (const submission of submissions) {
       if (heartbeat.lost()) break;
-      if (submission.status !== 'prepared' && submission.status !== 'submitting') continue;
-      const settled = await settleOne(run, submission, directories.get(submission.directoryId));
+      if (!OPEN_STATUSES.includes(submission.status)) continue;
+      // Graceful stop: the directory in flight (if any) has ended; no new one starts.
+      stopIfAsked(run);
+      const settled = await settleOne(run, submission);
       if (!settled) break;
     }
     await visitEnded(run);
@@ -114,12 +147,14 @@ export async function runJob(
   }
 }
 
+const stopping = (run: RunContext) => run.deps.shutdown?.aborted === true;
+
+function stopIfAsked(run: RunContext): void {
+  if (stopping(run)) throw new StopRequestedError();
+}
+
 /** Decides and records one directory's outcome; false when the claim turned out to be lost. */
-async function settleOne(
-  run: RunContext,
-  submission: Submission,
-  directory: Directory | undefined,
-): Promise<boolean> {
+async function settleOne(run: RunContext, submission: Submission): Promise<boolean> {
   const { deps, claim, progress, log } = run;
   const directoryId = submission.directoryId;
   progress.directoryId = directoryId;
@@ -127,19 +162,22 @@ async function settleOne(
   progress.stepSince = new Date().toISOString();
   const dlog = log.createChild({ persistentKeys: { directoryId } });
   const started = Date.now();
-  let settlement: Settlement;
-  if (submission.status === 'submitting') {
-    settlement = await settleInterrupted(run, directory, dlog);
-  } else if (!directory?.active) {
-    settlement = { status: 'skipped', error: 'the directory is missing or inactive' };
-  } else {
-    settlement = await submitWithRetries(run, directory, dlog);
+  // Read now, not at the job's start: a directory deactivated while the job runs is honoured.
+  const [directory] = await deps.directories.getMany([directoryId]);
+  let settlement: Settlement | undefined;
+  if (IN_DOUBT_STATUSES.includes(submission.status)) {
+    const decided = await resolveInDoubt(run, directory, dlog, INTERRUPTED);
+    if (decided === 'lost') return lost(run, dlog);
+    // 'reopened': the lookup says it is certainly not there; the row is 'prepared' again and sent below.
+    if (decided !== 'reopened') settlement = decided;
   }
-  if (!(await deps.ledger.settle(claim, directoryId, settlement))) {
-    run.heartbeat.markLost();
-    dlog.warn('the ledger refused the outcome: claim superseded');
-    return false;
+  if (!settlement) {
+    const holder = directory?.active ? await deps.ledger.holder(claim.jobId, directoryId) : undefined;
+    if (!directory?.active) settlement = inactiveSkip();
+    else if (holder) settlement = heldSkip(holder);
+    else settlement = await submitWithRetries(run, directory, dlog);
   }
+  if (!(await deps.ledger.settle(claim, directoryId, settlement))) return lost(run, dlog);
   progress.done = (progress.done ?? 0) + 1;
   deps.metrics.addMetric(`${METRIC_NAMES.submissionPrefix}${settlement.status}`, MetricUnit.Count, 1);
   deps.metrics.addMetric('DirectoryDuration', MetricUnit.Milliseconds, Date.now() - started);
@@ -151,21 +189,46 @@ async function settleOne(
   return true;
 }
 
+function lost(run: RunContext, log: Logger): false {
+  run.heartbeat.markLost();
+  log.warn('the ledger refused the outcome: claim superseded');
+  return false;
+}
+
+/** Skipped because the directory was deactivated while the job waited; a retry undoes it once it is back. */
+function inactiveSkip(): Settlement {
+  return { status: 'skipped', error: INACTIVE_MESSAGE, evidence: { skip: 'inactive' } };
+}
+
+/** Skipped because another row holds this (customer, directory); it points at that row. */
+function heldSkip(holder: Holder): Settlement {
+  return { status: 'skipped', error: heldMessage(holder), evidence: { skip: 'held', heldBy: holder } };
+}
+
 async function submitWithRetries(run: RunContext, directory: Directory, log: Logger): Promise<Settlement> {
   const { deps } = run;
   const { options } = deps;
+  let resent = false;
   for (let attempt = 1; ; attempt++) {
+    // A retry is a new visit: none starts once the worker is stopping (the row stays 'prepared').
+    if (attempt > 1) stopIfAsked(run);
     run.progress.step = attempt === 1 ? 'waiting for site' : `waiting for site (attempt ${attempt})`;
     const slot = await acquireSite(run, directory.site);
-    const outcome = await attemptOnce(run, directory, attempt, slot);
-    const retry = outcome.transient && !outcome.submitted && attempt <= options.transientRetries;
-    if (!retry) {
-      return {
-        status: outcome.status,
-        errorClass: outcome.errorClass ?? null,
-        error: outcome.error ?? null,
-        evidence: { ...outcome.evidence, attempts: attempt },
-      };
+    const { outcome, held } = await attemptOnce(run, directory, attempt, slot);
+    if (held) return heldSkip(held);
+    if (outcome.submitted && outcome.status === 'unknown') {
+      // The click happened and its outcome is unclear (no indicator, a timeout, the browser died after it):
+      // the same lookup as for an interrupted row, now, after the browser relaunched if it had to.
+      // Certainly not there: sent again, once. Sent twice without a clear answer and still not there, the site
+      // drops or holds posts: a person decides rather than this run sending it a third time.
+      const decided = await resolveInDoubt(run, directory, log, afterClick(outcome, resent));
+      if (decided === 'lost') return settlementOf(outcome, attempt);
+      if (decided !== 'reopened')
+        return { ...decided, evidence: { ...outcome.evidence, ...decided.evidence, attempts: attempt } };
+      resent = true;
+    } else {
+      const retry = outcome.transient && !outcome.submitted && attempt <= options.transientRetries;
+      if (!retry) return settlementOf(outcome, attempt);
     }
     deps.metrics.addMetric('DirectoryRetry', MetricUnit.Count, 1);
     const delay = backoffDelayMs(attempt, {
@@ -173,23 +236,32 @@ async function submitWithRetries(run: RunContext, directory: Directory, log: Log
       maxMs: options.retryMaxDelayMs,
       ...(deps.random ? { random: deps.random } : {}),
     });
-    log.info('transient failure; retrying', { attempt, errorClass: outcome.errorClass, delayMs: delay });
+    log.info('retrying the directory', { attempt, errorClass: outcome.errorClass, delayMs: delay });
     run.progress.step = `backoff before attempt ${attempt + 1}`;
-    await sleep(delay);
+    await sleepUnlessStopping(run, delay);
   }
 }
 
+function settlementOf(outcome: EngineOutcome, attempt: number): Settlement {
+  return {
+    status: outcome.status,
+    errorClass: outcome.errorClass ?? null,
+    error: outcome.error ?? null,
+    evidence: { ...outcome.evidence, attempts: attempt },
+  };
+}
+
 /**
- * One visit to the directory: a fresh context, the form, and (if the result was ambiguous) a lookup. The
- * visit holds the site's slot, and ends it: at once if no context was opened, else once the context is
- * closed, in the background (see endVisit).
+ * One visit to the directory: a fresh context and the form. The visit holds the site's slot, and ends it: at
+ * once if no context was opened, else once the context is closed, in the background (see endVisit). `held`
+ * says the database refused the click because another row holds the (customer, directory): nothing was sent.
  */
 async function attemptOnce(
   run: RunContext,
   directory: Directory,
   attempt: number,
   slot: SiteSlot,
-): Promise<EngineOutcome> {
+): Promise<{ outcome: EngineOutcome; held?: Holder }> {
   const { deps, claim, profile, progress, heartbeat, log } = run;
   let definition: FormDefinition;
   let lease: BrowserLease;
@@ -201,6 +273,7 @@ async function attemptOnce(
     throw err;
   }
   let began = false;
+  let held: Holder | undefined;
   let broken = false;
   try {
     const page = await lease.newPage();
@@ -215,7 +288,13 @@ async function attemptOnce(
         },
         beforeSubmit: async () => {
           if (heartbeat.lost()) return false;
-          began = (await deps.ledger.begin(claim, directory.id)) !== undefined;
+          try {
+            began = (await deps.ledger.begin(claim, directory.id)) !== undefined;
+          } catch (err) {
+            if (!(err instanceof SubmissionHeldError)) throw err;
+            held = err.holder;
+            return false;
+          }
           return began;
         },
       },
@@ -227,20 +306,9 @@ async function attemptOnce(
     }
     broken = Boolean(outcome.browserBroken) || !deps.browser.state().running;
     if (broken && !outcome.submitted && outcome.status === 'failed') outcome.transient = true;
-    if (outcome.status === 'unknown' && definition.verify && !broken) {
-      const check = await verifyListing(
-        await lease.newPage(),
-        definition,
-        profile,
-        deps.options.verifyTimeoutMs,
-      );
-      outcome.evidence.verification = check.result;
-      if (check.result === 'found')
-        return { ...outcome, status: 'submitted', errorClass: undefined, error: undefined };
-    }
     if (outcome.evidence.fallbackSelectors)
       deps.metrics.addMetric('SelectorFallbackUsed', MetricUnit.Count, 1);
-    return outcome;
+    return held ? { outcome, held } : { outcome };
   } catch (err) {
     broken = true;
     const failure = classify(err);
@@ -249,12 +317,14 @@ async function attemptOnce(
       error: scrubProfile(describeError(err).message, profile),
     });
     return {
-      status: began ? 'unknown' : 'failed',
-      errorClass: failure.errorClass,
-      error: failure.message,
-      transient: !began && failure.transient,
-      submitted: began,
-      evidence: { attempt },
+      outcome: {
+        status: began ? 'unknown' : 'failed',
+        errorClass: failure.errorClass,
+        error: failure.message,
+        transient: !began && failure.transient,
+        submitted: began,
+        evidence: { attempt },
+      },
     };
   } finally {
     await endVisit(run, directory.site, lease.release({ broken }), slot);
@@ -293,59 +363,178 @@ async function visitEnded(run: RunContext): Promise<void> {
   if (run.visitEnding === ending) run.visitEnding = undefined;
 }
 
-/** The site's politeness slot, once this worker's own last visit to it (if still ending) has ended. */
-async function acquireSite(run: RunContext, site: string): Promise<SiteSlot> {
+/**
+ * The site's politeness slot, once this worker's own last visit to it (if still ending) has ended. A stop
+ * ends the wait when `interruptible` (the slot, if it comes later, is handed straight back).
+ */
+async function acquireSite(run: RunContext, site: string, interruptible = true): Promise<SiteSlot> {
   if (run.visitEnding?.site === site) await visitEnded(run);
-  return run.deps.politeness.acquire(site, {
+  if (interruptible) stopIfAsked(run);
+  const acquiring = run.deps.politeness.acquire(site, {
     holder: run.deps.workerId,
     maxWaitMs: run.deps.options.siteWaitMaxMs,
   });
+  const signal = run.deps.shutdown;
+  if (!signal || !interruptible) return acquiring;
+  const stopped = untilAborted(signal);
+  try {
+    const first = await Promise.race([acquiring, stopped.promise]);
+    if (first === STOPPED) {
+      void acquiring.then((slot) => slot.release()).catch(() => {});
+      throw new StopRequestedError();
+    }
+    return first;
+  } finally {
+    stopped.dispose();
+  }
+}
+
+const STOPPED = Symbol('stopped');
+
+/** A promise that resolves when `signal` aborts, and a way to stop listening. */
+function untilAborted(signal: AbortSignal): { promise: Promise<typeof STOPPED>; dispose(): void } {
+  let onAbort = () => {};
+  const promise = new Promise<typeof STOPPED>((resolve) => {
+    onAbort = () => resolve(STOPPED);
+    if (signal.aborted) resolve(STOPPED);
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+}
+
+async function sleepUnlessStopping(run: RunContext, ms: number): Promise<void> {
+  const signal = run.deps.shutdown;
+  if (!signal) {
+    await sleep(ms);
+    return;
+  }
+  const stopped = untilAborted(signal);
+  try {
+    await Promise.race([sleep(ms), stopped.promise]);
+  } finally {
+    stopped.dispose();
+  }
+  stopIfAsked(run);
+}
+
+/** Why a row is in doubt, for the row's error if it cannot be decided. */
+interface DoubtOrigin {
+  /** Names the row's story in its error: "a previous worker stopped mid-submission", "...". */
+  what: string;
+  /** This run's own click: the lookup finishes the directory in flight, so a stop does not prevent it. */
+  inFlight: boolean;
+  /** Whether "certainly not there" may send it (again); otherwise that answer too is for a person. */
+  mayReopen: boolean;
+  evidence: Record<string, unknown>;
+  errorClass?: EngineOutcome['errorClass'];
+}
+
+const INTERRUPTED: DoubtOrigin = {
+  what: 'an earlier run may have sent it (it stopped mid-submission, or the row was retried after ending unknown)',
+  evidence: { interrupted: true },
+  inFlight: false,
+  mayReopen: true,
+};
+
+function afterClick(outcome: EngineOutcome, resent: boolean): DoubtOrigin {
+  return {
+    what: resent
+      ? `it was submitted twice, each time without a clear outcome (${outcome.error ?? 'no answer'})`
+      : `it was submitted but the outcome is unclear (${outcome.error ?? 'no answer'})`,
+    evidence: resent ? { resent: true } : {},
+    inFlight: true,
+    mayReopen: !resent,
+    ...(outcome.errorClass ? { errorClass: outcome.errorClass } : {}),
+  };
 }
 
 /**
- * A row left 'submitting': a previous worker may or may not have sent it. Look it up where the directory
- * allows; otherwise, or when the lookup is not conclusive, hand it to a person. Never resubmit.
+ * The one decision for a row that may have been sent (see the module comment): looks it up with the
+ * directory's `verify` and settles it, or reopens it ('prepared') when the listing is certainly not there.
+ * 'lost' when the claim was superseded meanwhile. Never sends anything.
  */
-async function settleInterrupted(
+async function resolveInDoubt(
   run: RunContext,
   directory: Directory | undefined,
   log: Logger,
-): Promise<Settlement> {
-  const { deps, profile } = run;
-  const unknown = (why: string, verification?: string): Settlement => ({
+  origin: DoubtOrigin,
+): Promise<Settlement | 'reopened' | 'lost'> {
+  const unknown = (why: string, verification?: VerificationResult): Settlement => ({
     status: 'unknown',
-    errorClass: 'internal',
-    error: `a previous worker stopped mid-submission; ${why}; not resubmitted, a person should check the directory`,
-    evidence: { interrupted: true, ...(verification ? { verification } : {}) },
+    errorClass: origin.errorClass ?? 'internal',
+    error: `${origin.what}; ${why}; not resubmitted: a person should check the directory (a retry looks it up first)`,
+    evidence: { ...origin.evidence, ...(verification ? { verification } : {}) },
   });
-  if (!directory?.definition.verify) return unknown('the directory offers no way to check');
+  if (!directory) return unknown('the directory no longer exists');
+  if (!directory.active) return unknown('the directory is inactive, so it was not looked up');
+  if (!directory.definition.verify) return unknown('the directory offers no way to check');
+  // Stopping: the lookup that finishes the directory in flight still runs while its browser does; no other
+  // starts, and the row stays in doubt ('submitting' / 'unverified') for the next run to look up.
+  const finishing = origin.inFlight && run.deps.browser.state().running;
+  if (!finishing) stopIfAsked(run);
+  const check = await lookUp(run, directory, log, finishing);
+  run.deps.metrics.addMetric(`Verification_${check.result}`, MetricUnit.Count, 1);
+  log.info('looked up a submission in doubt', { verification: check.result });
+  const evidence = { ...origin.evidence, verification: check.result, lookedUpAt: new Date().toISOString() };
+  switch (check.result) {
+    case 'found':
+      // The lookup is the evidence: submitted, without (another) click.
+      return { status: 'submitted', evidence };
+    case 'not_found':
+      if (!origin.mayReopen) return unknown('the listing page still says it is not there', 'not_found');
+      return (await run.deps.ledger.reopen(run.claim, directory.id, evidence)) ? 'reopened' : 'lost';
+    case 'mismatch':
+      return unknown(check.error ?? 'a listing by this name belongs to another business', 'mismatch');
+    default:
+      return unknown(
+        `the listing lookup was inconclusive${check.error ? ` (${check.error})` : ''}`,
+        'inconclusive',
+      );
+  }
+}
+
+/** One lookup on the directory's listing page, in its own browser context, holding the site's slot. */
+async function lookUp(
+  run: RunContext,
+  directory: Directory,
+  log: Logger,
+  finishing: boolean,
+): Promise<{ result: VerificationResult; error?: string }> {
+  const { deps, profile } = run;
   run.progress.step = 'verify';
-  const slot = await acquireSite(run, directory.site);
-  const lease = await deps.browser.acquire().catch(async (err: unknown) => {
+  run.progress.stepSince = new Date().toISOString();
+  ensureTime(run, deps.options.verifyTimeoutMs);
+  const slot = await acquireSite(run, directory.site, !finishing);
+  let lease: BrowserLease;
+  try {
+    lease = await deps.browser.acquire();
+  } catch (err) {
     await slot.release();
-    throw err;
-  });
+    log.warn('verification could not get a browser', { error: describeError(err).message });
+    return { result: 'inconclusive', error: 'no browser for the lookup' };
+  }
   let broken = false;
   try {
-    const check = await verifyListing(
+    return await verifyListing(
       await lease.newPage(),
       directory.definition,
       profile,
       deps.options.verifyTimeoutMs,
     );
-    deps.metrics.addMetric(`Verification_${check.result}`, MetricUnit.Count, 1);
-    log.info('verified an interrupted submission', { verification: check.result });
-    if (check.result === 'found') {
-      return { status: 'submitted', evidence: { interrupted: true, verification: 'found' } };
-    }
-    return unknown(`the listing lookup was ${check.result.replace('_', ' ')}`, check.result);
   } catch (err) {
     broken = true;
     log.warn('verification failed', { error: scrubProfile(describeError(err).message, profile) });
-    return unknown('the listing lookup failed', 'inconclusive');
+    return { result: 'inconclusive', error: 'the lookup failed' };
   } finally {
-    await lease.release({ broken });
-    await slot.release();
+    await endVisit(run, directory.site, lease.release({ broken }), slot);
+  }
+}
+
+/** Throws OutOfTimeError when the invocation cannot give `ms` (plus its margin) to one more step. */
+function ensureTime(run: RunContext, ms: number): void {
+  const available = run.context.getRemainingTimeInMillis() - run.deps.options.invocationMarginMs;
+  if (available < ms) {
+    throw new OutOfTimeError(`only ${available} ms of this invocation left to look a listing up`);
   }
 }
 

@@ -51,6 +51,11 @@ export interface WorkerDeps {
   options: WorkerOptions;
   /** Random source for jitter (tests pin it). */
   random?: () => number;
+  /**
+   * Aborted when the worker process is asked to stop (the local runtime on SIGTERM): a running job starts
+   * no new directory, lets the one in flight finish, and continues in a fresh message.
+   */
+  shutdown?: AbortSignal;
 }
 
 /** What one worker process shares across the invocations it runs (several at once locally). */

@@ -14,7 +14,7 @@ import { type JobStatus, TERMINAL_JOB_STATUSES } from '#shared/job-store';
 import { SUBMISSION_STATUSES } from '#shared/submission-ledger';
 import type { DashboardSnapshot } from '../dashboard/snapshot.ts';
 import type { CacheFigures } from '../metrics-tap.ts';
-import { DEMO_CUSTOMERS, DEMO_EXCLUDED_DIRECTORIES } from '../seed.ts';
+import { DEMO_CUSTOMERS, DEMO_EXCLUDED_DIRECTORIES, type DemoCustomer } from '../seed.ts';
 import { ApiClient } from './api-client.ts';
 import { between, clock, duration, percent, percentile, plural } from './format.ts';
 import { CliError, EXIT, type ExitCode, type Io } from './io.ts';
@@ -382,13 +382,19 @@ async function chooseDirectories(api: ApiClient, asked: readonly string[] | unde
   return usable;
 }
 
-/** The demo customers' ids: the seeded ones, or new ones where the API does not have them. */
-async function chooseCustomers(api: ApiClient): Promise<string[]> {
+/**
+ * One new business per job, made from the demo profiles and named after this run. A business is sent to a
+ * directory once (a later job settles it `skipped`, pointing at the first), so a demo that reused the seeded
+ * customers would submit nothing the second time it ran: each run brings businesses of its own instead.
+ */
+async function createDemoCustomers(api: ApiClient, count: number, run: string): Promise<string[]> {
   const ids: string[] = [];
-  for (const { id, ...profile } of DEMO_CUSTOMERS) {
-    const found = await api.request('GET', `/v1/customers/${id}`, { accept: [404] });
-    if (found.status === 200) ids.push(id);
-    else ids.push((await api.request<{ id: string }>('POST', '/v1/customers', { body: profile })).body.id);
+  for (let i = 0; i < count; i++) {
+    const { id: _seeded, ...profile } = DEMO_CUSTOMERS[i % DEMO_CUSTOMERS.length] as DemoCustomer;
+    const { body } = await api.request<{ id: string }>('POST', '/v1/customers', {
+      body: { ...profile, name: `${profile.name} (demo ${run} #${i + 1})` },
+    });
+    ids.push(body.id);
   }
   return ids;
 }
@@ -455,7 +461,7 @@ export async function runDemo(argv: readonly string[], io: Io, options: DemoOpti
 
     const [directories, customers, cacheBefore] = await Promise.all([
       chooseDirectories(api, settings.directories),
-      chooseCustomers(api),
+      createDemoCustomers(api, settings.jobs, new Date().toISOString().slice(11, 19)),
       cacheNow(api),
     ]);
     const plan = priorityPlan(settings.jobs, settings.mix);
@@ -465,7 +471,7 @@ export async function runDemo(argv: readonly string[], io: Io, options: DemoOpti
     for (const [i, priority] of plan.entries()) {
       const { body } = await api.request<{ id: string }>('POST', '/v1/jobs', {
         body: {
-          customerId: customers[i % customers.length],
+          customerId: customers[i] as string,
           directoryIds: directoriesFor(i, settings.perJob, directories),
           priority,
         },
@@ -477,7 +483,7 @@ export async function runDemo(argv: readonly string[], io: Io, options: DemoOpti
     );
     io.out(
       `submitted ${plural(submitted.length, 'job')} (${perTier.join(', ')}), ${Math.min(settings.perJob, directories.length)} ` +
-        `directories each from ${directories.length}, for ${plural(customers.length, 'customer')}\n\n`,
+        `directories each from ${directories.length}, for ${plural(customers.length, 'new business', 'new businesses')}\n\n`,
     );
 
     const progress = progressFor(io, options.plainEveryMs ?? LOCAL.demo.plainLineEveryMs);

@@ -304,17 +304,24 @@ const COMMANDS: Command[] = [
   {
     name: 'jobs retry',
     args: '<job id> [--wait [--timeout <seconds>]]',
-    summary: "requeues a finished job's failed and unknown directories (never a submitted one)",
+    summary:
+      'requeues what a finished job left unsent (sent) or in doubt (looked up first), never a submitted one',
     options: waitOptions,
     async run(ctx) {
       const id = ctx.positionals[0] as string;
       // A bad --timeout fails before anything is retried.
       intOption(ctx.values, 'timeout', LOCAL.ops.waitTimeoutSeconds, 1, 24 * 3600);
-      const { body } = await (await ctx.api()).request<{ status: string; tier: string; retried: string[] }>(
-        'POST',
-        `/v1/jobs/${encodeURIComponent(id)}/retry`,
-      );
+      const { body } = await (await ctx.api()).request<{
+        status: string;
+        tier: string;
+        retried: string[];
+        plan?: { directoryId: string; from: string; to: string; action: string; reason: string }[];
+      }>('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`);
       ctx.io.out(`job ${id} ${body.status} on ${body.tier}: retrying ${body.retried.join(', ')}\n`);
+      // What happens to each directory, and why (send, look up first, settle, or nothing).
+      for (const d of body.plan ?? []) {
+        ctx.io.out(`  ${d.directoryId}: ${d.from} -> ${d.to} (${d.action}): ${d.reason}\n`);
+      }
       return ctx.values.wait ? showOrWait(ctx, id) : EXIT.ok;
     },
   },

@@ -458,6 +458,14 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     meaning: 'a job left pending this long has its message re-sent',
   },
   {
+    name: 'QUEUED_LOST_AFTER_SECONDS',
+    group: 'override',
+    usedBy: 'stale-jobs',
+    policy: 'RECOVERY.queuedLostAfterSeconds',
+    meaning:
+      'a job queued and unchanged this long, in a tier whose queue holds too few messages, has lost its message and is re-sent',
+  },
+  {
     name: 'STALE_BATCH_SIZE',
     group: 'override',
     usedBy: 'stale-jobs',

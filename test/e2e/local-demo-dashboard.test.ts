@@ -101,7 +101,9 @@ describe('npm run demo', () => {
     expect(code, io.stderr()).toBe(0);
     const out = io.stdout();
     expect(out).toContain(`using formfleet at ${system.url} (from the runtime file)`);
-    expect(out).toContain('submitted 3 jobs (P1 1, P2 1, P3 1), 2 directories each from 3, for 3 customers');
+    expect(out).toContain(
+      'submitted 3 jobs (P1 1, P2 1, P3 1), 2 directories each from 3, for 3 new businesses',
+    );
     // Plain progress lines (no terminal): one compact line per change, ending with everything ended.
     expect(out).toMatch(/demo .*: 0\/3 jobs ended \| P1 queued \d, in progress \d, done 0, failed 0/);
     expect(out).toMatch(
@@ -138,6 +140,25 @@ describe('npm run demo', () => {
         cache.customers.hits + cache.customers.misses
       })`,
     );
+  });
+
+  it('submits again when run again: each run brings businesses of its own, so none is skipped as already sent', async () => {
+    const args = ['--jobs', '1', '--per-job', '1', '--directories', 'simple-form', '--timeout', '60'];
+    const runs = [recorder(), recorder()];
+
+    for (const io of runs) {
+      const code = await runDemo(args, io, {
+        env: { FORMFLEET_STATE_DIR: stateDir },
+        pollMs: 200,
+        plainEveryMs: 0,
+      });
+      expect(code, io.stderr()).toBe(0);
+    }
+
+    for (const io of runs) {
+      expect(io.stdout()).toMatch(/^submitted\s+1$/m);
+      expect(io.stdout()).not.toMatch(/^skipped\s+[1-9]/m);
+    }
   });
 });
 

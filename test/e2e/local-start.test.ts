@@ -2,7 +2,8 @@
  * `npm start` as a user runs it: a child process with its own Postgres cluster and moto server (no
  * DATABASE_URL), keys from the environment, PORT=0 and --fast. It prints the banner, writes its runtime file,
  * serves the banner's curl through real Chromium, refuses a second start on the same state, and on SIGTERM
- * exits 0 with every process it started (Postgres, moto, Chromium and their children) gone.
+ * lets the submission in flight finish (and starts no other) and exits 0 with every process it started
+ * (Postgres, moto, Chromium and their children) gone; the next start resumes the job it left.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -12,8 +13,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readRuntimeFile } from '#local/runtime-file';
+import { startPostgres } from '#local/services/postgres';
 import { PROJECT_ROOT } from '#local/services/python';
 import { LOCAL, SCHEDULES } from '#policy';
+import { createDatabase } from '#shared/db';
 import { eventually } from '#test/services';
 
 const run = promisify(execFile);
@@ -96,6 +99,24 @@ afterAll(async () => {
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
+/** `npm start -- --fast` with this environment, once its banner is out. */
+async function startNpm(env: Record<string, string | undefined>) {
+  const started = spawn('npm', ['start', '--silent', '--', '--fast'], {
+    cwd: PROJECT_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = output(started);
+  await eventually(
+    'the banner',
+    async () => (out.stdout().includes('Ctrl-C stops everything.') ? true : undefined),
+    { timeoutMs: 90_000, intervalMs: 100 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\nstdout:\n${out.stdout()}\nstderr:\n${out.stderr()}`);
+  });
+  return { child: started, out, banner: out.stdout() };
+}
+
 describe('npm start', () => {
   it('comes up with a banner and runtime file, serves its curl, and stops cleanly on SIGTERM leaving nothing behind', async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'formfleet-start-'));
@@ -110,25 +131,10 @@ describe('npm start', () => {
     };
     delete env.DATABASE_URL;
     delete env.FORMFLEET_MOTO_ENDPOINT;
-    child = spawn('npm', ['start', '--silent', '--', '--fast'], {
-      cwd: PROJECT_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out = output(child);
+    const first = await startNpm(env);
+    child = first.child;
+    const { out, banner } = first;
     const npmPid = child.pid as number;
-
-    await eventually(
-      'the banner',
-      async () => (out.stdout().includes('Ctrl-C stops everything.') ? true : undefined),
-      {
-        timeoutMs: 90_000,
-        intervalMs: 100,
-      },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\nstdout:\n${out.stdout()}\nstderr:\n${out.stderr()}`);
-    });
-    const banner = out.stdout();
     const url = /^ {2}API\s+(http:\/\/127\.0\.0\.1:\d+)$/m.exec(banner)?.[1] as string;
     expect(url).toBeDefined();
     expect(banner).toContain(`dashboard    ${url}/dashboard`);
@@ -191,6 +197,26 @@ describe('npm start', () => {
     expect(names).toContain('moto_server');
     expect(names.some((n) => /chrom|headless/i.test(n))).toBe(true);
 
+    // A job in flight when the signal comes: the slow site has its post and answers 2 s later.
+    const inFlight = await fetch(endpoint as string, {
+      method: 'POST',
+      headers: { 'x-api-key': key as string, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        ...JSON.parse(body as string),
+        directoryIds: ['slow-site', 'redirect-success'],
+      }),
+    });
+    const { id: interrupted } = (await inFlight.json()) as { id: string };
+    await eventually(
+      'the slow site’s submission to be in flight',
+      async () => {
+        const res = await fetch(`${url}/v1/jobs/${interrupted}`, { headers: { 'x-api-key': key as string } });
+        const j = (await res.json()) as { results: { status: string }[] };
+        return j.results[0]?.status === 'submitting' ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 50 },
+    );
+
     // Act: SIGTERM to npm, as a process manager would send it.
     const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
@@ -208,5 +234,60 @@ describe('npm start', () => {
       expect(left).toEqual([]);
     });
     expect((await readRuntimeFile(stateDir)).kind).toBe('missing');
+
+    // The submission in flight finished within the grace (Chromium was not taken down by the signal), no
+    // other directory started, and the job waits to continue at the next start.
+    const dataDir = /\(kept in (.+)\)$/m.exec(banner)?.[1];
+    expect(dataDir).toBeDefined();
+    const pg = await startPostgres({ kind: 'throwaway', dataDir: dataDir as string });
+    const db = createDatabase({ connectionString: pg.url, max: 1 });
+    try {
+      const { rows: ledger } = await db.query<{ directory_id: string; status: string }>(
+        'SELECT directory_id, status FROM submissions WHERE job_id = $1 ORDER BY id',
+        [interrupted],
+      );
+      expect(ledger).toEqual([
+        { directory_id: 'slow-site', status: 'submitted' },
+        { directory_id: 'redirect-success', status: 'prepared' },
+      ]);
+      const { rows: events } = await db.query<{ type: string }>(
+        'SELECT type FROM job_events WHERE job_id = $1 ORDER BY id',
+        [interrupted],
+      );
+      expect(events.map((e) => e.type)).toContain('continued');
+    } finally {
+      await db.end();
+      await pg.stop();
+    }
+
+    // The next start's moto is new and empty: the job is re-sent at once (not left queued forever) and
+    // finishes, and the directory sent before the stop is not sent again.
+    const restartedAt = new Date().toISOString();
+    const again = await startNpm(env);
+    child = again.child;
+    const againUrl = /^ {2}API\s+(http:\/\/127\.0\.0\.1:\d+)$/m.exec(again.banner)?.[1] as string;
+    const resumed = await eventually(
+      'the interrupted job to complete after the restart',
+      async () => {
+        const res = await fetch(`${againUrl}/v1/jobs/${interrupted}`, {
+          headers: { 'x-api-key': key as string },
+        });
+        const j = (await res.json()) as {
+          status: string;
+          results: { directoryId: string; status: string; attempt: number; finishedAt: string }[];
+        };
+        return j.status === 'completed' ? j : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    expect(again.out.stderr()).toContain('re-sent 1 job(s) left waiting by an earlier run');
+    expect(resumed.results).toEqual([
+      expect.objectContaining({ directoryId: 'slow-site', status: 'submitted', attempt: 1 }),
+      expect.objectContaining({ directoryId: 'redirect-success', status: 'submitted', attempt: 1 }),
+    ]);
+    expect(String(resumed.results[0]?.finishedAt) < restartedAt).toBe(true);
+    const exitedAgain = new Promise<number | null>((resolve) => again.child.once('exit', (c) => resolve(c)));
+    again.child.kill('SIGTERM');
+    expect(await exitedAgain, again.out.stderr()).toBe(0);
   });
 });

@@ -85,9 +85,13 @@ describe('worker fleet behaviour', () => {
     const customer = await createCustomer(system, profile('Backlog Builders'));
     const slow = system.fixtures.site('slow-site');
     const requestsBefore = slow.requests.length;
-    // Arrange: more P3 jobs than the P3 tier's concurrency (2), all on the slow site.
+    // Arrange: more P3 jobs than the P3 tier's concurrency (2), all on the slow site, each for its own
+    // business (one business is sent to a directory once).
     const backlog: Job[] = [];
-    for (let i = 0; i < 4; i++) backlog.push(await enqueueJob(system, customer.id, ['slow-site'], 3));
+    for (let i = 0; i < 4; i++) {
+      const owner = await createCustomer(system, profile(`Backlog Builders ${i}`));
+      backlog.push(await enqueueJob(system, owner.id, ['slow-site'], 3));
+    }
     await eventually(
       'the P3 tier to be saturated',
       async () => (system.pollers[2]?.inFlight() === 2 ? true : undefined),

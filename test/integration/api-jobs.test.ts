@@ -4,18 +4,17 @@
  * is proven on moto elsewhere). Every answer is held to its documented contract.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCustomersApi } from '#functions/api/customers';
 import { PgJobQueries } from '#functions/api/job-queries';
 import { makeJobsApi } from '#functions/api/jobs';
 import type { ApiHandler } from '#functions/api/router';
-import { simpleForm } from '#local/fixtures/sites';
 import { PgCustomerStore } from '#shared/customer-store';
 import { PgDirectoryStore } from '#shared/directory-store';
 import type { JobMessage, JobQueue } from '#shared/job-queue';
-import { PgJobStore } from '#shared/job-store';
-import { PgSubmissionLedger } from '#shared/submission-ledger';
+import type { PgJobStore } from '#shared/job-store';
+import type { PgSubmissionLedger } from '#shared/submission-ledger';
 import { createLogger, createMetrics } from '#shared/telemetry';
 import { ADMIN_KEY_ID, baseDeps, call } from '#test/api';
+import { jobsApiOn } from '#test/jobs-api';
 import { type TestDatabase, testDatabase } from '#test/services';
 
 let t: TestDatabase;
@@ -35,39 +34,17 @@ const queue: JobQueue = {
 
 beforeAll(async () => {
   t = await testDatabase('api_jobs');
-  const directories = new PgDirectoryStore(t.db);
-  for (const [id, tier, da, active] of [
-    ['dir-a', 1, 90, true],
-    ['dir-b', 1, 70, true],
-    ['dir-c', 2, 95, true],
-    ['dir-off', 1, 99, false],
-  ] as const) {
-    await directories.upsert({
-      id,
-      name: id,
-      site: 'http://127.0.0.1:9',
-      submissionUrl: 'http://127.0.0.1:9/add',
-      category: 'general',
-      tier,
-      domainAuthority: da,
-      active,
-      hasCaptcha: false,
-      requiresLogin: false,
-      definition: simpleForm.definition('http://127.0.0.1:9'),
-    });
-  }
-  jobStore = new PgJobStore(t.db);
-  ledger = new PgSubmissionLedger(t.db);
-  customersApi = makeCustomersApi({ ...baseDeps(t.db), customers: new PgCustomerStore(t.db) });
-  jobsApi = makeJobsApi({
-    ...baseDeps(t.db),
+  ({
+    jobsApi,
+    customersApi,
     jobs: jobStore,
-    queries: new PgJobQueries(t.db),
     ledger,
-    customers: new PgCustomerStore(t.db),
-    directories,
-    queue,
-  });
+  } = await jobsApiOn(t.db, queue, [
+    { id: 'dir-a', tier: 1, domainAuthority: 90 },
+    { id: 'dir-b', tier: 1, domainAuthority: 70 },
+    { id: 'dir-c', tier: 2, domainAuthority: 95 },
+    { id: 'dir-off', tier: 1, domainAuthority: 99, active: false },
+  ]));
 });
 afterAll(async () => t?.close());
 
@@ -317,7 +294,7 @@ describe('POST /v1/jobs/{id}/retry', () => {
     expect(nothing.body.error.message).toMatch(/nothing to retry/);
   });
 
-  it('puts failed and unknown directories back to prepared and requeues with a new enqueue token', async () => {
+  it('sends failed directories again, looks unknown ones up first, and requeues with a new enqueue token', async () => {
     const customer = await newCustomer();
     const job = await newJob(customer.id, { directoryIds: ['dir-a', 'dir-b', 'dir-c'] });
     const c = await claim(job.id);
@@ -331,13 +308,18 @@ describe('POST /v1/jobs/{id}/retry', () => {
     const res = await call(jobsApi, 'POST', `/v1/jobs/${job.id}/retry`);
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ status: 'queued', tier: 'P2', retried: ['dir-b', 'dir-c'] });
+    expect(res.body.plan).toEqual([
+      expect.objectContaining({ directoryId: 'dir-a', from: 'submitted', to: 'submitted', action: 'none' }),
+      expect.objectContaining({ directoryId: 'dir-b', from: 'failed', to: 'prepared', action: 'send' }),
+      expect.objectContaining({ directoryId: 'dir-c', from: 'unknown', to: 'unverified', action: 'verify' }),
+    ]);
     expect(sent.at(-1)).toMatchObject({ jobId: job.id, enqueueToken: 2, priority: 2 });
     const after = await call(jobsApi, 'GET', `/v1/jobs/${job.id}`);
     expect(after.body.status).toBe('queued');
     expect(after.body.results.map((r: { status: string }) => r.status)).toEqual([
       'submitted',
       'prepared',
-      'prepared',
+      'unverified',
     ]);
     // The old message is stale now; the new one claims.
     expect(await jobStore.claim(job.id, 1, 'late-worker')).toBeUndefined();

@@ -7,7 +7,6 @@ import { type TestDatabase, testDatabase } from '#test/services';
 let t: TestDatabase;
 let jobs: PgJobStore;
 let ledger: PgSubmissionLedger;
-let customerId: string;
 
 beforeAll(async () => {
   t = await testDatabase('job_store');
@@ -20,15 +19,15 @@ beforeAll(async () => {
       [id],
     );
   }
-  customerId = (
-    await new PgCustomerStore(t.db).create('key-a', { name: 'Acme', email: 'a@acme.test' } as never)
-  ).id;
 });
 afterAll(async () => t?.close());
 
-const newJob = () =>
+/** A job of its own customer: these tests follow one job's life (once-per-business is ledger-once.test.ts). */
+const newJob = async () =>
   jobs.create({
-    customerId,
+    customerId: (
+      await new PgCustomerStore(t.db).create('key-a', { name: 'Acme', email: 'a@acme.test' } as never)
+    ).id,
     ownerKeyId: 'key-a',
     priority: 2,
     requestedPriority: 2,

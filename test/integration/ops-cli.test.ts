@@ -108,6 +108,9 @@ describe('ops CLI: jobs', () => {
 
     expect(retry.code, retry.err).toBe(0);
     expect(retry.out).toContain(`job ${id} queued on P2: retrying http-500`);
+    // Each directory's decision and why.
+    expect(retry.out).toMatch(/^ {2}http-500: failed -> prepared \(send\): it failed: it is sent again$/m);
+    expect(retry.out).toMatch(/^ {2}simple-form: submitted -> submitted \(none\): already submitted/m);
     // Progress lines (no terminal: plain), then the finished job.
     // Half the bar is the directory submitted before; it is not put back.
     expect(retry.out).toMatch(new RegExp(`^${id.slice(0, 8)} P2 (pending|queued)\\s+█{15}·{15} 1/2`, 'm'));

@@ -227,8 +227,9 @@ describe('stale job detection', () => {
   });
 
   it('the reads that run all day (health, queue estimate, dashboard) use indexes, not a whole-table scan', async () => {
-    // 30,000 jobs finished days ago, each with its ledger row, and a handful of live ones: the shape of a
-    // system that has run for a while. Each read wants today's or the last minutes' rows only.
+    // 30,000 jobs finished days ago, each with its ledger row (failed: one customer may hold a directory
+    // only once), and a handful of live ones: the shape of a system that has run for a while. Each read
+    // wants today's or the last minutes' rows only.
     await t.db.query(
       `WITH old AS (
          INSERT INTO jobs (customer_id, owner_key_id, priority, requested_priority, status, created_at, finished_at)
@@ -237,7 +238,7 @@ describe('stale job detection', () => {
          FROM generate_series(1, 30000) g
          RETURNING id, finished_at)
        INSERT INTO submissions (job_id, directory_id, status, finished_at)
-       SELECT id, 'd1', 'submitted', finished_at FROM old`,
+       SELECT id, 'd1', 'failed', finished_at FROM old`,
     );
     await t.db.query('ANALYZE jobs; ANALYZE submissions');
     const plan = async (sql: string, params: unknown[] = []) => {

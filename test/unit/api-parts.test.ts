@@ -8,7 +8,7 @@ import { estimateWaitSeconds } from '#functions/api/job-queries';
 import { matchPath, resolveRoute } from '#functions/api/routes';
 import { FUNCTIONS, functionSpec } from '#functions/manifest';
 import { TokenBuckets } from '#local/gateway';
-import { HEALTH, PAYLOAD_LIMITS, RATE_LIMITS, usagePlanFor } from '#policy';
+import { HEALTH, PAYLOAD_LIMITS, RATE_LIMITS, RECOVERY, usagePlanFor } from '#policy';
 import { apiEvent } from '#test/events';
 
 describe('API limits from the environment', () => {
@@ -94,6 +94,7 @@ describe('health judgement', () => {
     staleJobs: { count: 0, oldest: [] },
     jobs: null,
     browser: null,
+    queuedWithoutMessage: { count: 0, tiers: [] },
     ...over,
   });
 
@@ -111,6 +112,14 @@ describe('health judgement', () => {
         }),
       ),
     ).toMatchObject({ status: 'degraded', reasons: [`the P3 backlog is ${backlog} (over 100)`] });
+    expect(
+      judge(report({ queuedWithoutMessage: { count: 2, tiers: [{ tier: 'P2', count: 2 }] } })),
+    ).toMatchObject({
+      status: 'degraded',
+      reasons: [
+        `2 job(s) queued for over ${RECOVERY.queuedLostAfterSeconds} s with no message on their queue; stale-jobs re-sends them`,
+      ],
+    });
   });
 });
 

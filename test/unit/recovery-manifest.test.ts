@@ -10,7 +10,7 @@ describe('recovery in the function manifest', () => {
     expect(functionSpec('stale-jobs')).toMatchObject({
       kind: 'scheduled',
       schedule: SCHEDULES.staleJobs,
-      needs: { database: true, jobQueues: ['send'], alertsTopic: true },
+      needs: { database: true, jobQueues: ['send', 'read'], alertsTopic: true },
     });
     expect(functionSpec('dlq-check')).toMatchObject({
       kind: 'scheduled',
