@@ -5,15 +5,8 @@
  */
 import { App } from 'aws-cdk-lib';
 import { buildStage } from '#lib/app';
-import { parseStageConfig } from '#lib/stage-config';
+import { selectStage } from '#lib/stage-config';
 
 const app = new App();
-const stageName = (app.node.tryGetContext('stage') as string | undefined) ?? 'dev';
-const stages = (app.node.tryGetContext('formfleet:stages') ?? {}) as Record<string, unknown>;
-if (!Object.hasOwn(stages, stageName)) {
-  throw new Error(
-    `unknown stage "${stageName}": cdk.json context formfleet:stages defines ${Object.keys(stages).join(', ') || 'none'}`,
-  );
-}
-buildStage(app, parseStageConfig(stageName, stages[stageName]));
+buildStage(app, selectStage(app.node.tryGetContext('stage'), app.node.tryGetContext('formfleet:stages')));
 app.synth();

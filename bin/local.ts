@@ -88,6 +88,8 @@ try {
     ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : { dataDir: join(dir, 'pg') }),
     ...(process.env.FORMFLEET_ADMIN_KEY ? { adminKey: process.env.FORMFLEET_ADMIN_KEY } : {}),
     ...(process.env.FORMFLEET_CLIENT_KEY ? { clientKey: process.env.FORMFLEET_CLIENT_KEY } : {}),
+    // Client keys made with POST /v1/keys (or npm run ops -- keys create) outlive a restart.
+    keyTableFile: join(dir, 'api-keys.json'),
     schedules: { speedUp },
     // Tuning variables (RATE_LIMIT_CLIENT_PER_MINUTE, HEARTBEAT_INTERVAL_MS, ...) reach the handlers, as a
     // stage's function configuration would: a changed limit can be tried here first.

@@ -33,6 +33,11 @@ export interface FunctionNeeds {
   readonly alertsTopic?: boolean;
   /** The Slack webhook secret: SLACK_WEBHOOK_SECRET_ARN (GetSecretValue on it); locally SLACK_WEBHOOK_URL. */
   readonly slackWebhookSecret?: boolean;
+  /**
+   * Client API keys: USAGE_PLAN_IDS (the client plans, in the data stack) and API_KEY_NAME_PREFIX; API
+   * Gateway's create, list-by-plan and delete calls on those plans' keys only, never on the admin key.
+   */
+  readonly apiKeys?: boolean;
 }
 
 export interface FunctionSpec {
@@ -56,8 +61,6 @@ export interface FunctionSpec {
   readonly schedule?: { readonly everySeconds: number };
   /** For kind 'subscriber': the SNS topic it is subscribed to (with an on-failure destination). */
   readonly subscribesTo?: 'alerts';
-  /** Reserved concurrency (e.g. 1 for the Slack notifier, to pace messages). */
-  readonly reservedConcurrency?: number;
   /** Timeout in seconds. @default FUNCTION_DEFAULTS[kind].timeoutSeconds (policy) */
   readonly timeoutSeconds?: number;
   /** Memory in MB. @default FUNCTION_DEFAULTS[kind].memoryMb (policy) */
@@ -82,6 +85,7 @@ const API_NEEDS: Record<ApiFunction, FunctionNeeds> = {
   submissions: {},
   // Redrive moves messages from a DLQ back to its tier queue.
   dlq: { jobQueues: ['send'], deadLetterQueues: 'redrive' },
+  keys: { apiKeys: true },
 };
 
 export const FUNCTIONS: readonly FunctionSpec[] = [
@@ -140,8 +144,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       'Posts alerts-topic messages (formfleet alerts, CloudWatch alarms) to Slack as Block Kit, once',
     kind: 'subscriber',
     subscribesTo: 'alerts',
-    // One at a time, so the in-process pacing keeps Slack at about one message per second.
-    reservedConcurrency: 1,
+    // Unreserved: a reservation fails on small-quota accounts. Slack's rate limit is met by the in-process
+    // pacing and by honouring 429 Retry-After; a stage may still reserve 1 (cdk.json concurrency.reserved).
     timeoutSeconds: ALERTS.notifierTimeoutSeconds,
     needs: { slackWebhookSecret: true, idempotencyTable: true },
   },

@@ -3,7 +3,7 @@
  * REST API over the route table, the alarms and the dashboard. Everything here can be destroyed and
  * recreated from code; state lives in the data stack, whose resources arrive as props.
  */
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { RouteSpec } from '#functions/api/routes';
 import { ROUTES } from '#functions/api/routes';
@@ -37,6 +37,13 @@ export class AppStack extends Stack {
     const { stage, data } = props;
     const routes = props.routes ?? ROUTES;
     const logRetention = logRetentionOf(stage.logRetentionDays);
+    // The usage plans of the data stack, imported by their fixed export names.
+    const usagePlans = new Map(
+      [...data.keyPlans.planExports].map(([name, exportName]) => [
+        name,
+        { usagePlanId: Fn.importValue(exportName), exportName },
+      ]),
+    );
 
     this.fleet = new FunctionFleet(this, 'Functions', {
       stageName: stage.name,
@@ -50,8 +57,14 @@ export class AppStack extends Stack {
         databaseDirectSecret: data.databaseDirectSecret,
         databaseCaSecret: data.databaseCaSecret,
         slackWebhookSecret: data.slackWebhookSecret,
+        apiKeys: {
+          plans: usagePlans,
+          adminKeyId: data.keyPlans.adminKey.keyId,
+          namePrefix: `${stage.prefix}formfleet-client-`,
+        },
       },
       logRetention,
+      concurrency: stage.concurrency,
     });
 
     if (routes.length > 0) {
@@ -60,9 +73,10 @@ export class AppStack extends Stack {
         stageName: stage.name,
         routes,
         handlers: this.fleet.apiHandlers,
+        usagePlans,
         logRetention,
       });
-      for (const fn of this.fleet.apiHandlers.values()) fn.bindAdminApiKeys([this.api.adminKey.keyId]);
+      for (const fn of this.fleet.apiHandlers.values()) fn.bindAdminApiKeys([data.keyPlans.adminKey.keyId]);
     }
 
     this.alarms = new OperationalAlarms(this, 'Alarms', {
@@ -71,6 +85,8 @@ export class AppStack extends Stack {
       topic: data.alerts.topic,
       tiers: data.queues.tiers,
       functions: this.fleet.functions,
+      reserved: stage.concurrency.reserved,
+      tierConcurrency: stage.concurrency.tiers,
       ...(this.api ? { apiStage: this.api.stage } : {}),
       undeliveredAlerts: data.alerts.undelivered,
       scheduleFailures: this.fleet.scheduleFailures,

@@ -2,6 +2,7 @@
 import { type App, Tags } from 'aws-cdk-lib';
 import type { RouteSpec } from '#functions/api/routes';
 import type { FunctionSpec } from '#functions/manifest';
+import { AccountStack } from './account-stack.ts';
 import { AppStack } from './app-stack.ts';
 import { DataStack } from './data-stack.ts';
 import { enforceNag } from './nag.ts';
@@ -10,6 +11,8 @@ import type { StageConfig } from './stage-config.ts';
 export interface FormfleetStacks {
   readonly data: DataStack;
   readonly app: AppStack;
+  /** The API Gateway account settings, when the stage owns them (`apiGatewayCloudWatchRole`). */
+  readonly account?: AccountStack;
 }
 
 export interface BuildOptions {
@@ -40,10 +43,19 @@ export function buildStage(app: App, stage: StageConfig, options: BuildOptions =
     ...(options.routes ? { routes: options.routes } : {}),
   });
   appStack.addStackDependency(data);
-  for (const stack of [data, appStack]) {
+  const account = stage.apiGatewayCloudWatchRole
+    ? new AccountStack(app, stackName('account'), {
+        env: stage.env,
+        stackName: stackName('account'),
+        description: `formfleet ${stage.name}: the API Gateway CloudWatch Logs role of the account and region`,
+      })
+    : undefined;
+  // The API stage's access logging needs the account's role first.
+  if (account) appStack.addStackDependency(account);
+  for (const stack of [data, appStack, ...(account ? [account] : [])]) {
     Tags.of(stack).add('app', 'formfleet');
     Tags.of(stack).add('stage', stage.name);
   }
   if (options.nag ?? true) enforceNag(app);
-  return { data, app: appStack };
+  return { data, app: appStack, ...(account ? { account } : {}) };
 }

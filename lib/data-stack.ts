@@ -1,7 +1,7 @@
 /**
  * The stateful stack: what outlives a deploy (the tier queues and their dead-letter queues, the
- * idempotency table, the alerts topic with its key and undelivered-alerts queue) and references to the
- * secrets that live outside CDK. Kept apart from the stateless app stack so functions, the API and alarms
+ * idempotency table, the alerts topic with its key and undelivered-alerts queue, the API's usage plans and
+ * admin key, into which the keys API puts client keys) and references to the secrets that live outside CDK. Kept apart from the stateless app stack so functions, the API and alarms
  * can be replaced freely without touching state. Every resource here is retained on delete unless the
  * stage says `retainData: false`.
  */
@@ -9,6 +9,7 @@ import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { AlertsTopic } from './constructs/alerts-topic.ts';
+import { ApiKeyPlans } from './constructs/api-key-plans.ts';
 import { IdempotencyTable } from './constructs/idempotency-table.ts';
 import { PriorityQueues } from './constructs/priority-queues.ts';
 import type { StageConfig } from './stage-config.ts';
@@ -21,6 +22,8 @@ export class DataStack extends Stack {
   readonly queues: PriorityQueues;
   readonly idempotency: IdempotencyTable;
   readonly alerts: AlertsTopic;
+  /** The API's usage plans and admin key (client keys are made into the plans at run time). */
+  readonly keyPlans: ApiKeyPlans;
   /** The Postgres connection string (an existing Postgres: Supabase, RDS...), by ARN from the stage config. */
   readonly databaseSecret: secretsmanager.ISecret;
   /** The direct (session) connection string for migrations, when the stage names one. */
@@ -43,6 +46,7 @@ export class DataStack extends Stack {
       undeliveredQueueName: `${stage.prefix}formfleet-alerts-undelivered`,
       removalPolicy,
     });
+    this.keyPlans = new ApiKeyPlans(this, 'ApiKeys', { prefix: stage.prefix, removalPolicy });
     this.databaseSecret = secretsmanager.Secret.fromSecretCompleteArn(
       this,
       'DatabaseSecret',

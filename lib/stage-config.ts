@@ -2,8 +2,30 @@
  * The stage configuration (dev, prod): read from cdk.json context once in bin/, validated here into a typed,
  * readonly object that stacks receive as props. Numbers of behaviour (tiers, limits, schedules) are not here:
  * they are in the policy module and the same for every stage. What differs per stage is where it runs, what
- * it connects to, and how long it keeps things.
+ * it connects to, how long it keeps things, and how much of the account's Lambda concurrency it may take.
  */
+import { FUNCTIONS } from '#functions/manifest';
+import { CONCURRENCY, PRIORITY_TIERS, type PriorityTier } from '#policy';
+
+type TierName = PriorityTier['name'];
+
+/**
+ * How much Lambda concurrency a stage takes (cdk.json `concurrency`). Every number is the stage's choice,
+ * because the account decides what fits: a new account may have a quota of 10, where any reservation fails.
+ */
+export interface StageConcurrency {
+  /**
+   * Maximum concurrency of each tier's event source mapping (2..1000).
+   * @default PRIORITY_TIERS' maxConcurrency (P1 10, P2 5, P3 2)
+   */
+  readonly tiers: Readonly<Record<TierName, number>>;
+  /**
+   * Reserved concurrency by manifest function name, e.g. `{ "worker": 17 }`. A reserved worker must hold
+   * every tier at its maximum at once (at least the sum of `tiers`).
+   * @default {} (no function reserves concurrency)
+   */
+  readonly reserved: Readonly<Record<string, number>>;
+}
 export interface StageConfig {
   readonly name: string;
   /** Prefix of every physical name, so stages can share an account. */
@@ -36,6 +58,14 @@ export interface StageConfig {
    * ending in `/docs/runbooks/`. @default 'docs/runbooks/'
    */
   readonly runbookBaseUrl: string;
+  /** Lambda concurrency: the tiers' maximum and any reservations. */
+  readonly concurrency: StageConcurrency;
+  /**
+   * Create the API Gateway CloudWatch Logs role and set it on the account (stack `formfleet-<stage>-account`),
+   * which REST API access logging requires. One stage per account and region should own it; leave it off
+   * where the account already has the role (the preflight checks). @default false
+   */
+  readonly apiGatewayCloudWatchRole: boolean;
 }
 
 /** The retention periods CloudWatch Logs accepts. */
@@ -89,6 +119,10 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
   ) {
     problems.push(`${at('runbookBaseUrl')} must be a URL or path ending in "/" when given`);
   }
+  if (r.apiGatewayCloudWatchRole !== undefined && typeof r.apiGatewayCloudWatchRole !== 'boolean') {
+    problems.push(`${at('apiGatewayCloudWatchRole')} must be true or false when given`);
+  }
+  const concurrency = parseConcurrency(r.concurrency, at, problems);
   if (problems.length > 0) throw new Error(`invalid stage config:\n  ${problems.join('\n  ')}`);
   return {
     name,
@@ -101,5 +135,89 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
     retainData: (r.retainData as boolean | undefined) ?? true,
     logRetentionDays: (r.logRetentionDays as number | undefined) ?? 30,
     runbookBaseUrl: (r.runbookBaseUrl as string | undefined) ?? 'docs/runbooks/',
+    concurrency,
+    apiGatewayCloudWatchRole: (r.apiGatewayCloudWatchRole as boolean | undefined) ?? false,
   };
+}
+
+const isWhole = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+
+/** `concurrency`: the tiers' maximum concurrency (policy by default) and reservations (none by default). */
+function parseConcurrency(raw: unknown, at: (field: string) => string, problems: string[]): StageConcurrency {
+  const defaults = Object.fromEntries(PRIORITY_TIERS.map((t) => [t.name, t.maxConcurrency])) as Record<
+    TierName,
+    number
+  >;
+  if (raw === undefined) return { tiers: defaults, reserved: {} };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push(`${at('concurrency')} must be an object with "tiers" and/or "reserved"`);
+    return { tiers: defaults, reserved: {} };
+  }
+  const { tiers: rawTiers = {}, reserved: rawReserved = {}, ...unknown } = raw as Record<string, unknown>;
+  for (const key of Object.keys(unknown)) problems.push(`${at(`concurrency.${key}`)} is not a setting`);
+  const tiers = { ...defaults };
+  const { mappingMin, mappingMax } = CONCURRENCY;
+  for (const [name, value] of Object.entries(rawTiers as Record<string, unknown>)) {
+    if (!Object.hasOwn(defaults, name)) {
+      problems.push(`${at(`concurrency.tiers.${name}`)}: no such tier (${Object.keys(defaults).join(', ')})`);
+    } else if (!isWhole(value, mappingMin, mappingMax)) {
+      problems.push(
+        `${at(`concurrency.tiers.${name}`)} must be a whole number from ${mappingMin} to ${mappingMax} (an SQS event source mapping's maximum concurrency)`,
+      );
+    } else {
+      tiers[name as TierName] = value;
+    }
+  }
+  const reserved: Record<string, number> = {};
+  for (const [name, value] of Object.entries(rawReserved as Record<string, unknown>)) {
+    if (isWhole(value, 1, CONCURRENCY.reservedMax)) reserved[name] = value;
+    else {
+      problems.push(
+        `${at(`concurrency.reserved.${name}`)} must be a whole number from 1 to ${CONCURRENCY.reservedMax} (0 would disable the function)`,
+      );
+    }
+  }
+  problems.push(
+    ...concurrencyProblems({ tiers, reserved }, FUNCTIONS).map((p) => `${at('concurrency')}: ${p}`),
+  );
+  return { tiers, reserved };
+}
+
+/**
+ * What cannot hold between a stage's concurrency and a set of functions: a reservation for a function that
+ * does not exist, or a reserved worker smaller than its tiers at their maximum together. Used on the stage
+ * config (against the manifest) and by the function fleet (against the functions it builds).
+ */
+export function concurrencyProblems(
+  concurrency: StageConcurrency,
+  functions: readonly { readonly name: string; readonly kind: string }[],
+): string[] {
+  const problems: string[] = [];
+  const sum = Object.values(concurrency.tiers).reduce((a, b) => a + b, 0);
+  for (const [name, reservation] of Object.entries(concurrency.reserved)) {
+    const fn = functions.find((f) => f.name === name);
+    if (!fn) problems.push(`reserved.${name}: no function of that name in the manifest`);
+    else if (fn.kind === 'worker' && reservation < sum) {
+      problems.push(
+        `reserved.${name} (${reservation}) is below the tiers' combined maximum concurrency (${sum}): every tier must fit at its maximum at once, or the mappings are throttled`,
+      );
+    }
+  }
+  return problems;
+}
+
+/**
+ * The stage named by `-c stage=<name>` (dev when none) among cdk.json's `formfleet:stages`, validated: the one
+ * way bin/formfleet.ts, the preflight and the rehearsal pick a stage.
+ */
+export function selectStage(name: string | undefined, stages: unknown): StageConfig {
+  const stageName = name ?? 'dev';
+  const known = (typeof stages === 'object' && stages !== null ? stages : {}) as Record<string, unknown>;
+  if (!Object.hasOwn(known, stageName)) {
+    throw new Error(
+      `unknown stage "${stageName}": cdk.json context formfleet:stages defines ${Object.keys(known).join(', ') || 'none'}`,
+    );
+  }
+  return parseStageConfig(stageName, known[stageName]);
 }

@@ -13,6 +13,7 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { ApiHandler } from '#functions/api/router';
 import { type ApiFunction, matchPath, ROUTES, type RouteSpec } from '#functions/api/routes';
 import { PAYLOAD_LIMITS, type UsagePlanNumbers } from '#policy';
+import type { ApiKeyLookup } from './api-keys.ts';
 
 /** The part of a usage plan the local gateway emulates (quotas are left to API Gateway). */
 export type UsagePlanThrottle = Pick<UsagePlanNumbers, 'rateLimitPerSecond' | 'burstLimit'>;
@@ -21,8 +22,8 @@ export interface GatewayOptions {
   port: number;
   host?: string;
   handlers: Readonly<Record<ApiFunction, ApiHandler>>;
-  /** API key value → key id, as API Gateway's key store. */
-  apiKeys: ReadonlyMap<string, string>;
+  /** API key value → key id, as API Gateway's key store (a Map, or the runtime's key table). */
+  apiKeys: ApiKeyLookup;
   /**
    * The usage-plan throttle of a key id (policy usagePlanFor), as API Gateway applies it before the
    * Lambda runs; undefined for no throttle.

@@ -13,12 +13,14 @@ import {
   dlqApiDepsFromEnv,
   healthApiDepsFromEnv,
   jobsApiDepsFromEnv,
+  keysApiDepsFromEnv,
   submissionsApiDepsFromEnv,
 } from '#functions/api/deps';
 import { makeDirectoriesApi } from '#functions/api/directories';
 import { makeDlqApi } from '#functions/api/dlq';
 import { makeHealthApi } from '#functions/api/health';
 import { type JobsApiDeps, makeJobsApi } from '#functions/api/jobs';
+import { type ClientKeyStore, makeKeysApi } from '#functions/api/keys';
 import type { QueueStats } from '#functions/api/queue-stats';
 import type { ApiHandler } from '#functions/api/router';
 import type { ApiFunction } from '#functions/api/routes';
@@ -62,27 +64,42 @@ function counted<D extends { metrics: Metrics }>(deps: D, fn: string, counters: 
 /**
  * @param env  the handlers' environment (queue URLs, topic, table, overrides)
  * @param notifierEnv  the notifier's own variables on top (SLACK_WEBHOOK_URL of the sink or a real webhook)
+ * @param keyStore  the local gateway's key table, which the keys API manages (API Gateway's keys in AWS)
  */
 export async function buildLocalHandlers(
   env: Readonly<Record<string, string>>,
   notifierEnv: Readonly<Record<string, string>>,
   db: Database,
+  keyStore: ClientKeyStore,
 ): Promise<LocalHandlers> {
   const metrics = new MetricCounters();
-  const [jobs, customers, health, directories, submissions, dlq, worker, stale, dlqCheck, notifier, promote] =
-    await Promise.all([
-      jobsApiDepsFromEnv(env, db),
-      customersApiDepsFromEnv(env, db),
-      healthApiDepsFromEnv(env, db),
-      directoriesApiDepsFromEnv(env, db),
-      submissionsApiDepsFromEnv(env, db),
-      dlqApiDepsFromEnv(env, db),
-      workerDepsFromEnv(env, db),
-      staleJobsDepsFromEnv(env, db),
-      dlqCheckDepsFromEnv(env, db),
-      notifierDepsFromEnv({ ...env, ...notifierEnv }),
-      promoteJobsDepsFromEnv(env, db),
-    ]);
+  const [
+    jobs,
+    customers,
+    health,
+    directories,
+    submissions,
+    dlq,
+    worker,
+    stale,
+    dlqCheck,
+    notifier,
+    promote,
+    keys,
+  ] = await Promise.all([
+    jobsApiDepsFromEnv(env, db),
+    customersApiDepsFromEnv(env, db),
+    healthApiDepsFromEnv(env, db),
+    directoriesApiDepsFromEnv(env, db),
+    submissionsApiDepsFromEnv(env, db),
+    dlqApiDepsFromEnv(env, db),
+    workerDepsFromEnv(env, db),
+    staleJobsDepsFromEnv(env, db),
+    dlqCheckDepsFromEnv(env, db),
+    notifierDepsFromEnv({ ...env, ...notifierEnv }),
+    promoteJobsDepsFromEnv(env, db),
+    keysApiDepsFromEnv(env, db, keyStore),
+  ]);
   return {
     api: {
       jobs: makeJobsApi(counted(jobs, 'api-jobs', metrics)),
@@ -91,6 +108,7 @@ export async function buildLocalHandlers(
       directories: makeDirectoriesApi(counted(directories, 'api-directories', metrics)),
       submissions: makeSubmissionsApi(counted(submissions, 'api-submissions', metrics)),
       dlq: makeDlqApi(counted(dlq, 'api-dlq', metrics)),
+      keys: makeKeysApi(counted(keys, 'api-keys', metrics)),
     },
     apiLimits: { adminKeyIds: jobs.adminKeyIds, limits: jobs.limits },
     queueStats: health.queues,

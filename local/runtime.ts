@@ -24,7 +24,7 @@ import { createDatabase, type Database } from '#shared/db';
 import { migrate } from '#shared/migrate';
 import { describeError, registerSecret } from '#shared/telemetry';
 import { type LocalAlerts, startLocalAlerts } from './alerts.ts';
-import { ADMIN_KEY_ID, CLIENT_KEY_ID, generateKey } from './api-keys.ts';
+import { ADMIN_KEY_ID, type ApiKeyLookup, CLIENT_KEY_ID, generateKey, LocalKeyTable } from './api-keys.ts';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard/routes.ts';
 import { dashboardSnapshot } from './dashboard/snapshot.ts';
 import {
@@ -59,6 +59,8 @@ export interface LocalSystemOptions {
   clientKey?: string;
   /** More client keys (value → key id), for tests of ownership. */
   extraClientKeys?: Record<string, string>;
+  /** Where client keys made through the API are kept across restarts. @default in memory only */
+  keyTableFile?: string;
   /** Fixture directory sites to serve and register as directories (with the demo customers, local/seed.ts). */
   fixtures?: readonly FixtureVariant[];
   /** Start the worker pollers (default true). */
@@ -84,8 +86,8 @@ export interface LocalSystem {
   readonly dashboardUrl: string;
   readonly startedAt: string;
   readonly keys: { admin: string; client: string };
-  /** Key id (as handlers see it) for each key value. */
-  readonly apiKeys: ReadonlyMap<string, string>;
+  /** Key id (as handlers see it) for each key value: the built-in keys and those made through the API. */
+  readonly apiKeys: ApiKeyLookup;
   readonly databaseUrl: string;
   /** Where the local database keeps its data across runs (undefined for DATABASE_URL's or a throwaway one). */
   readonly databaseDir: string | undefined;
@@ -210,12 +212,16 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       admin: options.adminKey ?? generateKey('ffadmin'),
       client: options.clientKey ?? generateKey('ffclient'),
     };
-    const apiKeys = new Map<string, string>([
+    const builtIn = new Map<string, string>([
       [keys.admin, ADMIN_KEY_ID],
       [keys.client, CLIENT_KEY_ID],
       ...Object.entries(options.extraClientKeys ?? {}),
     ]);
-    for (const key of apiKeys.keys()) registerSecret(key);
+    for (const key of builtIn.keys()) registerSecret(key);
+    const apiKeys = await LocalKeyTable.open({
+      builtIn,
+      ...(options.keyTableFile ? { file: options.keyTableFile } : {}),
+    });
 
     const env: Record<string, string> = {
       ...awsEnv,
@@ -230,7 +236,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...options.env,
     };
 
-    const handlers = await buildLocalHandlers(env, alerts.notifierEnv, db);
+    const handlers = await buildLocalHandlers(env, alerts.notifierEnv, db, apiKeys);
     stops.push(() => handlers.workerDeps.browser.close());
     // Aborted when the system stops (Ctrl-C, SIGTERM): see the pollers' stop below.
     const shutdown = new AbortController();

@@ -4,7 +4,7 @@
  * a person rather than being dropped).
  */
 import { type Alert, makeAlert, parseAlert } from './alert.ts';
-import { alertFromCloudWatchAlarm, isCloudWatchAlarmMessage } from './cloudwatch-alarm.ts';
+import { alertFromCloudWatchAlarm, isCloudWatchAlarmMessage, isFirstEvaluation } from './cloudwatch-alarm.ts';
 
 export interface SnsNotification {
   message: string;
@@ -33,6 +33,16 @@ export function alertFromSns(n: SnsNotification): Alert {
     }
   }
   return notice(n, n.message);
+}
+
+/** Whether a message is worth posting: all are, but an alarm's first evaluation (see isFirstEvaluation). */
+export function worthPosting(message: string): boolean {
+  try {
+    const value: unknown = JSON.parse(message);
+    return !(isCloudWatchAlarmMessage(value) && isFirstEvaluation(value));
+  } catch {
+    return true;
+  }
 }
 
 function notice(n: SnsNotification, text: string): Alert {

@@ -40,6 +40,16 @@ export function isCloudWatchAlarmMessage(value: unknown): value is CloudWatchAla
   return typeof v.AlarmName === 'string' && STATES.includes(v.NewStateValue as string);
 }
 
+/**
+ * OK after INSUFFICIENT_DATA is an alarm's first evaluation, not a recovery: every alarm makes that change
+ * once when it is created (a first deploy would post one "Resolved" per alarm), and nobody was told it was
+ * broken. formfleet's alarms treat missing data as not breaching and have no INSUFFICIENT_DATA action, so an
+ * OK is news only after ALARM.
+ */
+export function isFirstEvaluation(message: CloudWatchAlarmMessage): boolean {
+  return message.NewStateValue === 'OK' && message.OldStateValue === 'INSUFFICIENT_DATA';
+}
+
 /** CloudWatch writes "2024-05-01T10:00:00.000+0000"; make the offset ISO 8601 ("+00:00"). */
 function isoTime(raw: string | undefined, fallback: string): string {
   if (!raw) return fallback;

@@ -6,7 +6,7 @@
  */
 import type { Context, SNSEvent } from 'aws-lambda';
 import { describeError, type Logger, type Metrics, MetricUnit } from '#shared/telemetry';
-import { alertFromSns } from './alert-from-sns.ts';
+import { alertFromSns, worthPosting } from './alert-from-sns.ts';
 import type { DeliveryGuard } from './delivery-guard.ts';
 import { type FormatOptions, toSlackMessage } from './slack-blocks.ts';
 import type { SlackWebhook } from './slack-webhook.ts';
@@ -35,6 +35,13 @@ export function makeSlackNotifierHandler(deps: NotifierDeps): NotifierHandler {
       // SNS invokes with one record; several are handled in order, and a failure fails them all (the
       // delivered ones are then recognised as duplicates on the retry).
       for (const record of event.Records ?? []) {
+        if (!worthPosting(record.Sns.Message)) {
+          metrics.addMetric('AlarmFirstEvaluations', MetricUnit.Count, 1);
+          logger.info('alarm settled into OK on its first evaluation; nothing to post', {
+            messageId: record.Sns.MessageId,
+          });
+          continue;
+        }
         const alert = alertFromSns({
           message: record.Sns.Message,
           subject: record.Sns.Subject,

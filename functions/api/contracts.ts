@@ -49,7 +49,7 @@ export interface RouteContract {
   operationId: string;
   summary: string;
   description?: string;
-  tag: 'health' | 'customers' | 'jobs' | 'directories' | 'submissions' | 'dlq';
+  tag: 'health' | 'customers' | 'jobs' | 'directories' | 'submissions' | 'dlq' | 'keys';
   /** Path parameters and what they hold. */
   params?: Record<string, PathParam>;
   query?: SchemaName;
@@ -311,6 +311,44 @@ export const CONTRACTS: Record<string, RouteContract> = {
       400: err('Invalid JSON or an invalid field.'),
       415: err('The body is not JSON.'),
       503: err('The dead-letter service is not available.'),
+    },
+  },
+  'POST /v1/keys': {
+    operationId: 'createKey',
+    summary: 'Create a client API key in a usage plan; its value is shown this once (admin)',
+    description:
+      'The key can call every client route at once. What it creates (customers, jobs) is visible to it and to ' +
+      "admin keys only; a new key never sees another key's resources.",
+    tag: 'keys',
+    body: 'KeyCreate',
+    responses: {
+      201: { description: 'Created: keep the value, it cannot be read again.', schema: 'KeyCreated' },
+      400: err('Invalid JSON or an invalid field.'),
+      409: err('A client key with this name exists.'),
+      415: err('The body is not JSON.'),
+    },
+  },
+  'GET /v1/keys': {
+    operationId: 'listKeys',
+    summary: 'The client API keys, by name, never their values (admin)',
+    tag: 'keys',
+    responses: { 200: { description: 'Every client key.', schema: 'KeyList' } },
+  },
+  'DELETE /v1/keys/{id}': {
+    operationId: 'revokeKey',
+    summary: 'Revoke a client API key: it stops working at once (admin)',
+    description:
+      'Its resources stay, visible to admin keys. Admin keys cannot be revoked here (they are not client keys).',
+    tag: 'keys',
+    params: {
+      id: {
+        description: 'The key id (as GET /v1/keys lists it); an unknown id is a 404.',
+        schema: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' },
+      },
+    },
+    responses: {
+      204: { description: 'Revoked.' },
+      404: err('No client key with this id.'),
     },
   },
 };

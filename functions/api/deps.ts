@@ -1,4 +1,5 @@
 /** Builds the API handlers' real adapters from the environment: the one wiring point for Lambda and local. */
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDlqService, type DlqService } from '#functions/recovery/dlq';
 import { awsClientConfig } from '#shared/aws';
@@ -12,6 +13,7 @@ import { PgJobStore } from '#shared/job-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
 import { createLogger, createMetrics } from '#shared/telemetry';
 import { type ApiLimits, apiLimitsFromEnv } from './api-config.ts';
+import { ApiGatewayKeyStore, apiGatewayKeyStoreOptionsFromEnv } from './api-gateway-keys.ts';
 import type { CustomersApiDeps } from './customers.ts';
 import type { DirectoriesApiDeps } from './directories.ts';
 import { PgDirectoryQueries } from './directory-queries.ts';
@@ -19,6 +21,7 @@ import type { DlqApiDeps } from './dlq.ts';
 import type { HealthApiDeps } from './health.ts';
 import { PgJobQueries } from './job-queries.ts';
 import type { JobsApiDeps } from './jobs.ts';
+import type { ClientKeyStore, KeysApiDeps } from './keys.ts';
 import { SqsQueueStats } from './queue-stats.ts';
 import { PgRateLimiter } from './rate-limiter.ts';
 import type { ApiBaseDeps } from './router.ts';
@@ -124,4 +127,21 @@ export async function dlqApiDepsFromEnv(
     ...baseDeps(env, database, 'api-dlq', limits),
     dlq: factory({ sqs: new SQSClient(awsClientConfig(env)), queueUrls, dlqUrls, db: database }),
   };
+}
+
+/**
+ * The keys API: API Gateway's keys of the client usage plans (USAGE_PLAN_IDS), or the store given (the local
+ * gateway's key table). Rate limits live in the database like every API function's.
+ */
+export async function keysApiDepsFromEnv(
+  env: Env,
+  db?: Database,
+  store?: ClientKeyStore,
+): Promise<KeysApiDeps> {
+  const keys =
+    store ??
+    new ApiGatewayKeyStore(new APIGatewayClient(awsClientConfig(env)), apiGatewayKeyStoreOptionsFromEnv(env));
+  const limits = apiLimitsFromEnv(env);
+  const database = db ?? (await databaseFromEnv(env, 'formfleet-api-keys'));
+  return { ...baseDeps(env, database, 'api-keys', limits), keys };
 }

@@ -9,7 +9,7 @@
  * `x-message` and `x-errors` (OpenAPI specification extensions) word failures (#shared/json-schema).
  */
 import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA } from '#functions/worker/form-definition';
-import { PACKAGES, PAGINATION, PRIORITY_TIERS } from '#policy';
+import { CLIENT_KEYS, PACKAGES, PAGINATION, PRIORITY_TIERS } from '#policy';
 import { JOB_STATUSES } from '#shared/job-store';
 import { ref } from '#shared/json-schema';
 import { ERROR_CLASSES, SUBMISSION_STATUSES } from '#shared/submission-ledger';
@@ -712,6 +712,55 @@ export const SCHEMAS = {
     },
     oneOf: [{ required: ['jobId'] }, { required: ['customerId'] }],
     'x-errors': { oneOf: { property: 'jobId', message: 'give jobId or customerId (one of them)' } },
+  },
+  KeyCreate: {
+    type: 'object',
+    description: 'A client API key to create.',
+    required: ['name'],
+    additionalProperties: false,
+    properties: {
+      name: {
+        type: 'string',
+        pattern: CLIENT_KEYS.namePattern,
+        'x-message':
+          'must be 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit',
+        description: 'Who the key is for (unique among client keys).',
+      },
+      plan: {
+        type: 'string',
+        enum: CLIENT_KEYS.plans,
+        default: CLIENT_KEYS.defaultPlan,
+        description: 'The usage plan (rate, burst and daily quota) the key joins.',
+      },
+    },
+  },
+  Key: {
+    type: 'object',
+    required: ['id', 'name', 'plan'],
+    additionalProperties: false,
+    properties: {
+      id: { type: 'string', description: 'What x-api-key requests are known by (logs, owner of resources).' },
+      name: { type: 'string' },
+      plan: { type: 'string', enum: CLIENT_KEYS.plans },
+    },
+  },
+  KeyCreated: {
+    type: 'object',
+    description: 'The new key with its value: send it as x-api-key. It is shown only here.',
+    required: ['id', 'name', 'plan', 'value'],
+    additionalProperties: false,
+    properties: {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      plan: { type: 'string', enum: CLIENT_KEYS.plans },
+      value: { type: 'string', minLength: 20 },
+    },
+  },
+  KeyList: {
+    type: 'object',
+    required: ['items'],
+    additionalProperties: false,
+    properties: { items: { type: 'array', items: ref('Key') } },
   },
   DlqQuery: {
     type: 'object',

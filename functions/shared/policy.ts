@@ -483,8 +483,14 @@ export const ASYNC_INVOKE = {
   subscriberRetryAttempts: 2,
   /** Subscribers keep trying for an hour; an alert older than that goes to the on-failure queue. */
   subscriberMaxEventAgeSeconds: 60 * 60,
-  /** Schedules never retry: the next tick does the same work with fresher data. */
+  /** Schedules never retry a run: the next tick does the same work with fresher data. */
   scheduledRetryAttempts: 0,
+  /**
+   * EventBridge's retries of a schedule's delivery: these repeat only an invocation Lambda refused (throttled,
+   * or a service error), so the run never started and nothing runs twice. Within the tick (the event's
+   * maximum age is the schedule's interval), so a retried run never overlaps the next tick's.
+   */
+  scheduleDeliveryRetryAttempts: 2,
 } as const;
 
 /**
@@ -596,4 +602,47 @@ export const DASHBOARD = {
   periodSeconds: 60,
   /** Default time range shown. */
   defaultRangeHours: 3,
+} as const;
+
+/**
+ * Lambda concurrency: the limits a stage's `concurrency` (cdk.json) is validated against, and the account
+ * rules the preflight (`npm run preflight`) checks before a deploy. The tiers' maximum concurrency defaults to
+ * PRIORITY_TIERS; no function reserves concurrency unless its stage asks.
+ */
+export const CONCURRENCY = {
+  /** An SQS event source mapping's ScalingConfig.MaximumConcurrency: Lambda accepts 2..1000. */
+  mappingMin: 2,
+  mappingMax: 1_000,
+  /** Highest reserved concurrency a stage may ask for one function (Lambda's default account quota). */
+  reservedMax: 1_000,
+  /**
+   * Lambda refuses a reservation that leaves the account less than this unreserved (its documented minimum,
+   * or the whole quota when that is smaller: on an account with a quota of 10 every reservation fails).
+   */
+  unreservedMinimum: 100,
+  /**
+   * Concurrency the rest of formfleet needs while every worker tier runs at its maximum: the API at the
+   * stage throttle (API_EDGE, 50 requests/s at about 200 ms each is 10), three schedules, the Slack notifier,
+   * and as much again for bursts and cold starts. The preflight fails an account that cannot give both.
+   */
+  othersMinimum: 20,
+} as const;
+
+/** Deploying: what the preflight expects of the target account. */
+export const DEPLOY = {
+  /** The quota code of Lambda's concurrent executions in Service Quotas (for the increase the preflight names). */
+  lambdaConcurrencyQuotaCode: 'L-B99A9384',
+  /** The concurrency to ask for when the account's quota is too small: Lambda's usual default. */
+  lambdaConcurrencyToRequest: 1_000,
+} as const;
+
+/**
+ * Client API keys made through the API (POST /v1/keys): the usage plans they may join (every plan but the
+ * admin key's: admin rights come from ADMIN_API_KEY_IDS, never from a plan) and the one a key joins by default.
+ */
+export const CLIENT_KEYS = {
+  plans: Object.keys(USAGE_PLANS).filter((name) => name !== 'admin'),
+  defaultPlan: 'client',
+  /** A key's name: letters, digits, dot, dash, underscore; 1 to 64, starting with a letter or digit. */
+  namePattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
 } as const;

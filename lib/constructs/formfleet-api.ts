@@ -2,18 +2,21 @@
  * FormfleetApi: the API Gateway REST API built from the route table. Every route goes to its handler
  * function (Lambda proxy); routes with auth 'client' or 'admin' require an API key (the handler tells admin
  * from client by the key id). Around it: request validation (required path parameters, JSON object bodies),
- * JSON access logs, X-Ray, a stage throttle, one usage plan per kind of key with rate, burst and a daily
- * quota from the policy, method caching with query-string cache keys on cached routes, and the WAF web ACL.
- * API Gateway's own 10 MB payload ceiling applies in front of the API's smaller JSON limit.
+ * JSON access logs, X-Ray, a stage throttle, method caching with query-string cache keys on cached routes,
+ * and the WAF web ACL. The usage plans (rate, burst and daily quota per kind of key) and the keys in them
+ * live in the data stack (ApiKeyPlans); this construct attaches its stage to each plan and detaches it when
+ * the stage goes. API Gateway's own 10 MB payload ceiling applies in front of the API's smaller JSON limit.
  */
-import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { RouteSpec } from '#functions/api/routes';
 import { SCHEMAS } from '#functions/api/schemas';
-import { API_EDGE, SERVICE, USAGE_PLANS, type UsagePlanNumbers } from '#policy';
+import { API_EDGE, SERVICE } from '#policy';
 import { ApiFirewall } from './api-firewall.ts';
 
 /** A route whose GET responses API Gateway caches, keyed by these query parameters. */
@@ -53,11 +56,8 @@ export interface FormfleetApiProps {
   readonly cachedRoutes?: readonly CachedRoute[];
   /** @default API_EDGE stage rate and burst */
   readonly stageThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
-  /**
-   * One usage plan per kind of API key, by name; the admin key joins the one named 'admin'.
-   * @default USAGE_PLANS (every keyed RATE_LIMITS preset)
-   */
-  readonly usagePlans?: Readonly<Record<string, UsagePlanNumbers>>;
+  /** The usage plans (data stack, ApiKeyPlans) the stage joins, by name. */
+  readonly usagePlans: ReadonlyMap<string, { readonly usagePlanId: string }>;
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -75,23 +75,7 @@ export function validateApiProps(props: FormfleetApiProps): string[] {
       problems.push(`route ${key} needs function "${route.fn}", which is not built`);
     if (!route.path.startsWith('/')) problems.push(`route ${key} must start with "/"`);
   }
-  const throttle = props.stageThrottle ?? {
-    rateLimit: API_EDGE.stageRateLimitPerSecond,
-    burstLimit: API_EDGE.stageBurstLimit,
-  };
-  const plans = props.usagePlans ?? USAGE_PLANS;
-  if (!plans.admin) problems.push('a usage plan named "admin" is required for the admin key');
-  for (const [name, plan] of Object.entries(plans)) {
-    if (!/^[a-z][a-zA-Z0-9]*$/.test(name)) problems.push(`usage plan name "${name}" must be camelCase`);
-    if (plan.rateLimitPerSecond > throttle.rateLimit) {
-      problems.push(
-        `usage plan ${name} allows more per second than the stage throttle (${throttle.rateLimit})`,
-      );
-    }
-    if (plan.rateLimitPerSecond <= 0 || plan.burstLimit < 1 || plan.quotaPerDay < 1) {
-      problems.push(`usage plan ${name} needs a positive rate, burst and quota`);
-    }
-  }
+  if (props.usagePlans.size === 0) problems.push('the stage needs at least one usage plan to join');
   for (const cached of props.cachedRoutes ?? []) {
     if (cached.ttlSeconds < 0 || cached.ttlSeconds > 3600) {
       problems.push(`cache TTL of ${cached.path} must be 0..3600 seconds`);
@@ -103,9 +87,6 @@ export function validateApiProps(props: FormfleetApiProps): string[] {
 export class FormfleetApi extends Construct {
   readonly api: apigw.RestApi;
   readonly stage: apigw.Stage;
-  readonly adminKey: apigw.ApiKey;
-  /** The usage plans by name (`client`, `admin`...); add client keys to theirs. */
-  readonly usagePlans: ReadonlyMap<string, apigw.UsagePlan>;
   readonly accessLogs: logs.LogGroup;
   readonly firewall: ApiFirewall;
 
@@ -117,7 +98,6 @@ export class FormfleetApi extends Construct {
       rateLimit: API_EDGE.stageRateLimitPerSecond,
       burstLimit: API_EDGE.stageBurstLimit,
     };
-    const plans = props.usagePlans ?? USAGE_PLANS;
     const cached = (props.cachedRoutes ?? DEFAULT_CACHED_ROUTES).filter((c) =>
       props.routes.some((r) => r.method === c.method && r.path === c.path),
     );
@@ -222,24 +202,7 @@ export class FormfleetApi extends Construct {
       Validations.of(method).acknowledge({ id: 'AwsSolutions-COG4', reason: authReason });
     }
 
-    this.adminKey = new apigw.ApiKey(this, 'AdminKey', {
-      apiKeyName: `${props.prefix}formfleet-admin`,
-      description: 'Operators and automation; its id is in ADMIN_API_KEY_IDS',
-      enabled: true,
-    });
-    this.usagePlans = new Map(
-      Object.entries(plans).map(([name, numbers]) => [
-        name,
-        new apigw.UsagePlan(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}Plan`, {
-          name: `${props.prefix}formfleet-${name}`,
-          description: `${name} API keys: throttle and daily quota from policy RATE_LIMITS.${name}`,
-          throttle: { rateLimit: numbers.rateLimitPerSecond, burstLimit: numbers.burstLimit },
-          quota: { limit: numbers.quotaPerDay, period: apigw.Period.DAY },
-          apiStages: [{ api: this.api, stage: this.stage }],
-        }),
-      ]),
-    );
-    this.usagePlans.get('admin')?.addApiKey(this.adminKey);
+    this.joinUsagePlans(props.usagePlans, props.logRetention, props.logRemovalPolicy);
 
     new logs.MetricFilter(this, 'Api429Filter', {
       logGroup: this.accessLogs,
@@ -254,25 +217,90 @@ export class FormfleetApi extends Construct {
       name: `${props.prefix}formfleet-api`,
       stageArn: this.stage.stageArn,
       anonymousPaths: [...new Set(props.routes.filter((r) => r.auth === 'none').map((r) => r.path))],
+      logRetention: props.logRetention,
+      ...(props.logRemovalPolicy ? { logRemovalPolicy: props.logRemovalPolicy } : {}),
     });
 
     Validations.of(this.stage).acknowledge({
       id: 'AwsSolutions-APIG6',
       reason:
-        'Execution logging needs the account-wide API Gateway CloudWatch role, which this app does not own (see docs/infrastructure.md); JSON access logs record every request with status, latency, key id and WAF result.',
+        "Execution logging stays off: it logs API Gateway's internals per request (and with data tracing, bodies that hold customers' details), while JSON access logs record every request with status, latency, key id and WAF result. It needs the account's API Gateway CloudWatch role too (docs/infrastructure.md).",
     });
 
     new CfnOutput(this, 'Url', { value: this.api.url, description: 'Base URL of the API' });
-    new CfnOutput(this, 'AdminApiKeyId', {
-      value: this.adminKey.keyId,
-      description: 'Admin key id: aws apigateway get-api-key --include-value --api-key <id>',
+  }
+
+  /**
+   * Attaches the stage to each usage plan of the data stack (UpdateUsagePlan, add /apiStages), and detaches
+   * it when the stage goes (the stack deleted, or the API replaced): CloudFormation's UsagePlan can only name
+   * its stages itself, which would make the data stack depend on this one. One AWS SDK call per plan, run by
+   * CDK's AwsCustomResource provider, whose role may PATCH exactly these plans.
+   */
+  private joinUsagePlans(
+    plans: ReadonlyMap<string, { readonly usagePlanId: string }>,
+    retention: logs.RetentionDays,
+    removalPolicy: RemovalPolicy | undefined,
+  ): void {
+    const { partition, region } = Stack.of(this);
+    const logGroup = new logs.LogGroup(this, 'UsagePlanStageLogs', {
+      retention,
+      removalPolicy: removalPolicy ?? RemovalPolicy.DESTROY,
     });
-    for (const [name, plan] of this.usagePlans) {
-      new CfnOutput(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}UsagePlanId`, {
-        value: plan.usagePlanId,
-        description: `Add ${name} keys here: aws apigateway create-usage-plan-key --usage-plan-id <id>`,
+    // The provider's own role, without the managed basic-execution policy: its log group and the plans only.
+    const role = new iam.Role(this, 'UsagePlanStageRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Attaches the API stage to the usage plans of the data stack (AwsCustomResource provider)',
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    for (const [name, plan] of plans) {
+      const apiStage = `${this.api.restApiId}:${this.stage.stageName}`;
+      const call = (op: 'add' | 'remove'): cr.AwsSdkCall => ({
+        service: 'APIGateway',
+        action: 'UpdateUsagePlan',
+        parameters: {
+          usagePlanId: plan.usagePlanId,
+          patchOperations: [{ op, path: '/apiStages', value: apiStage }],
+        },
+        physicalResourceId: cr.PhysicalResourceId.of(`${plan.usagePlanId}:${apiStage}`),
+        // Adding a stage already there, or removing one already gone, leaves the plan as wanted.
+        ignoreErrorCodesMatching:
+          op === 'add' ? 'ConflictException' : 'NotFoundException|BadRequestException',
       });
+      const join = new cr.AwsCustomResource(this, `Join${name.charAt(0).toUpperCase()}${name.slice(1)}Plan`, {
+        resourceType: 'Custom::UsagePlanStage',
+        onCreate: call('add'),
+        onUpdate: call('add'),
+        onDelete: call('remove'),
+        policy: cr.AwsCustomResourcePolicy.fromStatements([
+          new iam.PolicyStatement({
+            actions: ['apigateway:PATCH'],
+            resources: [`arn:${partition}:apigateway:${region}::/usageplans/${plan.usagePlanId}`],
+          }),
+        ]),
+        role,
+        logGroup,
+        memorySize: 256,
+        installLatestAwsSdk: false,
+      });
+      join.node.addDependency(this.stage);
     }
+    const provider = Stack.of(this).node.tryFindChild(
+      `AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '')}`,
+    );
+    if (!provider)
+      throw new Error('no AwsCustomResource provider function in the stack: did aws-cdk-lib rename it?');
+    const why =
+      "CDK's AwsCustomResource provider, invoked synchronously by CloudFormation (a failure fails the deploy), one UpdateUsagePlan call per plan per deploy";
+    Validations.of(provider).acknowledge({ id: 'Serverless-LambdaDLQ', reason: `${why}: no event to keep.` });
+    Validations.of(provider).acknowledge({
+      id: 'Serverless-LambdaTracing',
+      reason: `${why}: nothing to trace.`,
+    });
   }
 }
 

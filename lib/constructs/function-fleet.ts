@@ -7,10 +7,10 @@
  * returned by route-table name for the API construct to route to. Adding a function to the manifest adds
  * it here without a CDK change.
  */
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -18,9 +18,10 @@ import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
 import type { FunctionSpec } from '#functions/manifest';
 import { ASYNC_INVOKE, DATABASE, FUNCTION_DEFAULTS, QUEUES } from '#policy';
+import { concurrencyProblems, type StageConcurrency } from '../stage-config.ts';
 import type { AlertsTopic } from './alerts-topic.ts';
 import { BrowserFunction } from './browser-function.ts';
-import { HouseFunction, SendOnlyQueueDestination } from './house-function.ts';
+import { type ApiKeyBinding, HouseFunction, SendOnlyQueueDestination } from './house-function.ts';
 import type { PriorityQueues } from './priority-queues.ts';
 
 /** The stateful resources functions bind to (from the data stack). */
@@ -34,6 +35,8 @@ export interface FleetResources {
   /** The CA that signs the Postgres server's certificate, if the stage names one. */
   readonly databaseCaSecret?: secretsmanager.ISecret | undefined;
   readonly slackWebhookSecret: secretsmanager.ISecret;
+  /** The usage plans client keys are made in, the admin key (never touched), the keys' name prefix. */
+  readonly apiKeys: ApiKeyBinding;
 }
 
 export interface FunctionFleetProps {
@@ -44,6 +47,8 @@ export interface FunctionFleetProps {
   readonly functions: readonly FunctionSpec[];
   readonly resources: FleetResources;
   readonly logRetention: logs.RetentionDays;
+  /** The tiers' maximum concurrency and the reservations (the stage's `concurrency`). */
+  readonly concurrency: StageConcurrency;
 }
 
 export interface BuiltFunction {
@@ -60,15 +65,20 @@ const KNOWN_NEEDS: readonly (keyof FunctionSpec['needs'])[] = [
   'idempotencyTable',
   'alertsTopic',
   'slackWebhookSecret',
+  'apiKeys',
 ];
 const TOPICS = ['alerts'];
+/** The construct id aws-cdk-lib's Trigger gives its per-stack provider. */
+const TRIGGER_PROVIDER_ID = 'AWSCDK.TriggerCustomResourceProviderCustomResourceProvider';
 
 /** Every problem with the specs, in one list (a combined error names them all). */
-export function validateFunctionSpecs(specs: readonly FunctionSpec[], resources: FleetResources): string[] {
-  const problems: string[] = [];
+export function validateFunctionSpecs(
+  specs: readonly FunctionSpec[],
+  resources: FleetResources,
+  concurrency: StageConcurrency,
+): string[] {
+  const problems: string[] = [...concurrencyProblems(concurrency, specs).map((p) => `concurrency: ${p}`)];
   const names = new Set<string>();
-  const tiers = resources.queues.tiers;
-  const sumOfTierConcurrency = tiers.reduce((sum, t) => sum + t.tier.maxConcurrency, 0);
   for (const spec of specs) {
     const at = `function ${spec.name}`;
     if (!/^[a-z][a-z0-9-]{0,40}$/.test(spec.name)) problems.push(`${at}: name must be lowercase kebab-case`);
@@ -99,15 +109,6 @@ export function validateFunctionSpecs(specs: readonly FunctionSpec[], resources:
     if (spec.kind === 'worker' && timeout * 6 > resources.queues.visibilityTimeout.toSeconds()) {
       problems.push(
         `${at}: queue visibility (${resources.queues.visibilityTimeout.toSeconds()} s) must be at least 6x the worker timeout (${timeout} s)`,
-      );
-    }
-    if (
-      spec.kind === 'worker' &&
-      spec.reservedConcurrency !== undefined &&
-      spec.reservedConcurrency < sumOfTierConcurrency
-    ) {
-      problems.push(
-        `${at}: reservedConcurrency ${spec.reservedConcurrency} is below the tiers' combined maxConcurrency (${sumOfTierConcurrency}); the event source mappings would be throttled`,
       );
     }
     if (
@@ -144,7 +145,7 @@ export class FunctionFleet extends Construct {
 
   constructor(scope: Construct, id: string, props: FunctionFleetProps) {
     super(scope, id);
-    const problems = validateFunctionSpecs(props.functions, props.resources);
+    const problems = validateFunctionSpecs(props.functions, props.resources, props.concurrency);
     if (problems.length > 0) throw new Error(`${id}: invalid function manifest:\n  ${problems.join('\n  ')}`);
     const { resources } = props;
 
@@ -164,7 +165,7 @@ export class FunctionFleet extends Construct {
     });
 
     this.functions = props.functions.map((spec) => ({ spec, fn: this.build(spec, props) }));
-    for (const built of this.functions) this.wire(built, resources);
+    for (const built of this.functions) this.wire(built, resources, props.concurrency);
 
     this.apiHandlers = new Map(
       this.functions
@@ -174,13 +175,32 @@ export class FunctionFleet extends Construct {
     // Triggers (migrations) run after the data stack exists and before any other function's new code.
     const others = this.functions.filter((f) => f.spec.kind !== 'trigger').map((f) => f.fn);
     for (const { spec, fn } of this.functions.filter((f) => f.spec.kind === 'trigger')) {
-      new triggers.Trigger(this, `${constructIdOf(spec.name)}Trigger`, {
+      const trigger = new triggers.Trigger(this, `${constructIdOf(spec.name)}Trigger`, {
         handler: fn,
         timeout: fn.timeout ?? Duration.seconds(FUNCTION_DEFAULTS.trigger.timeoutSeconds),
         executeOnHandlerChange: true,
         executeBefore: others,
       });
+      trigger.node.addDependency(this.triggerProviderLogs(props.logRetention));
     }
+  }
+
+  /**
+   * CDK's trigger provider (one Lambda per stack, named by CloudFormation) writes to a log group Lambda would
+   * create on first use, without a retention. This one, for its generated name, exists before the first
+   * trigger runs and keeps the stage's retention.
+   */
+  private triggerProviderLogs(retention: logs.RetentionDays): logs.LogGroup {
+    const existing = this.node.tryFindChild('TriggerProviderLogs');
+    if (existing) return existing as logs.LogGroup;
+    const provider = Stack.of(this).node.tryFindChild(TRIGGER_PROVIDER_ID);
+    const handler = provider?.node.tryFindChild('Handler') as CfnResource | undefined;
+    if (!handler) throw new Error(`no ${TRIGGER_PROVIDER_ID} in the stack: did aws-cdk-lib rename it?`);
+    return new logs.LogGroup(this, 'TriggerProviderLogs', {
+      logGroupName: `/aws/lambda/${handler.ref}`,
+      retention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
   }
 
   private build(spec: FunctionSpec, props: FunctionFleetProps): HouseFunction {
@@ -191,8 +211,8 @@ export class FunctionFleet extends Construct {
       description: spec.description.slice(0, 256),
       timeout: Duration.seconds(spec.timeoutSeconds ?? defaults.timeoutSeconds),
       logRetention: props.logRetention,
-      ...(spec.reservedConcurrency !== undefined
-        ? { reservedConcurrentExecutions: spec.reservedConcurrency }
+      ...(props.concurrency.reserved[spec.name] !== undefined
+        ? { reservedConcurrentExecutions: props.concurrency.reserved[spec.name] }
         : {}),
       ...(spec.assets ? { assets: spec.assets } : {}),
     };
@@ -206,7 +226,7 @@ export class FunctionFleet extends Construct {
     return new HouseFunction(this, id, { ...common, memorySize: spec.memoryMb ?? defaults.memoryMb });
   }
 
-  private wire({ spec, fn }: BuiltFunction, resources: FleetResources): void {
+  private wire({ spec, fn }: BuiltFunction, resources: FleetResources, concurrency: StageConcurrency): void {
     const { needs } = spec;
     const tiers = resources.queues.tiers;
     if (needs.database) {
@@ -223,11 +243,12 @@ export class FunctionFleet extends Construct {
     if (needs.idempotencyTable) fn.bindIdempotencyTable(resources.idempotencyTable);
     if (needs.alertsTopic) fn.bindAlertsTopic(resources.alerts.topic, resources.alerts.key);
     if (needs.slackWebhookSecret) fn.bindSlackWebhookSecret(resources.slackWebhookSecret);
+    if (needs.apiKeys) fn.bindApiKeys(resources.apiKeys);
 
     const noDlq = (reason: string) => Validations.of(fn).acknowledge({ id: 'Serverless-LambdaDLQ', reason });
     switch (spec.kind) {
       case 'worker':
-        fn.consumeTiers(tiers);
+        fn.consumeTiers(tiers, concurrency.tiers);
         noDlq(
           "Invoked by SQS event source mappings: a failing message moves to its tier's FIFO DLQ by the queue's redrive policy.",
         );
@@ -240,7 +261,7 @@ export class FunctionFleet extends Construct {
           targets: [
             new targets.LambdaFunction(fn, {
               deadLetterQueue: this.scheduleFailures,
-              retryAttempts: 2,
+              retryAttempts: ASYNC_INVOKE.scheduleDeliveryRetryAttempts,
               maxEventAge: every,
             }),
           ],

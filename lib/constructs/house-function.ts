@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -18,7 +18,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { SERVICE } from '#policy';
+import { CLIENT_KEYS, SERVICE } from '#policy';
 import { dlqUrlEnvName, queueUrlEnvName } from '#shared/job-queue';
 import type { TierQueues } from './priority-queues.ts';
 
@@ -65,6 +65,19 @@ export interface HouseFunctionProps {
   readonly ephemeralStorageMb?: number;
   /** Extra environment variables (the `bind*` methods add theirs). @default none */
   readonly environment?: Readonly<Record<string, string>>;
+}
+
+/** What a function managing client API keys binds to (`needs.apiKeys`). */
+export interface ApiKeyBinding {
+  /**
+   * Every usage plan by name, with the name of the export its id is imported by; client keys are made in
+   * CLIENT_KEYS.plans only.
+   */
+  readonly plans: ReadonlyMap<string, { readonly usagePlanId: string; readonly exportName: string }>;
+  /** The admin key's id: denied to the function outright. */
+  readonly adminKeyId: string;
+  /** Prefix of the client keys' names in API Gateway. */
+  readonly namePrefix: string;
 }
 
 /** Collects every problem with a set of props into one error. */
@@ -295,10 +308,14 @@ export class HouseFunction extends NodejsFunction {
   }
 
   /**
-   * One SQS event source mapping per tier: batch size and maximum concurrency from the tier list, partial
-   * batch responses on, plus what Lambda's poller needs (ReceiveMessage, DeleteMessage, GetQueueAttributes).
+   * One SQS event source mapping per tier: batch size from the tier list, maximum concurrency from the
+   * stage (policy's by default), partial batch responses on, plus what Lambda's poller needs (ReceiveMessage,
+   * DeleteMessage, GetQueueAttributes).
    */
-  consumeTiers(tiers: readonly TierQueues[]): lambda.EventSourceMapping[] {
+  consumeTiers(
+    tiers: readonly TierQueues[],
+    maxConcurrency: Readonly<Record<string, number>> = {},
+  ): lambda.EventSourceMapping[] {
     this.allow(
       ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
       tiers.map((t) => t.queue.queueArn),
@@ -309,7 +326,7 @@ export class HouseFunction extends NodejsFunction {
           target: this,
           eventSourceArn: t.queue.queueArn,
           batchSize: t.tier.batchSize,
-          maxConcurrency: t.tier.maxConcurrency,
+          maxConcurrency: maxConcurrency[t.tier.name] ?? t.tier.maxConcurrency,
           reportBatchItemFailures: true,
           enabled: true,
         }),
@@ -339,6 +356,59 @@ export class HouseFunction extends NodejsFunction {
     this.addEnvironment('ALERTS_TOPIC_ARN', topic.topicArn);
     this.allow(['sns:Publish'], [topic.topicArn]);
     this.allow(['kms:GenerateDataKey', 'kms:Decrypt'], [key.keyArn]);
+    return this;
+  }
+
+  /**
+   * USAGE_PLAN_IDS (the client plans, `name=id,...`) and API_KEY_NAME_PREFIX, with API Gateway's key calls
+   * scoped to them: create API keys (POST /apikeys) and delete them (DELETE /apikeys/*), add keys to, list and
+   * remove keys from the client plans (POST, GET /usageplans/<id>/keys, DELETE /usageplans/<id>/keys/*). No
+   * GET on /apikeys, so the function cannot read any key's value outside the client plans, and an explicit
+   * deny on the admin key.
+   */
+  bindApiKeys(binding: ApiKeyBinding): this {
+    const plans = CLIENT_KEYS.plans.map((name) => {
+      const plan = binding.plans.get(name);
+      if (!plan) throw new Error(`${this.node.id}: no usage plan named ${name} for client keys`);
+      return { name, id: plan.usagePlanId, exportName: plan.exportName };
+    });
+    const { partition, region } = Stack.of(this);
+    const arn = (path: string) => `arn:${partition}:apigateway:${region}::${path}`;
+    this.addEnvironment('USAGE_PLAN_IDS', plans.map((p) => `${p.name}=${p.id}`).join(','));
+    this.addEnvironment('API_KEY_NAME_PREFIX', binding.namePrefix);
+    this.allow(['apigateway:POST'], [arn('/apikeys')]);
+    this.allow(['apigateway:DELETE'], [arn('/apikeys/*')]);
+    this.allow(
+      ['apigateway:POST', 'apigateway:GET'],
+      plans.map((p) => arn(`/usageplans/${p.id}/keys`)),
+    );
+    this.allow(
+      ['apigateway:DELETE'],
+      plans.map((p) => arn(`/usageplans/${p.id}/keys/*`)),
+    );
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        actions: ['apigateway:*'],
+        resources: [arn(`/apikeys/${binding.adminKeyId}`)],
+      }),
+    );
+    // cdk-nag names the finding by the resource as written, pseudo parameters as <AWS::Name>.
+    const literal = (value: string, name: string) => (Token.isUnresolved(value) ? `<AWS::${name}>` : value);
+    const apigatewayArn = `arn:${literal(partition, 'Partition')}:apigateway:${literal(region, 'Region')}::`;
+    const why =
+      'Client API keys are made at run time, so their ids cannot be named at deploy: revoking one removes it from its client plan and deletes it. The handler does so only for keys it finds in a client plan, the admin key is denied outright, and GET /apikeys (which could read values) is not granted.';
+    Validations.of(this.executionRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${apigatewayArn}/apikeys/*]`,
+      reason: why,
+    });
+    for (const p of plans) {
+      // The plan id arrives as an import, which cdk-nag names by its export.
+      Validations.of(this.executionRole).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${apigatewayArn}/usageplans/${p.exportName}/keys/*]`,
+        reason: why,
+      });
+    }
     return this;
   }
 

@@ -26,6 +26,10 @@ export interface OperationalAlarmsProps {
   readonly topic: sns.ITopic;
   readonly tiers: readonly TierQueues[];
   readonly functions: readonly BuiltFunction[];
+  /** Reserved concurrency by function name: those functions are throttled on purpose. @default {} */
+  readonly reserved?: Readonly<Record<string, number>>;
+  /** Each tier's maximum concurrency, by tier name (for the rationale). @default the tier list's */
+  readonly tierConcurrency?: Readonly<Record<string, number>>;
   /** The API stage; no API alarms without one. @default none */
   readonly apiStage?: apigw.Stage;
   /** Alerts no subscriber could take. */
@@ -84,7 +88,7 @@ export class OperationalAlarms extends Construct {
         metric: queue.metricApproximateNumberOfMessagesVisible(maxOf),
         threshold: ALARMS.queueDepthAbove,
         periods: ALARMS.queueDepthMinutes,
-        rationale: `More than ${ALARMS.queueDepthAbove} ${tier.name} jobs waiting for ${ALARMS.queueDepthMinutes} minutes is far more than its concurrency (${tier.maxConcurrency}) drains soon: work is piling up.`,
+        rationale: `More than ${ALARMS.queueDepthAbove} ${tier.name} jobs waiting for ${ALARMS.queueDepthMinutes} minutes is far more than its concurrency (${props.tierConcurrency?.[tier.name] ?? tier.maxConcurrency}) drains soon: work is piling up.`,
         runbook: 'queue-backlog',
       });
     }
@@ -122,7 +126,7 @@ export class OperationalAlarms extends Construct {
           runbook: 'function-errors',
         });
       }
-      if (spec.reservedConcurrency === undefined && !perDeploy) {
+      if (props.reserved?.[spec.name] === undefined && !perDeploy) {
         this.raise({
           condition: `${spec.name} throttles > ${ALARMS.throttlesAbove}`,
           metric: fn.metricThrottles({

@@ -6,8 +6,9 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { HealthReport } from '#functions/api/health-report';
 import type { jobView, jobWithResults } from '#functions/api/jobs';
+import type { ClientKey, CreatedClientKey } from '#functions/api/keys';
 import type { DlqTierSummary, RedriveReport } from '#functions/recovery/dlq';
-import { LOCAL, PAGINATION, PRIORITY_TIERS, RECOVERY } from '#policy';
+import { CLIENT_KEYS, LOCAL, PAGINATION, PRIORITY_TIERS, RECOVERY } from '#policy';
 import type { Env } from '#shared/env';
 import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '#shared/job-store';
 import { ERROR_CLASSES } from '#shared/submission-ledger';
@@ -444,6 +445,65 @@ const COMMANDS: Command[] = [
           }; ` + `${total.skipped} not chosen stay in the DLQ\n`,
         );
       }
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'keys create',
+    args: `<name> [--plan <${CLIENT_KEYS.plans.join('|')}>]`,
+    summary: 'a client API key (POST /v1/keys); prints its value this once',
+    options: { plan: { type: 'string' } },
+    async run(ctx) {
+      const plan = listOption(ctx.values, 'plan', CLIENT_KEYS.plans);
+      if (plan && plan.length > 1) throw new CliError('--plan takes one plan', EXIT.usage);
+      const { body } = await (await ctx.api()).request<CreatedClientKey>('POST', '/v1/keys', {
+        body: { name: ctx.positionals[0], ...(plan ? { plan: plan[0] } : {}) },
+      });
+      if (ctx.json) ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+      else {
+        ctx.io.out(
+          `${renderPairs([
+            ['key id', body.id],
+            ['name', body.name],
+            ['plan', body.plan],
+            ['value', body.value],
+          ])}\n\nkeep the value now: it is not shown again (send it as x-api-key)\n`,
+        );
+      }
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'keys list',
+    summary: 'the client API keys (GET /v1/keys), never their values',
+    async run(ctx) {
+      const { body } = await (await ctx.api()).request<{ items: ClientKey[] }>('GET', '/v1/keys');
+      if (ctx.json) ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+      else {
+        ctx.io.out(
+          body.items.length > 0
+            ? `${renderTable(
+                [
+                  { header: 'key id', value: (k: ClientKey) => k.id },
+                  { header: 'name', value: (k: ClientKey) => k.name },
+                  { header: 'plan', value: (k: ClientKey) => k.plan },
+                ],
+                body.items,
+              )}\n`
+            : 'no client keys (npm run ops -- keys create <name>)\n',
+        );
+      }
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'keys revoke',
+    args: '<key id>',
+    summary: 'revokes a client API key (DELETE /v1/keys/{id}): it stops working at once; its jobs stay',
+    async run(ctx) {
+      const id = ctx.positionals[0] as string;
+      await (await ctx.api()).request('DELETE', `/v1/keys/${encodeURIComponent(id)}`);
+      ctx.io.out(`revoked key ${id}\n`);
       return EXIT.ok;
     },
   },

@@ -196,6 +196,19 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     meaning: 'comma-separated API Gateway key ids (never key values) with admin rights',
   },
   {
+    name: 'USAGE_PLAN_IDS',
+    group: 'handler',
+    usedBy: 'api-keys',
+    meaning:
+      "the client usage plans client keys are made in, `name=id` comma-separated (the data stack's); locally the key table instead",
+  },
+  {
+    name: 'API_KEY_NAME_PREFIX',
+    group: 'handler',
+    usedBy: 'api-keys',
+    meaning: "prefix of client keys' names in API Gateway (`<stage prefix>formfleet-client-`)",
+  },
+  {
     name: 'IDEMPOTENCY_TABLE',
     group: 'handler',
     usedBy: 'worker, slack-notifier',

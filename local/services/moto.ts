@@ -25,10 +25,22 @@ export function motoEnv(endpoint: string): Record<string, string> {
   };
 }
 
-export async function startMoto(
-  options: { endpoint?: string; log?: (line: string) => void } = {},
-): Promise<MotoServer> {
-  const existing = options.endpoint ?? process.env.FORMFLEET_MOTO_ENDPOINT;
+/** moto with the deploy rehearsal's patches (local/rehearsal/moto_server.py says which and why). */
+export const PATCHED_MOTO = join(PROJECT_ROOT, 'local', 'rehearsal', 'moto_server.py');
+
+export interface MotoOptions {
+  /** A running moto server to use instead of starting one. */
+  endpoint?: string;
+  log?: (line: string) => void;
+  /**
+   * Start moto through this Python script (it takes moto_server's arguments), with these variables: the
+   * rehearsal's patched moto (PATCHED_MOTO). @default moto_server as installed
+   */
+  launcher?: { script: string; env?: Record<string, string> };
+}
+
+export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
+  const existing = options.endpoint ?? (options.launcher ? undefined : process.env.FORMFLEET_MOTO_ENDPOINT);
   if (existing) {
     await waitFor(`moto at ${existing}`, () => isUp(existing), { timeoutMs: 30_000 });
     return { endpoint: existing, stop: async () => {} };
@@ -38,13 +50,14 @@ export async function startMoto(
   const workDir = join(PROJECT_ROOT, '.formfleet');
   await mkdir(workDir, { recursive: true });
   const port = await freePort();
+  const args = ['-H', '127.0.0.1', '-p', String(port)];
   const proc: ManagedProcess = spawnManaged(
     'moto',
-    venvBin('moto_server'),
-    ['-H', '127.0.0.1', '-p', String(port)],
+    options.launcher ? venvBin('python') : venvBin('moto_server'),
+    options.launcher ? [options.launcher.script, ...args] : args,
     {
       cwd: workDir,
-      env: { ...process.env, PYTHONUNBUFFERED: '1' },
+      env: { ...process.env, ...options.launcher?.env, PYTHONUNBUFFERED: '1' },
     },
   );
   const endpoint = `http://127.0.0.1:${port}`;

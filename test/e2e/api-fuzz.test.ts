@@ -14,15 +14,18 @@ import {
   dlqApiDepsFromEnv,
   healthApiDepsFromEnv,
   jobsApiDepsFromEnv,
+  keysApiDepsFromEnv,
   submissionsApiDepsFromEnv,
 } from '#functions/api/deps';
 import { makeDirectoriesApi } from '#functions/api/directories';
 import { makeDlqApi } from '#functions/api/dlq';
 import { makeHealthApi } from '#functions/api/health';
 import { makeJobsApi } from '#functions/api/jobs';
+import { makeKeysApi } from '#functions/api/keys';
 import { ROUTES } from '#functions/api/routes';
 import { makeSubmissionsApi } from '#functions/api/submissions';
 import type { DlqService } from '#functions/recovery/dlq';
+import { LocalKeyTable } from '#local/api-keys';
 import { type Gateway, startGateway } from '#local/gateway';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import { motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
@@ -66,6 +69,8 @@ beforeAll(async () => {
       directories: makeDirectoriesApi(await directoriesApiDepsFromEnv(env, db)),
       submissions: makeSubmissionsApi(await submissionsApiDepsFromEnv(env, db)),
       dlq: makeDlqApi(await dlqApiDepsFromEnv(env, db, () => dlq)),
+      // A key table of its own: fuzzed POST /v1/keys never reaches the system's.
+      keys: makeKeysApi(await keysApiDepsFromEnv(env, db, await LocalKeyTable.open({ builtIn: new Map() }))),
     },
   });
   const res = await fetch(`${gateway.url}/v1/customers`, {

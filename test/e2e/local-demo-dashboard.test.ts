@@ -14,13 +14,13 @@ import type { HealthReport } from '#functions/api/health-report';
 import { type BrowserLease, BrowserPool } from '#functions/worker/browser-pool';
 import { runDemo } from '#local/cli/demo';
 import { duration, percentile } from '#local/cli/format';
-import type { Io } from '#local/cli/io';
 import { cacheFigures } from '#local/metrics-tap';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import { writeRuntimeFile } from '#local/runtime-file';
 import { DEMO_CUSTOMERS } from '#local/seed';
 import type { SlackSink } from '#local/slack-sink';
 import { JOB_STATUSES } from '#shared/job-store';
+import { recorder } from '#test/cli';
 import { eventually, motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 
 let t: TestDatabase;
@@ -60,23 +60,6 @@ afterAll(async () => {
   await t?.close();
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
-
-function recorder(): Io & { stdout: () => string; stderr: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    isTTY: false,
-    columns: 120,
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
 
 async function api<T>(path: string): Promise<T> {
   const res = await fetch(`${system.url}${path}`, { headers: { 'x-api-key': system.keys.admin } });

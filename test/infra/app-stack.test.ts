@@ -27,12 +27,15 @@ import {
   apiMethod,
   DATABASE_SECRET_ARN,
   dashboardBody,
+  exportOf,
   type Loose,
   logicalIdOf,
   mentions,
+  render,
   resourcesFor,
   resourcesOf,
   type SynthesizedStage,
+  statementsOf,
   synthStage,
 } from './support.ts';
 
@@ -60,6 +63,7 @@ function expectedActions(spec: FunctionSpec): string[] {
   if (n.idempotencyTable)
     actions.push('dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
   if (n.alertsTopic) actions.push('sns:Publish', 'kms:Decrypt', 'kms:GenerateDataKey');
+  if (n.apiKeys) actions.push('apigateway:DELETE', 'apigateway:GET', 'apigateway:POST');
   if (spec.kind === 'worker')
     actions.push('sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage');
   if (spec.kind === 'scheduled' || spec.kind === 'subscriber') actions.push('sqs:SendMessage'); // on-failure destination
@@ -316,23 +320,22 @@ describe('app stack from the real manifest', () => {
         quotaPerDay: 24_000,
       });
       expect(USAGE_PLANS.admin).toEqual({ rateLimitPerSecond: 20, burstLimit: 1_200, quotaPerDay: 480_000 });
+      // The plans and the admin key are state: they live in the data stack.
       for (const [name, preset] of [
         ['client', RATE_LIMITS.client],
         ['admin', RATE_LIMITS.admin],
       ] as const) {
-        s.appTemplate.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+        s.data.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
           UsagePlanName: `test-formfleet-${name}`,
           Throttle: { RateLimit: (preset.perMinute * OUTER_GUARD_FACTOR) / 60, BurstLimit: preset.burst },
           Quota: { Limit: (preset.perHour as number) * 24, Period: 'DAY' },
         });
       }
-      const adminKey = logicalIdOf(s.appTemplate, 'AWS::ApiGateway::ApiKey', {
-        Name: 'test-formfleet-admin',
-      });
-      const adminPlan = logicalIdOf(s.appTemplate, 'AWS::ApiGateway::UsagePlan', {
+      const adminKey = logicalIdOf(s.data, 'AWS::ApiGateway::ApiKey', { Name: 'test-formfleet-admin' });
+      const adminPlan = logicalIdOf(s.data, 'AWS::ApiGateway::UsagePlan', {
         UsagePlanName: 'test-formfleet-admin',
       });
-      s.appTemplate.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', {
+      s.data.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', {
         KeyId: { Ref: adminKey },
         KeyType: 'API_KEY',
         UsagePlanId: { Ref: adminPlan },
@@ -353,16 +356,56 @@ describe('app stack from the real manifest', () => {
       });
     });
 
-    it('tells the API functions which key is the admin key, by id', () => {
-      const adminKey = logicalIdOf(s.appTemplate, 'AWS::ApiGateway::ApiKey', {
-        Name: 'test-formfleet-admin',
-      });
+    it('tells the API functions which key is the admin key, by id (from the data stack)', () => {
+      const adminKey = logicalIdOf(s.data, 'AWS::ApiGateway::ApiKey', { Name: 'test-formfleet-admin' });
       for (const spec of FUNCTIONS.filter((f) => f.kind === 'api')) {
-        s.appTemplate.hasResourceProperties('AWS::Lambda::Function', {
-          FunctionName: fnName(spec),
-          Environment: { Variables: { ADMIN_API_KEY_IDS: { Ref: adminKey } } },
-        });
+        const fn = resourcesOf(s.appTemplate)[
+          logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', { FunctionName: fnName(spec) })
+        ] as { Properties: Record<string, Loose> };
+        const value = fn.Properties.Environment.Variables.ADMIN_API_KEY_IDS;
+        expect(Object.keys(value), spec.name).toEqual(['Fn::ImportValue']);
+        expect(mentions(value, adminKey), spec.name).toBe(true);
       }
+    });
+
+    it('lets the keys function make, list and delete keys of the client plans only, and never touch the admin key', () => {
+      const keys = FUNCTIONS.find((f) => f.needs.apiKeys) as FunctionSpec;
+      expect(keys).toMatchObject({ name: 'api-keys', kind: 'api', apiFunction: 'keys' });
+      const clientPlan = logicalIdOf(s.data, 'AWS::ApiGateway::UsagePlan', {
+        UsagePlanName: 'test-formfleet-client',
+      });
+      const adminPlan = logicalIdOf(s.data, 'AWS::ApiGateway::UsagePlan', {
+        UsagePlanName: 'test-formfleet-admin',
+      });
+      const adminKey = logicalIdOf(s.data, 'AWS::ApiGateway::ApiKey', { Name: 'test-formfleet-admin' });
+      const paths = (action: string) =>
+        resourcesFor(s.appTemplate, fnName(keys), action)
+          .map((r) =>
+            render(r, { [exportOf(s.data, clientPlan)]: 'client plan' }).replace(
+              'arn:aws:apigateway:us-east-1::',
+              '',
+            ),
+          )
+          .sort();
+      expect(paths('apigateway:POST')).toEqual(['/apikeys', '/usageplans/<client plan>/keys']);
+      expect(paths('apigateway:GET')).toEqual(['/usageplans/<client plan>/keys']);
+      expect(paths('apigateway:DELETE')).toEqual(['/apikeys/*', '/usageplans/<client plan>/keys/*']);
+      const everything = JSON.stringify(
+        statementsOf(s.appTemplate, fnName(keys)).filter((st) => st.Effect === 'Allow'),
+      );
+      expect(everything).not.toContain(exportOf(s.data, adminPlan));
+      const denied = resourcesFor(s.appTemplate, fnName(keys), 'apigateway:*', 'Deny');
+      expect(denied).toHaveLength(1);
+      expect(mentions(denied[0], adminKey)).toBe(true);
+      s.appTemplate.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: fnName(keys),
+        Environment: {
+          Variables: Match.objectLike({
+            USAGE_PLAN_IDS: Match.anyValue(),
+            API_KEY_NAME_PREFIX: 'test-formfleet-client-',
+          }),
+        },
+      });
     });
 
     it('writes a JSON access log line per request and counts 429 answers from it', () => {
@@ -503,9 +546,8 @@ describe('app stack from the real manifest', () => {
           Statistic: 'Sum',
         });
       }
-      for (const spec of FUNCTIONS.filter(
-        (f) => f.reservedConcurrency === undefined && f.kind !== 'trigger',
-      )) {
+      // No function reserves concurrency unless the stage asks (the test stage asks for none).
+      for (const spec of FUNCTIONS.filter((f) => f.kind !== 'trigger')) {
         expect(alarmNamed(s.appTemplate, `formfleet-test: ${spec.name} throttles > 0`)).toMatchObject({
           MetricName: 'Throttles',
           Threshold: 0,

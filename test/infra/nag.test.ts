@@ -13,7 +13,7 @@ import { buildStage } from '#lib/app';
 import { PROJECT_ROOT } from '#lib/constructs/house-function';
 import { nagPacks } from '#lib/nag';
 import { CDK_CONTEXT, type SynthesizedStage, synthStage, testStage } from './support.ts';
-import { TEST_FUNCTIONS, TEST_ROUTES } from './test-manifest.ts';
+import { TEST_CONCURRENCY, TEST_FUNCTIONS, TEST_ROUTES } from './test-manifest.ts';
 
 interface Acknowledgement {
   path: string;
@@ -52,7 +52,12 @@ describe('cdk-nag', () => {
   let test: SynthesizedStage;
   beforeAll(() => {
     real = synthStage();
-    test = synthStage({ functions: TEST_FUNCTIONS, routes: TEST_ROUTES });
+    // The test stage also owns the account's API Gateway CloudWatch role, and reserves a function.
+    test = synthStage({
+      functions: TEST_FUNCTIONS,
+      routes: TEST_ROUTES,
+      stage: testStage({ apiGatewayCloudWatchRole: true, concurrency: TEST_CONCURRENCY }),
+    });
   });
 
   it('finds nothing unacknowledged in the AwsSolutions and Serverless packs on the real stage', () => {
@@ -60,7 +65,8 @@ describe('cdk-nag', () => {
     expect(findings(real)).toEqual([]);
   });
 
-  it('finds nothing unacknowledged with schedules, a subscriber and a cached route either', () => {
+  it('finds nothing unacknowledged with schedules, a subscriber, a cached route and the account stack either', () => {
+    expect(test.stacks.account).toBeDefined();
     expect(findings(test)).toEqual([]);
   });
 

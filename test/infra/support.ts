@@ -78,6 +78,22 @@ export function logicalIdOf(template: Template, type: string, props: Record<stri
   return (found[0] as [string, unknown])[0];
 }
 
+/**
+ * A CloudFormation value as text, each reference (Ref, Fn::GetAtt, Fn::ImportValue) to one of `labels`'
+ * logical ids written as `<label>`: `arn:aws:apigateway:us-east-1::/usageplans/<client plan>/keys`.
+ */
+export function render(value: unknown, labels: Record<string, string> = {}): string {
+  if (typeof value === 'string' || typeof value === 'number') return String(value);
+  const v = value as Record<string, Loose>;
+  if (Array.isArray(v['Fn::Join'])) {
+    const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map((p) => render(p, labels)).join(sep);
+  }
+  const text = JSON.stringify(value);
+  const found = Object.entries(labels).find(([id]) => text.includes(id));
+  return found ? `<${found[1]}>` : text;
+}
+
 /** True if `value` (a property, possibly a cross-stack reference) refers to that logical id. */
 export const mentions = (value: unknown, logicalId: string) => JSON.stringify(value).includes(logicalId);
 
@@ -105,18 +121,27 @@ export function statementsOf(template: Template, functionName: string): Statemen
     .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
 }
 
-/** The sorted, distinct IAM actions a function may perform. */
-export function actionsOf(template: Template, functionName: string): string[] {
-  const actions = statementsOf(template, functionName).flatMap((s) =>
-    Array.isArray(s.Action) ? s.Action : [s.Action],
-  );
+/** The sorted, distinct IAM actions a function is allowed (or, with effect 'Deny', denied). */
+export function actionsOf(
+  template: Template,
+  functionName: string,
+  effect: 'Allow' | 'Deny' = 'Allow',
+): string[] {
+  const actions = statementsOf(template, functionName)
+    .filter((s) => s.Effect === effect)
+    .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
   return [...new Set(actions)].sort();
 }
 
-/** The resources one action of a function is allowed on. */
-export function resourcesFor(template: Template, functionName: string, action: string): unknown[] {
+/** The resources one action of a function is allowed (or denied) on. */
+export function resourcesFor(
+  template: Template,
+  functionName: string,
+  action: string,
+  effect: 'Allow' | 'Deny' = 'Allow',
+): unknown[] {
   return statementsOf(template, functionName)
-    .filter((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]).includes(action))
+    .filter((s) => s.Effect === effect && (Array.isArray(s.Action) ? s.Action : [s.Action]).includes(action))
     .flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]));
 }
 
@@ -159,4 +184,17 @@ export function dashboardBody(template: Template): { widgets: { properties: Reco
       ? body
       : body['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
   return JSON.parse(text);
+}
+
+/** The name a template exports `{ Ref: logicalId }` under (what another stack imports it by). */
+export function exportOf(template: Template, logicalId: string): string {
+  const outputs = (template.toJSON().Outputs ?? {}) as Record<
+    string,
+    { Value: unknown; Export?: { Name: string } }
+  >;
+  const found = Object.values(outputs).filter(
+    (o) => JSON.stringify(o.Value) === JSON.stringify({ Ref: logicalId }) && o.Export,
+  );
+  if (found.length !== 1) throw new Error(`expected one export of ${logicalId}, found ${found.length}`);
+  return found.map((o) => o.Export?.Name ?? '')[0] as string;
 }

@@ -143,6 +143,8 @@ describe('cdk synth (bundled, offline)', () => {
       IDEMPOTENCY_TABLE: 'formfleet-idempotency',
       ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:formfleet-alerts',
       SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/slack',
+      USAGE_PLAN_IDS: 'client=plan1',
+      API_KEY_NAME_PREFIX: 'dev-formfleet-client-',
       ...Object.fromEntries(
         PRIORITY_TIERS.flatMap((t) => [
           [`QUEUE_URL_${t.name}`, `${motoEndpoint()}/000000000000/q-${t.name}.fifo`],

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ApiFunction } from '#functions/api/routes';
 import type { FunctionSpec } from '#functions/manifest';
 import { ApiFirewall } from '#lib/constructs/api-firewall';
+import { ApiKeyPlans } from '#lib/constructs/api-key-plans';
 import { BrowserFunction } from '#lib/constructs/browser-function';
 import { FormfleetApi } from '#lib/constructs/formfleet-api';
 import { HouseFunction } from '#lib/constructs/house-function';
@@ -27,8 +28,9 @@ import {
   SLACK_SECRET_ARN,
   type SynthesizedStage,
   synthStage,
+  testStage,
 } from './support.ts';
-import { TEST_FUNCTIONS, TEST_ROUTES } from './test-manifest.ts';
+import { TEST_CONCURRENCY, TEST_FUNCTIONS, TEST_ROUTES } from './test-manifest.ts';
 
 const as = (name: string) => name as ApiFunction;
 
@@ -53,7 +55,11 @@ describe('app stack from a test manifest', () => {
   };
 
   beforeAll(() => {
-    s = synthStage({ functions: TEST_FUNCTIONS, routes: TEST_ROUTES });
+    s = synthStage({
+      functions: TEST_FUNCTIONS,
+      routes: TEST_ROUTES,
+      stage: testStage({ concurrency: TEST_CONCURRENCY }),
+    });
     ids = {
       queues: PRIORITY_TIERS.map((t) =>
         logicalIdOf(s.data, 'AWS::SQS::Queue', { QueueName: `test-${t.queueName}.fifo` }),
@@ -394,7 +400,6 @@ describe('contradictions are refused with every problem named at once', () => {
         entry: 'functions/worker.ts',
         description: '',
         kind: 'worker',
-        reservedConcurrency: 3,
         needs: {},
       },
       {
@@ -415,15 +420,25 @@ describe('contradictions are refused with every problem named at once', () => {
       },
     ];
 
-    expect(() => synthStage({ functions: bad, routes: [] })).toThrow(
+    expect(() =>
+      synthStage({
+        functions: bad,
+        routes: [],
+        stage: {
+          ...testStage(),
+          concurrency: { tiers: { P1: 10, P2: 5, P3: 2 }, reserved: { worker: 3, nope: 1 } },
+        },
+      }),
+    ).toThrow(
       new RegExp(
         [
+          'concurrency: reserved.worker \\(3\\) is below the tiers. combined maximum concurrency \\(17\\)',
+          'concurrency: reserved.nope: no function of that name',
           'tick: a schedule is required',
           'tock: schedule.everySeconds must be whole minutes',
           'listener: subscribesTo is required',
           'api-x: apiFunction is required',
           'api-y: route-table function "jobs" is served by more than one function',
-          'worker: reservedConcurrency 3 is below the tiers. combined maxConcurrency \\(17\\)',
           'worker: name is used twice',
           'worker: queue visibility \\(5400 s\\) must be at least 6x the worker timeout \\(901 s\\)',
           'pager: need "pagerDuty" has no binding',
@@ -446,22 +461,22 @@ describe('contradictions are refused with every problem named at once', () => {
           ],
           handlers: new Map(),
           logRetention: 14,
-          stageThrottle: { rateLimit: 5, burstLimit: 10 },
+          usagePlans: new Map(),
         }),
-    ).toThrow(
-      /declared twice[\s\S]*"nowhere", which is not built[\s\S]*usage plan admin allows more per second/,
-    );
+    ).toThrow(/declared twice[\s\S]*"nowhere", which is not built[\s\S]*at least one usage plan/);
     expect(
       () =>
-        new FormfleetApi(stack, 'Api2', {
+        new ApiKeyPlans(stack, 'Plans', {
           prefix: 'x-',
-          stageName: 'x',
-          routes: [],
-          handlers: new Map(),
-          logRetention: 14,
-          usagePlans: { partners: { rateLimitPerSecond: 1, burstLimit: 0, quotaPerDay: 10 } },
+          stageRateLimit: 5,
+          usagePlans: {
+            partners: { rateLimitPerSecond: 1, burstLimit: 0, quotaPerDay: 10 },
+            fast: { rateLimitPerSecond: 6, burstLimit: 1, quotaPerDay: 10 },
+          },
         }),
-    ).toThrow(/"admin" is required[\s\S]*usage plan partners needs a positive rate, burst and quota/);
+    ).toThrow(
+      /"admin" is required[\s\S]*usage plan partners needs a positive rate, burst and quota[\s\S]*usage plan fast allows more per second than the stage throttle \(5\)/,
+    );
   });
 
   it('rejects house, browser, table, queue and firewall props that contradict each other', () => {
@@ -516,8 +531,10 @@ describe('contradictions are refused with every problem named at once', () => {
           perIpRequests: 50,
           anonymousPerIpRequests: 5,
           windowSeconds: 30,
+          maxBodyBytes: 11 * 1_048_576,
+          logRetention: 14,
         }),
-    ).toThrow(/windowSeconds[\s\S]*at least 10/);
+    ).toThrow(/maxBodyBytes[\s\S]*windowSeconds[\s\S]*at least 10/);
     expect(
       () =>
         new ApiFirewall(stack, 'W2', {
@@ -526,6 +543,7 @@ describe('contradictions are refused with every problem named at once', () => {
           anonymousPaths: ['/health'],
           perIpRequests: 50,
           anonymousPerIpRequests: 500,
+          logRetention: 14,
         }),
     ).toThrow(/anonymous limit must be the tighter one/);
   });

@@ -46,6 +46,9 @@ describe('Lambda entries', () => {
     await expect(importWith({ DATABASE_URL: t.url }, 'worker')).rejects.toThrow(
       /IDEMPOTENCY_TABLE, QUEUE_URL_P1, QUEUE_URL_P2, QUEUE_URL_P3/,
     );
+    await expect(importWith({ DATABASE_URL: t.url }, 'api-keys')).rejects.toThrow(
+      /missing required environment variable\(s\): USAGE_PLAN_IDS, API_KEY_NAME_PREFIX/,
+    );
   });
 
   it('serve once configured', async () => {

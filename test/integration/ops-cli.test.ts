@@ -9,13 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Io } from '#local/cli/io';
-import { runOps } from '#local/cli/ops';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import { writeRuntimeFile } from '#local/runtime-file';
 import { DEMO_CUSTOMERS } from '#local/seed';
 import { freePort } from '#local/services/ports';
 import type { SlackSink } from '#local/slack-sink';
+import { runOpsRecorded } from '#test/cli';
 import { messagesOn } from '#test/queue-workers';
 import { motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 
@@ -42,22 +41,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function ops(args: string[], environment: Record<string, string> = env) {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    isTTY: false,
-    columns: 120,
-  };
-  const code = await runOps(args, io, { env: environment, pollMs: 50 });
-  return { code, out, err };
-}
+const ops = (args: string[], environment: Record<string, string> = env) => runOpsRecorded(args, environment);
 
 async function createJob(directoryIds: string[], priority = 2): Promise<string> {
   const res = await fetch(`${system.url}/v1/jobs`, {

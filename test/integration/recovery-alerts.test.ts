@@ -154,6 +154,35 @@ describe('alert delivery', () => {
     expect(message?.text).toContain('Threshold Crossed');
   });
 
+  it("posts an alarm's recovery, never its first evaluation (OK after INSUFFICIENT_DATA, as every new alarm does)", async () => {
+    const change = (old: string, at: string) =>
+      sns.send(
+        new PublishCommand({
+          TopicArn: local.topicArn,
+          Subject: 'OK: "P3 DLQ visible > 0"',
+          Message: JSON.stringify({
+            AlarmName: 'P3 DLQ visible > 0',
+            AlarmDescription: 'Runbook: docs/runbooks/dlq-not-empty.md',
+            NewStateValue: 'OK',
+            OldStateValue: old,
+            NewStateReason: 'Threshold Crossed: no datapoints were breaching',
+            StateChangeTime: at,
+          }),
+        }),
+      );
+    const before = sink.messages.length;
+    // The first deploy: the alarm is created and settles into OK.
+    await change('INSUFFICIENT_DATA', '2026-05-02T10:00:00.000+0000');
+    await settled();
+    expect(sink.messages.length).toBe(before);
+
+    // Later it fired and recovered: that is news.
+    await change('ALARM', '2026-05-02T11:00:00.000+0000');
+    const id = 'alarm:P3 DLQ visible &gt; 0:OK:2026-05-02T11:00:00.000Z';
+    await eventually('the recovery in Slack', async () => (delivered(id).length > 0 ? true : undefined));
+    expect(sink.messages.length).toBe(before + 1);
+  });
+
   it('keeps an alert on the on-failure queue when Slack stays down, so it is not lost', async () => {
     sink.failNext(100, 500);
     try {

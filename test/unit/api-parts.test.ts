@@ -136,7 +136,15 @@ describe('API functions in the manifest', () => {
   it('gives each route group its Lambda and exactly the queues it touches', () => {
     const api = FUNCTIONS.filter((f) => f.kind === 'api').map((f) => f.name);
     expect(api.sort()).toEqual(
-      ['api-customers', 'api-directories', 'api-dlq', 'api-health', 'api-jobs', 'api-submissions'].sort(),
+      [
+        'api-customers',
+        'api-directories',
+        'api-dlq',
+        'api-health',
+        'api-jobs',
+        'api-keys',
+        'api-submissions',
+      ].sort(),
     );
     expect(functionSpec('api-health').needs).toEqual({
       database: true,
@@ -149,5 +157,7 @@ describe('API functions in the manifest', () => {
       deadLetterQueues: 'redrive',
     });
     expect(functionSpec('api-customers').needs).toEqual({ database: true });
+    // Client keys: API Gateway's keys of the client plans, and the database for the rate limiter.
+    expect(functionSpec('api-keys').needs).toEqual({ database: true, apiKeys: true });
   });
 });

@@ -13,6 +13,7 @@ import {
   dlqApiDepsFromEnv,
   healthApiDepsFromEnv,
   jobsApiDepsFromEnv,
+  keysApiDepsFromEnv,
   submissionsApiDepsFromEnv,
 } from '#functions/api/deps';
 import { ROUTES } from '#functions/api/routes';
@@ -42,6 +43,8 @@ function recordingEnv(): { env: Env; reads: Set<string> } {
     SLACK_WEBHOOK_URL: 'http://127.0.0.1:1/services/T/B/x',
     AWS_ENDPOINT_URL: 'http://127.0.0.1:1',
     AWS_REGION: 'us-east-1',
+    USAGE_PLAN_IDS: 'client=plan1',
+    API_KEY_NAME_PREFIX: 'test-formfleet-client-',
     ...Object.fromEntries(
       ['P1', 'P2', 'P3'].flatMap((t) => [
         [`QUEUE_URL_${t}`, `http://127.0.0.1:1/000000000000/${t}.fifo`],
@@ -74,6 +77,7 @@ describe('the configuration reference', () => {
       'api-directories': () => directoriesApiDepsFromEnv(env, db),
       'api-submissions': () => submissionsApiDepsFromEnv(env, db),
       'api-dlq': () => dlqApiDepsFromEnv(env, db),
+      'api-keys': () => keysApiDepsFromEnv(env, db),
       worker: () => workerDepsFromEnv(env, db),
       'promote-jobs': () => promoteJobsDepsFromEnv(env, db),
       'stale-jobs': () => staleJobsDepsFromEnv(env, db),
@@ -108,6 +112,7 @@ const RUNBOOKS = [
   'docs/runbooks/rate-limits.md',
   'docs/runbooks/scale-workers.md',
   'docs/runbooks/deploy-rollback.md',
+  'docs/runbooks/first-deploy.md',
   'docs/runbooks/blocked-destination.md',
 ];
 
