@@ -2,7 +2,7 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDlqService, type DlqService } from '#functions/recovery/dlq';
-import { EVIDENCE } from '#policy';
+import { EVIDENCE, PRIORITY_TIERS } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
@@ -10,7 +10,13 @@ import type { Database } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
 import { type Env, listEnv, requireEnv } from '#shared/env';
 import { PgEvidenceStore } from '#shared/evidence-store';
-import { dlqUrlsFromEnv, queueUrlsFromEnv, SqsJobQueue, type TierUrls } from '#shared/job-queue';
+import {
+  dlqUrlsFromEnv,
+  queueUrlEnvName,
+  queueUrlsFromEnv,
+  SqsJobQueue,
+  type TierUrls,
+} from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
 import { recordsStoreFromEnv } from '#shared/object-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
@@ -63,8 +69,9 @@ function baseDeps(env: Env, database: Database, component: string, limits: ApiLi
 }
 
 export async function jobsApiDepsFromEnv(env: Env, db?: Database): Promise<JobsApiDeps> {
+  // One error naming every missing variable.
+  requireEnv(env, [...PRIORITY_TIERS.map(queueUrlEnvName), 'RECORDS_BUCKET']);
   const queueUrls = queueUrlsFromEnv(env);
-  requireEnv(env, ['RECORDS_BUCKET']);
   const limits = apiLimitsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-api-jobs'));
   return {

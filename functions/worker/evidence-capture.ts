@@ -7,14 +7,18 @@
  */
 import { createHash } from 'node:crypto';
 import type { Page } from 'playwright-core';
-import type { EVIDENCE } from '#policy';
 import { canonicalJson } from '#shared/canonical-json';
 import { describeError } from '#shared/telemetry';
 
-export type CapturePolicy = Pick<
-  typeof EVIDENCE,
-  'jpegQuality' | 'retakeJpegQuality' | 'maxImageBytes' | 'maxHeightPx' | 'maxWidthPx' | 'screenshotTimeoutMs'
->;
+/** How screenshots are taken: policy EVIDENCE's numbers (tests vary them). */
+export interface CapturePolicy {
+  readonly jpegQuality: number;
+  readonly retakeJpegQuality: number;
+  readonly maxImageBytes: number;
+  readonly maxHeightPx: number;
+  readonly maxWidthPx: number;
+  readonly screenshotTimeoutMs: number;
+}
 
 export interface Screenshot {
   bytes: Buffer;
