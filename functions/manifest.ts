@@ -4,7 +4,7 @@
  * runtime wires the same handlers, so a handler never has an env var without its grant or vice versa.
  * No aws-cdk-lib import: plain data, readable by anything.
  */
-import { ALERTS, SCHEDULES } from '#policy';
+import { ALERTS, type RecordsPrefixName, SCHEDULES } from '#policy';
 import { type ApiFunction, ROUTES } from './api/routes.ts';
 
 export interface FunctionNeeds {
@@ -38,7 +38,23 @@ export interface FunctionNeeds {
    * Gateway's create, list-by-plan and delete calls on those plans' keys only, never on the admin key.
    */
   readonly apiKeys?: boolean;
+  /**
+   * The records bucket (RECORDS_BUCKET), one grant per prefix of policy RECORDS: 'read' s3:GetObject (fetch,
+   * and presign GET URLs), 'write' s3:PutObject, 'list' s3:ListBucket limited to the prefix (whether an
+   * object is there). Nothing may delete: objects end by the bucket's lifecycle rules.
+   */
+  readonly records?: readonly RecordsGrant[];
 }
+
+export type RecordsAccess = 'read' | 'write' | 'list';
+
+export interface RecordsGrant {
+  readonly prefix: RecordsPrefixName;
+  readonly access: readonly RecordsAccess[];
+}
+
+/** Reading proof screenshots (the API presigns links to them). */
+const READ_EVIDENCE: readonly RecordsGrant[] = [{ prefix: 'evidence', access: ['read'] }];
 
 export interface FunctionSpec {
   /** Logical name: `formfleet-<stage>-<name>`. */
@@ -77,12 +93,13 @@ const apiFunctions = [...new Set(ROUTES.map((r) => r.fn))];
 
 /** What each API function needs beyond the database (every one has it: rate limits live there). */
 const API_NEEDS: Record<ApiFunction, FunctionNeeds> = {
-  jobs: { jobQueues: ['send'] },
+  // records: each result's proof links.
+  jobs: { jobQueues: ['send'], records: READ_EVIDENCE },
   customers: {},
   // Depths only: health never receives a message.
   health: { jobQueues: ['read'], deadLetterQueues: 'count' },
   directories: {},
-  submissions: {},
+  submissions: { records: READ_EVIDENCE },
   // Redrive moves messages from a DLQ back to its tier queue.
   dlq: { jobQueues: ['send'], deadLetterQueues: 'redrive' },
   keys: { apiKeys: true },
@@ -107,8 +124,14 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     description: 'Submission worker: claims a job, fills each directory form in Chromium, records the ledger',
     kind: 'worker',
     browser: true,
-    // 'send': a job out of invocation time continues in a fresh message on its tier queue.
-    needs: { database: true, jobQueues: ['consume', 'send'], idempotencyTable: true },
+    // 'send': a job out of invocation time continues in a fresh message on its tier queue. records: the
+    // proof screenshots of each submit click.
+    needs: {
+      database: true,
+      jobQueues: ['consume', 'send'],
+      idempotencyTable: true,
+      records: [{ prefix: 'evidence', access: ['write'] }],
+    },
   },
   {
     name: 'promote-jobs',
@@ -122,11 +145,18 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     name: 'stale-jobs',
     entry: 'functions/stale-jobs.ts',
     description:
-      'Requeues jobs whose worker stopped heartbeating (fails them past the cap), re-sends jobs left pending or queued without a message, reports stuck steps',
+      'Requeues jobs whose worker stopped heartbeating (fails them past the cap), re-sends jobs left pending or queued without a message, reports stuck steps, uploads proof screenshots left pending',
     kind: 'scheduled',
     schedule: SCHEDULES.staleJobs,
     // 'read': the tier queues' message counts tell a job whose message is gone from one waiting in a backlog.
-    needs: { database: true, jobQueues: ['send', 'read'], alertsTopic: true },
+    // records: uploads the screenshots kept in Postgres while S3 refused; 'list' tells whether one whose
+    // worker died had reached S3.
+    needs: {
+      database: true,
+      jobQueues: ['send', 'read'],
+      alertsTopic: true,
+      records: [{ prefix: 'evidence', access: ['write', 'list'] }],
+    },
   },
   {
     name: 'dlq-check',

@@ -57,6 +57,7 @@ export class AppStack extends Stack {
         databaseDirectSecret: data.databaseDirectSecret,
         databaseCaSecret: data.databaseCaSecret,
         slackWebhookSecret: data.slackWebhookSecret,
+        records: data.records.importInto(this, 'RecordsBucket'),
         apiKeys: {
           plans: usagePlans,
           adminKeyId: data.keyPlans.adminKey.keyId,

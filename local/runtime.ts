@@ -1,5 +1,5 @@
 /**
- * The whole of formfleet on one machine: Postgres, moto (SQS, SNS, DynamoDB), migrations, the fixture
+ * The whole of formfleet on one machine: Postgres, moto (SQS, SNS, DynamoDB, S3), migrations, the fixture
  * directory sites and the demo seed, the local API gateway in front of the API handlers (and the dashboard),
  * SQS pollers feeding the worker handler as Lambda's event source mappings would (batch size, maxConcurrency
  * per tier, partial batch failures, visibility), the scheduler firing the manifest's scheduled functions, and
@@ -43,6 +43,7 @@ import { motoEnv, startMoto } from './services/moto.ts';
 import { startPostgres } from './services/postgres.ts';
 import { createTierQueues, type TierQueue, tierQueueEnv } from './services/queues.ts';
 import { type Poller, startPoller } from './sqs-poller.ts';
+import { LOCAL_STAND_INS, startStandIns } from './stand-ins.ts';
 
 export interface LocalSystemOptions {
   /** Gateway port; 0 picks a free one. */
@@ -196,6 +197,12 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...(options.log ? { onSlackMessage: (m) => log(`slack: ${m.text ?? '(blocks only)'}`) } : {}),
     });
     stops.push(() => alerts.stop());
+    // The records bucket and the other stand-ins of the list, each with the variables its handlers need.
+    const standInEnv = await startStandIns(
+      LOCAL_STAND_INS,
+      { awsEnv, prefix: options.queuePrefix ?? 'local-', log },
+      stops,
+    );
     const queues = await createTierQueues(sqs, {
       prefix: options.queuePrefix ?? 'local-',
       ...(options.visibilityTimeoutSeconds
@@ -230,6 +237,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...tierQueueEnv(queues),
       ...alerts.env,
       IDEMPOTENCY_TABLE: idempotencyTable,
+      ...standInEnv,
       // The fixture sites live on loopback, which the worker's browser may otherwise never reach.
       BROWSER_ALLOWED_ORIGINS: fixtures.origins().join(','),
       ...(process.env.CHROMIUM_PATH ? { CHROMIUM_PATH: process.env.CHROMIUM_PATH } : {}),

@@ -25,7 +25,10 @@ export interface SubmissionView {
 }
 
 export interface SubmissionQueries {
-  list(filter: SubmissionListFilter): Promise<{ submissions: SubmissionView[]; next: string | null }>;
+  /** The page, each row with its ledger id (`id`, which the API does not show: its proofs are looked up by it). */
+  list(
+    filter: SubmissionListFilter,
+  ): Promise<{ submissions: (SubmissionView & { id: number })[]; next: string | null }>;
 }
 
 interface Row {
@@ -67,6 +70,7 @@ export class PgSubmissionQueries implements SubmissionQueries {
     const page = rows.slice(0, filter.limit);
     return {
       submissions: page.map((r) => ({
+        id: Number(r.id),
         jobId: r.job_id,
         customerId: r.customer_id,
         directoryId: r.directory_id,

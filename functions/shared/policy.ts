@@ -315,6 +315,91 @@ export const SCHEDULES = {
   promoteJobs: { everySeconds: 60 },
 } as const;
 
+/** One part of the records bucket: its key prefix and how long its objects live. */
+export interface RecordsPrefix {
+  /** Key prefix, ending in `/`; IAM grants (manifest `needs.records`) are scoped to it. */
+  readonly prefix: string;
+  /** The bucket's lifecycle rule deletes an object this many days after it was written. */
+  readonly expireAfterDays: number;
+}
+
+/**
+ * The records bucket: the one S3 bucket per stage (data stack) for what formfleet keeps as files, each kind
+ * under its own prefix with its own lifecycle rule and its own grants. Another kind of record (inbound
+ * verification mail, archives) is one more entry in `prefixes`: the bucket gets its rule, and a function
+ * binds to it by name in the manifest.
+ */
+export const RECORDS = {
+  prefixes: {
+    /**
+     * Proof per submission (issue 13): `evidence/<customer>/<job>/<directory>/<attempt>/{form,result}.jpg`.
+     * 400 days: a listing is paid for by the year, so last year's proof is still there when a customer
+     * renews or disputes a listing a year on (and a month of slack for the conversation).
+     */
+    evidence: { prefix: 'evidence/', expireAfterDays: 400 },
+  },
+  /**
+   * The bucket keeps versions: an object overwritten or deleted (a bug, a mistaken script) stays
+   * recoverable this long as a noncurrent version, then the lifecycle rule removes it.
+   */
+  noncurrentVersionDays: 30,
+  /** Parts of an upload that never completed are removed after this many days. */
+  abortIncompleteUploadDays: 1,
+} as const satisfies {
+  prefixes: Readonly<Record<string, RecordsPrefix>>;
+  noncurrentVersionDays: number;
+  abortIncompleteUploadDays: number;
+};
+
+export type RecordsPrefixName = keyof typeof RECORDS.prefixes;
+
+/**
+ * Proof per submission: the screenshots the worker keeps of each submit click (the filled form just before
+ * it, the result page after it), their size, and how their upload to the records bucket is kept off the
+ * critical path and retried.
+ */
+export const EVIDENCE = {
+  /**
+   * JPEG quality of a screenshot. 60: a form's text stays readable; a typical form page is 20 to 80 KB,
+   * where PNG would be several times that.
+   */
+  jpegQuality: 60,
+  /** A screenshot over maxImageBytes is taken again at this quality (and then only the viewport). */
+  retakeJpegQuality: 30,
+  /** The ceiling of one screenshot: a bigger one is retaken smaller, and never kept above it. */
+  maxImageBytes: 400_000,
+  /** A full-page screenshot is clipped to this many CSS pixels of height (and width). */
+  maxHeightPx: 4_000,
+  maxWidthPx: 1_920,
+  /** Longest one screenshot may take; a page that will not render is recorded without it. */
+  screenshotTimeoutMs: 5_000,
+  /** Longest one upload to S3 may take (the SDK's own retries included) before its bytes are kept for later. */
+  uploadTimeoutMs: 10_000,
+  /**
+   * When a job's run ends (completed, continued or stopped), it waits this long at most for its uploads
+   * still running; what has not reached S3 by then is kept in Postgres and uploaded by the stale-jobs run.
+   */
+  uploadWaitAtJobEndMs: 10_000,
+  /** How long a presigned URL in `GET /v1/jobs/{id}` and `GET /v1/submissions` works. */
+  presignedUrlSeconds: 15 * 60,
+  /**
+   * The most screenshot bytes kept in Postgres waiting for S3 (an outage). 256 MiB holds about 3,000
+   * submissions' proof (two screenshots of about 40 KB each), an hour of a busy stage; past it, a
+   * screenshot that cannot be uploaded is recorded as lost rather than filling the database.
+   */
+  pendingMaxBytes: 256 * 1_048_576,
+  /** Screenshots the stale-jobs run uploads per run from Postgres (it stops early once S3 refuses). */
+  retryBatchSize: 200,
+  /** A kept screenshot that failed to upload is tried again after this, doubling per try up to the max. */
+  retryBaseSeconds: 60,
+  retryMaxSeconds: 60 * 60,
+  /**
+   * A screenshot still pending after this with no bytes kept was lost with its worker (the longest
+   * invocation plus a margin): the stale-jobs run looks for it in S3 (stored after all) or records it lost.
+   */
+  orphanAfterSeconds: WORKER.timeoutSeconds + 5 * 60,
+} as const;
+
 /**
  * The local runtime (`npm start`, `npm run demo`, the dashboard, the ops CLI): numbers that exist only on one
  * machine. The system itself runs by the sections above, locally as in AWS.

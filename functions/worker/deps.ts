@@ -3,19 +3,22 @@ import { hostname } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { METRIC_NAMES, PRIORITY_TIERS, WORKER } from '#policy';
+import { EVIDENCE, METRIC_NAMES, PRIORITY_TIERS, WORKER } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
 import { type Env, intEnv, requireEnv } from '#shared/env';
+import { PgEvidenceStore } from '#shared/evidence-store';
 import { queueUrlEnvName, queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
+import { recordsStoreFromEnv } from '#shared/object-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
 import { createLogger, createMetrics, MetricUnit } from '#shared/telemetry';
 import { BrowserPool } from './browser-pool.ts';
 import { CachedCustomerStore, CachedDirectoryStore } from './cached-stores.ts';
+import { type EvidenceOptions, EvidenceUploads } from './evidence-uploads.ts';
 import { PowertoolsIdempotency } from './idempotency.ts';
 import { networkGuardFromEnv, targetOrigin } from './network-guard.ts';
 import type { MessageLease, WorkerDeps, WorkerOptions } from './ports.ts';
@@ -65,12 +68,30 @@ export function workerOptionsFromEnv(env: Env): WorkerOptions {
   };
 }
 
+/** Proof per submission: policy EVIDENCE, the upload bounds overridable (tests shorten them). */
+export function evidenceOptionsFromEnv(env: Env): EvidenceOptions {
+  return {
+    capture: EVIDENCE,
+    uploadTimeoutMs: intEnv(env, 'EVIDENCE_UPLOAD_TIMEOUT_MS', EVIDENCE.uploadTimeoutMs),
+    uploadWaitAtJobEndMs: intEnv(env, 'EVIDENCE_UPLOAD_WAIT_MS', EVIDENCE.uploadWaitAtJobEndMs),
+  };
+}
+
+/** The bytes Postgres keeps for S3 at most (policy EVIDENCE.pendingMaxBytes, overridable). */
+export const evidencePendingMaxBytes = (env: Env) =>
+  intEnv(env, 'EVIDENCE_PENDING_MAX_BYTES', EVIDENCE.pendingMaxBytes);
+
 export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<WorkerDeps> {
   // One error naming every missing variable.
-  const required = requireEnv(env, ['IDEMPOTENCY_TABLE', ...PRIORITY_TIERS.map(queueUrlEnvName)]);
+  const required = requireEnv(env, [
+    'IDEMPOTENCY_TABLE',
+    'RECORDS_BUCKET',
+    ...PRIORITY_TIERS.map(queueUrlEnvName),
+  ]);
   const idempotencyTable = required.IDEMPOTENCY_TABLE as string;
   const queueUrls = queueUrlsFromEnv(env);
   const options = workerOptionsFromEnv(env);
+  const evidenceOptions = evidenceOptionsFromEnv(env);
   const db = sharedDb ?? (await databaseFromEnv(env, 'formfleet-worker'));
   const sqs = new SQSClient(awsClientConfig(env));
   const dynamo = new DynamoDBClient(awsClientConfig(env));
@@ -114,6 +135,13 @@ export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<
     }),
     lease: new SqsMessageLease(sqs, Object.values(queueUrls)),
     queue: new SqsJobQueue(sqs, queueUrls),
+    evidence: new EvidenceUploads(
+      new PgEvidenceStore(db, { pendingMaxBytes: evidencePendingMaxBytes(env) }),
+      recordsStoreFromEnv(env),
+      evidenceOptions,
+      logger,
+      metrics,
+    ),
     logger,
     metrics,
     workerId: env.WORKER_ID ?? `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? hostname()}:${process.pid}`,

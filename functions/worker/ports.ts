@@ -7,6 +7,7 @@ import type { JobStore } from '#shared/job-store';
 import type { SubmissionLedger } from '#shared/submission-ledger';
 import type { Logger, Metrics } from '#shared/telemetry';
 import type { BrowserPool } from './browser-pool.ts';
+import type { EvidenceRecorder } from './evidence-uploads.ts';
 import type { IdempotencyGuard } from './idempotency.ts';
 import type { SitePoliteness } from './site-politeness.ts';
 import type { WorkerRegistry } from './worker-registry.ts';
@@ -49,6 +50,11 @@ export interface WorkerDeps {
   /** Identifies this worker process in claims (claimed_by) and in the workers table. */
   workerId: string;
   options: WorkerOptions;
+  /**
+   * Proof per submission: screenshots and facts of each submit click, kept off the critical path. Without it
+   * (unit tests' fakes, the benchmark's baseline) no proof is taken.
+   */
+  evidence?: EvidenceRecorder;
   /** Random source for jitter (tests pin it). */
   random?: () => number;
   /**

@@ -23,6 +23,7 @@ import type { AlertsTopic } from './alerts-topic.ts';
 import { BrowserFunction } from './browser-function.ts';
 import { type ApiKeyBinding, HouseFunction, SendOnlyQueueDestination } from './house-function.ts';
 import type { PriorityQueues } from './priority-queues.ts';
+import type { RecordsBinding } from './records-bucket.ts';
 
 /** The stateful resources functions bind to (from the data stack). */
 export interface FleetResources {
@@ -37,6 +38,8 @@ export interface FleetResources {
   readonly slackWebhookSecret: secretsmanager.ISecret;
   /** The usage plans client keys are made in, the admin key (never touched), the keys' name prefix. */
   readonly apiKeys: ApiKeyBinding;
+  /** The records bucket (proof screenshots, by prefix). */
+  readonly records: RecordsBinding;
 }
 
 export interface FunctionFleetProps {
@@ -66,6 +69,7 @@ const KNOWN_NEEDS: readonly (keyof FunctionSpec['needs'])[] = [
   'alertsTopic',
   'slackWebhookSecret',
   'apiKeys',
+  'records',
 ];
 const TOPICS = ['alerts'];
 /** The construct id aws-cdk-lib's Trigger gives its per-stack provider. */
@@ -244,6 +248,9 @@ export class FunctionFleet extends Construct {
     if (needs.alertsTopic) fn.bindAlertsTopic(resources.alerts.topic, resources.alerts.key);
     if (needs.slackWebhookSecret) fn.bindSlackWebhookSecret(resources.slackWebhookSecret);
     if (needs.apiKeys) fn.bindApiKeys(resources.apiKeys);
+    for (const grant of needs.records ?? []) {
+      fn.bindRecords(resources.records, resources.records.prefixOf(grant.prefix), grant.access);
+    }
 
     const noDlq = (reason: string) => Validations.of(fn).acknowledge({ id: 'Serverless-LambdaDLQ', reason });
     switch (spec.kind) {

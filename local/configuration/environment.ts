@@ -215,6 +215,13 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     meaning: 'the Powertools idempotency DynamoDB table (duplicate executions, delivered alerts)',
   },
   {
+    name: 'RECORDS_BUCKET',
+    group: 'handler',
+    usedBy: 'worker, stale-jobs, api-jobs, api-submissions',
+    meaning:
+      "the records bucket (S3; proof screenshots under `evidence/`), with each function's prefix grant; locally a bucket on moto",
+  },
+  {
     name: 'ALERTS_TOPIC_ARN',
     group: 'handler',
     usedBy: 'stale-jobs, dlq-check',
@@ -246,6 +253,13 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     usedBy: 'every function',
     meaning:
       "the AWS SDK's standard endpoint override; the local runtime points it at moto (never set in AWS)",
+  },
+  {
+    name: 'AWS_ENDPOINT_URL_S3',
+    group: 'handler',
+    usedBy: 'worker, stale-jobs, api-jobs, api-submissions',
+    meaning:
+      "the SDK's S3-only endpoint override, before AWS_ENDPOINT_URL (the S3 outage test puts a proxy there; never set in AWS)",
   },
   {
     name: 'AWS_REGION',
@@ -428,6 +442,36 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     usedBy: 'worker',
     policy: 'WORKER.invocationMarginMs',
     meaning: 'no directory starts with less invocation time left than its budget plus this',
+  },
+  {
+    name: 'EVIDENCE_UPLOAD_TIMEOUT_MS',
+    group: 'override',
+    usedBy: 'worker, stale-jobs',
+    policy: 'EVIDENCE.uploadTimeoutMs',
+    meaning: 'longest one screenshot upload may take before its bytes are kept for a later try',
+  },
+  {
+    name: 'EVIDENCE_UPLOAD_WAIT_MS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'EVIDENCE.uploadWaitAtJobEndMs',
+    meaning: "longest a job's run waits at its end for its screenshot uploads",
+  },
+  {
+    name: 'EVIDENCE_PENDING_MAX_BYTES',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'EVIDENCE.pendingMaxBytes',
+    meaning:
+      'the most screenshot bytes Postgres keeps waiting for S3; past it a failed upload is recorded lost',
+  },
+  {
+    name: 'EVIDENCE_ORPHAN_AFTER_SECONDS',
+    group: 'override',
+    usedBy: 'stale-jobs',
+    policy: 'EVIDENCE.orphanAfterSeconds',
+    meaning:
+      'a screenshot pending this long with no bytes kept lost its worker: looked for in S3, else recorded lost',
   },
   {
     name: 'STALE_AFTER_SECONDS',

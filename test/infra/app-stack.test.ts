@@ -64,6 +64,10 @@ function expectedActions(spec: FunctionSpec): string[] {
     actions.push('dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
   if (n.alertsTopic) actions.push('sns:Publish', 'kms:Decrypt', 'kms:GenerateDataKey');
   if (n.apiKeys) actions.push('apigateway:DELETE', 'apigateway:GET', 'apigateway:POST');
+  const records = (n.records ?? []).flatMap((g) => g.access);
+  if (records.includes('read')) actions.push('s3:GetObject');
+  if (records.includes('write')) actions.push('s3:PutObject');
+  if (records.includes('list')) actions.push('s3:ListBucket');
   if (spec.kind === 'worker')
     actions.push('sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage');
   if (spec.kind === 'scheduled' || spec.kind === 'subscriber') actions.push('sqs:SendMessage'); // on-failure destination
@@ -160,6 +164,38 @@ describe('app stack from the real manifest', () => {
           );
         }
       }
+    });
+
+    it('binds the records bucket by prefix: the worker writes proof, the API reads it, stale-jobs writes and lists', () => {
+      const arn = { 'Fn::ImportValue': 'test-formfleet-records-bucket-arn' };
+      const evidence = { 'Fn::Join': ['', [arn, '/evidence/*']] };
+      const grants: Record<string, Record<string, unknown[]>> = {
+        worker: { 's3:PutObject': [evidence] },
+        'api-jobs': { 's3:GetObject': [evidence] },
+        'api-submissions': { 's3:GetObject': [evidence] },
+        'stale-jobs': { 's3:PutObject': [evidence], 's3:ListBucket': [arn] },
+      };
+      for (const spec of FUNCTIONS) {
+        const mine = grants[spec.name] ?? {};
+        for (const action of ['s3:GetObject', 's3:PutObject', 's3:ListBucket']) {
+          expect(resourcesFor(s.appTemplate, fnName(spec), action), `${spec.name} ${action}`).toEqual(
+            mine[action] ?? [],
+          );
+        }
+        // Nothing deletes a record: objects end by the bucket's lifecycle rules only.
+        expect(actionsOf(s.appTemplate, fnName(spec)).filter((a) => a.startsWith('s3:Delete'))).toEqual([]);
+        const env = Object.values(s.appTemplate.findResources('AWS::Lambda::Function')).find(
+          (r) => r.Properties.FunctionName === fnName(spec),
+        )?.Properties.Environment?.Variables?.RECORDS_BUCKET;
+        expect(env, spec.name).toEqual(
+          spec.name in grants ? { 'Fn::ImportValue': 'test-formfleet-records-bucket-name' } : undefined,
+        );
+      }
+      // Listing is limited to the prefix: the retry asks S3 only about evidence/ keys.
+      const list = statementsOf(s.appTemplate, 'formfleet-test-stale-jobs').find((st) =>
+        (Array.isArray(st.Action) ? st.Action : [st.Action]).includes('s3:ListBucket'),
+      ) as unknown as { Condition: unknown };
+      expect(list.Condition).toEqual({ StringLike: { 's3:prefix': ['evidence/*'] } });
     });
 
     it('sends to the tier queues only, never to their DLQs, from the jobs API and the worker (continuations)', () => {

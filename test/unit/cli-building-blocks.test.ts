@@ -227,6 +227,7 @@ describe('the demo workload', () => {
         errorClass: null,
         error: null,
         finishedAt,
+        proofs: [],
       })),
     });
     const jobs = [

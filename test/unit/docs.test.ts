@@ -39,6 +39,7 @@ function recordingEnv(): { env: Env; reads: Set<string> } {
     DATABASE_URL: 'postgres://app:pw@127.0.0.1:1/formfleet',
     ADMIN_API_KEY_IDS: 'admin-id',
     IDEMPOTENCY_TABLE: 'idempotency',
+    RECORDS_BUCKET: 'records',
     ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:alerts',
     SLACK_WEBHOOK_URL: 'http://127.0.0.1:1/services/T/B/x',
     AWS_ENDPOINT_URL: 'http://127.0.0.1:1',
