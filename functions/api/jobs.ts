@@ -33,6 +33,7 @@ import {
 } from './http.ts';
 import { estimateWaitSeconds, type JobQueries } from './job-queries.ts';
 import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
+import { listingView } from './submission-queries.ts';
 
 export interface JobsApiDeps extends ApiBaseDeps {
   jobs: JobStore;
@@ -159,6 +160,7 @@ export function jobWithResults(job: Job, submissions: readonly Submission[]) {
       errorClass: s.errorClass,
       error: s.error,
       finishedAt: s.finishedAt,
+      ...listingView(s),
     })),
   };
 }
