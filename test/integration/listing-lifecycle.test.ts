@@ -7,9 +7,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LifecycleStep } from '#functions/lifecycle/lifecycle-rules';
 import { type Clock, makeRecheckListingsHandler, type RecheckDeps } from '#functions/lifecycle/recheck';
+import type { FormDefinition } from '#functions/worker/form-definition';
+import { verifyListing } from '#functions/worker/form-engine';
 import { PgSitePoliteness } from '#functions/worker/site-politeness';
 import { delayedListing, rejectingSite } from '#local/fixtures/lifecycle-sites';
-import { listingPath } from '#local/fixtures/site-kit';
+import {
+  type FixtureVariant,
+  html,
+  listingPath,
+  notFound,
+  redirect,
+  send,
+  standardAddDefinition,
+} from '#local/fixtures/site-kit';
 import { http500, simpleForm } from '#local/fixtures/variants';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import { LIFECYCLE } from '#policy';
@@ -18,6 +28,43 @@ import { motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test
 import { createCustomer, enqueueJob, FAST_WORKER_ENV, profile, waitForJob } from '#test/worker-jobs';
 
 const DAY = 24 * 3600 * 1000;
+
+/** A directory whose lookup pages test how a found listing's URL is read (and a declined one told apart). */
+const linkSite: FixtureVariant = {
+  id: 'listing-links',
+  name: 'Listing Links',
+  category: 'general',
+  tier: 4,
+  domainAuthority: 1,
+  handle(req, res, _body, ctx) {
+    const url = new URL(req.url ?? '/', ctx.origin);
+    const listing = (phone: string, href: string) =>
+      `<div class="listing"><h2>Same Name</h2><span class="phone">${phone}</span><a class="link" href="${href}">view</a></div>`;
+    switch (url.pathname) {
+      case '/search': // two businesses of one name: only the second has this profile's phone
+        return send(
+          res,
+          200,
+          html('Results', listing('+1 555 0199', '/l/other') + listing('+1 555 0100', '/l/ours')),
+        );
+      case '/unsafe':
+        return send(res, 200, html('Results', listing('+1 555 0100', 'javascript:alert(1)')));
+      case '/landing':
+        return redirect(res, '/l/landed');
+      case '/l/landed':
+        return send(res, 200, html('Listing', listing('+1 555 0100', '#')));
+      case '/declined':
+        return send(
+          res,
+          200,
+          html('Listing', `${listing('+1 555 0100', '/l/ours')}<p id="declined">Declined</p>`),
+        );
+      default:
+        return notFound(res);
+    }
+  },
+  definition: (origin) => standardAddDefinition(origin, '#ok'),
+};
 
 let t: TestDatabase;
 let system: LocalSystem;
@@ -42,7 +89,7 @@ beforeAll(async () => {
     queuePrefix: `${uniqueName('lc')}-`,
     schedules: { timers: false },
     // The moderated site publishes nothing on its own during the test: its admin call does.
-    fixtures: [simpleForm, delayedListing({ publishAfterMs: 3_600_000 }), rejectingSite, http500],
+    fixtures: [simpleForm, delayedListing({ publishAfterMs: 3_600_000 }), rejectingSite, http500, linkSite],
     env: FAST_WORKER_ENV,
   });
   // A directory whose lookup page answers HTTP 500 (its verify.url is on the broken site): inconclusive.
@@ -374,6 +421,59 @@ describe('the listing lifecycle', () => {
     expect(report.entered).toBe(1);
     expect((await rows(jobId))['simple-form']).toMatchObject({ lifecycle: 'under_review', checks: 0 });
     expect((await events(jobId)).map((e) => e.type)).toEqual(['listing.under_review']);
+  });
+});
+
+describe('a lookup of a found listing', () => {
+  async function lookUp(path: string, extra: Partial<FormDefinition> = {}, verify = {}) {
+    const origin = system.fixtures.site('listing-links').origin;
+    const base = linkSite.definition(origin);
+    const definition: FormDefinition = {
+      ...base,
+      verify: { url: `{origin}${path}`, found: { selector: '.listing' }, ...verify },
+      ...extra,
+    };
+    const lease = await system.worker.browser.acquire();
+    try {
+      return await verifyListing(await lease.newPage(), definition, profile('Same Name'), 3_000);
+    } finally {
+      await lease.release();
+    }
+  }
+  const origin = () => system.fixtures.site('listing-links').origin;
+
+  it('reads the URL from the listing that is this business (verify.match), not from a namesake', async () => {
+    const found = await lookUp(
+      '/search',
+      {},
+      {
+        match: [{ field: 'phone', selector: '.phone' }],
+        listingUrl: { selector: 'a.link' },
+      },
+    );
+    expect(found).toMatchObject({ result: 'found', listingUrl: `${origin()}/l/ours` });
+    // Without match the first listing is taken; without listingUrl, the lookup page's address.
+    expect(await lookUp('/search', {}, { listingUrl: { selector: 'a.link' } })).toMatchObject({
+      listingUrl: `${origin()}/l/other`,
+    });
+    expect(await lookUp('/search')).toMatchObject({ listingUrl: `${origin()}/search` });
+  });
+
+  it('keeps only web URLs from an untrusted page, and the landing page with pageUrl', async () => {
+    const unsafe = await lookUp('/unsafe', {}, { listingUrl: { selector: 'a.link' } });
+    expect(unsafe.result).toBe('found');
+    expect(unsafe.listingUrl).toBeUndefined();
+    expect(await lookUp('/landing', {}, { listingUrl: { pageUrl: true } })).toMatchObject({
+      result: 'found',
+      listingUrl: `${origin()}/l/landed`,
+    });
+  });
+
+  it('calls a listing the directory declined rejected, even where the page still shows it', async () => {
+    expect(await lookUp('/declined', { rejected: [{ selector: '#declined' }] })).toMatchObject({
+      result: 'rejected',
+    });
+    expect(await lookUp('/declined')).toMatchObject({ result: 'found' });
   });
 });
 
