@@ -4,7 +4,7 @@
  * runtime wires the same handlers, so a handler never has an env var without its grant or vice versa.
  * No aws-cdk-lib import: plain data, readable by anything.
  */
-import { ALERTS, LIFECYCLE, SCHEDULES } from '#policy';
+import { ALERTS, LIFECYCLE, SCHEDULES, WORKER } from '#policy';
 import { type ApiFunction, ROUTES } from './api/routes.ts';
 
 export interface FunctionNeeds {
@@ -150,6 +150,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     // the site_visits lease row per site. docs/infrastructure.md weighs it.
     browser: true,
     timeoutSeconds: LIFECYCLE.recheckTimeoutSeconds,
+    // Chromium's memory, as the worker's (a scheduled function's default is far below it).
+    memoryMb: WORKER.memoryMb,
     needs: { database: true },
   },
   {

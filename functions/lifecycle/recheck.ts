@@ -172,7 +172,8 @@ export function makeRecheckListingsHandler(deps: RecheckDeps): RecheckHandler {
             }),
         );
       }
-      if (report.lookedUp > 0 || report.entered > 0) log.info('listings rechecked', { ...report });
+      if (report.lookedUp + report.entered + report.postponed + report.refused > 0)
+        log.info('listings rechecked', { ...report });
       return report;
     } finally {
       deps.metrics.publishStoredMetrics();

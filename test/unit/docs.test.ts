@@ -116,6 +116,7 @@ const RUNBOOKS = [
   'docs/runbooks/deploy-rollback.md',
   'docs/runbooks/first-deploy.md',
   'docs/runbooks/blocked-destination.md',
+  'docs/runbooks/listings-not-going-live.md',
 ];
 
 function markdownFiles(dir: string): string[] {
