@@ -716,6 +716,24 @@ export const SCHEMAS = {
           'SHA-256 (hex) of the canonical JSON (keys sorted, no whitespace) of the values typed and selected: ' +
           'an array in step order of {"field", "step", "value"} (`field` absent for a fixed select value).',
       },
+      category: {
+        type: 'object',
+        description:
+          'The option chosen for the customer’s category and how: `via` map (the directory’s category map), ' +
+          'similarity (with its `score`, at least the policy threshold) or default (the map’s default). ' +
+          'Absent when the form has no category select (docs/directory-definitions.md).',
+        additionalProperties: false,
+        required: ['asked', 'category', 'via', 'value', 'label', 'group'],
+        properties: {
+          asked: { type: 'string', description: 'The customer’s category as stored.' },
+          category: { type: ['string', 'null'], description: 'The taxonomy id it names (null: free text).' },
+          via: { type: 'string', enum: ['map', 'similarity', 'default'] },
+          value: { type: 'string' },
+          label: { type: 'string' },
+          group: { type: ['string', 'null'] },
+          score: { type: 'number', minimum: 0, maximum: 1 },
+        },
+      },
       screenshots: {
         type: 'object',
         additionalProperties: false,

@@ -19,7 +19,7 @@ import {
   type SelectOption,
 } from '#shared/categories';
 import type { Profile } from '#shared/customer-store';
-import type { MatchedIndicator, MatchedKind } from '#shared/evidence-store';
+import type { MatchedIndicator, MatchedKind, ProofCategory } from '#shared/evidence-store';
 import type { ErrorClass, SettledStatus } from '#shared/submission-ledger';
 import {
   type Capture,
@@ -61,6 +61,8 @@ export interface EngineProof {
   typedSha256: string;
   /** The filled form, taken just before the click. */
   form: Capture;
+  /** The option chosen for the customer's category and how (none without a category select). */
+  category?: ProofCategory;
   /**
    * Whether the page is still there to take the result screenshot from (not when the directory's time ran
    * out: the engine closed the page). The caller takes it, off the critical path, before closing the context.
@@ -224,6 +226,20 @@ async function proofOf(page: Page, state: RunState, outcome: EngineOutcome): Pro
     typedSha256: typedValuesSha256(state.typed),
     form: (await state.formShot) ?? { taken: false, reason: 'not taken' },
     resultPageOpen: !state.cancelled && !page.isClosed(),
+    ...(state.category ? { category: proofCategory(state.category) } : {}),
+  };
+}
+
+/** A category choice as the click's proof keeps it: flat, the option's own words. */
+function proofCategory(choice: CategoryEvidence): ProofCategory {
+  return {
+    asked: choice.asked,
+    category: choice.category,
+    via: choice.via,
+    value: choice.option.value,
+    label: choice.option.label,
+    group: choice.option.group,
+    ...(choice.via === 'similarity' ? { score: choice.score } : {}),
   };
 }
 

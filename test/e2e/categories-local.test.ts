@@ -100,6 +100,25 @@ describe('categories as each directory names them, end to end', () => {
     );
     expect(rows[0]?.evidence.category).toMatchObject({ via: 'similarity', category: 'bakery' });
     expect(rows[0]?.evidence.category.score).toBeGreaterThanOrEqual(0.8);
+    // And in the click's proof, as the API shows it.
+    const proof = await eventually(
+      'the click proof with its category choice',
+      async () => {
+        const res = await api(`/v1/jobs/${job.body.id}`);
+        const row = res.body.results.find((r: { directoryId: string }) => r.directoryId === 'category-label');
+        return row?.proofs?.[0]?.category ? row.proofs[0] : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
+    expect(proof.category).toMatchObject({
+      asked: 'bakery',
+      category: 'bakery',
+      via: 'similarity',
+      value: 'bakeries-pastry',
+      label: 'Bakeries & Pastry Shops',
+      group: null,
+    });
+    expect(proof.category.score).toBe(rows[0]?.evidence.category.score);
 
     // The options as the form offered them, read on the submission, for the operator to map.
     const seen = await api('/v1/directories/category-numeric/categories');
