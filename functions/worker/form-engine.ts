@@ -316,7 +316,8 @@ async function runStep(
       return;
     }
     case 'fill': {
-      const value = profile[step.field];
+      // A category typed into a text box is its label ("Heating & Air Conditioning"), not its id ("hvac").
+      const value = step.field === 'category' ? categoryLabel(profile.category) : profile[step.field];
       if (value === null || value === undefined || value === '') {
         if (step.optional) return;
         throw new StepFailure(
@@ -1123,6 +1124,11 @@ function pickOption(
       optionMiss: { asked: value, ...(step.field ? { field: step.field } : {}), options: options.length },
     },
   });
+}
+
+/** How a person writes the customer's category: the taxonomy's label, or the stored text if it names none. */
+function categoryLabel(stored: string | null): string | null {
+  return stored === null ? null : (resolveCategory(stored)?.label ?? stored);
 }
 
 /** The category select's options go out with the outcome, whatever it is, to be kept as last seen. */

@@ -177,6 +177,25 @@ describe('choosing a directory’s own category option', () => {
     expect(received('category-nowhere', 'Nowhere Bakery')).toEqual(['other']);
   });
 
+  it('types a category into a text box as its label, not its id', async () => {
+    const base = definitionOf('category-label');
+    const submit = base.steps.length - 1;
+    const definition: FormDefinition = {
+      ...base,
+      steps: [
+        ...base.steps.slice(0, submit),
+        { action: 'fill', field: 'category', selectors: ['input[name="state"]'] },
+        ...base.steps.slice(submit),
+      ],
+    };
+    const { outcome } = await run('category-label', bakery('Typed Bakery'), undefined, definition);
+    expect(outcome).toMatchObject({ status: 'submitted' });
+    const [got] = sites
+      .site('category-label')
+      .submissions.filter((s) => s.fields.business_name === 'Typed Bakery');
+    expect(got?.fields.state).toBe('Bakery');
+  });
+
   it('a fixed select value the form does not offer is option_unmapped (needs_manual), not selector_drift', async () => {
     const base = definitionOf('category-label');
     const submit = base.steps.length - 1;
