@@ -408,8 +408,6 @@ export const MAIL = {
    * (cdk.json concurrency.reserved["mail-inbound"]).
    */
   concurrencyBound: 2,
-  /** Longest subject and sender kept in the inbound_mail table. */
-  keptTextMax: 200,
 } as const;
 
 /** EventBridge schedules (and the local runtime's timers), derived from the thresholds above. */
