@@ -18,6 +18,7 @@ import { simpleForm } from '#local/fixtures/variants';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import { DEMO_CUSTOMERS } from '#local/seed';
 import { MAIL } from '#policy';
+import { runOpsRecorded } from '#test/cli';
 import { eventually, motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 import { FAST_WORKER_ENV } from '#test/worker-jobs';
 
@@ -158,6 +159,29 @@ describe('e-mail verification, locally', () => {
     // The job's other directory entered as it always did, untouched by the mail.
     expect(await lifecycleOf(id, 'simple-form')).toBe('under_review');
     expect(system.metrics.get('mail-inbound.Mail_confirmed')).toBe(1);
+
+    // npm run ops -- jobs show: the listings (the confirmed one under review) and each click's proof, its
+    // screenshots as links that open.
+    const shown = await runOpsRecorded(['jobs', 'show', id], {
+      FORMFLEET_API_URL: system.url,
+      FORMFLEET_ADMIN_KEY: system.keys.admin,
+    });
+    expect(shown.code, shown.err).toBe(0);
+    expect(shown.out).toMatch(/^verifying-site\s+under_review\s/m);
+    expect(shown.out).toMatch(/^proofs$/m);
+    for (const directory of ['verifying-site', 'simple-form']) {
+      expect(shown.out).toMatch(
+        new RegExp(
+          `^${directory}  attempt 1  \\S+ \\S+  HTTP 200  success\\[0\\]  http://127\\.0\\.0\\.1:\\d+/`,
+          'm',
+        ),
+      );
+    }
+    const links = [...shown.out.matchAll(/^ {2}(?:form|result) +(http\S+)$/gm)].map((m) => m[1] as string);
+    expect(links).toHaveLength(4);
+    const shot = await fetch(links[0] as string);
+    expect(shot.status).toBe(200);
+    expect(shot.headers.get('content-type')).toBe('image/jpeg');
   });
 
   it('refuses bad mail with its reason and never follows its link; the genuine mail still confirms', async () => {
@@ -242,5 +266,30 @@ describe('e-mail verification, locally', () => {
     const again = await deliver({ from, to, subject, text: link });
     expect(again).toMatchObject({ outcome: 'refused', reason: 'not_pending', visited: false });
     expect(confirmVisits(SILENT)).toBe(1);
+
+    // The dashboard's listings panel: the mail by outcome (both tests' mail) and the newest proofs.
+    const data = (await (await fetch(`${system.url}/dashboard/data`)).json()) as {
+      lifecycle: {
+        mail: Record<string, number>;
+        proofs: { jobId: string; directoryId: string; form: string; result: string; matched: string }[];
+      };
+    };
+    expect(data.lifecycle.mail).toEqual({
+      confirmed: 2,
+      'refused:link_host': 1,
+      'refused:no_link': 1,
+      'refused:not_verification': 1,
+      'refused:too_large': 1,
+      'refused:malformed': 1,
+      'refused:unknown_alias': 1,
+      'refused:not_pending': 1,
+    });
+    expect(
+      data.lifecycle.proofs
+        .filter((p) => p.jobId === id)
+        .map((p) => p.directoryId)
+        .sort(),
+    ).toEqual([SILENT, 'simple-form']);
+    for (const p of data.lifecycle.proofs) expect(p).toMatchObject({ matched: 'success[0]' });
   });
 });
