@@ -7,6 +7,8 @@
  *   - a job's directory that verifies by e-mail is given the job's alias, not the customer's address; the
  *     site's mail comes back through SMTP → S3 → mail-inbound, whose visit confirms it: pending_verification
  *     → under_review, with job events, while the job's other directory is untouched;
+ *   - a mail that comes before the worker recorded the submission (the directory mails at the click) is
+ *     tried again until the row waits for it, then confirms it;
  *   - bad mail to a pending row (another host's link, no matching link, a stranger's mail, a huge one, a
  *     malformed one) and mail to an unknown alias are refused with their reason, their links never visited,
  *     the row still pending; the genuine mail after them still confirms it.
@@ -23,6 +25,8 @@ import { eventually, motoEndpoint, type TestDatabase, testDatabase, uniqueName }
 import { FAST_WORKER_ENV } from '#test/worker-jobs';
 
 const SILENT = 'silent-verifying-site';
+/** Mails at the click, 1.5 s before its result page answers: the mail comes before the submission is recorded. */
+const QUICK = 'quick-mailing-site';
 
 let t: TestDatabase;
 let system: LocalSystem;
@@ -38,7 +42,12 @@ beforeAll(async () => {
     queuePrefix: `${uniqueName('mail')}-`,
     fixtures: ({ smtp }) => {
       silent = verifyingSite({ smtp, id: SILENT, sendMail: false });
-      return [verifyingSite({ smtp }), silent, simpleForm];
+      return [
+        verifyingSite({ smtp }),
+        silent,
+        verifyingSite({ smtp, id: QUICK, mailFirstByMs: 1_500 }),
+        simpleForm,
+      ];
     },
     schedules: { timers: false },
     env: FAST_WORKER_ENV,
@@ -291,5 +300,26 @@ describe('e-mail verification, locally', () => {
         .sort(),
     ).toEqual([SILENT, 'simple-form']);
     for (const p of data.lifecycle.proofs) expect(p).toMatchObject({ matched: 'success[0]' });
+  });
+
+  it('tries a mail that came before its submission was recorded again, and confirms it once the row waits', async () => {
+    const customer = DEMO_CUSTOMERS[2] as (typeof DEMO_CUSTOMERS)[number];
+    const id = await postJob(customer.id, [QUICK]);
+    await eventually(
+      'the early mail to confirm the listing',
+      async () => ((await lifecycleOf(id, QUICK)) === 'under_review' ? true : undefined),
+      { timeoutMs: 40_000, intervalMs: 200 },
+    );
+    await system.smtp.idle();
+    const { rows } = await system.db.query<MailRow & { tries: number }>(
+      'SELECT outcome, reason, visited, job_id, directory_id, detail, tries FROM inbound_mail WHERE job_id = $1',
+      [id],
+    );
+    expect(rows).toHaveLength(1);
+    // Refused as early at least once (the row was still being submitted), then confirmed: one visit.
+    expect(rows[0]).toMatchObject({ outcome: 'confirmed', visited: true, directory_id: QUICK });
+    expect(rows[0]?.tries).toBeGreaterThan(1);
+    expect(confirmVisits(QUICK)).toBe(1);
+    expect((await results(id)).status).toBe('completed');
   });
 });
