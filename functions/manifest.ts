@@ -4,7 +4,7 @@
  * runtime wires the same handlers, so a handler never has an env var without its grant or vice versa.
  * No aws-cdk-lib import: plain data, readable by anything.
  */
-import { ALERTS, type RecordsPrefixName, SCHEDULES } from '#policy';
+import { ALERTS, LIFECYCLE, type RecordsPrefixName, SCHEDULES, WORKER } from '#policy';
 import { type ApiFunction, ROUTES } from './api/routes.ts';
 
 export interface FunctionNeeds {
@@ -166,6 +166,23 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     kind: 'scheduled',
     schedule: SCHEDULES.dlqCheck,
     needs: { database: true, deadLetterQueues: 'read', alertsTopic: true },
+  },
+  {
+    name: 'recheck-listings',
+    entry: 'functions/recheck-listings.ts',
+    description:
+      'Follows each submitted listing: looks it up on its directory at the recheck ages (live, not_found, rejected)',
+    kind: 'scheduled',
+    schedule: SCHEDULES.recheckListings,
+    // A Chromium function of its own, not messages to the worker's queues: a lookup is not a job (no claim,
+    // no fencing token, no tier), it would take a tier's concurrency from paying jobs, and one run at a time
+    // (its timeout fits its interval) is all a few lookups a minute need. Politeness is shared all the same:
+    // the site_visits lease row per site. docs/infrastructure.md weighs it.
+    browser: true,
+    timeoutSeconds: LIFECYCLE.recheckTimeoutSeconds,
+    // Chromium's memory, as the worker's (a scheduled function's default is far below it).
+    memoryMb: WORKER.memoryMb,
+    needs: { database: true },
   },
   {
     name: 'slack-notifier',

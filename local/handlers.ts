@@ -25,6 +25,12 @@ import type { QueueStats } from '#functions/api/queue-stats';
 import type { ApiHandler } from '#functions/api/router';
 import type { ApiFunction } from '#functions/api/routes';
 import { makeSubmissionsApi } from '#functions/api/submissions';
+import { recheckDepsFromEnv } from '#functions/lifecycle/deps';
+import {
+  makeRecheckListingsHandler,
+  type RecheckDeps,
+  type RecheckHandler,
+} from '#functions/lifecycle/recheck';
 import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
 import type { DlqService } from '#functions/recovery/dlq';
 import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/dlq-check';
@@ -49,6 +55,9 @@ export interface LocalHandlers {
   staleJobs: StaleJobsHandler;
   dlqCheck: DlqCheckHandler;
   promoteJobs: (event: unknown) => Promise<unknown>;
+  /** Listing rechecks, visiting through the worker's browser pool (one Chromium, as in one process). */
+  recheckListings: RecheckHandler;
+  recheckDeps: RecheckDeps;
   notifier: NotifierHandler;
   dlq: DlqService;
   /** Every metric recorded, as `<function>.<metric>`. */
@@ -100,6 +109,8 @@ export async function buildLocalHandlers(
     promoteJobsDepsFromEnv(env, db),
     keysApiDepsFromEnv(env, db, keyStore),
   ]);
+  // Built after the worker: it visits sites through the worker's browser pool.
+  const recheck = await recheckDepsFromEnv(env, db, { browser: worker.browser });
   return {
     api: {
       jobs: makeJobsApi(counted(jobs, 'api-jobs', metrics)),
@@ -117,6 +128,8 @@ export async function buildLocalHandlers(
     staleJobs: makeStaleJobsHandler(counted(stale, 'stale-jobs', metrics)),
     dlqCheck: makeDlqCheckHandler(counted(dlqCheck, 'dlq-check', metrics)),
     promoteJobs: makePromoteJobsHandler(counted(promote, 'promote-jobs', metrics)),
+    recheckListings: makeRecheckListingsHandler(counted(recheck, 'recheck-listings', metrics)),
+    recheckDeps: recheck,
     notifier: makeSlackNotifierHandler(counted(notifier, 'slack-notifier', metrics)),
     dlq: dlq.dlq,
     metrics,

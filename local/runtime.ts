@@ -12,6 +12,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { NotifierHandler } from '#functions/alerts/notifier';
+import type { RecheckDeps } from '#functions/lifecycle/recheck';
 import { FUNCTIONS } from '#functions/manifest';
 import { staleJobsDepsFromEnv } from '#functions/recovery/deps';
 import type { DlqService } from '#functions/recovery/dlq';
@@ -102,6 +103,8 @@ export interface LocalSystem {
   /** What the seed wrote (directories for the fixture sites, demo customers). */
   readonly seed: SeedReport;
   readonly worker: WorkerDeps;
+  /** recheck-listings' ports (the worker's browser pool, politeness): tests build it with their own clock. */
+  readonly recheck: RecheckDeps;
   /** One per tier, in PRIORITY_TIERS order. */
   readonly pollers: readonly Poller[];
   /** Every metric the handlers recorded, as `<function>.<metric>` (the local stand-in for CloudWatch). */
@@ -246,9 +249,10 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
 
     const handlers = await buildLocalHandlers(env, alerts.notifierEnv, db, apiKeys);
     stops.push(() => handlers.workerDeps.browser.close());
-    // Aborted when the system stops (Ctrl-C, SIGTERM): see the pollers' stop below.
+    // Aborted when the system stops (Ctrl-C, SIGTERM): see the pollers' and the scheduler's stops below.
     const shutdown = new AbortController();
     handlers.workerDeps.shutdown = shutdown.signal;
+    handlers.recheckDeps.shutdown = shutdown.signal;
 
     // The dashboard reads these once they exist (the gateway starts before the pollers and the scheduler).
     const pollers: Poller[] = [];
@@ -329,6 +333,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       'stale-jobs': recovery.staleJobs,
       'dlq-check': recovery.dlqCheck,
       'promote-jobs': handlers.promoteJobs,
+      'recheck-listings': handlers.recheckListings,
     };
     const tasks = FUNCTIONS.flatMap((f) => {
       const run = scheduled[f.name];
@@ -345,9 +350,13 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         if (run.error) log(`${run.name} failed: ${describeError(run.error).message}`);
       },
     });
-    // The scheduler stops first: no run starts against a closing database or queue.
+    // The scheduler stops first: no run starts against a closing database or queue, and a recheck run in
+    // progress starts no further lookup (its claimed rows are given back, due at once).
     const running = scheduler;
-    stops.push(() => running.stop());
+    stops.push(async () => {
+      shutdown.abort();
+      await running.stop();
+    });
 
     return {
       url: gateway.url,
@@ -365,6 +374,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       fixtures,
       seed,
       worker: handlers.workerDeps,
+      recheck: handlers.recheckDeps,
       pollers,
       metrics: handlers.metrics,
       alerts,

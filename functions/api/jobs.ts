@@ -35,6 +35,7 @@ import {
 import { estimateWaitSeconds, type JobQueries } from './job-queries.ts';
 import type { ProofLinks, ProofView } from './proofs.ts';
 import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
+import { listingView } from './submission-queries.ts';
 
 export interface JobsApiDeps extends ApiBaseDeps {
   jobs: JobStore;
@@ -155,6 +156,7 @@ export function jobWithResults(
       errorClass: s.errorClass,
       error: s.error,
       finishedAt: s.finishedAt,
+      ...listingView(s),
       proofs: proofs.get(s.id) ?? [],
     })),
   };

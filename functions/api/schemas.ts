@@ -13,7 +13,7 @@ import { CLIENT_KEYS, EVIDENCE, PACKAGES, PAGINATION, PRIORITY_TIERS } from '#po
 import { EVIDENCE_STATES, MATCHED_KINDS } from '#shared/evidence-store';
 import { JOB_STATUSES } from '#shared/job-store';
 import { ref } from '#shared/json-schema';
-import { ERROR_CLASSES, SUBMISSION_STATUSES } from '#shared/submission-ledger';
+import { ERROR_CLASSES, LISTING_STATES, SUBMISSION_STATUSES } from '#shared/submission-ledger';
 import { NON_BLANK, NUL_FREE } from '#shared/text';
 import { CURSOR_PATTERN } from './cursor.ts';
 
@@ -145,6 +145,31 @@ const dlqMessage = {
     sentAt: { type: 'string' },
   },
 };
+
+/** What became of a submitted listing, beside its ledger row (functions/api/submission-queries.ts, listingView). */
+const listingProperties = {
+  lifecycle: {
+    type: ['string', 'null'],
+    enum: [...LISTING_STATES, null],
+    description:
+      'The listing after the click (a submitted row only; null before): under_review until the directory ' +
+      'publishes it, live once a recheck found it, not_found after the last recheck age, rejected when the ' +
+      'directory declined it, pending_verification while it waits for an e-mail link.',
+  },
+  listingUrl: {
+    type: ['string', 'null'],
+    description: 'Where the directory shows the listing (http(s)), once a recheck found it.',
+  },
+  lifecycleReason: {
+    type: ['string', 'null'],
+    description: 'What the last recheck said (null before the first).',
+  },
+  lifecycleCheckedAt: { ...nullableTimestamp, description: 'When it was last looked up.' },
+  nextCheckAt: {
+    ...nullableTimestamp,
+    description: 'When it is looked up next (null once live, not_found or rejected).',
+  },
+} as const;
 
 const directorySummary = {
   type: 'object',
@@ -354,7 +379,16 @@ export const SCHEMAS = {
         items: {
           type: 'object',
           additionalProperties: false,
-          required: ['directoryId', 'status', 'attempt', 'errorClass', 'error', 'finishedAt', 'proofs'],
+          required: [
+            'directoryId',
+            'status',
+            'attempt',
+            'errorClass',
+            'error',
+            'finishedAt',
+            ...Object.keys(listingProperties),
+            'proofs',
+          ],
           properties: {
             directoryId: { type: 'string' },
             status: { type: 'string', enum: SUBMISSION_STATUSES },
@@ -362,6 +396,7 @@ export const SCHEMAS = {
             errorClass: { type: ['string', 'null'] },
             error: { type: ['string', 'null'] },
             finishedAt: nullableTimestamp,
+            ...listingProperties,
             proofs,
           },
         },
@@ -494,6 +529,7 @@ export const SCHEMAS = {
       'startedAt',
       'finishedAt',
       'updatedAt',
+      ...Object.keys(listingProperties),
       'proofs',
     ],
     properties: {
@@ -507,6 +543,7 @@ export const SCHEMAS = {
       startedAt: nullableTimestamp,
       finishedAt: nullableTimestamp,
       updatedAt: timestamp,
+      ...listingProperties,
       proofs,
     },
   },
@@ -791,12 +828,17 @@ export const SCHEMAS = {
     type: 'object',
     description:
       'Exactly one of `jobId` (the rows of one job) and `customerId` (the rows of every job of one customer); ' +
-      'optionally `status`, `cursor` and `limit`. Neither or both is a 400.',
+      'optionally `status`, `lifecycle`, `cursor` and `limit`. Neither or both is a 400.',
     additionalProperties: false,
     properties: {
       jobId: uuid,
       customerId: uuid,
       status: { type: 'string', enum: SUBMISSION_STATUSES },
+      lifecycle: {
+        type: 'string',
+        enum: LISTING_STATES,
+        description: 'Only rows whose listing is in this state (live: the listings found).',
+      },
       cursor,
       limit,
     },

@@ -5,7 +5,7 @@
  */
 import type { CustomerStore } from '#shared/customer-store';
 import type { JobStore } from '#shared/job-store';
-import type { SubmissionStatus } from '#shared/submission-ledger';
+import type { ListingState, SubmissionStatus } from '#shared/submission-ledger';
 import { CURSOR_PARTS, decodeCursor, encodeCursor } from './cursor.ts';
 import { canSee, json, notFound } from './http.ts';
 import type { ProofLinks } from './proofs.ts';
@@ -23,6 +23,7 @@ interface SubmissionQuery {
   jobId?: string;
   customerId?: string;
   status?: SubmissionStatus;
+  lifecycle?: ListingState;
   cursor?: string;
   limit: number;
 }
@@ -43,6 +44,7 @@ export function makeSubmissionsApi(deps: SubmissionsApiDeps): ApiHandler {
         const page = await deps.submissions.list({
           ...(query.jobId ? { jobId: query.jobId } : { customerId: query.customerId as string }),
           ...(query.status ? { status: query.status } : {}),
+          ...(query.lifecycle ? { lifecycle: query.lifecycle } : {}),
           limit: query.limit,
           ...(after ? { afterId: after[0] } : {}),
         });

@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
+import { PgListingLifecycle } from '#functions/lifecycle/listing-lifecycle';
+import { lifecycleTimingFromEnv } from '#functions/lifecycle/timing';
 import { EVIDENCE, METRIC_NAMES, PRIORITY_TIERS, WORKER } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
@@ -15,7 +17,7 @@ import { queueUrlEnvName, queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queu
 import { PgJobStore } from '#shared/job-store';
 import { recordsStoreFromEnv } from '#shared/object-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
-import { createLogger, createMetrics, MetricUnit } from '#shared/telemetry';
+import { createLogger, createMetrics, type Logger, type Metrics, MetricUnit } from '#shared/telemetry';
 import { BrowserPool } from './browser-pool.ts';
 import { CachedCustomerStore, CachedDirectoryStore } from './cached-stores.ts';
 import { type EvidenceOptions, EvidenceUploads } from './evidence-uploads.ts';
@@ -81,6 +83,40 @@ export function evidenceOptionsFromEnv(env: Env): EvidenceOptions {
 export const evidencePendingMaxBytes = (env: Env) =>
   intEnv(env, 'EVIDENCE_PENDING_MAX_BYTES', EVIDENCE.pendingMaxBytes);
 
+/**
+ * The browser every Chromium function visits sites with (the worker, recheck-listings): one Chromium per
+ * process, a fresh context per visit, each behind the network guard; launches, recycles and refusals counted.
+ */
+export function browserPoolFromEnv(env: Env, logger: Logger, metrics: Metrics): BrowserPool {
+  const network = networkGuardFromEnv(env, (attempt) => {
+    metrics.addMetric(METRIC_NAMES.browserRequestRefused, MetricUnit.Count, 1);
+    logger.warn('browser request refused', { target: targetOrigin(attempt.target), reason: attempt.reason });
+  });
+  return new BrowserPool({
+    executablePath: env.CHROMIUM_PATH,
+    recycleAfterPages: intEnv(env, 'BROWSER_RECYCLE_AFTER_PAGES', WORKER.browserRecycleAfterPages),
+    inLambda: Boolean(env.AWS_LAMBDA_FUNCTION_NAME),
+    network,
+    onEvent: (event) => {
+      if (event.type === 'launch') {
+        metrics.addMetric('BrowserLaunch', MetricUnit.Count, 1);
+        metrics.addMetric('BrowserLaunchDuration', MetricUnit.Milliseconds, event.ms);
+      }
+      if (event.type === 'recycle') {
+        metrics.addMetric('BrowserRecycle', MetricUnit.Count, 1);
+        logger.info('browser recycled', { reason: event.reason });
+      }
+    },
+  });
+}
+
+/** Per-site politeness (a lease row per site), as every function that visits directory sites keeps it. */
+export function sitePolitenessFromEnv(env: Env, db: Database): PgSitePoliteness {
+  return new PgSitePoliteness(db, intEnv(env, 'SITE_MIN_GAP_MS', WORKER.siteMinGapMs), {
+    leaseMs: intEnv(env, 'SITE_LEASE_MS', WORKER.siteLeaseSeconds * 1000),
+  });
+}
+
 export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<WorkerDeps> {
   // One error naming every missing variable.
   const required = requireEnv(env, [
@@ -97,35 +133,14 @@ export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<
   const dynamo = new DynamoDBClient(awsClientConfig(env));
   const logger = createLogger('worker');
   const metrics = createMetrics('worker', logger);
-  const network = networkGuardFromEnv(env, (attempt) => {
-    metrics.addMetric(METRIC_NAMES.browserRequestRefused, MetricUnit.Count, 1);
-    logger.warn('browser request refused', { target: targetOrigin(attempt.target), reason: attempt.reason });
-  });
-  const browser = new BrowserPool({
-    executablePath: env.CHROMIUM_PATH,
-    recycleAfterPages: intEnv(env, 'BROWSER_RECYCLE_AFTER_PAGES', WORKER.browserRecycleAfterPages),
-    inLambda: Boolean(env.AWS_LAMBDA_FUNCTION_NAME),
-    network,
-    onEvent: (event) => {
-      if (event.type === 'launch') {
-        metrics.addMetric('BrowserLaunch', MetricUnit.Count, 1);
-        metrics.addMetric('BrowserLaunchDuration', MetricUnit.Milliseconds, event.ms);
-      }
-      if (event.type === 'recycle') {
-        metrics.addMetric('BrowserRecycle', MetricUnit.Count, 1);
-        logger.info('browser recycled', { reason: event.reason });
-      }
-    },
-  });
   return {
     jobs: new PgJobStore(db),
     ledger: new PgSubmissionLedger(db),
+    lifecycle: new PgListingLifecycle(db, lifecycleTimingFromEnv(env)),
     customers: new CachedCustomerStore(db, new PgCustomerStore(db), metrics),
     directories: new CachedDirectoryStore(db, new PgDirectoryStore(db), metrics),
-    browser,
-    politeness: new PgSitePoliteness(db, intEnv(env, 'SITE_MIN_GAP_MS', WORKER.siteMinGapMs), {
-      leaseMs: intEnv(env, 'SITE_LEASE_MS', WORKER.siteLeaseSeconds * 1000),
-    }),
+    browser: browserPoolFromEnv(env, logger, metrics),
+    politeness: sitePolitenessFromEnv(env, db),
     registry: new PgWorkerRegistry(db),
     idempotency: new PowertoolsIdempotency({
       tableName: idempotencyTable,

@@ -8,6 +8,7 @@
  * directory's time budget ran out. Everything after the click is "maybe sent": it is never retried.
  */
 import type { Locator, Page } from 'playwright-core';
+import { LIFECYCLE } from '#policy';
 import type { Profile } from '#shared/customer-store';
 import type { MatchedIndicator, MatchedKind } from '#shared/evidence-store';
 import type { ErrorClass, SettledStatus } from '#shared/submission-ledger';
@@ -752,25 +753,37 @@ function assertResponseOk(status: number | null): void {
 
 /**
  * What a lookup found: the business's listing ('found'), certainly none ('not_found'), a listing by the
- * looked-up name whose details (verify.match) are another business's ('mismatch'), or nothing certain.
+ * looked-up name whose details (verify.match) are another business's ('mismatch'), the directory's word that
+ * it declined the listing (the definition's `rejected`), or nothing certain.
  */
-export type VerificationResult = 'found' | 'not_found' | 'inconclusive' | 'mismatch';
+export type VerificationResult = 'found' | 'not_found' | 'inconclusive' | 'mismatch' | 'rejected';
+
+/** A lookup's answer: the result, the page looked at, why when uncertain, and the listing's URL when found. */
+export interface Verified {
+  result: VerificationResult;
+  url: string;
+  error?: string;
+  /** Where the found listing lives (verify.listingUrl; the lookup page's address by default). */
+  listingUrl?: string;
+}
 
 /** Listings compared at most per lookup (a name shared by more is not this business's to decide). */
 const MAX_LISTINGS_COMPARED = 20;
 
 /**
- * Looks the business up on the directory's listing page, without submitting anything. 'found' only when
- * the definition's `found` indicator matches, and, where the definition names details (`match`), a listing
- * carries this business's details; 'mismatch' when listings were found but none carries them; 'not_found'
- * only when its `notFound` indicator matches.
+ * Looks the business up on the directory's listing page, without submitting anything. 'rejected' when one of
+ * the definition's `rejected` indicators matches (looked for first: a page may show a declined listing);
+ * 'found' only when the definition's `found` indicator matches, and, where the definition names details
+ * (`match`), a listing carries this business's details (with the listing's URL, verify.listingUrl);
+ * 'mismatch' when listings were found but none carries them; 'not_found' only when its `notFound` indicator
+ * matches.
  */
 export async function verifyListing(
   page: Page,
   definition: FormDefinition,
   profile: Profile,
   timeoutMs: number,
-): Promise<{ result: VerificationResult; url: string; error?: string }> {
+): Promise<Verified> {
   const check = definition.verify;
   if (!check) return { result: 'inconclusive', url: '', error: 'the definition declares no verification' };
   const url = expandUrlTemplate(check.url, new URL(definition.submissionUrl).origin, profile);
@@ -784,8 +797,22 @@ export async function verifyListing(
     }
     const until = Date.now() + timeoutMs;
     for (;;) {
+      for (const indicator of definition.rejected ?? []) {
+        if (await matches(page, indicator)) {
+          return {
+            result: 'rejected',
+            url,
+            error: 'the directory declined the listing (its rejected indicator)',
+          };
+        }
+      }
       if (await matches(page, check.found)) {
-        return check.match ? { ...(await identify(page, check, profile)), url } : { result: 'found', url };
+        const { listing, ...identified } = check.match
+          ? await identify(page, check, profile)
+          : { result: 'found' as const, listing: undefined };
+        if (identified.result !== 'found') return { ...identified, url };
+        const listingUrl = await readListingUrl(page, check, listing);
+        return { result: 'found', url, ...(listingUrl ? { listingUrl } : {}) };
       }
       if (check.notFound && (await matches(page, check.notFound))) return { result: 'not_found', url };
       if (Date.now() > until) return { result: 'inconclusive', url, error: 'neither indicator matched' };
@@ -796,12 +823,12 @@ export async function verifyListing(
   }
 }
 
-/** Whether one of the found listings carries the profile's details named by verify.match. */
+/** Whether one of the found listings carries the profile's details named by verify.match (and which). */
 async function identify(
   page: Page,
   check: NonNullable<FormDefinition['verify']>,
   profile: Profile,
-): Promise<{ result: VerificationResult; error?: string }> {
+): Promise<{ result: VerificationResult; error?: string; listing?: Locator }> {
   let listings = page.locator(check.found.selector as string).filter({ visible: true });
   if (check.found.text) listings = listings.filter({ hasText: check.found.text });
   const count = Math.min(await listings.count(), MAX_LISTINGS_COMPARED);
@@ -829,7 +856,7 @@ async function identify(
       }
     }
     compared ||= any;
-    if (any && same) return { result: 'found' };
+    if (any && same) return { result: 'found', listing };
   }
   if (!compared) {
     return {
@@ -841,6 +868,42 @@ async function identify(
     result: 'mismatch',
     error: `a listing by this name was found, but its ${[...differing].join(', ')} differ(s) from the profile: another business?`,
   };
+}
+
+/**
+ * The found listing's URL, as verify.listingUrl says (the lookup page's address by default): an untrusted
+ * page's link, so only an http(s) URL (credentials dropped, resolved against the page) of bounded length.
+ */
+async function readListingUrl(
+  page: Page,
+  check: NonNullable<FormDefinition['verify']>,
+  listing: Locator | undefined,
+): Promise<string | undefined> {
+  const source = check.listingUrl;
+  if (!source?.selector) return webUrl(page.url(), page.url());
+  const scope =
+    listing ??
+    (check.found.selector ? page.locator(check.found.selector).filter({ visible: true }).first() : page);
+  const link = scope.locator(source.selector).first();
+  if ((await link.count()) === 0) return undefined;
+  const raw = await link
+    .getAttribute(source.attribute ?? 'href', { timeout: QUICK_LOOK_MS })
+    .catch(() => null);
+  return raw ? webUrl(raw, page.url()) : undefined;
+}
+
+/** `raw` resolved against `base` if it is an http(s) URL short enough to keep, without credentials. */
+function webUrl(raw: string, base: string): string | undefined {
+  try {
+    const url = new URL(raw.trim(), base);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    url.username = '';
+    url.password = '';
+    const text = url.toString();
+    return text.length <= LIFECYCLE.listingUrlMaxLength ? text : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Two values of one profile field, compared as a directory may reformat them. */

@@ -197,6 +197,8 @@ async function settleOne(run: RunContext, submission: Submission): Promise<boole
     else settlement = await submitWithRetries(run, directory, submission.id, dlog);
   }
   if (!(await deps.ledger.settle(claim, directoryId, settlement))) return lost(run, dlog);
+  // The listing's life after the click starts here (functions/lifecycle/); missed, the next recheck run enters it.
+  if (settlement.status === 'submitted') await enterLifecycle(run, directoryId, dlog);
   progress.done = (progress.done ?? 0) + 1;
   deps.metrics.addMetric(`${METRIC_NAMES.submissionPrefix}${settlement.status}`, MetricUnit.Count, 1);
   deps.metrics.addMetric('DirectoryDuration', MetricUnit.Milliseconds, Date.now() - started);
@@ -206,6 +208,14 @@ async function settleOne(run: RunContext, submission: Submission): Promise<boole
     ms: Date.now() - started,
   });
   return true;
+}
+
+async function enterLifecycle(run: RunContext, directoryId: string, log: Logger): Promise<void> {
+  await run.deps.lifecycle.enter(run.claim.jobId, directoryId).catch((err: unknown) => {
+    log.warn('could not enter the listing lifecycle; the next recheck run does', {
+      error: describeError(err).message,
+    });
+  });
 }
 
 function lost(run: RunContext, log: Logger): false {

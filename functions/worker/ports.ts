@@ -1,5 +1,6 @@
 /** What the worker handler is built from: small ports, so unit tests pass fakes and production real adapters. */
 import type { SQSRecord } from 'aws-lambda';
+import type { ListingLifecycle } from '#functions/lifecycle/listing-lifecycle';
 import type { CustomerStore } from '#shared/customer-store';
 import type { DirectoryStore } from '#shared/directory-store';
 import type { JobQueue } from '#shared/job-queue';
@@ -36,6 +37,8 @@ export interface WorkerOptions {
 export interface WorkerDeps {
   jobs: JobStore;
   ledger: SubmissionLedger;
+  /** A row settled 'submitted' enters the listing lifecycle here (rechecked by recheck-listings). */
+  lifecycle: Pick<ListingLifecycle, 'enter'>;
   customers: Pick<CustomerStore, 'get'>;
   directories: Pick<DirectoryStore, 'getMany'>;
   browser: BrowserPool;

@@ -95,6 +95,12 @@ export function validateFunctionSpecs(
     if (spec.schedule && (spec.schedule.everySeconds < 60 || spec.schedule.everySeconds % 60 !== 0)) {
       problems.push(`${at}: schedule.everySeconds must be whole minutes (EventBridge rates are in minutes)`);
     }
+    const timeout = spec.timeoutSeconds ?? FUNCTION_DEFAULTS[spec.kind]?.timeoutSeconds ?? 0;
+    if (spec.schedule && timeout > spec.schedule.everySeconds) {
+      problems.push(
+        `${at}: its timeout (${timeout} s) must fit its schedule (every ${spec.schedule.everySeconds} s), so one run ends before the next starts`,
+      );
+    }
     for (const need of Object.keys(spec.needs)) {
       if (!(KNOWN_NEEDS as readonly string[]).includes(need)) {
         problems.push(`${at}: need "${need}" has no binding in lib/constructs/house-function.ts`);
@@ -109,7 +115,6 @@ export function validateFunctionSpecs(
     if ((spec.kind === 'api') !== (spec.apiFunction !== undefined)) {
       problems.push(`${at}: apiFunction is required for kind 'api' and only allowed there`);
     }
-    const timeout = spec.timeoutSeconds ?? FUNCTION_DEFAULTS[spec.kind]?.timeoutSeconds ?? 0;
     if (spec.kind === 'worker' && timeout * 6 > resources.queues.visibilityTimeout.toSeconds()) {
       problems.push(
         `${at}: queue visibility (${resources.queues.visibilityTimeout.toSeconds()} s) must be at least 6x the worker timeout (${timeout} s)`,

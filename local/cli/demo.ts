@@ -11,7 +11,7 @@ import type { jobView, jobWithResults } from '#functions/api/jobs';
 import { LOCAL, PRIORITY_TIERS, type Priority, tierFor } from '#policy';
 import type { Env } from '#shared/env';
 import { type JobStatus, TERMINAL_JOB_STATUSES } from '#shared/job-store';
-import { SUBMISSION_STATUSES } from '#shared/submission-ledger';
+import { LISTING_STATES, type ListingState, SUBMISSION_STATUSES } from '#shared/submission-ledger';
 import type { DashboardSnapshot } from '../dashboard/snapshot.ts';
 import type { CacheFigures } from '../metrics-tap.ts';
 import { DEMO_CUSTOMERS, DEMO_EXCLUDED_DIRECTORIES, type DemoCustomer } from '../seed.ts';
@@ -247,6 +247,10 @@ export interface DemoSummary {
   submittedPerMinute: number | null;
   window: { from: string; to: string } | null;
   cache: { customers: CacheFigures; directories: CacheFigures; overall: CacheFigures } | null;
+  /** The submitted rows' listings by lifecycle state (rows not yet entered under 'entering'). */
+  listings: Record<ListingState | 'entering', number>;
+  /** The earliest recheck due among them, if any is waiting. */
+  nextCheckAt: string | null;
 }
 
 const delta = (after: CacheFigures, before: CacheFigures): CacheFigures => {
@@ -276,6 +280,11 @@ export function summarize(
   const results = jobs.flatMap((j) => j.results);
   const outcomes = Object.fromEntries(SUBMISSION_STATUSES.map((s) => [s, 0]));
   for (const r of results) outcomes[r.status] = (outcomes[r.status] ?? 0) + 1;
+  const listings = Object.fromEntries(
+    [...LISTING_STATES, 'entering'].map((s) => [s, 0]),
+  ) as DemoSummary['listings'];
+  for (const r of results.filter((r) => r.status === 'submitted')) listings[r.lifecycle ?? 'entering'] += 1;
+  const dueTimes = results.flatMap((r) => (r.nextCheckAt ? [r.nextCheckAt] : [])).sort();
   const settledRows = results.filter((r) => r.finishedAt);
   const starts = jobs.flatMap((j) => (j.startedAt ? [Date.parse(j.startedAt)] : []));
   const ends = settledRows.map((r) => Date.parse(r.finishedAt as string));
@@ -307,7 +316,23 @@ export function summarize(
           overall: delta(cache.after.overall, cache.before.overall),
         }
       : null,
+    listings,
+    nextCheckAt: dueTimes[0] ?? null,
   };
+}
+
+/**
+ * The demo's last line: what became of the listings it submitted. Right after the demo they are under
+ * review; recheck-listings follows them (npm start -- --fast: minutes, not days).
+ */
+export function renderListings(s: Pick<DemoSummary, 'listings' | 'nextCheckAt'>): string {
+  const submitted = Object.values(s.listings).reduce((a, b) => a + b, 0);
+  const states = LISTING_STATES.map((state) => `${s.listings[state]} ${state.replace('_', ' ')}`);
+  if (s.listings.entering > 0) states.push(`${s.listings.entering} entering`);
+  const next = s.nextCheckAt
+    ? `; first recheck due ${s.nextCheckAt.replace('T', ' ').slice(0, 19)} UTC (npm run ops -- jobs show <job> follows them)`
+    : '';
+  return `listings         ${plural(submitted, 'submitted listing')}: ${states.join(', ')}${next}`;
 }
 
 const rate = (c: CacheFigures) => `${percent(c.hitRate)} (${c.hits} of ${c.hits + c.misses})`;
@@ -352,7 +377,8 @@ export function renderSummary(s: DemoSummary): string {
       Object.values(s.outcomes).reduce((a, b) => a + b, 0),
       'directory submission',
     )}, ${duration(s.elapsedMs)}\n\n${table}\n\n${outcomes}\n\n${renderPairs(pairs)}\n` +
-    '\njob time: created → finished (waiting in the queue included); run time: claimed → finished\n'
+    '\njob time: created → finished (waiting in the queue included); run time: claimed → finished\n' +
+    `\n${renderListings(s)}\n`
   );
 }
 

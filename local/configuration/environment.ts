@@ -109,15 +109,22 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'CHROMIUM_PATH',
     group: 'local',
-    usedBy: 'worker',
+    usedBy: 'worker, recheck-listings',
     meaning: "a Chromium binary to use instead of @sparticuz/chromium's",
   },
   {
     name: 'BROWSER_ALLOWED_ORIGINS',
     group: 'local',
-    usedBy: 'worker (set by npm start and the tests)',
+    usedBy: 'worker, recheck-listings (set by npm start and the tests)',
     meaning:
       "origins (`http://127.0.0.1:<port>`, comma-separated) the worker's browser may reach although they are loopback or private: the local fixture sites. Unset, nothing private is reachable; set in Lambda, the worker refuses to start (see BROWSER_NETWORK in policy)",
+  },
+  {
+    name: 'LIFECYCLE_SPEED_UP',
+    group: 'local',
+    usedBy: 'worker, recheck-listings (set by npm start --fast)',
+    meaning:
+      "divides the listing lifecycle's recheck ages and retry delays (`LIFECYCLE`), so listings go live in minutes: `LOCAL.fastLifecycleSpeedUp` with `--fast` (a day in 10 s). Refused in Lambda",
   },
   {
     name: 'PG_BIN_DIR',
@@ -291,14 +298,16 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'AWS_LAMBDA_FUNCTION_NAME',
     group: 'handler',
-    usedBy: 'worker',
-    meaning: 'set by Lambda: the worker runs Chromium in single-process mode only there',
+    usedBy: 'worker, recheck-listings',
+    meaning:
+      'set by Lambda: the browser runs Chromium in single-process mode only there, and LIFECYCLE_SPEED_UP is refused there',
   },
   {
     name: 'AWS_LAMBDA_LOG_STREAM_NAME',
     group: 'handler',
-    usedBy: 'worker',
-    meaning: "set by Lambda: part of the worker's default WORKER_ID",
+    usedBy: 'worker, recheck-listings',
+    meaning:
+      "set by Lambda: part of the worker's default WORKER_ID and of recheck-listings' site-lease holder",
   },
 
   // Tuning: each replaces one policy number for one function (tests shorten them; a stage may set them).
@@ -367,7 +376,7 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'BROWSER_RECYCLE_AFTER_PAGES',
     group: 'override',
-    usedBy: 'worker',
+    usedBy: 'worker, recheck-listings',
     policy: 'WORKER.browserRecycleAfterPages',
     meaning: 'relaunch Chromium after this many pages',
   },
@@ -395,14 +404,14 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'SITE_MIN_GAP_MS',
     group: 'override',
-    usedBy: 'worker',
+    usedBy: 'worker, recheck-listings',
     policy: 'WORKER.siteMinGapMs',
     meaning: 'politeness: least time between two submissions to one site, across workers',
   },
   {
     name: 'SITE_LEASE_MS',
     group: 'override',
-    usedBy: 'worker',
+    usedBy: 'worker, recheck-listings',
     policy: 'WORKER.siteLeaseSeconds',
     scale: { factor: 1000, unit: 'ms' },
     meaning:
@@ -432,9 +441,9 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'VERIFY_TIMEOUT_MS',
     group: 'override',
-    usedBy: 'worker',
+    usedBy: 'worker, recheck-listings',
     policy: 'WORKER.verifyTimeoutMs',
-    meaning: 'budget for verifying an interrupted submission on the listing page',
+    meaning: 'budget of one listing lookup (an interrupted submission, a recheck) on the listing page',
   },
   {
     name: 'INVOCATION_MARGIN_MS',

@@ -11,6 +11,7 @@ import { HEALTH, LOCAL, tierFor } from '#policy';
 import type { Sql } from '#shared/db';
 import { JOB_STATUSES, type JobStatus } from '#shared/job-store';
 import { type CacheFigures, cacheFigures, type MetricCounters } from '../metrics-tap.ts';
+import { type LifecycleFigures, lifecycleFigures } from './panels/lifecycle.ts';
 
 export interface DashboardPoller {
   tier: 'P1' | 'P2' | 'P3';
@@ -75,6 +76,8 @@ export interface DashboardSnapshot {
   }[];
   cache: { customers: CacheFigures; directories: CacheFigures; overall: CacheFigures };
   schedules: { name: string; everyMs: number; runs: number }[];
+  /** The listings after the click (panels/lifecycle.ts). */
+  lifecycle: LifecycleFigures;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -93,7 +96,7 @@ export const SUBMISSIONS_PER_MINUTE_SQL = `WITH minutes AS (
 export async function dashboardSnapshot(sources: DashboardSources): Promise<DashboardSnapshot> {
   const { sql } = sources;
   const recent = LOCAL.dashboardRecent;
-  const [health, statuses, perMinute, jobs, alerts, workers] = await Promise.all([
+  const [health, statuses, perMinute, jobs, alerts, workers, lifecycle] = await Promise.all([
     buildHealthReport({ sql, queues: sources.queues }),
     sql.query<{ status: JobStatus; n: number }>(
       'SELECT status, count(*)::int AS n FROM jobs GROUP BY status',
@@ -135,6 +138,7 @@ export async function dashboardSnapshot(sources: DashboardSources): Promise<Dash
        ORDER BY last_seen_at DESC LIMIT $3`,
       [HEALTH.workerStaleAfterSeconds, HEALTH.workerForgetAfterSeconds, recent],
     ),
+    lifecycleFigures(sql),
   ]);
 
   const byStatus = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
@@ -198,5 +202,6 @@ export async function dashboardSnapshot(sources: DashboardSources): Promise<Dash
       everyMs: sources.schedules.intervalMs(name),
       runs: sources.schedules.runs(name),
     })),
+    lifecycle,
   };
 }

@@ -73,7 +73,7 @@ interface JobRow {
   tier: string;
   createdAt: string;
   finishedAt: string | null;
-  results: { status: string }[];
+  results: { status: string; lifecycle: string | null }[];
 }
 
 describe('npm run demo', () => {
@@ -132,6 +132,17 @@ describe('npm run demo', () => {
     );
     for (const tier of ['P1', 'P2', 'P3']) expect(out).toMatch(new RegExp(`^${tier}\\s+1\\s+1\\s+0\\s`, 'm'));
     expect(out).toMatch(/^submissions\/min\s+\d+\.\d settled, \d+\.\d submitted \(6 between/m);
+    // It ends with the listings it submitted: each under review, its first recheck a day away.
+    const submitted = count('submitted');
+    expect(results.filter((r) => r.status === 'submitted').every((r) => r.lifecycle === 'under_review')).toBe(
+      true,
+    );
+    expect(out.trimEnd().split('\n').at(-1)).toMatch(
+      new RegExp(
+        `^listings\\s+${submitted} submitted listings?: 0 pending verification, ${submitted} under review, 0 live, ` +
+          '0 not found, 0 rejected; first recheck due \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC',
+      ),
+    );
     // Cache hits as the worker counted them (this system ran nothing else).
     const cache = cacheFigures(system.metrics);
     expect(cache.overall.hits + cache.overall.misses).toBeGreaterThan(0);
@@ -311,6 +322,14 @@ describe('the dashboard', () => {
     );
     expect(Number(await figure(page, 'submissions.total'))).toBe(settled.rows[0]?.n);
     expect(await figure(page, 'schedules.list')).toContain('dlq-check');
+    expect(await figure(page, 'schedules.list')).toContain('recheck-listings');
+    // The listings panel: what the ledger holds, and the newest changes (submitted → under review).
+    const listings = await system.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM submissions WHERE lifecycle = 'under_review' AND superseded_by IS NULL`,
+    );
+    expect(await figure(page, 'listings.under_review')).toBe(String(listings.rows[0]?.n));
+    expect(await figure(page, 'listings.live')).toBe('0');
+    expect(await figure(page, 'listings.recent')).toContain('submitted → under_review');
     expect(await figure(page, 'workers.list')).toContain('active');
     expect(await figure(page, 'cache.hitRate')).toMatch(/^\d+ %$/);
 

@@ -14,10 +14,12 @@ import {
   ALARMS,
   API_EDGE,
   FUNCTION_DEFAULTS,
+  LIFECYCLE,
   METRIC_NAMES,
   OUTER_GUARD_FACTOR,
   PRIORITY_TIERS,
   RATE_LIMITS,
+  SCHEDULES,
   USAGE_PLANS,
   usagePlanFor,
 } from '#policy';
@@ -120,6 +122,29 @@ describe('app stack from the real manifest', () => {
         EphemeralStorage: { Size: 2048 },
         Timeout: 900,
       });
+    });
+
+    it('builds recheck-listings as a scheduled browser function of its own whose run fits its schedule', () => {
+      const recheck = FUNCTIONS.find((f) => f.name === 'recheck-listings') as FunctionSpec;
+      expect(recheck).toMatchObject({
+        kind: 'scheduled',
+        browser: true,
+        schedule: SCHEDULES.recheckListings,
+      });
+      s.appTemplate.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: fnName(recheck),
+        MemorySize: 2048,
+        EphemeralStorage: { Size: 2048 },
+        Timeout: LIFECYCLE.recheckTimeoutSeconds,
+      });
+      expect(LIFECYCLE.recheckTimeoutSeconds).toBeLessThanOrEqual(LIFECYCLE.recheckIntervalSeconds);
+      const fnId = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', { FunctionName: fnName(recheck) });
+      const rules = Object.values(s.appTemplate.findResources('AWS::Events::Rule')).filter((r) =>
+        mentions(r.Properties.Targets, fnId),
+      );
+      expect(rules.map((r) => r.Properties.ScheduleExpression)).toEqual([
+        `rate(${LIFECYCLE.recheckIntervalSeconds / 60} minutes)`,
+      ]);
     });
 
     it('maps every tier queue to the worker with its batch size and max concurrency, P1 highest, partial batch failures on', () => {
