@@ -36,7 +36,7 @@ export const SCREENSHOT_CONTENT_TYPE = 'image/jpeg';
  * one DevTools session per page. Playwright's page.screenshot asks for the same image but first runs its
  * preparation in every frame (a script world of its own made on the page if there is none, the caret hidden,
  * web fonts awaited, the page measured) and undoes it after: round trips to the renderer, on the way to the
- * submit click, that a proof does not need (the `screenshot` bench row in docs/performance.md).
+ * submit click, that a proof does not need (measured in docs/performance.md, section a).
  */
 const sessions = new WeakMap<Page, Promise<CDPSession>>();
 
