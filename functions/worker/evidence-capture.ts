@@ -54,17 +54,24 @@ function devtools(page: Page): Promise<CDPSession> {
 /** One JPEG of the page: from its top left, clipped to the policy's size, or of the viewport only. */
 async function shoot(page: Page, quality: number, fullPage: boolean, policy: CapturePolicy): Promise<Buffer> {
   const session = await devtools(page);
-  const { cssContentSize, cssLayoutViewport, cssVisualViewport, contentSize } =
-    await session.send('Page.getLayoutMetrics');
+  let metrics = await session.send('Page.getLayoutMetrics');
+  if (metrics.cssContentSize.width === 0 || metrics.cssContentSize.height === 0) {
+    // A document not laid out yet (the result page still arriving after a redirect): shot once it has
+    // parsed, as Playwright's full-page screenshot waits for a body.
+    await page.waitForLoadState('domcontentloaded');
+    metrics = await session.send('Page.getLayoutMetrics');
+  }
+  const { cssContentSize, cssLayoutViewport, cssVisualViewport, contentSize } = metrics;
   // Output in CSS pixels whatever the device scale factor (Playwright's `scale: 'css'`).
   const scale = 1 / (contentSize.width / cssContentSize.width || 1);
   const viewport = { width: cssLayoutViewport.clientWidth, height: cssLayoutViewport.clientHeight };
+  // The page is at least the viewport (a short page's shot shows the screen), at most the policy's size.
   const clip = fullPage
     ? {
         x: 0,
         y: 0,
-        width: Math.min(policy.maxWidthPx, Math.ceil(cssContentSize.width)),
-        height: Math.min(policy.maxHeightPx, Math.ceil(cssContentSize.height)),
+        width: Math.min(policy.maxWidthPx, Math.max(viewport.width, Math.ceil(cssContentSize.width))),
+        height: Math.min(policy.maxHeightPx, Math.max(viewport.height, Math.ceil(cssContentSize.height))),
       }
     : { x: cssVisualViewport.pageX, y: cssVisualViewport.pageY, ...viewport };
   const { data } = await session.send('Page.captureScreenshot', {
