@@ -145,8 +145,8 @@ export async function runJob(
     if (err instanceof OutOfTimeError) err.settled = (progress.done ?? 0) - doneAtStart;
     throw err;
   } finally {
-    await visitEnded(run);
-    await settleProofs(run);
+    // The last visit's context closing and the proofs' uploads wait together (neither rejects).
+    await Promise.all([visitEnded(run), settleProofs(run)]);
     await heartbeat.stop();
   }
 }
