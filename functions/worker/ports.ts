@@ -63,6 +63,12 @@ export interface WorkerDeps {
    * /v1/directories/{id}/categories shows them). Without it (unit tests' fakes) nothing is kept.
    */
   categoryOptions?: Pick<DirectoryCategoryStore, 'recordCategoryOptions'>;
+  /**
+   * The per-job mail aliases a definition with `emailMode: 'alias'` types for the profile's e-mail, on the
+   * stage's inbound mail domain (functions/mail/). Without it (no INBOUND_MAIL_DOMAIN), such a directory
+   * fails with that reason and nothing is typed.
+   */
+  mailAliases?: { domain: string; aliasFor(jobId: string, directoryId: string): Promise<string> };
   /** Random source for jitter (tests pin it). */
   random?: () => number;
   /**
