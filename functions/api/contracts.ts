@@ -281,6 +281,19 @@ export const CONTRACTS: Record<string, RouteContract> = {
       404: err('No such directory.'),
     },
   },
+  'GET /v1/categories': {
+    operationId: 'listCategories',
+    summary: 'The categories a customer may have: the taxonomy, or the ones nearest a text',
+    description:
+      'Without `q`: every category with its group and other names. With `q`: the category that text names ' +
+      '(score 1), else the nearest ones, best first (the same list a 409 unknown_category suggests).',
+    tag: 'directories',
+    query: 'CategoryQuery',
+    responses: {
+      200: { description: 'The categories.', schema: 'CategoryList' },
+      400: err('An invalid query.'),
+    },
+  },
   'GET /v1/directories/{id}/categories': {
     operationId: 'getDirectoryCategories',
     summary: 'A directory’s category map and the options its form offered when last seen',

@@ -5,6 +5,7 @@
  */
 import { DefinitionError, type FormDefinition, parseFormDefinition } from '#functions/worker/form-definition';
 import { CACHE_TTL } from '#policy';
+import { CATEGORY_TAXONOMY, categoryById, resolveCategory, suggestCategories } from '#shared/categories';
 import type { Directory, DirectoryCategoryStore, DirectoryStore } from '#shared/directory-store';
 import { MetricUnit } from '#shared/telemetry';
 import { type CategoryMapPut, canonicalMap, categoriesView } from './categories.ts';
@@ -122,6 +123,18 @@ export function makeDirectoriesApi(deps: DirectoriesApiDeps): ApiHandler {
         return json(saved.version === 1 ? 201 : 200, saved);
       },
 
+      'GET /v1/categories': async ({ query }: RouteRequest<undefined, { q?: string }>) => {
+        const entries = query.q === undefined ? CATEGORY_TAXONOMY : undefined;
+        if (entries) return json(200, { items: entries.map((c) => ({ ...c, score: null })) });
+        const named = resolveCategory(query.q ?? '');
+        const near = named
+          ? [{ entry: named, score: 1 }]
+          : suggestCategories(query.q ?? '').flatMap((s) => {
+              const entry = categoryById(s.id);
+              return entry ? [{ entry, score: s.score }] : [];
+            });
+        return json(200, { items: near.map(({ entry, score }) => ({ ...entry, score })) });
+      },
       'GET /v1/directories/{id}/categories': async ({ params }: RouteRequest) => {
         const id = params.id ?? '';
         const found = ID.test(id) ? await deps.directories.categories(id) : undefined;

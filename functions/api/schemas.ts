@@ -951,6 +951,46 @@ export const SCHEMAS = {
       limit,
     },
   },
+  CategoryQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      q: {
+        type: 'string',
+        minLength: 1,
+        maxLength: PROFILE_LIMITS.category,
+        pattern: NUL_FREE,
+        description: 'A category name in any of its languages; answers the nearest categories.',
+      },
+    },
+  },
+  CategoryList: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['items'],
+    properties: {
+      items: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['id', 'label', 'group', 'synonyms', 'score'],
+          properties: {
+            id: { type: 'string', description: 'What the API stores and directory maps key on.' },
+            label: { type: 'string' },
+            group: { type: 'string' },
+            synonyms: { type: 'array', items: { type: 'string' } },
+            score: {
+              type: ['number', 'null'],
+              minimum: 0,
+              maximum: 1,
+              description: 'How near `q` it is (1: `q` names it); null without `q`.',
+            },
+          },
+        },
+      },
+    },
+  },
   DirectoryQuery: {
     type: 'object',
     additionalProperties: false,

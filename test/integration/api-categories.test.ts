@@ -79,6 +79,29 @@ describe('a customer’s category', () => {
     }
   });
 
+  it('are listed for clients: the whole taxonomy, or what a text names and the nearest to it', async () => {
+    const all = await call(directories, 'GET', '/v1/categories', { apiKeyId: 'client-a' });
+    expect(all.status).toBe(200);
+    expect(all.body.items.length).toBeGreaterThan(100);
+    expect(all.body.items).toContainEqual(
+      expect.objectContaining({ id: 'bakery', label: 'Bakery', score: null, synonyms: expect.any(Array) }),
+    );
+    // A synonym in another language names one category, exactly.
+    const named = await call(directories, 'GET', '/v1/categories?q=B%C3%A4ckerei', { apiKeyId: 'client-a' });
+    expect(named.body.items).toEqual([expect.objectContaining({ id: 'bakery', score: 1 })]);
+    // A misspelling answers what a 409 would suggest, best first; something near nothing answers nothing.
+    const near = await call(directories, 'GET', '/v1/categories?q=Bakry', { apiKeyId: 'client-a' });
+    const refused = await createCustomer('Bakry');
+    expect(near.body.items.map((c: { id: string }) => c.id)).toEqual(
+      refused.body.error.suggestions.map((c: { id: string }) => c.id),
+    );
+    expect(near.body.items[0]).toMatchObject({ id: 'bakery', score: expect.any(Number) });
+    const nothing = await call(directories, 'GET', '/v1/categories?q=zzzz%20qqqq', { apiKeyId: 'client-a' });
+    expect(nothing.body.items).toEqual([]);
+    const blank = await call(directories, 'GET', '/v1/categories?q=', { apiKeyId: 'client-a' });
+    expect(blank.status).toBe(400);
+  });
+
   it('refuses an unknown one with 409 unknown_category naming the nearest, and stores nothing', async () => {
     const before = await customerCount();
     const res = await createCustomer('Bakry');
