@@ -28,7 +28,8 @@ export interface SubmissionQueries {
   list(filter: SubmissionListFilter): Promise<{ submissions: SubmissionView[]; next: string | null }>;
 }
 
-interface Row {
+/** A ledger row as the view reads it (snake_case columns; timestamps as Dates). */
+export interface SubmissionViewRow {
   id: number;
   job_id: string;
   customer_id: string;
@@ -42,11 +43,27 @@ interface Row {
   updated_at: Date;
 }
 
+/** A ledger row as the API shows it: GET /v1/submissions items and the data of submission webhook events. */
+export function submissionView(r: Omit<SubmissionViewRow, 'id'>): SubmissionView {
+  return {
+    jobId: r.job_id,
+    customerId: r.customer_id,
+    directoryId: r.directory_id,
+    status: r.status,
+    attempt: r.attempt,
+    errorClass: r.error_class,
+    error: r.error,
+    startedAt: r.started_at?.toISOString() ?? null,
+    finishedAt: r.finished_at?.toISOString() ?? null,
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
+
 export class PgSubmissionQueries implements SubmissionQueries {
   constructor(private readonly sql: Sql) {}
 
   async list(filter: SubmissionListFilter) {
-    const { rows } = await this.sql.query<Row>(
+    const { rows } = await this.sql.query<SubmissionViewRow>(
       `SELECT s.id, s.job_id, j.customer_id, s.directory_id, s.status, s.attempt, s.error_class, s.error,
               s.started_at, s.finished_at, s.updated_at
        FROM submissions s JOIN jobs j ON j.id = s.job_id
@@ -66,18 +83,7 @@ export class PgSubmissionQueries implements SubmissionQueries {
     );
     const page = rows.slice(0, filter.limit);
     return {
-      submissions: page.map((r) => ({
-        jobId: r.job_id,
-        customerId: r.customer_id,
-        directoryId: r.directory_id,
-        status: r.status,
-        attempt: r.attempt,
-        errorClass: r.error_class,
-        error: r.error,
-        startedAt: r.started_at?.toISOString() ?? null,
-        finishedAt: r.finished_at?.toISOString() ?? null,
-        updatedAt: r.updated_at.toISOString(),
-      })),
+      submissions: page.map(submissionView),
       next: rows.length > filter.limit ? String(page.at(-1)?.id) : null,
     };
   }
