@@ -4,7 +4,7 @@
  * runtime wires the same handlers, so a handler never has an env var without its grant or vice versa.
  * No aws-cdk-lib import: plain data, readable by anything.
  */
-import { ALERTS, SCHEDULES } from '#policy';
+import { ALERTS, SCHEDULES, WEBHOOKS } from '#policy';
 import { type ApiFunction, ROUTES } from './api/routes.ts';
 
 export interface FunctionNeeds {
@@ -38,7 +38,27 @@ export interface FunctionNeeds {
    * Gateway's create, list-by-plan and delete calls on those plans' keys only, never on the admin key.
    */
   readonly apiKeys?: boolean;
+  /**
+   * The webhook signing-secret key (KMS, data stack): WEBHOOK_KMS_KEY_ID; 'seal' grants kms:Encrypt (the API
+   * seals a new endpoint's secret), 'open' grants kms:Decrypt (delivery signs with it), each only with an
+   * `endpoint` encryption context.
+   */
+  readonly webhookKey?: 'seal' | 'open';
+  /** The webhook delivery queue: WEBHOOK_QUEUE_URL with sqs:SendMessage (the dispatcher's wakes). */
+  readonly webhookQueue?: 'send';
+  /** The stage's PagerDuty routing-key secret: PAGERDUTY_ROUTING_KEY_SECRET_ARN (GetSecretValue on it). */
+  readonly pagerDutyRoutingKey?: boolean;
 }
+
+/** The SQS queues a 'consumer' function is driven by (other than the worker's tier queues), and how. */
+export const CONSUMED_QUEUES = {
+  /** Webhook wakes (FIFO, group = endpoint slot): one per invocation, a bounded number at once. */
+  webhooks: {
+    batchSize: WEBHOOKS.deliveryBatchSize,
+    maxConcurrency: WEBHOOKS.deliveryMaxConcurrency,
+  },
+} as const;
+export type ConsumedQueue = keyof typeof CONSUMED_QUEUES;
 
 export interface FunctionSpec {
   /** Logical name: `formfleet-<stage>-<name>`. */
@@ -50,9 +70,9 @@ export interface FunctionSpec {
    * How it is invoked: 'api' by API Gateway for its routes; 'worker' by one SQS event source mapping per
    * tier; 'scheduled' by EventBridge every `schedule`; 'subscriber' by SNS (`subscribesTo`); 'trigger' once
    * per deploy (when its code changes), before every other function is updated, failing the deploy if it
-   * throws.
+   * throws; 'consumer' by an SQS event source mapping on the queue it `consumes`.
    */
-  readonly kind: 'api' | 'worker' | 'scheduled' | 'subscriber' | 'trigger';
+  readonly kind: 'api' | 'worker' | 'scheduled' | 'subscriber' | 'trigger' | 'consumer';
   /** For kind 'api': the route-table function it serves. */
   readonly apiFunction?: ApiFunction;
   /** Runs Chromium: the browser Lambda construct (memory, /tmp, @sparticuz/chromium packaging). */
@@ -61,6 +81,13 @@ export interface FunctionSpec {
   readonly schedule?: { readonly everySeconds: number };
   /** For kind 'subscriber': the SNS topic it is subscribed to (with an on-failure destination). */
   readonly subscribesTo?: 'alerts';
+  /** For kind 'consumer': the queue whose event source mapping invokes it (CONSUMED_QUEUES). */
+  readonly consumes?: ConsumedQueue;
+  /**
+   * Built only when the stage provides this: 'pagerDuty', a routing-key secret (stage pagerDutyRoutingKeySecretArn).
+   * @default always built
+   */
+  readonly onlyWith?: 'pagerDuty';
   /** Timeout in seconds. @default FUNCTION_DEFAULTS[kind].timeoutSeconds (policy) */
   readonly timeoutSeconds?: number;
   /** Memory in MB. @default FUNCTION_DEFAULTS[kind].memoryMb (policy) */
@@ -86,6 +113,8 @@ const API_NEEDS: Record<ApiFunction, FunctionNeeds> = {
   // Redrive moves messages from a DLQ back to its tier queue.
   dlq: { jobQueues: ['send'], deadLetterQueues: 'redrive' },
   keys: { apiKeys: true },
+  // Seals a new endpoint's signing secret; never opens one.
+  webhooks: { webhookKey: 'seal' },
 };
 
 export const FUNCTIONS: readonly FunctionSpec[] = [
@@ -148,6 +177,37 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     // pacing and by honouring 429 Retry-After; a stage may still reserve 1 (cdk.json concurrency.reserved).
     timeoutSeconds: ALERTS.notifierTimeoutSeconds,
     needs: { slackWebhookSecret: true, idempotencyTable: true },
+  },
+  {
+    name: 'pagerduty-notifier',
+    entry: 'functions/pagerduty-notifier.ts',
+    description:
+      'Sends critical alerts (policy ALERTS.critical) to PagerDuty Events API v2: trigger, then resolve with the same key',
+    kind: 'subscriber',
+    subscribesTo: 'alerts',
+    onlyWith: 'pagerDuty',
+    timeoutSeconds: ALERTS.notifierTimeoutSeconds,
+    // The idempotency table keeps each incident's newest alert, so a late retry never reopens it.
+    needs: { pagerDutyRoutingKey: true, idempotencyTable: true },
+  },
+  {
+    name: 'webhook-dispatch',
+    entry: 'functions/webhook-dispatch.ts',
+    description:
+      'Wakes webhook delivery for endpoints with due events (looking every second for most of its minute); prunes old events',
+    kind: 'scheduled',
+    schedule: SCHEDULES.webhookDispatch,
+    // The alerts topic: it publishes what waits in the alert outbox (an endpoint disabled by delivery).
+    needs: { database: true, webhookQueue: 'send', alertsTopic: true },
+  },
+  {
+    name: 'webhook-delivery',
+    entry: 'functions/webhook-delivery.ts',
+    description:
+      'Posts an endpoint’s due webhook events, signed (Standard Webhooks); retries with backoff, disables failing endpoints',
+    kind: 'consumer',
+    consumes: 'webhooks',
+    needs: { database: true, webhookKey: 'open' },
   },
   {
     name: 'migrate',

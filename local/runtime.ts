@@ -12,11 +12,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { NotifierHandler } from '#functions/alerts/notifier';
-import { FUNCTIONS } from '#functions/manifest';
+import { CONSUMED_QUEUES, FUNCTIONS } from '#functions/manifest';
 import { staleJobsDepsFromEnv } from '#functions/recovery/deps';
 import type { DlqService } from '#functions/recovery/dlq';
 import type { DlqCheckHandler } from '#functions/recovery/dlq-check';
 import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
+import type { Dispatcher } from '#functions/webhooks/dispatch';
+import { generateLocalKey } from '#functions/webhooks/secrets';
 import type { WorkerDeps } from '#functions/worker/handler';
 import { LOCAL, PRIORITY_TIERS, usagePlanFor } from '#policy';
 import { awsClientConfig } from '#shared/aws';
@@ -41,8 +43,15 @@ import { type SeedReport, seedDemoData } from './seed.ts';
 import { createIdempotencyTable } from './services/idempotency-table.ts';
 import { motoEnv, startMoto } from './services/moto.ts';
 import { startPostgres } from './services/postgres.ts';
-import { createTierQueues, type TierQueue, tierQueueEnv } from './services/queues.ts';
+import {
+  createTierQueues,
+  createWebhookQueue,
+  type TierQueue,
+  tierQueueEnv,
+  type WebhookQueue,
+} from './services/queues.ts';
 import { type Poller, startPoller } from './sqs-poller.ts';
+import { type StandIns, startStandIns } from './stand-ins.ts';
 
 export interface LocalSystemOptions {
   /** Gateway port; 0 picks a free one. */
@@ -76,6 +85,11 @@ export interface LocalSystemOptions {
   schedules?: { speedUp?: number; timers?: boolean };
   /** Alert delivery: a real Slack webhook instead of the local sink; the delay before a failed delivery is retried. */
   alerts?: { slackWebhookUrl?: string; retryDelaySeconds?: number };
+  /**
+   * The key sealing webhook signing secrets (base64, 32 bytes), kept by npm start so its endpoints outlive a
+   * restart. @default a new key per system
+   */
+  webhookKey?: string;
   log?: (line: string) => void;
 }
 
@@ -109,6 +123,10 @@ export interface LocalSystem {
   readonly alerts: LocalAlerts;
   /** Fires the manifest's scheduled functions; `runNow('stale-jobs')` runs one on demand. */
   readonly scheduler: Scheduler;
+  /** Webhooks: the delivery queue, the dispatcher (scheduled) and the delivery poller (its consumer). */
+  readonly webhooks: { queue: WebhookQueue; dispatcher: Dispatcher; delivery: Poller };
+  /** The local stand-ins: the webhook receiver and the PagerDuty sink. */
+  readonly standIns: StandIns;
   /** The recovery handlers and the DLQ service, as the scheduler and the admin API use them. */
   readonly recovery: {
     staleJobs: StaleJobsHandler;
@@ -196,6 +214,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...(options.log ? { onSlackMessage: (m) => log(`slack: ${m.text ?? '(blocks only)'}`) } : {}),
     });
     stops.push(() => alerts.stop());
+    const standIns = await startStandIns(log);
+    stops.push(() => standIns.stop());
+    const webhookQueue = await createWebhookQueue(sqs, options.queuePrefix ?? 'local-');
     const queues = await createTierQueues(sqs, {
       prefix: options.queuePrefix ?? 'local-',
       ...(options.visibilityTimeoutSeconds
@@ -233,6 +254,11 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       // The fixture sites live on loopback, which the worker's browser may otherwise never reach.
       BROWSER_ALLOWED_ORIGINS: fixtures.origins().join(','),
       ...(process.env.CHROMIUM_PATH ? { CHROMIUM_PATH: process.env.CHROMIUM_PATH } : {}),
+      // Webhooks: the delivery queue, the local sealing key, and loopback receivers (the sink, tests) allowed.
+      WEBHOOK_QUEUE_URL: webhookQueue.url,
+      WEBHOOK_LOCAL_KEY: options.webhookKey ?? generateLocalKey(),
+      WEBHOOK_ALLOW_LOOPBACK: 'true',
+      ...standIns.env,
       ...options.env,
     };
 
@@ -267,6 +293,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
           runs: (name) => scheduler?.runs(name) ?? 0,
         },
         startedAt,
+        panels: standIns.panels,
       });
 
     const gateway: Gateway = await startGateway({
@@ -278,7 +305,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         return usagePlanFor(adminKeyIds.has(keyId) ? limits.rates.admin : limits.rates.client);
       },
       handlers: handlers.api,
-      extra: await dashboardRoutes(snapshot),
+      extra: await dashboardRoutes(snapshot, standIns.panels),
     });
     stops.push(() => gateway.stop());
 
@@ -313,6 +340,17 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       dlq: handlers.dlq,
     };
     alerts.startNotifier(recovery.notifier);
+    await alerts.subscribe('pagerduty-notifier', handlers.pagerDuty);
+    // Webhook delivery, as its event source mapping: one wake per invocation, a bounded number at once.
+    const delivery = startPoller({
+      sqs,
+      queueUrl: webhookQueue.url,
+      queueArn: webhookQueue.arn,
+      handler: handlers.webhookDelivery,
+      ...CONSUMED_QUEUES.webhooks,
+      functionName: 'formfleet-local-webhook-delivery',
+    });
+    stops.push(() => delivery.stop(LOCAL.pollerStopGraceMs));
     // A moto started here is empty: jobs an earlier run left queued or pending lost their messages with it.
     if (!(options.motoEndpoint ?? process.env.FORMFLEET_MOTO_ENDPOINT))
       await resendAfterRestart(env, db, log);
@@ -321,6 +359,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       'stale-jobs': recovery.staleJobs,
       'dlq-check': recovery.dlqCheck,
       'promote-jobs': handlers.promoteJobs,
+      'webhook-dispatch': handlers.webhookDispatch.run,
     };
     const tasks = FUNCTIONS.flatMap((f) => {
       const run = scheduled[f.name];
@@ -360,6 +399,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       pollers,
       metrics: handlers.metrics,
       alerts,
+      webhooks: { queue: webhookQueue, dispatcher: handlers.webhookDispatch, delivery },
+      standIns,
       scheduler: running,
       recovery,
       stop: stopAll,

@@ -8,8 +8,9 @@
  * Every text field carries the NUL half of the one text rule (#shared/text) as a `pattern`.
  * `x-message` and `x-errors` (OpenAPI specification extensions) word failures (#shared/json-schema).
  */
+import { SUBSCRIBABLE_EVENT_TYPES, TEST_EVENT_TYPE } from '#functions/webhooks/events';
 import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA } from '#functions/worker/form-definition';
-import { CLIENT_KEYS, PACKAGES, PAGINATION, PRIORITY_TIERS } from '#policy';
+import { CLIENT_KEYS, PACKAGES, PAGINATION, PRIORITY_TIERS, WEBHOOKS } from '#policy';
 import { JOB_STATUSES } from '#shared/job-store';
 import { ref } from '#shared/json-schema';
 import { ERROR_CLASSES, SUBMISSION_STATUSES } from '#shared/submission-ledger';
@@ -168,6 +169,46 @@ const directorySummary = {
     version: { type: 'integer', minimum: 1 },
   },
 } as const;
+
+const webhookProperties = {
+  id: uuid,
+  ownerKeyId: { type: 'string', description: 'The API key id whose endpoint it is.' },
+  scope: {
+    type: 'string',
+    enum: ['own', 'all'],
+    description: 'own: events about the owner key’s resources; all (admin keys): every event.',
+  },
+  url: { type: 'string' },
+  events: { type: 'array', items: { type: 'string', enum: SUBSCRIBABLE_EVENT_TYPES } },
+  description: { type: ['string', 'null'] },
+  status: { type: 'string', enum: ['enabled', 'disabled'] },
+  disabledReason: {
+    type: ['string', 'null'],
+    enum: ['gone', 'failing', null],
+    description: `gone: it answered 410; failing: no success for ${WEBHOOKS.disableAfterFailingDays} days.`,
+  },
+  disabledAt: nullableTimestamp,
+  failingSince: {
+    ...nullableTimestamp,
+    description: 'First failure since the last success; null when healthy.',
+  },
+  consecutiveFailures: { type: 'integer', minimum: 0 },
+  pausedUntil: {
+    ...nullableTimestamp,
+    description: 'After a failure nothing is sent before this (backoff).',
+  },
+  lastSuccessAt: nullableTimestamp,
+  createdAt: timestamp,
+  updatedAt: timestamp,
+};
+
+const webhookDeliveryStatus = {
+  type: 'string',
+  enum: ['pending', 'delivered', 'failed', 'held'],
+  description:
+    'pending: to be sent (nextAttemptAt); delivered: answered 2xx; failed: every retry failed (replay it); ' +
+    'held: the endpoint is disabled (sent once it is enabled).',
+};
 
 export const SCHEMAS = {
   Error: {
@@ -766,6 +807,140 @@ export const SCHEMAS = {
     type: 'object',
     additionalProperties: false,
     properties: { maxPerTier: { type: 'integer', minimum: 0, maximum: 100, default: 10 } },
+  },
+  WebhookCreate: {
+    type: 'object',
+    description: 'An endpoint to POST events to.',
+    required: ['url', 'events'],
+    additionalProperties: false,
+    properties: {
+      url: {
+        type: 'string',
+        minLength: 8,
+        maxLength: WEBHOOKS.maxUrlLength,
+        pattern: '^https?://[^\\s]+$',
+        'x-message': 'must be an http(s) URL',
+        description: 'Where to POST (https in a deployed stage; the local runtime allows http on loopback).',
+      },
+      events: {
+        type: 'array',
+        minItems: 1,
+        uniqueItems: true,
+        items: { type: 'string', enum: SUBSCRIBABLE_EVENT_TYPES },
+        description: 'The event types to receive (docs/api.md, "Webhooks").',
+      },
+      description: { ...optionalText(500), description: 'What it is for (shown in listings).' },
+      scope: {
+        type: 'string',
+        enum: ['own', 'all'],
+        default: 'own',
+        description: webhookProperties.scope.description,
+      },
+    },
+  },
+  Webhook: {
+    type: 'object',
+    additionalProperties: false,
+    required: Object.keys(webhookProperties),
+    properties: webhookProperties,
+  },
+  WebhookCreated: {
+    type: 'object',
+    description: 'The endpoint and its signing secret: keep the secret, it is shown only here.',
+    additionalProperties: false,
+    required: [...Object.keys(webhookProperties), 'secret'],
+    properties: {
+      ...webhookProperties,
+      secret: {
+        type: 'string',
+        pattern: '^whsec_[A-Za-z0-9+/]+=*$',
+        description:
+          'whsec_ and the base64 of the key: verify webhook-signature with it (Standard Webhooks).',
+      },
+    },
+  },
+  WebhookPage: page('Webhook', 'Endpoints, newest first.'),
+  WebhookQuery: { type: 'object', additionalProperties: false, properties: { cursor, limit } },
+  WebhookAttempt: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['number', 'startedAt', 'durationMs', 'statusCode', 'error', 'response'],
+    properties: {
+      number: { type: 'integer', minimum: 1 },
+      startedAt: timestamp,
+      durationMs: { type: 'integer', minimum: 0 },
+      statusCode: { type: ['integer', 'null'], description: 'The receiver’s status; null when none came.' },
+      error: { type: ['string', 'null'], description: 'Why it failed (a timeout, a refused address, ...).' },
+      response: { type: ['string', 'null'], description: 'The start of the receiver’s answer.' },
+    },
+  },
+  WebhookDelivery: {
+    type: 'object',
+    additionalProperties: false,
+    required: [
+      'id',
+      'endpointId',
+      'eventId',
+      'eventType',
+      'jobId',
+      'status',
+      'attempts',
+      'nextAttemptAt',
+      'deliveredAt',
+      'replayOf',
+      'createdAt',
+      'attemptLog',
+    ],
+    properties: {
+      id: uuid,
+      endpointId: uuid,
+      eventId: {
+        type: 'string',
+        description: 'The webhook-id header: the same on every attempt and replay.',
+      },
+      eventType: { type: 'string', enum: [...SUBSCRIBABLE_EVENT_TYPES, TEST_EVENT_TYPE] },
+      jobId: { type: ['string', 'null'], format: 'uuid' },
+      status: webhookDeliveryStatus,
+      attempts: { type: 'integer', minimum: 0 },
+      nextAttemptAt: nullableTimestamp,
+      deliveredAt: nullableTimestamp,
+      replayOf: { type: ['string', 'null'], format: 'uuid', description: 'The delivery this one replays.' },
+      createdAt: timestamp,
+      attemptLog: {
+        type: 'array',
+        items: ref('WebhookAttempt'),
+        description: `Its attempts, oldest first (the latest ${WEBHOOKS.attemptsShown}).`,
+      },
+    },
+  },
+  WebhookDeliveryPage: page('WebhookDelivery', 'Deliveries, newest first.'),
+  WebhookDeliveryQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { status: webhookDeliveryStatus, cursor, limit },
+  },
+  WebhookEvent: {
+    type: 'object',
+    description:
+      'The body of every webhook: `data` is the resource as the API returns it at the moment of the event ' +
+      '(a Job for job.*, a Submission for submission.settled and listing.*). Events of one job carry its id ' +
+      'and an increasing `sequence`. Headers: webhook-id (= id), webhook-timestamp, webhook-signature.',
+    additionalProperties: false,
+    required: ['id', 'type', 'timestamp', 'data'],
+    properties: {
+      id: { type: 'string', pattern: '^evt_[0-9a-f]{32}$' },
+      type: { type: 'string', enum: [...SUBSCRIBABLE_EVENT_TYPES, TEST_EVENT_TYPE] },
+      timestamp: { ...timestamp, description: 'When the change happened (its transaction).' },
+      jobId: uuid,
+      sequence: { type: 'integer', minimum: 1, description: 'Increasing per job, in commit order.' },
+      data: { oneOf: [ref('Job'), ref('Submission'), ref('WebhookTestData')] },
+    },
+  },
+  WebhookTestData: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['endpointId', 'message'],
+    properties: { endpointId: uuid, message: { type: 'string' } },
   },
 } as const;
 

@@ -527,6 +527,11 @@ export function tierQueueNames(tier: PriorityTier, prefix = ''): { queue: string
   return { queue: `${prefix}${tier.queueName}.fifo`, dlq: `${prefix}${tier.queueName}-dlq.fifo` };
 }
 
+/** Physical names of the webhook delivery queue and its dead-letter queue (FIFO). */
+export function webhookQueueNames(prefix = ''): { queue: string; dlq: string } {
+  return { queue: `${prefix}formfleet-webhooks.fifo`, dlq: `${prefix}formfleet-webhooks-dlq.fifo` };
+}
+
 /**
  * Lambda sizing per function kind (a manifest entry may override timeout or memory). Memory buys CPU: the
  * API gets 1 GB so a cold start and a Postgres round trip stay fast; the worker gets WORKER.memoryMb for
