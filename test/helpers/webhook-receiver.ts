@@ -2,7 +2,7 @@
  * A webhook receiver for tests, as an API client would write one: it verifies every delivery with the
  * Standard Webhooks reference library (`standardwebhooks` from npm, independent of formfleet's signing),
  * deduplicates by webhook-id, and counts what it saw (posts, distinct ids, attempts in flight at once). Its
- * behaviour per request is the test's to choose: answer a status, hang, or accept.
+ * behaviour per request is the test's to choose: answer a status (after a delay), hang, or accept.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -27,8 +27,13 @@ export interface ReceivedDelivery {
   path: string;
 }
 
-/** What the receiver does with a request: answer `status`, or hang (no answer until the sender gives up). */
-export type Behaviour = (d: ReceivedDelivery) => { status: number } | 'hang';
+/**
+ * What the receiver does with a request: answer `status` (with `processed`, it did its work before failing to
+ * answer well, as a receiver that crashes after committing would), or hang (no answer until the sender gives up).
+ */
+export type Behaviour = (
+  d: ReceivedDelivery,
+) => { status: number; processed?: boolean; delayMs?: number } | 'hang';
 
 export interface TestReceiver {
   readonly url: string;
@@ -103,7 +108,8 @@ export async function startTestReceiver(): Promise<TestReceiver> {
     }
     const decision = behaviour(delivery);
     if (decision === 'hang') return;
-    if (decision.status >= 200 && decision.status < 300) {
+    if (decision.delayMs) await new Promise((r) => setTimeout(r, decision.delayMs));
+    if ((decision.status >= 200 && decision.status < 300) || decision.processed) {
       if (processed.has(delivery.webhookId)) duplicates += 1;
       else processed.set(delivery.webhookId, delivery);
     }
