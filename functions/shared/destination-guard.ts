@@ -99,6 +99,8 @@ export interface AdmitOptions {
   resolve?: Resolver;
   /** `host:port` keys let through although their address is blocked (the local runtime's own sites). */
   allowed?: ReadonlySet<string>;
+  /** Addresses let through although a blocked range holds them (the local runtime's loopback receivers). */
+  permitted?: (address: string) => boolean;
   /** A name must resolve within this. @default BROWSER_NETWORK.resolveTimeoutMs */
   resolveTimeoutMs?: number;
 }
@@ -129,6 +131,7 @@ export async function admitDestination(
   }
   if (!options.allowed?.has(`${name}:${port}`)) {
     for (const address of addresses) {
+      if (options.permitted?.(address)) continue;
       const kind = blockedKind(address, options.ranges ?? COMPILED_POLICY_RANGES);
       if (kind) return { refused: address === name ? kind : `resolves to ${address}, ${kind}` };
     }

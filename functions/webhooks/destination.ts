@@ -14,6 +14,7 @@ import { WEBHOOKS } from '#policy';
 import {
   type Admission,
   admitDestination,
+  blockedKind,
   type CompiledRanges,
   compileRanges,
   POLICY_RANGES,
@@ -49,11 +50,12 @@ export function urlPolicyFromEnv(env: Env): UrlPolicy {
   return { allowLoopback };
 }
 
-const isLoopback = (cidr: string) => cidr === '127.0.0.0/8' || cidr === '::1/128';
-const WITHOUT_LOOPBACK: CompiledRanges = compileRanges({
-  ipv4: POLICY_RANGES.ipv4.filter((r) => !isLoopback(r.cidr)),
-  ipv6: POLICY_RANGES.ipv6.filter((r) => !isLoopback(r.cidr)),
+/** Loopback as BROWSER_NETWORK names it (127.0.0.0/8 and ::1, IPv4-mapped forms included). */
+const LOOPBACK: CompiledRanges = compileRanges({
+  ipv4: POLICY_RANGES.ipv4.filter((r) => r.kind === 'loopback'),
+  ipv6: POLICY_RANGES.ipv6.filter((r) => r.kind === 'loopback'),
 });
+const isLoopback = (address: string) => blockedKind(address, LOOPBACK) === 'loopback';
 
 /** What is wrong with a URL's form (scheme, credentials, fragment, length), or undefined. */
 export function urlFormProblem(raw: string, policy: UrlPolicy): string | undefined {
@@ -76,7 +78,7 @@ export function urlFormProblem(raw: string, policy: UrlPolicy): string | undefin
 export function admitUrl(url: URL, policy: UrlPolicy): Promise<Admission> {
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   return admitDestination(url.hostname, port, {
-    ...(policy.allowLoopback ? { ranges: WITHOUT_LOOPBACK } : {}),
+    ...(policy.allowLoopback ? { permitted: isLoopback } : {}),
     ...(policy.resolve ? { resolve: policy.resolve } : {}),
   });
 }
