@@ -57,6 +57,8 @@ export class AppStack extends Stack {
         databaseDirectSecret: data.databaseDirectSecret,
         databaseCaSecret: data.databaseCaSecret,
         slackWebhookSecret: data.slackWebhookSecret,
+        webhooks: { queue: data.webhooks.queue, secretsKey: data.webhooks.secretsKey },
+        pagerDutyRoutingKeySecret: data.pagerDutyRoutingKeySecret,
         apiKeys: {
           plans: usagePlans,
           adminKeyId: data.keyPlans.adminKey.keyId,
@@ -89,6 +91,7 @@ export class AppStack extends Stack {
       tierConcurrency: stage.concurrency.tiers,
       ...(this.api ? { apiStage: this.api.stage } : {}),
       undeliveredAlerts: data.alerts.undelivered,
+      webhookDeadLetters: data.webhooks.deadLetterQueue,
       scheduleFailures: this.fleet.scheduleFailures,
     });
     this.dashboard = new OperationsDashboard(this, 'Dashboard', {
