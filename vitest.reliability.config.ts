@@ -1,8 +1,8 @@
 /**
  * `npm run test:reliability`: the longer fault and load runs (test/reliability/**), together with the fault
  * tests that also run in `npm test` (worker crash, browser crash, poison message, duplicate delivery,
- * hanging site, Slack outage, the ledger's edges), so this one command shows every fault of issues 8 and 18
- * end to end, and the ledger's model-based test with more sequences. Each test bounds its own time. No
+ * hanging site, Slack outage, the ledger's edges, S3 down for proof), so this one command shows every fault
+ * of issues 8, 13 and 18 end to end, and the ledger's model-based test with more sequences. Each test bounds its own time. No
  * coverage here: `npm test` measures it.
  */
 import { defineConfig } from 'vitest/config';
@@ -22,6 +22,7 @@ export default defineConfig({
       'test/integration/recovery-alerts.test.ts',
       'test/e2e/ledger-edges.test.ts',
       'test/e2e/ledger-model.test.ts',
+      'test/e2e/proof.test.ts',
     ],
     exclude: ['**/node_modules/**'],
     // One file at a time: each load and fault run gets the whole machine, so its time bound holds on two

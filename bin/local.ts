@@ -6,7 +6,8 @@
  * the browser, gateway, fixture sites, moto and Postgres stop, and the process exits 0 with nothing left
  * running.
  *
- * `npm start -- --fast` runs the schedules LOCAL.fastSpeedUp times faster. Port, keys and database come from
+ * `npm start -- --fast` runs the schedules LOCAL.fastSpeedUp times faster and the listing lifecycle's ages
+ * LOCAL.fastLifecycleSpeedUp times faster. Port, keys and database come from
  * PORT, FORMFLEET_ADMIN_KEY, FORMFLEET_CLIENT_KEY and DATABASE_URL (docs/configuration.md).
  */
 import { mkdir } from 'node:fs/promises';
@@ -21,8 +22,10 @@ import { intEnv } from '#shared/env';
 
 const USAGE = `usage: npm start [-- --fast]
 
-  --fast   run the schedules ${LOCAL.fastSpeedUp}x faster (stale-jobs, dlq-check, promote-jobs) and retry failed
-           alert deliveries sooner, to watch recovery at work
+  --fast   run the schedules ${LOCAL.fastSpeedUp}x faster (stale-jobs, dlq-check, promote-jobs, recheck-listings),
+           retry failed alert deliveries sooner, and pass a day of the listing lifecycle in
+           ${86_400 / LOCAL.fastLifecycleSpeedUp} s (rechecks at +1, +7, +28 days come after seconds), to watch
+           recovery and listings going live
   --help   this text
 
 Environment: PORT (default ${LOCAL.defaultPort}; 0 picks a free port), FORMFLEET_ADMIN_KEY, FORMFLEET_CLIENT_KEY
@@ -92,8 +95,12 @@ try {
     keyTableFile: join(dir, 'api-keys.json'),
     schedules: { speedUp },
     // Tuning variables (RATE_LIMIT_CLIENT_PER_MINUTE, HEARTBEAT_INTERVAL_MS, ...) reach the handlers, as a
-    // stage's function configuration would: a changed limit can be tried here first.
-    env: overridesFrom(process.env),
+    // stage's function configuration would: a changed limit can be tried here first. --fast also shortens the
+    // listing lifecycle's ages (days to seconds), so listings can be watched going live.
+    env: {
+      ...overridesFrom(process.env),
+      ...(flags.fast ? { LIFECYCLE_SPEED_UP: String(LOCAL.fastLifecycleSpeedUp) } : {}),
+    },
     alerts: {
       // A real Slack channel instead of the local sink.
       ...(process.env.SLACK_WEBHOOK_URL ? { slackWebhookUrl: process.env.SLACK_WEBHOOK_URL } : {}),
@@ -115,6 +122,7 @@ const runtimeFile = await writeRuntimeFile(dir, {
   url: system.url,
   dashboardUrl: system.dashboardUrl,
   slackSinkUrl: system.alerts.sink?.url ?? null,
+  ...(system.env.FORMFLEET_WEBHOOK_SINK_URL ? { webhookSinkUrl: system.env.FORMFLEET_WEBHOOK_SINK_URL } : {}),
   keys: system.keys,
   startedAt: system.startedAt,
   speedUp,

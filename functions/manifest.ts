@@ -4,7 +4,7 @@
  * runtime wires the same handlers, so a handler never has an env var without its grant or vice versa.
  * No aws-cdk-lib import: plain data, readable by anything.
  */
-import { ALERTS, SCHEDULES, WEBHOOKS } from '#policy';
+import { ALERTS, LIFECYCLE, type RecordsPrefixName, SCHEDULES, WEBHOOKS, WORKER } from '#policy';
 import { type ApiFunction, ROUTES } from './api/routes.ts';
 
 export interface FunctionNeeds {
@@ -39,6 +39,12 @@ export interface FunctionNeeds {
    */
   readonly apiKeys?: boolean;
   /**
+   * The records bucket (RECORDS_BUCKET), one grant per prefix of policy RECORDS: 'read' s3:GetObject (fetch,
+   * and presign GET URLs), 'write' s3:PutObject, 'list' s3:ListBucket limited to the prefix (whether an
+   * object is there). Nothing may delete: objects end by the bucket's lifecycle rules.
+   */
+  readonly records?: readonly RecordsGrant[];
+  /**
    * The webhook signing-secret key (KMS, data stack): WEBHOOK_KMS_KEY_ID; 'seal' grants kms:Encrypt (the API
    * seals a new endpoint's secret), 'open' grants kms:Decrypt (delivery signs with it), each only with an
    * `endpoint` encryption context.
@@ -59,6 +65,16 @@ export const CONSUMED_QUEUES = {
   },
 } as const;
 export type ConsumedQueue = keyof typeof CONSUMED_QUEUES;
+
+export type RecordsAccess = 'read' | 'write' | 'list';
+
+export interface RecordsGrant {
+  readonly prefix: RecordsPrefixName;
+  readonly access: readonly RecordsAccess[];
+}
+
+/** Reading proof screenshots (the API presigns links to them). */
+const READ_EVIDENCE: readonly RecordsGrant[] = [{ prefix: 'evidence', access: ['read'] }];
 
 export interface FunctionSpec {
   /** Logical name: `formfleet-<stage>-<name>`. */
@@ -104,12 +120,13 @@ const apiFunctions = [...new Set(ROUTES.map((r) => r.fn))];
 
 /** What each API function needs beyond the database (every one has it: rate limits live there). */
 const API_NEEDS: Record<ApiFunction, FunctionNeeds> = {
-  jobs: { jobQueues: ['send'] },
+  // records: each result's proof links.
+  jobs: { jobQueues: ['send'], records: READ_EVIDENCE },
   customers: {},
   // Depths only: health never receives a message.
   health: { jobQueues: ['read'], deadLetterQueues: 'count' },
   directories: {},
-  submissions: {},
+  submissions: { records: READ_EVIDENCE },
   // Redrive moves messages from a DLQ back to its tier queue.
   dlq: { jobQueues: ['send'], deadLetterQueues: 'redrive' },
   keys: { apiKeys: true },
@@ -136,8 +153,14 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     description: 'Submission worker: claims a job, fills each directory form in Chromium, records the ledger',
     kind: 'worker',
     browser: true,
-    // 'send': a job out of invocation time continues in a fresh message on its tier queue.
-    needs: { database: true, jobQueues: ['consume', 'send'], idempotencyTable: true },
+    // 'send': a job out of invocation time continues in a fresh message on its tier queue. records: the
+    // proof screenshots of each submit click.
+    needs: {
+      database: true,
+      jobQueues: ['consume', 'send'],
+      idempotencyTable: true,
+      records: [{ prefix: 'evidence', access: ['write'] }],
+    },
   },
   {
     name: 'promote-jobs',
@@ -151,11 +174,18 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     name: 'stale-jobs',
     entry: 'functions/stale-jobs.ts',
     description:
-      'Requeues jobs whose worker stopped heartbeating (fails them past the cap), re-sends jobs left pending or queued without a message, reports stuck steps',
+      'Requeues jobs whose worker stopped heartbeating (fails them past the cap), re-sends jobs left pending or queued without a message, reports stuck steps, uploads proof screenshots left pending',
     kind: 'scheduled',
     schedule: SCHEDULES.staleJobs,
     // 'read': the tier queues' message counts tell a job whose message is gone from one waiting in a backlog.
-    needs: { database: true, jobQueues: ['send', 'read'], alertsTopic: true },
+    // records: uploads the screenshots kept in Postgres while S3 refused; 'list' tells whether one whose
+    // worker died had reached S3.
+    needs: {
+      database: true,
+      jobQueues: ['send', 'read'],
+      alertsTopic: true,
+      records: [{ prefix: 'evidence', access: ['write', 'list'] }],
+    },
   },
   {
     name: 'dlq-check',
@@ -165,6 +195,23 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     kind: 'scheduled',
     schedule: SCHEDULES.dlqCheck,
     needs: { database: true, deadLetterQueues: 'read', alertsTopic: true },
+  },
+  {
+    name: 'recheck-listings',
+    entry: 'functions/recheck-listings.ts',
+    description:
+      'Follows each submitted listing: looks it up on its directory at the recheck ages (live, not_found, rejected)',
+    kind: 'scheduled',
+    schedule: SCHEDULES.recheckListings,
+    // A Chromium function of its own, not messages to the worker's queues: a lookup is not a job (no claim,
+    // no fencing token, no tier), it would take a tier's concurrency from paying jobs, and one run at a time
+    // (its timeout fits its interval) is all a few lookups a minute need. Politeness is shared all the same:
+    // the site_visits lease row per site. docs/infrastructure.md weighs it.
+    browser: true,
+    timeoutSeconds: LIFECYCLE.recheckTimeoutSeconds,
+    // Chromium's memory, as the worker's (a scheduled function's default is far below it).
+    memoryMb: WORKER.memoryMb,
+    needs: { database: true },
   },
   {
     name: 'slack-notifier',

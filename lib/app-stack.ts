@@ -59,6 +59,7 @@ export class AppStack extends Stack {
         slackWebhookSecret: data.slackWebhookSecret,
         webhooks: { queue: data.webhooks.queue, secretsKey: data.webhooks.secretsKey },
         pagerDutyRoutingKeySecret: data.pagerDutyRoutingKeySecret,
+        records: data.records.importInto(this, 'RecordsBucket'),
         apiKeys: {
           plans: usagePlans,
           adminKeyId: data.keyPlans.adminKey.keyId,

@@ -1,8 +1,8 @@
 /**
  * The stateful stack: what outlives a deploy (the tier queues and their dead-letter queues, the
  * idempotency table, the alerts topic with its key and undelivered-alerts queue, the API's usage plans and
- * admin key, into which the keys API puts client keys, the webhook delivery queue and the key sealing webhook
- * secrets) and references to the secrets that live outside CDK. Kept apart from the stateless app stack so functions, the API and alarms
+ * admin key, into which the keys API puts client keys, the records bucket of proof screenshots, the webhook
+ * delivery queue and the key sealing webhook secrets) and references to the secrets that live outside CDK. Kept apart from the stateless app stack so functions, the API and alarms
  * can be replaced freely without touching state. Every resource here is retained on delete unless the
  * stage says `retainData: false`.
  */
@@ -13,6 +13,7 @@ import { AlertsTopic } from './constructs/alerts-topic.ts';
 import { ApiKeyPlans } from './constructs/api-key-plans.ts';
 import { IdempotencyTable } from './constructs/idempotency-table.ts';
 import { PriorityQueues } from './constructs/priority-queues.ts';
+import { RecordsBucket } from './constructs/records-bucket.ts';
 import { WebhookResources } from './constructs/webhook-resources.ts';
 import type { StageConfig } from './stage-config.ts';
 
@@ -26,6 +27,8 @@ export class DataStack extends Stack {
   readonly alerts: AlertsTopic;
   /** The API's usage plans and admin key (client keys are made into the plans at run time). */
   readonly keyPlans: ApiKeyPlans;
+  /** The records bucket: proof screenshots under evidence/ (and other records by prefix, policy RECORDS). */
+  readonly records: RecordsBucket;
   /** The Postgres connection string (an existing Postgres: Supabase, RDS...), by ARN from the stage config. */
   readonly databaseSecret: secretsmanager.ISecret;
   /** The direct (session) connection string for migrations, when the stage names one. */
@@ -53,6 +56,7 @@ export class DataStack extends Stack {
       removalPolicy,
     });
     this.keyPlans = new ApiKeyPlans(this, 'ApiKeys', { prefix: stage.prefix, removalPolicy });
+    this.records = new RecordsBucket(this, 'Records', { exportPrefix: stage.prefix, removalPolicy });
     this.databaseSecret = secretsmanager.Secret.fromSecretCompleteArn(
       this,
       'DatabaseSecret',

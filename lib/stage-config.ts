@@ -199,7 +199,8 @@ function parseConcurrency(raw: unknown, at: (field: string) => string, problems:
 
 /**
  * What cannot hold between a stage's concurrency and a set of functions: a reservation for a function that
- * does not exist, or a reserved worker smaller than its tiers at their maximum together. Used on the stage
+ * does not exist, a reserved worker smaller than its tiers at their maximum together, or a scheduled function
+ * (stale-jobs, recheck-listings' Chromium run ...) reserving more than the one run it ever has at a time. Used on the stage
  * config (against the manifest) and by the function fleet (against the functions it builds).
  */
 export function concurrencyProblems(
@@ -211,7 +212,11 @@ export function concurrencyProblems(
   for (const [name, reservation] of Object.entries(concurrency.reserved)) {
     const fn = functions.find((f) => f.name === name);
     if (!fn) problems.push(`reserved.${name}: no function of that name in the manifest`);
-    else if (fn.kind === 'worker' && reservation < sum) {
+    else if (fn.kind === 'scheduled' && reservation > 1) {
+      problems.push(
+        `reserved.${name} (${reservation}): a scheduled function runs once at a time (its timeout fits its interval), so a reservation above 1 only takes concurrency from the account`,
+      );
+    } else if (fn.kind === 'worker' && reservation < sum) {
       problems.push(
         `reserved.${name} (${reservation}) is below the tiers' combined maximum concurrency (${sum}): every tier must fit at its maximum at once, or the mappings are throttled`,
       );

@@ -31,6 +31,12 @@ import type { ApiHandler } from '#functions/api/router';
 import type { ApiFunction } from '#functions/api/routes';
 import { makeSubmissionsApi } from '#functions/api/submissions';
 import { makeWebhooksApi } from '#functions/api/webhooks';
+import { recheckDepsFromEnv } from '#functions/lifecycle/deps';
+import {
+  makeRecheckListingsHandler,
+  type RecheckDeps,
+  type RecheckHandler,
+} from '#functions/lifecycle/recheck';
 import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
 import type { DlqService } from '#functions/recovery/dlq';
 import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/dlq-check';
@@ -58,6 +64,9 @@ export interface LocalHandlers {
   staleJobs: StaleJobsHandler;
   dlqCheck: DlqCheckHandler;
   promoteJobs: (event: unknown) => Promise<unknown>;
+  /** Listing rechecks, visiting through the worker's browser pool (one Chromium, as in one process). */
+  recheckListings: RecheckHandler;
+  recheckDeps: RecheckDeps;
   notifier: NotifierHandler;
   /** Critical alerts to PagerDuty (the local sink), beside Slack. */
   pagerDuty: PagerDutyNotifierHandler;
@@ -122,6 +131,8 @@ export async function buildLocalHandlers(
     webhookDeliveryDepsFromEnv(env, db),
     pagerDutyNotifierDepsFromEnv({ ...env, ...notifierEnv }),
   ]);
+  // Built after the worker: it visits sites through the worker's browser pool.
+  const recheck = await recheckDepsFromEnv(env, db, { browser: worker.browser });
   return {
     api: {
       jobs: makeJobsApi(counted(jobs, 'api-jobs', metrics)),
@@ -140,6 +151,8 @@ export async function buildLocalHandlers(
     staleJobs: makeStaleJobsHandler(counted(stale, 'stale-jobs', metrics)),
     dlqCheck: makeDlqCheckHandler(counted(dlqCheck, 'dlq-check', metrics)),
     promoteJobs: makePromoteJobsHandler(counted(promote, 'promote-jobs', metrics)),
+    recheckListings: makeRecheckListingsHandler(counted(recheck, 'recheck-listings', metrics)),
+    recheckDeps: recheck,
     notifier: makeSlackNotifierHandler(counted(notifier, 'slack-notifier', metrics)),
     pagerDuty: makePagerDutyNotifierHandler(counted(pagerDuty, 'pagerduty-notifier', metrics)),
     webhookDispatch: makeDispatcher(counted(dispatch, 'webhook-dispatch', metrics)),

@@ -18,6 +18,8 @@ export interface RuntimeInfo {
   dashboardUrl: string;
   /** The local Slack sink's webhook URL, or null when alerts go to a real SLACK_WEBHOOK_URL. */
   slackSinkUrl: string | null;
+  /** The local webhook receiver (the stand-in of an API client's), which `npm run demo` subscribes. */
+  webhookSinkUrl?: string;
   keys: { admin: string; client: string };
   startedAt: string;
   /** Schedules divided by this (`--fast`), 1 otherwise. */

@@ -1,5 +1,5 @@
 /**
- * The whole of formfleet on one machine: Postgres, moto (SQS, SNS, DynamoDB), migrations, the fixture
+ * The whole of formfleet on one machine: Postgres, moto (SQS, SNS, DynamoDB, S3), migrations, the fixture
  * directory sites and the demo seed, the local API gateway in front of the API handlers (and the dashboard),
  * SQS pollers feeding the worker handler as Lambda's event source mappings would (batch size, maxConcurrency
  * per tier, partial batch failures, visibility), the scheduler firing the manifest's scheduled functions, and
@@ -12,6 +12,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { NotifierHandler } from '#functions/alerts/notifier';
+import type { RecheckDeps } from '#functions/lifecycle/recheck';
 import { CONSUMED_QUEUES, FUNCTIONS } from '#functions/manifest';
 import { staleJobsDepsFromEnv } from '#functions/recovery/deps';
 import type { DlqService } from '#functions/recovery/dlq';
@@ -51,7 +52,7 @@ import {
   type WebhookQueue,
 } from './services/queues.ts';
 import { type Poller, startPoller } from './sqs-poller.ts';
-import { type StandIns, startStandIns } from './stand-ins.ts';
+import { LOCAL_STAND_INS, type StartedStandIns, startStandIns } from './stand-ins.ts';
 
 export interface LocalSystemOptions {
   /** Gateway port; 0 picks a free one. */
@@ -115,6 +116,8 @@ export interface LocalSystem {
   /** What the seed wrote (directories for the fixture sites, demo customers). */
   readonly seed: SeedReport;
   readonly worker: WorkerDeps;
+  /** recheck-listings' ports (the worker's browser pool, politeness): tests build it with their own clock. */
+  readonly recheck: RecheckDeps;
   /** One per tier, in PRIORITY_TIERS order. */
   readonly pollers: readonly Poller[];
   /** Every metric the handlers recorded, as `<function>.<metric>` (the local stand-in for CloudWatch). */
@@ -125,8 +128,8 @@ export interface LocalSystem {
   readonly scheduler: Scheduler;
   /** Webhooks: the delivery queue, the dispatcher (scheduled) and the delivery poller (its consumer). */
   readonly webhooks: { queue: WebhookQueue; dispatcher: Dispatcher; delivery: Poller };
-  /** The local stand-ins: the webhook receiver and the PagerDuty sink. */
-  readonly standIns: StandIns;
+  /** The local stand-ins' variables and dashboard panels (the webhook receiver, the PagerDuty sink). */
+  readonly standIns: StartedStandIns;
   /** The recovery handlers and the DLQ service, as the scheduler and the admin API use them. */
   readonly recovery: {
     staleJobs: StaleJobsHandler;
@@ -214,8 +217,12 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...(options.log ? { onSlackMessage: (m) => log(`slack: ${m.text ?? '(blocks only)'}`) } : {}),
     });
     stops.push(() => alerts.stop());
-    const standIns = await startStandIns(log);
-    stops.push(() => standIns.stop());
+    // The records bucket, the webhook receiver, the PagerDuty sink: each with the variables its handlers need.
+    const standIns = await startStandIns(
+      LOCAL_STAND_INS,
+      { awsEnv, prefix: options.queuePrefix ?? 'local-', log },
+      stops,
+    );
     const webhookQueue = await createWebhookQueue(sqs, options.queuePrefix ?? 'local-');
     const queues = await createTierQueues(sqs, {
       prefix: options.queuePrefix ?? 'local-',
@@ -251,6 +258,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...tierQueueEnv(queues),
       ...alerts.env,
       IDEMPOTENCY_TABLE: idempotencyTable,
+      ...standIns.env,
       // The fixture sites live on loopback, which the worker's browser may otherwise never reach.
       BROWSER_ALLOWED_ORIGINS: fixtures.origins().join(','),
       ...(process.env.CHROMIUM_PATH ? { CHROMIUM_PATH: process.env.CHROMIUM_PATH } : {}),
@@ -258,15 +266,15 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       WEBHOOK_QUEUE_URL: webhookQueue.url,
       WEBHOOK_LOCAL_KEY: options.webhookKey ?? generateLocalKey(),
       WEBHOOK_ALLOW_LOOPBACK: 'true',
-      ...standIns.env,
       ...options.env,
     };
 
     const handlers = await buildLocalHandlers(env, alerts.notifierEnv, db, apiKeys);
     stops.push(() => handlers.workerDeps.browser.close());
-    // Aborted when the system stops (Ctrl-C, SIGTERM): see the pollers' stop below.
+    // Aborted when the system stops (Ctrl-C, SIGTERM): see the pollers' and the scheduler's stops below.
     const shutdown = new AbortController();
     handlers.workerDeps.shutdown = shutdown.signal;
+    handlers.recheckDeps.shutdown = shutdown.signal;
 
     // The dashboard reads these once they exist (the gateway starts before the pollers and the scheduler).
     const pollers: Poller[] = [];
@@ -360,6 +368,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       'dlq-check': recovery.dlqCheck,
       'promote-jobs': handlers.promoteJobs,
       'webhook-dispatch': handlers.webhookDispatch.run,
+      'recheck-listings': handlers.recheckListings,
     };
     const tasks = FUNCTIONS.flatMap((f) => {
       const run = scheduled[f.name];
@@ -376,9 +385,13 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         if (run.error) log(`${run.name} failed: ${describeError(run.error).message}`);
       },
     });
-    // The scheduler stops first: no run starts against a closing database or queue.
+    // The scheduler stops first: no run starts against a closing database or queue, and a recheck run in
+    // progress starts no further lookup (its claimed rows are given back, due at once).
     const running = scheduler;
-    stops.push(() => running.stop());
+    stops.push(async () => {
+      shutdown.abort();
+      await running.stop();
+    });
 
     return {
       url: gateway.url,
@@ -396,6 +409,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       fixtures,
       seed,
       worker: handlers.workerDeps,
+      recheck: handlers.recheckDeps,
       pollers,
       metrics: handlers.metrics,
       alerts,

@@ -1,61 +1,91 @@
 /**
- * The local stand-ins for third parties formfleet talks to (besides the fixture directory sites and the Slack
- * sink of the alert path): each one small module with start and stop, started from this list by the local
- * runtime, giving the handlers the variables that point at it and the dashboard its panel.
+ * Local stand-ins for what formfleet talks to beyond the queues, topic and table: the records bucket, an API
+ * client's webhook receiver and PagerDuty's Events API (an SMTP server as it arrives). Each is one small module
+ * with `start` and `stop`, started in order from LOCAL_STAND_INS by startLocalSystem, whose handlers get the
+ * variables each returns; one that shows something on the dashboard returns its panel.
  */
 import type { DashboardPanel } from './dashboard/panels.ts';
-import { type PagerDutySink, startPagerDutySink } from './pagerduty-sink.ts';
-import { startWebhookSink, type WebhookSink } from './webhook-sink.ts';
+import { startPagerDutySink } from './pagerduty-sink.ts';
+import { recordsBucket } from './services/records-bucket.ts';
+import { startWebhookSink } from './webhook-sink.ts';
 
-export interface StandIns {
-  /** An API client's webhook receiver (npm run demo subscribes it). */
-  readonly webhookSink: WebhookSink;
-  /** PagerDuty's Events API, where critical alerts go. */
-  readonly pagerDuty: PagerDutySink;
-  /** What the handlers need to reach them. */
+/** What every stand-in starts from. */
+export interface StandInContext {
+  /** moto's endpoint and dummy credentials (local/services/moto.ts motoEnv). */
+  readonly awsEnv: Readonly<Record<string, string>>;
+  /** The run's name prefix, so several systems can share one moto. */
+  readonly prefix: string;
+  readonly log: (line: string) => void;
+}
+
+export interface RunningStandIn {
+  /** What the handlers need to reach it (as CDK's bind* methods set in AWS). */
   readonly env: Readonly<Record<string, string>>;
-  readonly panels: readonly DashboardPanel[];
+  /** Its dashboard panel, when it shows one. */
+  readonly panel?: DashboardPanel;
   stop(): Promise<void>;
 }
 
-interface StandInModule<T extends { panel: DashboardPanel; stop(): Promise<void> }> {
-  start(log: (line: string) => void): Promise<T>;
-  env(started: T): Record<string, string>;
+export interface LocalStandIn {
+  readonly name: string;
+  start(context: StandInContext): Promise<RunningStandIn>;
 }
 
-const WEBHOOK_SINK: StandInModule<WebhookSink> = {
-  start: (log) =>
-    startWebhookSink({
+/**
+ * An API client's webhook receiver: verifies each delivery's signature (`npm run demo` subscribes it and
+ * registers the secret). FORMFLEET_WEBHOOK_SINK_URL is for the demo and the dashboard, not for a handler.
+ */
+export const webhookReceiver: LocalStandIn = {
+  name: 'webhook receiver',
+  async start({ log }) {
+    const sink = await startWebhookSink({
       onDelivery: (w) =>
         log(`webhook: ${w.type ?? '?'} ${w.webhookId} ${w.verified ? 'verified' : `refused (${w.refused})`}`),
-    }),
-  env: () => ({}),
+    });
+    return { env: { FORMFLEET_WEBHOOK_SINK_URL: sink.url }, panel: sink.panel, stop: () => sink.stop() };
+  },
 };
 
-const PAGERDUTY_SINK: StandInModule<PagerDutySink> = {
-  start: (log) => startPagerDutySink({ onEvent: (e) => log(`pagerduty: ${e.action} ${e.dedupKey}`) }),
-  env: (sink) => ({ PAGERDUTY_EVENTS_URL: sink.url, PAGERDUTY_ROUTING_KEY: sink.routingKey }),
-};
-
-export async function startStandIns(log: (line: string) => void = () => {}): Promise<StandIns> {
-  const started: { panel: DashboardPanel; stop(): Promise<void> }[] = [];
-  const stop = async () => {
-    for (const s of started.reverse()) await s.stop().catch(() => {});
-  };
-  try {
-    const webhookSink = await WEBHOOK_SINK.start(log);
-    started.push(webhookSink);
-    const pagerDuty = await PAGERDUTY_SINK.start(log);
-    started.push(pagerDuty);
+/** PagerDuty's Events API v2, where critical alerts go: records trigger and resolve per dedup_key. */
+export const pagerDutySink: LocalStandIn = {
+  name: 'PagerDuty sink',
+  async start({ log }) {
+    const sink = await startPagerDutySink({ onEvent: (e) => log(`pagerduty: ${e.action} ${e.dedupKey}`) });
     return {
-      webhookSink,
-      pagerDuty,
-      env: { ...WEBHOOK_SINK.env(webhookSink), ...PAGERDUTY_SINK.env(pagerDuty) },
-      panels: started.map((s) => s.panel),
-      stop,
+      env: { PAGERDUTY_EVENTS_URL: sink.url, PAGERDUTY_ROUTING_KEY: sink.routingKey },
+      panel: sink.panel,
+      stop: () => sink.stop(),
     };
-  } catch (err) {
-    await stop();
-    throw err;
+  },
+};
+
+export const LOCAL_STAND_INS: readonly LocalStandIn[] = [recordsBucket, webhookReceiver, pagerDutySink];
+
+export interface StartedStandIns {
+  /** The variables of all of them. */
+  readonly env: Record<string, string>;
+  /** The panels of those that show one, in list order. */
+  readonly panels: readonly DashboardPanel[];
+}
+
+/**
+ * Starts each stand-in in order, registering its stop with `stops` as soon as it runs (so a later failure
+ * stops it too), and returns the variables and panels of all of them.
+ */
+export async function startStandIns(
+  standIns: readonly LocalStandIn[],
+  context: StandInContext,
+  stops: Array<() => Promise<void>>,
+): Promise<StartedStandIns> {
+  const env: Record<string, string> = {};
+  const panels: DashboardPanel[] = [];
+  for (const standIn of standIns) {
+    const running = await standIn.start(context).catch((err: unknown) => {
+      throw new Error(`local ${standIn.name} did not start`, { cause: err });
+    });
+    stops.push(() => running.stop());
+    Object.assign(env, running.env);
+    if (running.panel) panels.push(running.panel);
   }
+  return { env, panels };
 }

@@ -10,7 +10,9 @@
 -- indexed look at webhook_endpoints), and runs in the writer's own transaction.
 --
 -- What an event carries: the resource (a job with its ledger rows, or a ledger row) as the transaction left
--- it, snapshotted here as the table rows (to_jsonb), not rendered: the API's own view functions render the
+-- it, snapshotted here as the table rows (to_jsonb; of a row's evidence only the listing lifecycle's last
+-- lookup, which the API shows as lifecycleReason; proof screenshots are not carried, their links expire),
+-- not rendered: the API's own view functions render the
 -- snapshot the first time the event is delivered (functions/webhooks/render.ts), and the body is kept, so every
 -- attempt, endpoint and replay posts the same bytes. So the payload is the state AT the event (a later retry
 -- of the job does not change what job.completed said) in exactly the shape GET /v1/jobs/{id} and
@@ -164,11 +166,14 @@ BEGIN
   END IF;
   IF p_type LIKE 'job.%' OR p_directory IS NULL THEN
     SELECT jsonb_build_object('job', to_jsonb(j), 'submissions', coalesce((
-             SELECT jsonb_agg(to_jsonb(s) - 'evidence' ORDER BY s.id) FROM submissions s WHERE s.job_id = j.id
+             SELECT jsonb_agg((to_jsonb(s) - 'evidence') || jsonb_build_object('evidence',
+                      jsonb_strip_nulls(jsonb_build_object('lifecycle', s.evidence -> 'lifecycle'))) ORDER BY s.id)
+             FROM submissions s WHERE s.job_id = j.id
            ), '[]'::jsonb))
       INTO v_snapshot FROM jobs j WHERE j.id = p_job;
   ELSE
-    SELECT jsonb_build_object('submission', to_jsonb(s) - 'evidence')
+    SELECT jsonb_build_object('submission', (to_jsonb(s) - 'evidence')
+             || jsonb_build_object('lifecycle_evidence', s.evidence -> 'lifecycle'))
       INTO v_snapshot FROM submissions s WHERE s.job_id = p_job AND s.directory_id = p_directory;
     IF v_snapshot IS NULL THEN
       RETURN;

@@ -7,14 +7,23 @@ import { requireWebhookEnv } from '#functions/webhooks/deps';
 import { urlPolicyFromEnv } from '#functions/webhooks/destination';
 import { sealerFromEnv } from '#functions/webhooks/secrets';
 import { PgWebhookStore } from '#functions/webhooks/store';
+import { EVIDENCE, PRIORITY_TIERS } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
-import { type Env, listEnv } from '#shared/env';
-import { dlqUrlsFromEnv, queueUrlsFromEnv, SqsJobQueue, type TierUrls } from '#shared/job-queue';
+import { type Env, listEnv, requireEnv } from '#shared/env';
+import { PgEvidenceStore } from '#shared/evidence-store';
+import {
+  dlqUrlsFromEnv,
+  queueUrlEnvName,
+  queueUrlsFromEnv,
+  SqsJobQueue,
+  type TierUrls,
+} from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
+import { recordsStoreFromEnv } from '#shared/object-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
 import { createLogger, createMetrics } from '#shared/telemetry';
 import { type ApiLimits, apiLimitsFromEnv } from './api-config.ts';
@@ -27,12 +36,25 @@ import type { HealthApiDeps } from './health.ts';
 import { PgJobQueries } from './job-queries.ts';
 import type { JobsApiDeps } from './jobs.ts';
 import type { ClientKeyStore, KeysApiDeps } from './keys.ts';
+import { PresignedProofLinks, type ProofLinks } from './proofs.ts';
 import { SqsQueueStats } from './queue-stats.ts';
 import { PgRateLimiter } from './rate-limiter.ts';
 import type { ApiBaseDeps } from './router.ts';
 import { PgSubmissionQueries } from './submission-queries.ts';
 import type { SubmissionsApiDeps } from './submissions.ts';
 import type { WebhooksApiDeps } from './webhooks.ts';
+
+/**
+ * Proofs with presigned links from the records bucket (RECORDS_BUCKET, read-only on evidence/). Signing is
+ * local; keeping bytes is the worker's, so the store's pending ceiling does not apply here.
+ */
+function proofLinksFromEnv(env: Env, database: Database): ProofLinks {
+  return new PresignedProofLinks(
+    new PgEvidenceStore(database, { pendingMaxBytes: EVIDENCE.pendingMaxBytes }),
+    recordsStoreFromEnv(env),
+    EVIDENCE.presignedUrlSeconds,
+  );
+}
 
 /** API key ids (not values) with admin rights: CDK passes the ids of the admin keys it creates. */
 const adminKeyIdsFromEnv = (env: Env) => new Set(listEnv(env, 'ADMIN_API_KEY_IDS'));
@@ -53,6 +75,8 @@ function baseDeps(env: Env, database: Database, component: string, limits: ApiLi
 }
 
 export async function jobsApiDepsFromEnv(env: Env, db?: Database): Promise<JobsApiDeps> {
+  // One error naming every missing variable.
+  requireEnv(env, [...PRIORITY_TIERS.map(queueUrlEnvName), 'RECORDS_BUCKET']);
   const queueUrls = queueUrlsFromEnv(env);
   const limits = apiLimitsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-api-jobs'));
@@ -64,6 +88,7 @@ export async function jobsApiDepsFromEnv(env: Env, db?: Database): Promise<JobsA
     customers: new PgCustomerStore(database),
     directories: new PgDirectoryStore(database),
     queue: new SqsJobQueue(new SQSClient(awsClientConfig(env)), queueUrls),
+    proofs: proofLinksFromEnv(env, database),
   };
 }
 
@@ -96,6 +121,7 @@ export async function directoriesApiDepsFromEnv(env: Env, db?: Database): Promis
 }
 
 export async function submissionsApiDepsFromEnv(env: Env, db?: Database): Promise<SubmissionsApiDeps> {
+  requireEnv(env, ['RECORDS_BUCKET']);
   const limits = apiLimitsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-api-submissions'));
   return {
@@ -103,6 +129,7 @@ export async function submissionsApiDepsFromEnv(env: Env, db?: Database): Promis
     submissions: new PgSubmissionQueries(database),
     jobs: new PgJobStore(database),
     customers: new PgCustomerStore(database),
+    proofs: proofLinksFromEnv(env, database),
   };
 }
 

@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { API_IDEMPOTENCY, PACKAGES, type PackageName, type Priority, tierFor } from '#policy';
+import { canonicalJson } from '#shared/canonical-json';
 import { type CustomerStore, isUuid } from '#shared/customer-store';
 import type { DirectoryStore } from '#shared/directory-store';
 import { type JobQueue, sendStoredJob } from '#shared/job-queue';
@@ -32,7 +33,9 @@ import {
   notFound,
 } from './http.ts';
 import { estimateWaitSeconds, type JobQueries } from './job-queries.ts';
+import type { ProofLinks, ProofView } from './proofs.ts';
 import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
+import { listingView } from './submission-queries.ts';
 
 export interface JobsApiDeps extends ApiBaseDeps {
   jobs: JobStore;
@@ -41,6 +44,8 @@ export interface JobsApiDeps extends ApiBaseDeps {
   customers: Pick<CustomerStore, 'get'>;
   directories: Pick<DirectoryStore, 'getMany' | 'selectForPackage'>;
   queue: JobQueue;
+  /** Each result's proof with presigned screenshot links (shown to whoever may see the job). */
+  proofs: ProofLinks;
 }
 
 interface CreateJobBody {
@@ -71,21 +76,9 @@ function idempotencyKey(event: ApiEvent): string | undefined {
   return value;
 }
 
-/** JSON with object keys sorted at every level: the same request always prints the same. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** What identifies a request body under an Idempotency-Key. */
 export const requestFingerprint = (body: unknown) =>
-  createHash('sha256').update(canonical(body)).digest('hex');
+  createHash('sha256').update(canonicalJson(body)).digest('hex');
 
 /** The 202 answer to POST /v1/jobs. */
 function acceptedBody(job: Job, directories: CreatedJob['directories'], status: 'queued' | 'pending') {
@@ -149,7 +142,12 @@ export function jobView(job: Job) {
   };
 }
 
-export function jobWithResults(job: Job, submissions: readonly Submission[]) {
+export function jobWithResults(
+  job: Job,
+  submissions: readonly Submission[],
+  /** Each row's proofs (presigned links); without it, results carry no `proofs` (webhook events: links expire). */
+  proofs?: ReadonlyMap<number, ProofView[]>,
+) {
   return {
     ...jobView(job),
     results: submissions.map((s) => ({
@@ -159,12 +157,20 @@ export function jobWithResults(job: Job, submissions: readonly Submission[]) {
       errorClass: s.errorClass,
       error: s.error,
       finishedAt: s.finishedAt,
+      ...listingView(s),
+      ...(proofs ? { proofs: proofs.get(s.id) ?? [] } : {}),
     })),
   };
 }
 
 export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
   const { logger, metrics } = deps;
+
+  /** The job with its ledger and each row's proofs (the caller has been allowed to see the job). */
+  async function withResults(job: Job) {
+    const rows = await deps.ledger.forJob(job.id);
+    return jobWithResults(job, rows, await deps.proofs.forSubmissions(rows.map((r) => r.id)));
+  }
 
   /** The job if it exists and the caller may see it; 404 otherwise (never 403: that would confirm it exists). */
   async function visibleJob(caller: Caller, id: string | undefined): Promise<Job> {
@@ -355,7 +361,7 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
 
       'GET /v1/jobs/{id}': async ({ caller, params }: RouteRequest) => {
         const job = await visibleJob(caller, params.id);
-        return json(200, jobWithResults(job, await deps.ledger.forJob(job.id)));
+        return json(200, await withResults(job));
       },
 
       'POST /v1/jobs/{id}/cancel': async ({ caller, params }: RouteRequest) => {
@@ -368,7 +374,7 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
           );
         metrics.addMetric('JobsCancelled', MetricUnit.Count, 1);
         logger.info('job cancelled', { jobId: job.id });
-        return json(200, jobWithResults(outcome.job, await deps.ledger.forJob(job.id)));
+        return json(200, await withResults(outcome.job));
       },
 
       'POST /v1/jobs/{id}/retry': async ({ caller, params }: RouteRequest) => {

@@ -10,10 +10,11 @@
  */
 import { SUBSCRIBABLE_EVENT_TYPES, TEST_EVENT_TYPE } from '#functions/webhooks/events';
 import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA } from '#functions/worker/form-definition';
-import { CLIENT_KEYS, PACKAGES, PAGINATION, PRIORITY_TIERS, WEBHOOKS } from '#policy';
+import { CLIENT_KEYS, EVIDENCE, PACKAGES, PAGINATION, PRIORITY_TIERS, WEBHOOKS } from '#policy';
+import { EVIDENCE_STATES, MATCHED_KINDS } from '#shared/evidence-store';
 import { JOB_STATUSES } from '#shared/job-store';
 import { ref } from '#shared/json-schema';
-import { ERROR_CLASSES, SUBMISSION_STATUSES } from '#shared/submission-ledger';
+import { ERROR_CLASSES, LISTING_STATES, SUBMISSION_STATUSES } from '#shared/submission-ledger';
 import { NON_BLANK, NUL_FREE } from '#shared/text';
 import { CURSOR_PATTERN } from './cursor.ts';
 
@@ -60,6 +61,13 @@ const cursor = {
   pattern: CURSOR_PATTERN,
   'x-message': 'is not a cursor this API gave out',
   description: 'The nextCursor of the previous page (opaque; any other value is refused with 400).',
+};
+const proofs = {
+  type: 'array',
+  description:
+    'One proof per submit click of this row, oldest first (empty when nothing was sent). Screenshot links ' +
+    'are presigned for whoever may see the row (its owner key or an admin).',
+  items: ref('Proof'),
 };
 const page = (item: string, description: string) => ({
   type: 'object',
@@ -138,6 +146,31 @@ const dlqMessage = {
     sentAt: { type: 'string' },
   },
 };
+
+/** What became of a submitted listing, beside its ledger row (functions/api/submission-queries.ts, listingView). */
+const listingProperties = {
+  lifecycle: {
+    type: ['string', 'null'],
+    enum: [...LISTING_STATES, null],
+    description:
+      'The listing after the click (a submitted row only; null before): under_review until the directory ' +
+      'publishes it, live once a recheck found it, not_found after the last recheck age, rejected when the ' +
+      'directory declined it, pending_verification while it waits for an e-mail link.',
+  },
+  listingUrl: {
+    type: ['string', 'null'],
+    description: 'Where the directory shows the listing (http(s)), once a recheck found it.',
+  },
+  lifecycleReason: {
+    type: ['string', 'null'],
+    description: 'What the last recheck said (null before the first).',
+  },
+  lifecycleCheckedAt: { ...nullableTimestamp, description: 'When it was last looked up.' },
+  nextCheckAt: {
+    ...nullableTimestamp,
+    description: 'When it is looked up next (null once live, not_found or rejected).',
+  },
+} as const;
 
 const directorySummary = {
   type: 'object',
@@ -387,7 +420,16 @@ export const SCHEMAS = {
         items: {
           type: 'object',
           additionalProperties: false,
-          required: ['directoryId', 'status', 'attempt', 'errorClass', 'error', 'finishedAt'],
+          required: [
+            'directoryId',
+            'status',
+            'attempt',
+            'errorClass',
+            'error',
+            'finishedAt',
+            ...Object.keys(listingProperties),
+            'proofs',
+          ],
           properties: {
             directoryId: { type: 'string' },
             status: { type: 'string', enum: SUBMISSION_STATUSES },
@@ -395,6 +437,8 @@ export const SCHEMAS = {
             errorClass: { type: ['string', 'null'] },
             error: { type: ['string', 'null'] },
             finishedAt: nullableTimestamp,
+            ...listingProperties,
+            proofs,
           },
         },
       },
@@ -526,6 +570,8 @@ export const SCHEMAS = {
       'startedAt',
       'finishedAt',
       'updatedAt',
+      ...Object.keys(listingProperties),
+      'proofs',
     ],
     properties: {
       jobId: uuid,
@@ -538,6 +584,87 @@ export const SCHEMAS = {
       startedAt: nullableTimestamp,
       finishedAt: nullableTimestamp,
       updatedAt: timestamp,
+      ...listingProperties,
+      proofs,
+    },
+  },
+  Proof: {
+    type: 'object',
+    description:
+      'The proof of one submit click: what the worker saw and typed, and its two screenshots (JPEG). Facts ' +
+      'are recorded whatever the outcome; a screenshot is `stored` only once it is in S3.',
+    additionalProperties: false,
+    required: ['attempt', 'capturedAt', 'finalUrl', 'httpStatus', 'matched', 'typedSha256', 'screenshots'],
+    properties: {
+      attempt: {
+        type: 'integer',
+        minimum: 1,
+        description: 'The ledger row’s attempt this click was (a row clicked twice has two proofs).',
+      },
+      capturedAt: { ...timestamp, description: 'When the outcome of the click was decided.' },
+      finalUrl: { type: ['string', 'null'], description: 'The page the submission ended on.' },
+      httpStatus: {
+        type: ['integer', 'null'],
+        description: 'The last HTTP status of the page’s main frame.',
+      },
+      matched: {
+        oneOf: [
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['kind', 'index'],
+            properties: {
+              kind: { type: 'string', enum: MATCHED_KINDS },
+              index: {
+                type: ['integer', 'null'],
+                minimum: 0,
+                description:
+                  'Index in the definition’s list of that kind; null for a captcha the engine ' +
+                  'recognised by itself (reCAPTCHA, hCaptcha, Turnstile).',
+              },
+            },
+          },
+          { type: 'null' },
+        ],
+        description:
+          'The definition indicator that decided the outcome (success, failure, captcha, loginWall); null when ' +
+          'none matched (the outcome was unclear).',
+      },
+      typedSha256: {
+        type: 'string',
+        pattern: '^[0-9a-f]{64}$',
+        description:
+          'SHA-256 (hex) of the canonical JSON (keys sorted, no whitespace) of the values typed and selected: ' +
+          'an array in step order of {"field", "step", "value"} (`field` absent for a fixed select value).',
+      },
+      screenshots: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['form', 'result'],
+        properties: {
+          form: { ...ref('ProofImage'), description: 'The filled form, just before the submit click.' },
+          result: { ...ref('ProofImage'), description: 'The page the submission ended on.' },
+        },
+      },
+    },
+  },
+  ProofImage: {
+    type: 'object',
+    description:
+      `A screenshot and where it is: pending (not in S3 yet: uploading, or waiting for the next retry), ` +
+      `stored (\`url\` is a presigned GET that works for ${EVIDENCE.presignedUrlSeconds} s, until ` +
+      `\`expiresAt\`: ask again for a fresh one), lost (it never reached S3; \`reason\` says why) or ` +
+      'not_taken (the page could not be captured; `reason` says why).',
+    additionalProperties: false,
+    required: ['state', 'contentType', 'bytes', 'sha256', 'url', 'expiresAt', 'reason'],
+    properties: {
+      state: { type: 'string', enum: [...EVIDENCE_STATES, 'not_taken'] },
+      contentType: { type: ['string', 'null'] },
+      bytes: { type: ['integer', 'null'], minimum: 1 },
+      sha256: { type: ['string', 'null'], pattern: '^[0-9a-f]{64}$' },
+      url: { type: ['string', 'null'] },
+      expiresAt: nullableTimestamp,
+      reason: { type: ['string', 'null'] },
     },
   },
   SubmissionPage: page('Submission', 'Ledger rows, in submission order.'),
@@ -742,12 +869,17 @@ export const SCHEMAS = {
     type: 'object',
     description:
       'Exactly one of `jobId` (the rows of one job) and `customerId` (the rows of every job of one customer); ' +
-      'optionally `status`, `cursor` and `limit`. Neither or both is a 400.',
+      'optionally `status`, `lifecycle`, `cursor` and `limit`. Neither or both is a 400.',
     additionalProperties: false,
     properties: {
       jobId: uuid,
       customerId: uuid,
       status: { type: 'string', enum: SUBMISSION_STATUSES },
+      lifecycle: {
+        type: 'string',
+        enum: LISTING_STATES,
+        description: 'Only rows whose listing is in this state (live: the listings found).',
+      },
       cursor,
       limit,
     },

@@ -1,12 +1,14 @@
 /**
  * GET /v1/submissions: the ledger rows of one job (?jobId=) or of every job of one customer (?customerId=),
- * visible on the same terms as the job or customer itself (its owner key, or an admin), by keyset cursor.
+ * visible on the same terms as the job or customer itself (its owner key, or an admin), by keyset cursor,
+ * each with its proofs (presigned screenshot links).
  */
 import type { CustomerStore } from '#shared/customer-store';
 import type { JobStore } from '#shared/job-store';
-import type { SubmissionStatus } from '#shared/submission-ledger';
+import type { ListingState, SubmissionStatus } from '#shared/submission-ledger';
 import { CURSOR_PARTS, decodeCursor, encodeCursor } from './cursor.ts';
 import { canSee, json, notFound } from './http.ts';
+import type { ProofLinks } from './proofs.ts';
 import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
 import type { SubmissionQueries } from './submission-queries.ts';
 
@@ -14,12 +16,14 @@ export interface SubmissionsApiDeps extends ApiBaseDeps {
   submissions: SubmissionQueries;
   jobs: Pick<JobStore, 'get'>;
   customers: Pick<CustomerStore, 'get'>;
+  proofs: ProofLinks;
 }
 
 interface SubmissionQuery {
   jobId?: string;
   customerId?: string;
   status?: SubmissionStatus;
+  lifecycle?: ListingState;
   cursor?: string;
   limit: number;
 }
@@ -40,11 +44,13 @@ export function makeSubmissionsApi(deps: SubmissionsApiDeps): ApiHandler {
         const page = await deps.submissions.list({
           ...(query.jobId ? { jobId: query.jobId } : { customerId: query.customerId as string }),
           ...(query.status ? { status: query.status } : {}),
+          ...(query.lifecycle ? { lifecycle: query.lifecycle } : {}),
           limit: query.limit,
           ...(after ? { afterId: after[0] } : {}),
         });
+        const proofs = await deps.proofs.forSubmissions(page.submissions.map((s) => s.id));
         return json(200, {
-          items: page.submissions,
+          items: page.submissions.map(({ id, ...view }) => ({ ...view, proofs: proofs.get(id) ?? [] })),
           nextCursor: page.next ? encodeCursor([page.next]) : null,
         });
       },

@@ -6,11 +6,12 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { PgAlertOutbox } from '#functions/alerts/alert-outbox';
 import { alertsFromEnv } from '#functions/alerts/alerts';
-import { PRIORITY_TIERS, RECOVERY } from '#policy';
+import { EVIDENCE, PRIORITY_TIERS, RECOVERY } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
 import { ConfigError, type Env, intEnv } from '#shared/env';
+import { PgEvidenceStore } from '#shared/evidence-store';
 import {
   dlqUrlEnvName,
   queueUrlEnvName,
@@ -19,10 +20,12 @@ import {
   SqsQueueDepths,
 } from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
+import { recordsStoreFromEnv } from '#shared/object-store';
 import { createLogger, createMetrics } from '#shared/telemetry';
 import { dlqServiceFromEnv } from './dlq.ts';
 import { PgDlqAlertStateStore } from './dlq-alert-state.ts';
 import type { DlqCheckDeps, DlqCheckOptions } from './dlq-check.ts';
+import type { EvidenceRetryOptions } from './evidence-retry.ts';
 import { PgRecoveryStore } from './recovery-store.ts';
 import type { StaleJobsDeps, StaleJobsOptions } from './stale-jobs.ts';
 
@@ -79,8 +82,22 @@ export function dlqCheckOptionsFromEnv(env: Env): DlqCheckOptions {
   };
 }
 
+/** The evidence outbox's numbers: policy EVIDENCE, the bounds tests shorten overridable. */
+export function evidenceRetryOptionsFromEnv(env: Env): EvidenceRetryOptions {
+  return {
+    batchSize: EVIDENCE.retryBatchSize,
+    retryBaseSeconds: EVIDENCE.retryBaseSeconds,
+    retryMaxSeconds: EVIDENCE.retryMaxSeconds,
+    uploadTimeoutMs: intEnv(env, 'EVIDENCE_UPLOAD_TIMEOUT_MS', EVIDENCE.uploadTimeoutMs),
+    orphanAfterSeconds: positive(
+      'EVIDENCE_ORPHAN_AFTER_SECONDS',
+      intEnv(env, 'EVIDENCE_ORPHAN_AFTER_SECONDS', EVIDENCE.orphanAfterSeconds),
+    ),
+  };
+}
+
 export async function staleJobsDepsFromEnv(env: Env, db?: Database): Promise<StaleJobsDeps> {
-  requireAll(env, [...PRIORITY_TIERS.map(queueUrlEnvName), 'ALERTS_TOPIC_ARN'], db);
+  requireAll(env, [...PRIORITY_TIERS.map(queueUrlEnvName), 'ALERTS_TOPIC_ARN', 'RECORDS_BUCKET'], db);
   const options = staleJobsOptionsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-stale-jobs'));
   const outbox = new PgAlertOutbox(database);
@@ -94,6 +111,12 @@ export async function staleJobsDepsFromEnv(env: Env, db?: Database): Promise<Sta
     depths: new SqsQueueDepths(sqs, queueUrls),
     outbox,
     alerts: alertsFromEnv(env),
+    evidence: {
+      // Keeping is the worker's; the retry only uploads and settles, so the ceiling does not apply here.
+      store: new PgEvidenceStore(database, { pendingMaxBytes: EVIDENCE.pendingMaxBytes }),
+      objects: recordsStoreFromEnv(env),
+      options: evidenceRetryOptionsFromEnv(env),
+    },
     logger,
     metrics: createMetrics('stale-jobs', logger),
     options,

@@ -13,7 +13,9 @@
  *     fresh message (a surviving old message is refused by the claim, so nothing runs twice);
  *  3. reports steps that stay unchanged while heartbeats arrive (a slow site or a hung browser): metric and
  *     one alert per job and step, no requeue;
- *  4. publishes the alerts waiting in the outbox, and prunes expired Idempotency-Keys of POST /v1/jobs.
+ *  4. uploads the proof screenshots waiting in Postgres for S3 (the evidence outbox), and settles those whose
+ *     worker died before it could keep them (evidence-retry.ts);
+ *  5. publishes the alerts waiting in the outbox, and prunes expired Idempotency-Keys of POST /v1/jobs.
  */
 import { createHash } from 'node:crypto';
 import { type Alert, makeAlert, RUNBOOKS } from '#functions/alerts/alert';
@@ -23,6 +25,7 @@ import { API_IDEMPOTENCY, RECOVERY, tierFor } from '#policy';
 import { enqueueAll, type JobQueue, type QueueDepths } from '#shared/job-queue';
 import type { JobStore } from '#shared/job-store';
 import { type Logger, type Metrics, MetricUnit, redactString } from '#shared/telemetry';
+import { type EvidenceRetryDeps, type EvidenceRetryReport, retryPendingEvidence } from './evidence-retry.ts';
 import { lostMessages, type PendingJob, type RecoveryStore, type StaleJobOutcome } from './recovery-store.ts';
 import { findStuckSteps, stuckStepAlert } from './stuck-steps.ts';
 
@@ -46,6 +49,8 @@ export interface StaleJobsDeps {
   depths?: QueueDepths;
   outbox: Pick<AlertOutbox, 'flush'>;
   alerts: Alerts;
+  /** The evidence outbox (step 4); without it, step 4 is off. */
+  evidence?: Pick<EvidenceRetryDeps, 'store' | 'objects' | 'options'>;
   logger: Logger;
   metrics: Metrics;
   options: StaleJobsOptions;
@@ -66,6 +71,8 @@ export interface StaleJobsReport {
   /** Stuck steps newly reported by this run. */
   stuckSteps: number;
   alerts: FlushReport;
+  /** Step 4: proof screenshots uploaded from Postgres, failed again, found in S3 or recorded lost. */
+  evidence: EvidenceRetryReport;
 }
 
 export type StaleJobsHandler = (event?: unknown) => Promise<StaleJobsReport>;
@@ -172,6 +179,7 @@ export function makeStaleJobsHandler(deps: StaleJobsDeps): StaleJobsHandler {
       lostResent: 0,
       stuckSteps: 0,
       alerts: { published: 0, pending: 0 },
+      evidence: { uploaded: 0, failed: 0, foundStored: 0, lost: 0 },
     };
     try {
       // 1. Stale jobs, batch by batch until none is left (or the run's bound is reached).
@@ -255,7 +263,11 @@ export function makeStaleJobsHandler(deps: StaleJobsDeps): StaleJobsHandler {
       // Expired Idempotency-Keys of POST /v1/jobs: the table holds a day of keys, not every key ever sent.
       await deps.store.pruneRequestKeys(API_IDEMPOTENCY.keyTtlSeconds, RECOVERY.idempotencyKeysPrunedPerRun);
 
-      // 4. Publish what is waiting (this run's alerts and any an earlier run could not publish).
+      // 4. Proof screenshots waiting for S3 (this step never throws, and stops early once S3 refuses, so it
+      //    never holds the alerts below back for long).
+      if (deps.evidence) report.evidence = await retryPendingEvidence({ ...deps.evidence, logger, metrics });
+
+      // 5. Publish what is waiting (this run's alerts and any an earlier run could not publish).
       report.alerts = await publishWaiting(deps.outbox, deps.alerts, logger);
       return report;
     } finally {

@@ -54,7 +54,7 @@ export function connectionBudget(options: BudgetOptions = {}): ConnectionBudget 
                 "their event source mappings' maxConcurrency",
               ]
             : kind === 'scheduled'
-              ? [names.length, 'one run each: a run takes seconds, its period minutes']
+              ? [names.length, 'one run each at a time: its timeout fits its period, as the manifest checks']
               : kind === 'trigger'
                 ? [names.length, 'one run per deploy']
                 : [names.length, 'one each'];

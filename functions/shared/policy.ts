@@ -403,6 +403,65 @@ export const PACKAGES = {
 
 export type PackageName = keyof typeof PACKAGES;
 
+const DAY_SECONDS = 24 * 3600;
+
+/**
+ * The listing's life after the click (functions/lifecycle/): a row the worker settled 'submitted' enters the
+ * lifecycle ('under_review'), and the scheduled recheck-listings run looks it up on the directory with the
+ * definition's `verify` at each recheck age, through the worker's browser pool and per-site politeness,
+ * until it is 'live' (found, with its URL), 'rejected' (the definition's `rejected` indicator) or
+ * 'not_found' (not found at the last age). docs/architecture.md draws the states.
+ */
+export const LIFECYCLE = {
+  /**
+   * When a listing is looked up, counted from the submission: a day (most directories publish or moderate
+   * within one), a week (a moderation queue), four weeks (the slowest). Not found at the last: 'not_found'.
+   */
+  recheckAgesSeconds: [1 * DAY_SECONDS, 7 * DAY_SECONDS, 28 * DAY_SECONDS],
+  /**
+   * How often recheck-listings runs. Five minutes: a row is looked up within minutes of its age, and a run
+   * with nothing due costs one query (Chromium starts only for a due row).
+   */
+  recheckIntervalSeconds: 5 * 60,
+  /**
+   * The run's Lambda timeout: shorter than its interval, so two runs never overlap (the manifest checks it),
+   * and long enough for maxLookupsPerRun lookups at their verify budget, two at a time.
+   */
+  recheckTimeoutSeconds: 4 * 60,
+  /** Due rows claimed per statement (FOR UPDATE SKIP LOCKED): what a run that dies leaves leased. */
+  claimBatch: 10,
+  /**
+   * Most lookups one run makes; the next run takes the rest. 120 every 5 minutes is 34,560 a day, three per
+   * submission for 11,500 submissions a day.
+   */
+  maxLookupsPerRun: 120,
+  /** Lookups of one run at once, each on a different site (a site is never visited twice at once anyway). */
+  lanes: 2,
+  /** A claimed row is due again after this if its run dies before recording the lookup: the run's timeout and more. */
+  claimLeaseSeconds: 15 * 60,
+  /** An inconclusive lookup (the site down, neither indicator on the page) is tried again after this. */
+  inconclusiveRetrySeconds: 6 * 3600,
+  /**
+   * Inconclusive lookups in a row before the age counts as passed without the listing found (the bound on
+   * retries): three, 18 hours apart in all, so a site down for a day does not make a listing 'not_found'.
+   */
+  maxInconclusiveInARow: 3,
+  /**
+   * Longest a lookup waits for its site (another worker's visit, politeness); a busier site is left for a
+   * later run, the row unchanged, rather than holding the run for the worker's five minutes.
+   */
+  siteWaitMaxMs: 30_000,
+  /** A row whose site stayed busy (or whose run ran out of time) is due again after this. */
+  busyRetrySeconds: 10 * 60,
+  /**
+   * 'submitted' rows without a lifecycle entered per run: rows the worker settled without entering (it
+   * died between the two statements) and rows settled before the lifecycle existed.
+   */
+  enterBatch: 500,
+  /** Longest listing URL kept (a directory's own link, read from an untrusted page). */
+  listingUrlMaxLength: 2_048,
+} as const;
+
 /** EventBridge schedules (and the local runtime's timers), derived from the thresholds above. */
 export const SCHEDULES = {
   staleJobs: { everySeconds: RECOVERY.staleCheckIntervalSeconds },
@@ -411,6 +470,93 @@ export const SCHEDULES = {
   promoteJobs: { everySeconds: 60 },
   /** Webhook dispatch: each run keeps looking for most of its minute (WEBHOOKS.dispatchWindowSeconds). */
   webhookDispatch: { everySeconds: WEBHOOKS.dispatchEverySeconds },
+  /** Listing rechecks: rows whose recheck age has come are looked up on their directory. */
+  recheckListings: { everySeconds: LIFECYCLE.recheckIntervalSeconds },
+} as const;
+
+/** One part of the records bucket: its key prefix and how long its objects live. */
+export interface RecordsPrefix {
+  /** Key prefix, ending in `/`; IAM grants (manifest `needs.records`) are scoped to it. */
+  readonly prefix: string;
+  /** The bucket's lifecycle rule deletes an object this many days after it was written. */
+  readonly expireAfterDays: number;
+}
+
+/**
+ * The records bucket: the one S3 bucket per stage (data stack) for what formfleet keeps as files, each kind
+ * under its own prefix with its own lifecycle rule and its own grants. Another kind of record (inbound
+ * verification mail, archives) is one more entry in `prefixes`: the bucket gets its rule, and a function
+ * binds to it by name in the manifest.
+ */
+export const RECORDS = {
+  prefixes: {
+    /**
+     * Proof per submission (issue 13): `evidence/<customer>/<job>/<directory>/<attempt>/{form,result}.jpg`.
+     * 400 days: a listing is paid for by the year, so last year's proof is still there when a customer
+     * renews or disputes a listing a year on (and a month of slack for the conversation).
+     */
+    evidence: { prefix: 'evidence/', expireAfterDays: 400 },
+  },
+  /**
+   * The bucket keeps versions: an object overwritten or deleted (a bug, a mistaken script) stays
+   * recoverable this long as a noncurrent version, then the lifecycle rule removes it.
+   */
+  noncurrentVersionDays: 30,
+  /** Parts of an upload that never completed are removed after this many days. */
+  abortIncompleteUploadDays: 1,
+} as const satisfies {
+  prefixes: Readonly<Record<string, RecordsPrefix>>;
+  noncurrentVersionDays: number;
+  abortIncompleteUploadDays: number;
+};
+
+export type RecordsPrefixName = keyof typeof RECORDS.prefixes;
+
+/**
+ * Proof per submission: the screenshots the worker keeps of each submit click (the filled form just before
+ * it, the result page after it), their size, and how their upload to the records bucket is kept off the
+ * critical path and retried.
+ */
+export const EVIDENCE = {
+  /**
+   * JPEG quality of a screenshot. 60: a form's text stays readable; a typical form page is 20 to 80 KB,
+   * where PNG would be several times that.
+   */
+  jpegQuality: 60,
+  /** A screenshot over maxImageBytes is taken again at this quality (and then only the viewport). */
+  retakeJpegQuality: 30,
+  /** The ceiling of one screenshot: a bigger one is retaken smaller, and never kept above it. */
+  maxImageBytes: 400_000,
+  /** A full-page screenshot is clipped to this many CSS pixels of height (and width). */
+  maxHeightPx: 4_000,
+  maxWidthPx: 1_920,
+  /** Longest one screenshot may take; a page that will not render is recorded without it. */
+  screenshotTimeoutMs: 5_000,
+  /** Longest one upload to S3 may take (the SDK's own retries included) before its bytes are kept for later. */
+  uploadTimeoutMs: 10_000,
+  /**
+   * When a job's run ends (completed, continued or stopped), it waits this long at most for its uploads
+   * still running; what has not reached S3 by then is kept in Postgres and uploaded by the stale-jobs run.
+   */
+  uploadWaitAtJobEndMs: 10_000,
+  /** How long a presigned URL in `GET /v1/jobs/{id}` and `GET /v1/submissions` works. */
+  presignedUrlSeconds: 15 * 60,
+  /**
+   * The most screenshot bytes kept in Postgres waiting for S3 (an outage). 256 MiB holds about 3,000
+   * submissions' proof (two screenshots of about 40 KB each), an hour of a busy stage; past it, a
+   * screenshot that cannot be uploaded is recorded as lost rather than filling the database.
+   */
+  pendingMaxBytes: 256 * 1_048_576,
+  /** Screenshots the stale-jobs run uploads per run from Postgres (it stops early once S3 refuses). */
+  retryBatchSize: 200,
+  /** A kept screenshot that failed to upload is tried again after this, doubling per try up to the max. */
+  retryBaseSeconds: 60,
+  retryMaxSeconds: 60 * 60,
+  /**
+   * A screenshot still pending after this with no bytes kept was lost with its worker (the longest
+   * invocation plus a margin): the stale-jobs run looks for it in S3 (stored after all) or records it lost.
+   */
+  orphanAfterSeconds: WORKER.timeoutSeconds + 5 * 60,
 } as const;
 
 /**
@@ -425,6 +571,12 @@ export const LOCAL = {
    * at work: stale-jobs every 12 s, dlq-check every 30 s, promote-jobs every 6 s. Thresholds stay as above.
    */
   fastSpeedUp: 10,
+  /**
+   * `npm start -- --fast` divides the listing lifecycle's ages and retry delays by this (LIFECYCLE_SPEED_UP),
+   * so a person can watch listings go live: a day passes in 10 s, the +1, +7 and +28 day rechecks come after
+   * 10 s, 70 s and 280 s (recheck-listings runs every 30 s then).
+   */
+  fastLifecycleSpeedUp: 8_640,
   /** A shutdown (Ctrl-C, SIGTERM) taking longer than this exits anyway, with status 1. */
   shutdownGraceMs: 20_000,
   /** How long a running worker invocation may finish during shutdown; its message returns to the queue otherwise. */
@@ -728,8 +880,10 @@ export const CONCURRENCY = {
   unreservedMinimum: 100,
   /**
    * Concurrency the rest of formfleet needs while every worker tier runs at its maximum: the API at the
-   * stage throttle (API_EDGE, 50 requests/s at about 200 ms each is 10), three schedules, the Slack notifier,
-   * and as much again for bursts and cold starts. The preflight fails an account that cannot give both.
+   * stage throttle (API_EDGE, 50 requests/s at about 200 ms each is 10), four schedules (one run each at a
+   * time: every scheduled function's timeout fits its interval, recheck-listings' Chromium run included), the
+   * Slack notifier, and the rest for bursts and cold starts. The preflight fails an account that cannot give
+   * both.
    */
   othersMinimum: 20,
 } as const;

@@ -60,6 +60,22 @@ export const OPEN_SQL = sqlList(OPEN_STATUSES);
 /** SQL list of RESUBMITTABLE_STATUSES. */
 export const RESUBMITTABLE_SQL = sqlList(RESUBMITTABLE_STATUSES);
 
+/**
+ * The listing's life after 'submitted' (sql/075_listing_lifecycle.sql, functions/lifecycle/): the row's status
+ * stays 'submitted' (the submission's outcome) and its `lifecycle` says what became of the listing. NULL
+ * until the row is submitted and entered.
+ */
+export const LISTING_STATES = [
+  'pending_verification',
+  'under_review',
+  'live',
+  'not_found',
+  'rejected',
+] as const;
+export type ListingState = (typeof LISTING_STATES)[number];
+/** Waiting for the directory: looked up at the recheck ages (next_check_at set). */
+export const WAITING_LISTING_STATES: readonly ListingState[] = ['pending_verification', 'under_review'];
+
 /** Why a directory did not end 'submitted'. */
 export const ERROR_CLASSES = [
   'site_down',
@@ -131,6 +147,15 @@ export interface Submission {
   startedAt: string | null;
   finishedAt: string | null;
   updatedAt: string;
+  /** What became of the listing (a submitted row only; NULL before it enters the lifecycle). */
+  lifecycle: ListingState | null;
+  /** Where the directory shows the listing, once a lookup found it. */
+  listingUrl: string | null;
+  /** The last lookup of the listing, and when the next is due (NULL once the listing is settled). */
+  lifecycleCheckedAt: string | null;
+  nextCheckAt: string | null;
+  /** Lookups of the listing so far. */
+  checks: number;
 }
 
 export interface Settlement {
@@ -184,10 +209,16 @@ interface SubmissionRow {
   started_at: Date | null;
   finished_at: Date | null;
   updated_at: Date;
+  lifecycle: ListingState | null;
+  listing_url: string | null;
+  lifecycle_checked_at: Date | null;
+  next_check_at: Date | null;
+  checks: number;
 }
 
 export const SUBMISSION_COLUMNS =
-  'id, job_id, customer_id, directory_id, status, attempt, error_class, error, evidence, resubmits, superseded_by, started_at, finished_at, updated_at';
+  'id, job_id, customer_id, directory_id, status, attempt, error_class, error, evidence, resubmits, superseded_by, started_at, finished_at, updated_at, ' +
+  'lifecycle, listing_url, lifecycle_checked_at, next_check_at, checks';
 
 export function toSubmission(r: SubmissionRow): Submission {
   return {
@@ -205,6 +236,11 @@ export function toSubmission(r: SubmissionRow): Submission {
     startedAt: r.started_at?.toISOString() ?? null,
     finishedAt: r.finished_at?.toISOString() ?? null,
     updatedAt: r.updated_at.toISOString(),
+    lifecycle: r.lifecycle,
+    listingUrl: r.listing_url,
+    lifecycleCheckedAt: r.lifecycle_checked_at?.toISOString() ?? null,
+    nextCheckAt: r.next_check_at?.toISOString() ?? null,
+    checks: r.checks,
   };
 }
 

@@ -35,6 +35,7 @@ function jobData(resource: Row): unknown {
   const submissions = ((resource.submissions as Row[] | undefined) ?? []).map((s) =>
     toSubmission({ evidence: {}, ...reviveRow(s) } as unknown as Parameters<typeof toSubmission>[0]),
   );
+  // No proofs: their presigned links would expire long before a retry or a replay (GET the job for them).
   return jobWithResults(job, submissions);
 }
 

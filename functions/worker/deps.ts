@@ -3,19 +3,24 @@ import { hostname } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { METRIC_NAMES, PRIORITY_TIERS, WORKER } from '#policy';
+import { PgListingLifecycle } from '#functions/lifecycle/listing-lifecycle';
+import { lifecycleTimingFromEnv } from '#functions/lifecycle/timing';
+import { EVIDENCE, METRIC_NAMES, PRIORITY_TIERS, WORKER } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
 import { type Env, intEnv, requireEnv } from '#shared/env';
+import { PgEvidenceStore } from '#shared/evidence-store';
 import { queueUrlEnvName, queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
+import { recordsStoreFromEnv } from '#shared/object-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
-import { createLogger, createMetrics, MetricUnit } from '#shared/telemetry';
+import { createLogger, createMetrics, type Logger, type Metrics, MetricUnit } from '#shared/telemetry';
 import { BrowserPool } from './browser-pool.ts';
 import { CachedCustomerStore, CachedDirectoryStore } from './cached-stores.ts';
+import { type EvidenceOptions, EvidenceUploads } from './evidence-uploads.ts';
 import { PowertoolsIdempotency } from './idempotency.ts';
 import { networkGuardFromEnv, targetOrigin } from './network-guard.ts';
 import type { MessageLease, WorkerDeps, WorkerOptions } from './ports.ts';
@@ -65,22 +70,29 @@ export function workerOptionsFromEnv(env: Env): WorkerOptions {
   };
 }
 
-export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<WorkerDeps> {
-  // One error naming every missing variable.
-  const required = requireEnv(env, ['IDEMPOTENCY_TABLE', ...PRIORITY_TIERS.map(queueUrlEnvName)]);
-  const idempotencyTable = required.IDEMPOTENCY_TABLE as string;
-  const queueUrls = queueUrlsFromEnv(env);
-  const options = workerOptionsFromEnv(env);
-  const db = sharedDb ?? (await databaseFromEnv(env, 'formfleet-worker'));
-  const sqs = new SQSClient(awsClientConfig(env));
-  const dynamo = new DynamoDBClient(awsClientConfig(env));
-  const logger = createLogger('worker');
-  const metrics = createMetrics('worker', logger);
+/** Proof per submission: policy EVIDENCE, the upload bounds overridable (tests shorten them). */
+export function evidenceOptionsFromEnv(env: Env): EvidenceOptions {
+  return {
+    capture: EVIDENCE,
+    uploadTimeoutMs: intEnv(env, 'EVIDENCE_UPLOAD_TIMEOUT_MS', EVIDENCE.uploadTimeoutMs),
+    uploadWaitAtJobEndMs: intEnv(env, 'EVIDENCE_UPLOAD_WAIT_MS', EVIDENCE.uploadWaitAtJobEndMs),
+  };
+}
+
+/** The bytes Postgres keeps for S3 at most (policy EVIDENCE.pendingMaxBytes, overridable). */
+export const evidencePendingMaxBytes = (env: Env) =>
+  intEnv(env, 'EVIDENCE_PENDING_MAX_BYTES', EVIDENCE.pendingMaxBytes);
+
+/**
+ * The browser every Chromium function visits sites with (the worker, recheck-listings): one Chromium per
+ * process, a fresh context per visit, each behind the network guard; launches, recycles and refusals counted.
+ */
+export function browserPoolFromEnv(env: Env, logger: Logger, metrics: Metrics): BrowserPool {
   const network = networkGuardFromEnv(env, (attempt) => {
     metrics.addMetric(METRIC_NAMES.browserRequestRefused, MetricUnit.Count, 1);
     logger.warn('browser request refused', { target: targetOrigin(attempt.target), reason: attempt.reason });
   });
-  const browser = new BrowserPool({
+  return new BrowserPool({
     executablePath: env.CHROMIUM_PATH,
     recycleAfterPages: intEnv(env, 'BROWSER_RECYCLE_AFTER_PAGES', WORKER.browserRecycleAfterPages),
     inLambda: Boolean(env.AWS_LAMBDA_FUNCTION_NAME),
@@ -96,15 +108,39 @@ export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<
       }
     },
   });
+}
+
+/** Per-site politeness (a lease row per site), as every function that visits directory sites keeps it. */
+export function sitePolitenessFromEnv(env: Env, db: Database): PgSitePoliteness {
+  return new PgSitePoliteness(db, intEnv(env, 'SITE_MIN_GAP_MS', WORKER.siteMinGapMs), {
+    leaseMs: intEnv(env, 'SITE_LEASE_MS', WORKER.siteLeaseSeconds * 1000),
+  });
+}
+
+export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<WorkerDeps> {
+  // One error naming every missing variable.
+  const required = requireEnv(env, [
+    'IDEMPOTENCY_TABLE',
+    'RECORDS_BUCKET',
+    ...PRIORITY_TIERS.map(queueUrlEnvName),
+  ]);
+  const idempotencyTable = required.IDEMPOTENCY_TABLE as string;
+  const queueUrls = queueUrlsFromEnv(env);
+  const options = workerOptionsFromEnv(env);
+  const evidenceOptions = evidenceOptionsFromEnv(env);
+  const db = sharedDb ?? (await databaseFromEnv(env, 'formfleet-worker'));
+  const sqs = new SQSClient(awsClientConfig(env));
+  const dynamo = new DynamoDBClient(awsClientConfig(env));
+  const logger = createLogger('worker');
+  const metrics = createMetrics('worker', logger);
   return {
     jobs: new PgJobStore(db),
     ledger: new PgSubmissionLedger(db),
+    lifecycle: new PgListingLifecycle(db, lifecycleTimingFromEnv(env)),
     customers: new CachedCustomerStore(db, new PgCustomerStore(db), metrics),
     directories: new CachedDirectoryStore(db, new PgDirectoryStore(db), metrics),
-    browser,
-    politeness: new PgSitePoliteness(db, intEnv(env, 'SITE_MIN_GAP_MS', WORKER.siteMinGapMs), {
-      leaseMs: intEnv(env, 'SITE_LEASE_MS', WORKER.siteLeaseSeconds * 1000),
-    }),
+    browser: browserPoolFromEnv(env, logger, metrics),
+    politeness: sitePolitenessFromEnv(env, db),
     registry: new PgWorkerRegistry(db),
     idempotency: new PowertoolsIdempotency({
       tableName: idempotencyTable,
@@ -114,6 +150,13 @@ export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<
     }),
     lease: new SqsMessageLease(sqs, Object.values(queueUrls)),
     queue: new SqsJobQueue(sqs, queueUrls),
+    evidence: new EvidenceUploads(
+      new PgEvidenceStore(db, { pendingMaxBytes: evidencePendingMaxBytes(env) }),
+      recordsStoreFromEnv(env),
+      evidenceOptions,
+      logger,
+      metrics,
+    ),
     logger,
     metrics,
     workerId: env.WORKER_ID ?? `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? hostname()}:${process.pid}`,

@@ -78,6 +78,23 @@ export interface Verification {
    * ('unknown'), never 'submitted'. Needs `found.selector` (each element it matches is one listing).
    */
   match?: readonly VerificationMatch[];
+  /**
+   * Where the listing itself lives, recorded when a lookup finds it (the listing goes 'live' with it): the
+   * `attribute` (default href) of the first element matching `selector` inside the found listing, resolved
+   * against the page; or, with `pageUrl: true`, the lookup page's own address (a lookup that lands on the
+   * listing). Without it, the lookup page's address is recorded. Only http(s) URLs are kept.
+   */
+  listingUrl?: ListingUrlSource;
+}
+
+/** How to read a found listing's URL: exactly one of `selector` (with `attribute`) or `pageUrl: true`. */
+export interface ListingUrlSource {
+  /** The element inside the found listing (or the page, when found has no selector) that links to it. */
+  selector?: string;
+  /** The attribute holding the URL. @default 'href' */
+  attribute?: string;
+  /** The lookup page's own address after it loaded (redirects followed). */
+  pageUrl?: boolean;
 }
 
 /**
@@ -106,6 +123,12 @@ export interface FormDefinition {
   /** Site-specific captcha markers, on top of the built-in reCAPTCHA, hCaptcha and Turnstile detection. */
   captcha?: readonly Indicator[];
   verify?: Verification;
+  /**
+   * Any match on the listing lookup page (verify.url) at a recheck → the listing is 'rejected': the directory
+   * declined it. Looked for before `verify.found` (a page may show a declined listing with its badge), so each
+   * must say "declined" specifically. Needs `verify`.
+   */
+  rejected?: readonly Indicator[];
   timeouts?: { stepMs?: number; directoryMs?: number };
 }
 
@@ -295,6 +318,7 @@ const VERIFICATION_PROPERTIES: PropertiesOf<Verification> = {
       'Details of a found listing that must be this business’s (each must hold); needs found.selector, ' +
       'which finds each listing. A same-name listing whose details differ goes to a person, not submitted.',
   },
+  listingUrl: ref('FormListingUrl'),
 };
 
 const DEFINITION_PROPERTIES: PropertiesOf<FormDefinition> = {
@@ -323,6 +347,12 @@ const DEFINITION_PROPERTIES: PropertiesOf<FormDefinition> = {
     description: 'Site-specific captcha markers, besides the built-in detection.',
   },
   verify: ref('FormVerification'),
+  rejected: {
+    ...indicators(0),
+    description:
+      'Any match on the listing lookup page (verify.url) at a recheck: the directory declined the listing ' +
+      '(lifecycle rejected). Looked for before verify.found; needs verify.',
+  },
   timeouts: {
     type: 'object',
     additionalProperties: false,
@@ -343,6 +373,14 @@ export const DEFINITION_SCHEMAS = {
     required: ['submissionUrl', 'steps', 'success'],
     additionalProperties: false,
     properties: DEFINITION_PROPERTIES,
+    // A rejection shows on the listing lookup page, so `rejected` needs `verify` (anyOf: every tool reads it).
+    anyOf: [{ not: { required: ['rejected'] } }, { required: ['verify'] }],
+    'x-errors': {
+      anyOf: {
+        property: 'verify',
+        message: 'is required with rejected (a rejection shows on its lookup page)',
+      },
+    },
   },
   FormStep: {
     type: 'object',
@@ -388,6 +426,23 @@ export const DEFINITION_SCHEMAS = {
     'x-errors': {
       anyOf: { property: 'found.selector', message: 'is required with match (it finds each listing)' },
     },
+  },
+  FormListingUrl: {
+    type: 'object',
+    description:
+      'Where a found listing lives: the attribute (default href) of an element inside the listing, or the ' +
+      'lookup page’s own address (pageUrl: true).',
+    additionalProperties: false,
+    properties: {
+      selector: text('Finds the link inside the found listing (or on the page, when found has no selector).'),
+      attribute: text('The attribute holding the URL (default href).'),
+      pageUrl: { type: 'boolean', description: 'true: the lookup page’s own address is the listing’s.' },
+    } satisfies PropertiesOf<ListingUrlSource>,
+    oneOf: [
+      { required: ['selector'] },
+      { required: ['pageUrl'], properties: { pageUrl: { const: true } }, not: { required: ['attribute'] } },
+    ],
+    'x-errors': { oneOf: { message: 'listingUrl needs exactly one of selector or pageUrl: true' } },
   },
   FormVerificationMatch: {
     type: 'object',

@@ -8,8 +8,17 @@
  * directory's time budget ran out. Everything after the click is "maybe sent": it is never retried.
  */
 import type { Locator, Page } from 'playwright-core';
+import { LIFECYCLE } from '#policy';
 import type { Profile } from '#shared/customer-store';
+import type { MatchedIndicator, MatchedKind } from '#shared/evidence-store';
 import type { ErrorClass, SettledStatus } from '#shared/submission-ledger';
+import {
+  type Capture,
+  type CapturePolicy,
+  captureScreenshot,
+  type TypedValue,
+  typedValuesSha256,
+} from './evidence-capture.ts';
 import type { FormDefinition, Indicator, SelectorList, Step } from './form-definition.ts';
 import { expandUrlTemplate } from './form-definition.ts';
 import { blockedAttempts, checkNavigation, describeRefusal, refusalEvidence } from './network-guard.ts';
@@ -25,6 +34,27 @@ export interface EngineOutcome {
   /** The browser (not the site) failed: the pool should relaunch it. */
   browserBroken?: boolean;
   evidence: Record<string, unknown>;
+  /** With EngineOptions.proof, once the submit click happened: what the click's proof is made of. */
+  proof?: EngineProof;
+}
+
+/** The proof of one submit click, as the engine saw it (functions/worker/evidence-uploads.ts keeps it). */
+export interface EngineProof {
+  /** When the engine decided the outcome. */
+  decidedAt: string;
+  finalUrl: string | null;
+  httpStatus: number | null;
+  /** The indicator that decided the outcome, if one did. */
+  matched: MatchedIndicator | null;
+  /** SHA-256 of the canonical JSON of the values typed and selected (evidence-capture.ts). */
+  typedSha256: string;
+  /** The filled form, taken just before the click. */
+  form: Capture;
+  /**
+   * Whether the page is still there to take the result screenshot from (not when the directory's time ran
+   * out: the engine closed the page). The caller takes it, off the critical path, before closing the context.
+   */
+  resultPageOpen: boolean;
 }
 
 export interface EngineHooks {
@@ -40,6 +70,8 @@ export interface EngineHooks {
 export interface EngineOptions {
   stepTimeoutMs: number;
   directoryTimeoutMs: number;
+  /** Take a proof of the submit click (a screenshot of the filled form, the facts); none without it. */
+  proof?: CapturePolicy;
 }
 
 /** Frames and elements of the captcha services formfleet recognises (and never tries to solve). */
@@ -96,6 +128,10 @@ interface RunState {
   stepsDone: number;
   fallbacks: Record<string, number>;
   lastStatus: number | null;
+  /** The values typed and selected, in step order (their hash is part of the proof). */
+  typed: TypedValue[];
+  /** The filled form's screenshot, taken just before the click (with EngineOptions.proof). */
+  formShot?: Promise<Capture>;
 }
 
 export async function runForm(
@@ -113,6 +149,7 @@ export async function runForm(
     stepsDone: 0,
     fallbacks: {},
     lastStatus: null,
+    typed: [],
   };
   page.on('response', (response) => {
     if (response.request().isNavigationRequest() && response.frame() === page.mainFrame()) {
@@ -138,9 +175,14 @@ export async function runForm(
       });
     }, directoryTimeout);
   });
-  const driving = drive(page, definition, profile, guarded, state, stepTimeout);
+  const driving = drive(page, definition, profile, guarded, state, stepTimeout, options.proof);
   try {
-    return withRefusals(page, await Promise.race([driving, deadline]));
+    const outcome = withRefusals(page, await Promise.race([driving, deadline]));
+    // Decided: the directory's budget no longer applies (the proof below is not part of it).
+    clearTimeout(timer);
+    return state.submitted && state.formShot
+      ? { ...outcome, proof: await proofOf(page, state, outcome) }
+      : outcome;
   } finally {
     clearTimeout(timer);
     if (state.cancelled) {
@@ -151,6 +193,19 @@ export async function runForm(
   }
 }
 
+/** The click's proof: the facts as the outcome was decided, and the form's screenshot taken before it. */
+async function proofOf(page: Page, state: RunState, outcome: EngineOutcome): Promise<EngineProof> {
+  return {
+    decidedAt: new Date().toISOString(),
+    finalUrl: safeUrl(page) ?? null,
+    httpStatus: state.lastStatus,
+    matched: (outcome.evidence.matched as MatchedIndicator | undefined) ?? null,
+    typedSha256: typedValuesSha256(state.typed),
+    form: (await state.formShot) ?? { taken: false, reason: 'not taken' },
+    resultPageOpen: !state.cancelled && !page.isClosed(),
+  };
+}
+
 async function drive(
   page: Page,
   definition: FormDefinition,
@@ -158,6 +213,7 @@ async function drive(
   hooks: EngineHooks,
   state: RunState,
   stepTimeout: number,
+  proof: CapturePolicy | undefined,
 ): Promise<EngineOutcome> {
   try {
     for (const [index, step] of definition.steps.entries()) {
@@ -167,11 +223,11 @@ async function drive(
       page.setDefaultTimeout(timeout);
       page.setDefaultNavigationTimeout(timeout);
       if (step.action === 'submit') {
-        await submit(page, definition, step.selectors, hooks, state, timeout);
+        await submit(page, definition, step.selectors, hooks, state, timeout, proof);
         state.stepsDone = index + 1;
         return await judge(page, definition, state, timeout);
       }
-      await runStep(page, definition, profile, step, state, timeout);
+      await runStep(page, definition, profile, step, index, state, timeout);
       state.stepsDone = index + 1;
       assertNothingRefused(page);
       if (PAGE_CHANGING_ACTIONS.has(step.action))
@@ -209,6 +265,7 @@ async function runStep(
   definition: FormDefinition,
   profile: Profile,
   step: Exclude<Step, { action: 'submit' }>,
+  index: number,
   state: RunState,
   timeout: number,
 ): Promise<void> {
@@ -232,7 +289,10 @@ async function runStep(
         );
       }
       const target = await locate(page, step.selectors, state, step.optional ?? false, timeout);
-      if (target) await orDrift(step.selectors, target, () => target.fill(value));
+      if (target) {
+        await orDrift(step.selectors, target, () => target.fill(value));
+        state.typed.push({ step: index, field: step.field, value });
+      }
       return;
     }
     case 'select': {
@@ -248,12 +308,20 @@ async function runStep(
       const target = await firstMatch(page, step.selectors, state, step.optional ?? false, timeout);
       if (!target) return;
       // A string matches an option's value or its label.
-      await target.selectOption(value).catch((err: unknown) => {
-        if (step.optional) return;
-        throw isTimeout(err)
-          ? new StepFailure('selector_drift', `no option "${value}" in ${step.selectors.join(' | ')}`, false)
-          : err;
-      });
+      const chosen = await target.selectOption(value).then(
+        () => true,
+        (err: unknown) => {
+          if (step.optional) return false;
+          throw isTimeout(err)
+            ? new StepFailure(
+                'selector_drift',
+                `no option "${value}" in ${step.selectors.join(' | ')}`,
+                false,
+              )
+            : err;
+        },
+      );
+      if (chosen) state.typed.push({ step: index, ...(step.field ? { field: step.field } : {}), value });
       return;
     }
     case 'check': {
@@ -296,13 +364,21 @@ async function submit(
   hooks: EngineHooks,
   state: RunState,
   timeout: number,
+  proof: CapturePolicy | undefined,
 ): Promise<void> {
+  // The filled form's screenshot starts now and runs beside the checks below (its cost is mostly waiting
+  // for Chromium to draw a frame); it is finished before the click, so it shows the form as sent.
+  const shot = proof ? captureScreenshot(page, proof) : undefined;
   const target = await firstMatch(page, selectors, state, false, timeout);
   if (!target)
     throw new StepFailure('selector_drift', `no submit button matches ${selectors.join(' | ')}`, false);
   await checkBlockers(page, definition, false);
   // A page that reached for a refused destination is not sent the profile.
   assertNothingRefused(page);
+  if (shot) {
+    await shot;
+    state.formShot = shot;
+  }
   if (!(await hooks.beforeSubmit()))
     throw new Aborted('submission refused by the ledger (claim lost or cancelled)');
   state.submitted = true;
@@ -319,12 +395,12 @@ async function judge(
   const until = Date.now() + timeout;
   const pause = new OutcomeWait(page, [...(definition.failure ?? []), ...definition.success], true);
   const succeeded = async (): Promise<EngineOutcome | undefined> => {
-    for (const indicator of definition.success) {
+    for (const [index, indicator] of definition.success.entries()) {
       if (await matches(page, indicator)) {
         return {
           status: 'submitted',
           submitted: true,
-          evidence: { ...evidence(page, state), matched: indicator },
+          evidence: { ...evidence(page, state), matched: matched('success', index) },
         };
       }
     }
@@ -344,7 +420,7 @@ async function judge(
     if (success) return success;
     const blocked = await captcha();
     if (blocked) return (await succeeded()) ?? blocked;
-    for (const indicator of definition.failure ?? []) {
+    for (const [index, indicator] of (definition.failure ?? []).entries()) {
       if (await matches(page, indicator)) {
         return (
           (await succeeded()) ??
@@ -353,7 +429,7 @@ async function judge(
             errorClass: 'validation_error',
             error: (await indicatorText(page, indicator)) ?? 'the directory refused the submission',
             submitted: true,
-            evidence: evidence(page, state),
+            evidence: { ...evidence(page, state), matched: matched('failure', index) },
           }
         );
       }
@@ -548,13 +624,13 @@ async function checkBlockers(page: Page, definition: FormDefinition, afterNext: 
   const blocked = await detectBlockers(page, definition);
   if (blocked) throw new Settled(blocked);
   if (!afterNext) return;
-  for (const indicator of definition.failure ?? []) {
+  for (const [index, indicator] of (definition.failure ?? []).entries()) {
     if (await matches(page, indicator)) {
       throw new Settled({
         status: 'failed',
         errorClass: 'validation_error',
         error: (await indicatorText(page, indicator)) ?? 'the directory refused a page of the form',
-        evidence: { url: safeUrl(page) },
+        evidence: { url: safeUrl(page), matched: matched('failure', index) },
       });
     }
   }
@@ -566,8 +642,8 @@ async function detectBlockers(
 ): Promise<Omit<EngineOutcome, 'submitted'> | undefined> {
   const captcha = await detectCaptcha(page, definition);
   if (captcha) return captcha;
-  for (const indicator of definition.loginWall ?? []) {
-    if (await matches(page, indicator)) return loginWall(page, indicator);
+  for (const [index, indicator] of (definition.loginWall ?? []).entries()) {
+    if (await matches(page, indicator)) return loginWall(page, indicator, index);
   }
   return undefined;
 }
@@ -589,26 +665,36 @@ async function detectCaptcha(
     }
     captcha ??= ANY_CAPTCHA;
   }
-  for (const indicator of definition.captcha ?? []) {
+  // A built-in detection has no index in the definition; the definition's own indicators do.
+  let index: number | null = null;
+  for (const [i, indicator] of (definition.captcha ?? []).entries()) {
     if (captcha) break;
-    if (await matches(page, indicator)) captcha = JSON.stringify(indicator);
+    if (await matches(page, indicator)) {
+      captcha = JSON.stringify(indicator);
+      index = i;
+    }
   }
   if (!captcha) return undefined;
   return {
     status: 'needs_manual',
     errorClass: 'captcha',
     error: `captcha detected (${captcha}); a person must submit this directory`,
-    evidence: { captcha, url: safeUrl(page) },
+    evidence: { captcha, url: safeUrl(page), matched: matched('captcha', index) },
   };
 }
 
-function loginWall(page: Page, indicator: Indicator): Omit<EngineOutcome, 'submitted'> {
+function loginWall(page: Page, indicator: Indicator, index: number): Omit<EngineOutcome, 'submitted'> {
   return {
     status: 'skipped',
     errorClass: 'login_required',
     error: 'the directory requires an account login before a business can be added',
-    evidence: { loginWall: indicator, url: safeUrl(page) },
+    evidence: { loginWall: indicator, url: safeUrl(page), matched: matched('loginWall', index) },
   };
+}
+
+/** Which indicator decided an outcome, for its evidence and proof: its list in the definition and its index. */
+function matched(kind: MatchedKind, index: number | null): MatchedIndicator {
+  return { kind, index };
 }
 
 /** Every property the indicator gives must hold; elements must be visible. */
@@ -667,25 +753,37 @@ function assertResponseOk(status: number | null): void {
 
 /**
  * What a lookup found: the business's listing ('found'), certainly none ('not_found'), a listing by the
- * looked-up name whose details (verify.match) are another business's ('mismatch'), or nothing certain.
+ * looked-up name whose details (verify.match) are another business's ('mismatch'), the directory's word that
+ * it declined the listing (the definition's `rejected`), or nothing certain.
  */
-export type VerificationResult = 'found' | 'not_found' | 'inconclusive' | 'mismatch';
+export type VerificationResult = 'found' | 'not_found' | 'inconclusive' | 'mismatch' | 'rejected';
+
+/** A lookup's answer: the result, the page looked at, why when uncertain, and the listing's URL when found. */
+export interface Verified {
+  result: VerificationResult;
+  url: string;
+  error?: string;
+  /** Where the found listing lives (verify.listingUrl; the lookup page's address by default). */
+  listingUrl?: string;
+}
 
 /** Listings compared at most per lookup (a name shared by more is not this business's to decide). */
 const MAX_LISTINGS_COMPARED = 20;
 
 /**
- * Looks the business up on the directory's listing page, without submitting anything. 'found' only when
- * the definition's `found` indicator matches, and, where the definition names details (`match`), a listing
- * carries this business's details; 'mismatch' when listings were found but none carries them; 'not_found'
- * only when its `notFound` indicator matches.
+ * Looks the business up on the directory's listing page, without submitting anything. 'rejected' when one of
+ * the definition's `rejected` indicators matches (looked for first: a page may show a declined listing);
+ * 'found' only when the definition's `found` indicator matches, and, where the definition names details
+ * (`match`), a listing carries this business's details (with the listing's URL, verify.listingUrl);
+ * 'mismatch' when listings were found but none carries them; 'not_found' only when its `notFound` indicator
+ * matches.
  */
 export async function verifyListing(
   page: Page,
   definition: FormDefinition,
   profile: Profile,
   timeoutMs: number,
-): Promise<{ result: VerificationResult; url: string; error?: string }> {
+): Promise<Verified> {
   const check = definition.verify;
   if (!check) return { result: 'inconclusive', url: '', error: 'the definition declares no verification' };
   const url = expandUrlTemplate(check.url, new URL(definition.submissionUrl).origin, profile);
@@ -699,8 +797,22 @@ export async function verifyListing(
     }
     const until = Date.now() + timeoutMs;
     for (;;) {
+      for (const indicator of definition.rejected ?? []) {
+        if (await matches(page, indicator)) {
+          return {
+            result: 'rejected',
+            url,
+            error: 'the directory declined the listing (its rejected indicator)',
+          };
+        }
+      }
       if (await matches(page, check.found)) {
-        return check.match ? { ...(await identify(page, check, profile)), url } : { result: 'found', url };
+        const { listing, ...identified } = check.match
+          ? await identify(page, check, profile)
+          : { result: 'found' as const, listing: undefined };
+        if (identified.result !== 'found') return { ...identified, url };
+        const listingUrl = await readListingUrl(page, check, listing);
+        return { result: 'found', url, ...(listingUrl ? { listingUrl } : {}) };
       }
       if (check.notFound && (await matches(page, check.notFound))) return { result: 'not_found', url };
       if (Date.now() > until) return { result: 'inconclusive', url, error: 'neither indicator matched' };
@@ -711,12 +823,12 @@ export async function verifyListing(
   }
 }
 
-/** Whether one of the found listings carries the profile's details named by verify.match. */
+/** Whether one of the found listings carries the profile's details named by verify.match (and which). */
 async function identify(
   page: Page,
   check: NonNullable<FormDefinition['verify']>,
   profile: Profile,
-): Promise<{ result: VerificationResult; error?: string }> {
+): Promise<{ result: VerificationResult; error?: string; listing?: Locator }> {
   let listings = page.locator(check.found.selector as string).filter({ visible: true });
   if (check.found.text) listings = listings.filter({ hasText: check.found.text });
   const count = Math.min(await listings.count(), MAX_LISTINGS_COMPARED);
@@ -744,7 +856,7 @@ async function identify(
       }
     }
     compared ||= any;
-    if (any && same) return { result: 'found' };
+    if (any && same) return { result: 'found', listing };
   }
   if (!compared) {
     return {
@@ -756,6 +868,42 @@ async function identify(
     result: 'mismatch',
     error: `a listing by this name was found, but its ${[...differing].join(', ')} differ(s) from the profile: another business?`,
   };
+}
+
+/**
+ * The found listing's URL, as verify.listingUrl says (the lookup page's address by default): an untrusted
+ * page's link, so only an http(s) URL (credentials dropped, resolved against the page) of bounded length.
+ */
+async function readListingUrl(
+  page: Page,
+  check: NonNullable<FormDefinition['verify']>,
+  listing: Locator | undefined,
+): Promise<string | undefined> {
+  const source = check.listingUrl;
+  if (!source?.selector) return webUrl(page.url(), page.url());
+  const scope =
+    listing ??
+    (check.found.selector ? page.locator(check.found.selector).filter({ visible: true }).first() : page);
+  const link = scope.locator(source.selector).first();
+  if ((await link.count()) === 0) return undefined;
+  const raw = await link
+    .getAttribute(source.attribute ?? 'href', { timeout: QUICK_LOOK_MS })
+    .catch(() => null);
+  return raw ? webUrl(raw, page.url()) : undefined;
+}
+
+/** `raw` resolved against `base` if it is an http(s) URL short enough to keep, without credentials. */
+function webUrl(raw: string, base: string): string | undefined {
+  try {
+    const url = new URL(raw.trim(), base);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    url.username = '';
+    url.password = '';
+    const text = url.toString();
+    return text.length <= LIFECYCLE.listingUrlMaxLength ? text : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Two values of one profile field, compared as a directory may reformat them. */

@@ -16,6 +16,7 @@
  */
 
 import type { Context, SQSRecord } from 'aws-lambda';
+import type { Page } from 'playwright-core';
 import { METRIC_NAMES } from '#policy';
 import type { Profile } from '#shared/customer-store';
 import type { Directory } from '#shared/directory-store';
@@ -34,6 +35,7 @@ import {
 import { describeError, type Logger, MetricUnit } from '#shared/telemetry';
 import { backoffDelayMs } from './backoff.ts';
 import type { BrowserLease } from './browser-pool.ts';
+import { type Capture, captureScreenshot } from './evidence-capture.ts';
 import type { FormDefinition } from './form-definition.ts';
 import {
   classify,
@@ -143,7 +145,24 @@ export async function runJob(
     throw err;
   } finally {
     await visitEnded(run);
+    await settleProofs(run);
     await heartbeat.stop();
+  }
+}
+
+/**
+ * The job's proofs still being recorded or uploaded, waited for within EVIDENCE.uploadWaitAtJobEndMs: the
+ * invocation is about to end, and with it (in Lambda) whatever still runs in the background. What has not
+ * reached S3 by then is kept in Postgres for the stale-jobs run.
+ */
+async function settleProofs(run: RunContext): Promise<void> {
+  const evidence = run.deps.evidence;
+  if (!evidence) return;
+  const report = await evidence.settle(run.claim.jobId);
+  if (report.kept > 0) {
+    run.log.warn('screenshot uploads still running at the end of the run; kept for the stale-jobs run', {
+      ...report,
+    });
   }
 }
 
@@ -175,9 +194,11 @@ async function settleOne(run: RunContext, submission: Submission): Promise<boole
     const holder = directory?.active ? await deps.ledger.holder(claim.jobId, directoryId) : undefined;
     if (!directory?.active) settlement = inactiveSkip();
     else if (holder) settlement = heldSkip(holder);
-    else settlement = await submitWithRetries(run, directory, dlog);
+    else settlement = await submitWithRetries(run, directory, submission.id, dlog);
   }
   if (!(await deps.ledger.settle(claim, directoryId, settlement))) return lost(run, dlog);
+  // The listing's life after the click starts here (functions/lifecycle/); missed, the next recheck run enters it.
+  if (settlement.status === 'submitted') await enterLifecycle(run, directoryId, dlog);
   progress.done = (progress.done ?? 0) + 1;
   deps.metrics.addMetric(`${METRIC_NAMES.submissionPrefix}${settlement.status}`, MetricUnit.Count, 1);
   deps.metrics.addMetric('DirectoryDuration', MetricUnit.Milliseconds, Date.now() - started);
@@ -187,6 +208,14 @@ async function settleOne(run: RunContext, submission: Submission): Promise<boole
     ms: Date.now() - started,
   });
   return true;
+}
+
+async function enterLifecycle(run: RunContext, directoryId: string, log: Logger): Promise<void> {
+  await run.deps.lifecycle.enter(run.claim.jobId, directoryId).catch((err: unknown) => {
+    log.warn('could not enter the listing lifecycle; the next recheck run does', {
+      error: describeError(err).message,
+    });
+  });
 }
 
 function lost(run: RunContext, log: Logger): false {
@@ -205,7 +234,12 @@ function heldSkip(holder: Holder): Settlement {
   return { status: 'skipped', error: heldMessage(holder), evidence: { skip: 'held', heldBy: holder } };
 }
 
-async function submitWithRetries(run: RunContext, directory: Directory, log: Logger): Promise<Settlement> {
+async function submitWithRetries(
+  run: RunContext,
+  directory: Directory,
+  submissionId: number,
+  log: Logger,
+): Promise<Settlement> {
   const { deps } = run;
   const { options } = deps;
   let resent = false;
@@ -214,7 +248,7 @@ async function submitWithRetries(run: RunContext, directory: Directory, log: Log
     if (attempt > 1) stopIfAsked(run);
     run.progress.step = attempt === 1 ? 'waiting for site' : `waiting for site (attempt ${attempt})`;
     const slot = await acquireSite(run, directory.site);
-    const { outcome, held } = await attemptOnce(run, directory, attempt, slot);
+    const { outcome, held } = await attemptOnce(run, directory, submissionId, attempt, slot);
     if (held) return heldSkip(held);
     if (outcome.submitted && outcome.status === 'unknown') {
       // The click happened and its outcome is unclear (no indicator, a timeout, the browser died after it):
@@ -259,6 +293,7 @@ function settlementOf(outcome: EngineOutcome, attempt: number): Settlement {
 async function attemptOnce(
   run: RunContext,
   directory: Directory,
+  submissionId: number,
   attempt: number,
   slot: SiteSlot,
 ): Promise<{ outcome: EngineOutcome; held?: Holder }> {
@@ -273,8 +308,12 @@ async function attemptOnce(
     throw err;
   }
   let began = false;
+  /** The ledger's attempt number of this click (from `begin`). */
+  let clickAttempt: number | undefined;
   let held: Holder | undefined;
   let broken = false;
+  /** The result page's screenshot, taken before the context closes (see keepProof). */
+  let resultShot: Promise<Capture> | undefined;
   try {
     const page = await lease.newPage();
     const outcome = await runForm(
@@ -289,7 +328,8 @@ async function attemptOnce(
         beforeSubmit: async () => {
           if (heartbeat.lost()) return false;
           try {
-            began = (await deps.ledger.begin(claim, directory.id)) !== undefined;
+            clickAttempt = await deps.ledger.begin(claim, directory.id);
+            began = clickAttempt !== undefined;
           } catch (err) {
             if (!(err instanceof SubmissionHeldError)) throw err;
             held = err.holder;
@@ -298,8 +338,15 @@ async function attemptOnce(
           return began;
         },
       },
-      { stepTimeoutMs: deps.options.stepTimeoutMs, directoryTimeoutMs: deps.options.directoryTimeoutMs },
+      {
+        stepTimeoutMs: deps.options.stepTimeoutMs,
+        directoryTimeoutMs: deps.options.directoryTimeoutMs,
+        ...(deps.evidence ? { proof: deps.evidence.options.capture } : {}),
+      },
     );
+    if (outcome.proof && clickAttempt !== undefined) {
+      resultShot = keepProof(run, page, directory.id, submissionId, clickAttempt, outcome);
+    }
     if (began && !outcome.submitted) {
       // The budget ran out between "submitting" and the click: nothing was sent, so the row may be retried.
       await deps.ledger.revert(claim, directory.id);
@@ -327,8 +374,41 @@ async function attemptOnce(
       },
     };
   } finally {
-    await endVisit(run, directory.site, lease.release({ broken }), slot);
+    // The context closes once the result page's screenshot (if any) is taken, in the background.
+    const closing = resultShot ? resultShot.then(() => lease.release({ broken })) : lease.release({ broken });
+    await endVisit(run, directory.site, closing, slot);
   }
+}
+
+/**
+ * Hands a click's proof to the evidence recorder, which records and uploads it in the background, and starts
+ * the result page's screenshot on the page as it is (not when the directory's time ran out: the page is
+ * closed then, and the proof says why). Returns the screenshot's promise, which never rejects.
+ */
+function keepProof(
+  run: RunContext,
+  page: Page,
+  directoryId: string,
+  submissionId: number,
+  attempt: number,
+  outcome: EngineOutcome,
+): Promise<Capture> | undefined {
+  const evidence = run.deps.evidence;
+  const proof = outcome.proof;
+  if (!evidence || !proof) return undefined;
+  const result: Promise<Capture> = proof.resultPageOpen
+    ? captureScreenshot(page, evidence.options.capture)
+    : Promise.resolve({ taken: false, reason: 'the page was closed: the directory’s time ran out' });
+  evidence.keep({
+    jobId: run.claim.jobId,
+    customerId: run.claim.customerId,
+    directoryId,
+    submissionId,
+    attempt,
+    proof,
+    result,
+  });
+  return result;
 }
 
 /**

@@ -1,5 +1,6 @@
 /** What the worker handler is built from: small ports, so unit tests pass fakes and production real adapters. */
 import type { SQSRecord } from 'aws-lambda';
+import type { ListingLifecycle } from '#functions/lifecycle/listing-lifecycle';
 import type { CustomerStore } from '#shared/customer-store';
 import type { DirectoryStore } from '#shared/directory-store';
 import type { JobQueue } from '#shared/job-queue';
@@ -7,6 +8,7 @@ import type { JobStore } from '#shared/job-store';
 import type { SubmissionLedger } from '#shared/submission-ledger';
 import type { Logger, Metrics } from '#shared/telemetry';
 import type { BrowserPool } from './browser-pool.ts';
+import type { EvidenceRecorder } from './evidence-uploads.ts';
 import type { IdempotencyGuard } from './idempotency.ts';
 import type { SitePoliteness } from './site-politeness.ts';
 import type { WorkerRegistry } from './worker-registry.ts';
@@ -35,6 +37,8 @@ export interface WorkerOptions {
 export interface WorkerDeps {
   jobs: JobStore;
   ledger: SubmissionLedger;
+  /** A row settled 'submitted' enters the listing lifecycle here (rechecked by recheck-listings). */
+  lifecycle: Pick<ListingLifecycle, 'enter'>;
   customers: Pick<CustomerStore, 'get'>;
   directories: Pick<DirectoryStore, 'getMany'>;
   browser: BrowserPool;
@@ -49,6 +53,11 @@ export interface WorkerDeps {
   /** Identifies this worker process in claims (claimed_by) and in the workers table. */
   workerId: string;
   options: WorkerOptions;
+  /**
+   * Proof per submission: screenshots and facts of each submit click, kept off the critical path. Without it
+   * (unit tests' fakes, the benchmark's baseline) no proof is taken.
+   */
+  evidence?: EvidenceRecorder;
   /** Random source for jitter (tests pin it). */
   random?: () => number;
   /**

@@ -24,6 +24,7 @@ import type { AlertsTopic } from './alerts-topic.ts';
 import { BrowserFunction } from './browser-function.ts';
 import { type ApiKeyBinding, HouseFunction, SendOnlyQueueDestination } from './house-function.ts';
 import type { PriorityQueues } from './priority-queues.ts';
+import type { RecordsBinding } from './records-bucket.ts';
 
 /** The stateful resources functions bind to (from the data stack). */
 export interface FleetResources {
@@ -42,6 +43,8 @@ export interface FleetResources {
   readonly webhooks: { readonly queue: sqs.IQueue; readonly secretsKey: kms.IKey };
   /** PagerDuty's routing key, when the stage names one (functions `onlyWith: 'pagerDuty'` are built then). */
   readonly pagerDutyRoutingKeySecret?: secretsmanager.ISecret | undefined;
+  /** The records bucket (proof screenshots, by prefix). */
+  readonly records: RecordsBinding;
 }
 
 export interface FunctionFleetProps {
@@ -74,6 +77,7 @@ const KNOWN_NEEDS: readonly (keyof FunctionSpec['needs'])[] = [
   'webhookKey',
   'webhookQueue',
   'pagerDutyRoutingKey',
+  'records',
 ];
 const TOPICS = ['alerts'];
 /** The construct id aws-cdk-lib's Trigger gives its per-stack provider. */
@@ -98,6 +102,12 @@ export function validateFunctionSpecs(
     }
     if (spec.schedule && (spec.schedule.everySeconds < 60 || spec.schedule.everySeconds % 60 !== 0)) {
       problems.push(`${at}: schedule.everySeconds must be whole minutes (EventBridge rates are in minutes)`);
+    }
+    const timeout = spec.timeoutSeconds ?? FUNCTION_DEFAULTS[spec.kind]?.timeoutSeconds ?? 0;
+    if (spec.schedule && timeout > spec.schedule.everySeconds) {
+      problems.push(
+        `${at}: its timeout (${timeout} s) must fit its schedule (every ${spec.schedule.everySeconds} s), so one run ends before the next starts`,
+      );
     }
     for (const need of Object.keys(spec.needs)) {
       if (!(KNOWN_NEEDS as readonly string[]).includes(need)) {
@@ -127,7 +137,6 @@ export function validateFunctionSpecs(
     if ((spec.kind === 'api') !== (spec.apiFunction !== undefined)) {
       problems.push(`${at}: apiFunction is required for kind 'api' and only allowed there`);
     }
-    const timeout = spec.timeoutSeconds ?? FUNCTION_DEFAULTS[spec.kind]?.timeoutSeconds ?? 0;
     if (spec.kind === 'worker' && timeout * 6 > resources.queues.visibilityTimeout.toSeconds()) {
       problems.push(
         `${at}: queue visibility (${resources.queues.visibilityTimeout.toSeconds()} s) must be at least 6x the worker timeout (${timeout} s)`,
@@ -274,6 +283,9 @@ export class FunctionFleet extends Construct {
     if (needs.webhookQueue) fn.bindWebhookQueue(resources.webhooks.queue);
     if (needs.pagerDutyRoutingKey && resources.pagerDutyRoutingKeySecret) {
       fn.bindPagerDutyRoutingKey(resources.pagerDutyRoutingKeySecret);
+    }
+    for (const grant of needs.records ?? []) {
+      fn.bindRecords(resources.records, resources.records.prefixOf(grant.prefix), grant.access);
     }
 
     const noDlq = (reason: string) => Validations.of(fn).acknowledge({ id: 'Serverless-LambdaDLQ', reason });

@@ -18,9 +18,11 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import type { RecordsAccess } from '#functions/manifest';
 import { CLIENT_KEYS, SERVICE } from '#policy';
 import { dlqUrlEnvName, queueUrlEnvName } from '#shared/job-queue';
 import type { TierQueues } from './priority-queues.ts';
+import type { RecordsBinding } from './records-bucket.ts';
 
 /** The repository root: NodejsFunction's project root and where manifest entries and assets are found. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -470,6 +472,50 @@ export class HouseFunction extends NodejsFunction {
         "SQS event sources have no on-failure destination in Lambda; a message that keeps failing moves to the queue's FIFO dead-letter queue through its redrive policy.",
     });
     return mapping;
+  }
+
+  /**
+   * RECORDS_BUCKET, and per access on the keys under `prefix` (`evidence/`) only: 'read' s3:GetObject (fetch,
+   * and presign GET URLs, which S3 honours only while the signer's role may read), 'write' s3:PutObject,
+   * 'list' s3:ListBucket on the bucket with the condition s3:prefix `<prefix>*` (whether an object is there:
+   * a HEAD without ListBucket answers 403 for a missing key). Never a delete. Call once per prefix.
+   */
+  bindRecords(records: RecordsBinding, prefix: string, access: readonly RecordsAccess[]): this {
+    const { bucket } = records;
+    if (!/^[a-z][a-z0-9-]*\/$/.test(prefix)) {
+      throw new Error(`${this.node.id}: records prefix "${prefix}" must be lower-case words ending in "/"`);
+    }
+    this.addEnvironment('RECORDS_BUCKET', bucket.bucketName);
+    const objects = bucket.arnForObjects(`${prefix}*`);
+    for (const mode of access) {
+      switch (mode) {
+        case 'read':
+          this.allow(['s3:GetObject'], [objects]);
+          break;
+        case 'write':
+          this.allow(['s3:PutObject'], [objects]);
+          break;
+        case 'list':
+          this.addToRolePolicy(
+            new iam.PolicyStatement({
+              actions: ['s3:ListBucket'],
+              resources: [bucket.bucketArn],
+              conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+            }),
+          );
+          break;
+        default:
+          throw new Error(`${this.node.id}: unknown records access "${mode satisfies never}"`);
+      }
+    }
+    // cdk-nag names the finding by the resource as written: the bucket's ARN arrives as an import, which it
+    // names by its export.
+    const bucketRef = Token.isUnresolved(bucket.bucketArn) ? records.arnExportName : bucket.bucketArn;
+    Validations.of(this.executionRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${bucketRef}/${prefix}*]`,
+      reason: `The objects under ${prefix} are named at run time (customer, job, directory, attempt), so the grant covers the prefix; it names the prefix, the actions (${access.join(', ')}) and never a delete.`,
+    });
+    return this;
   }
 
   /** ADMIN_API_KEY_IDS: the API Gateway key ids with admin rights (ids, not key values; no grant needed). */

@@ -22,6 +22,7 @@ import {
   GetPolicyCommand,
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
+import { GetBucketEncryptionCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetTopicAttributesCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
@@ -43,6 +44,7 @@ export const NOT_REHEARSED: Readonly<Record<string, string>> = {
   'AWS::ApiGateway::RequestValidator': 'request validation',
   'AWS::ApiGateway::Account': "the account's CloudWatch role setting",
   'AWS::SQS::QueuePolicy': 'queue policies (TLS only, SNS to the undelivered queue)',
+  'AWS::S3::BucketPolicy': 'the records bucket policy (TLS only)',
   'AWS::SNS::TopicPolicy': 'the topic policy',
   'AWS::SNS::Subscription': "the notifier's subscription",
   'AWS::Lambda::EventInvokeConfig': 'async invoke configs (retries, on-failure destinations)',
@@ -64,6 +66,7 @@ export interface InventoryClients {
   sns: SNSClient;
   dynamodb: DynamoDBClient;
   apigateway: APIGatewayClient;
+  s3: S3Client;
 }
 
 export interface Inventory {
@@ -227,6 +230,18 @@ async function readBack(
         .map((k) => `${k.AttributeName}:${k.KeyType}`)
         .join(',');
       if (key !== wantKey) differs.push(`key ${key}, the template says ${wantKey}`);
+      return differs;
+    }
+    case 'AWS::S3::Bucket': {
+      // moto's CloudFormation applies a bucket's encryption (and tags), nothing else: its versioning,
+      // lifecycle rules and public access block are not rehearsed (the template tests cover them).
+      const want =
+        props.BucketEncryption?.ServerSideEncryptionConfiguration?.[0]?.ServerSideEncryptionByDefault
+          ?.SSEAlgorithm;
+      const { ServerSideEncryptionConfiguration: got } = await clients.s3.send(
+        new GetBucketEncryptionCommand({ Bucket: physicalId }),
+      );
+      expect('encryption', want, got?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm);
       return differs;
     }
     case 'AWS::ApiGateway::Resource': {

@@ -18,6 +18,7 @@ import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -222,6 +223,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalRepo
       sns: new SNSClient(config),
       dynamodb: new DynamoDBClient(config),
       apigateway: new APIGatewayClient(config),
+      // moto has no per-bucket host names.
+      s3: new S3Client({ ...config, forcePathStyle: true }),
     };
     stops.push(async () => {
       for (const c of Object.values(clients)) c.destroy();

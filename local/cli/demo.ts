@@ -8,10 +8,11 @@
  */
 import { parseArgs } from 'node:util';
 import type { jobView, jobWithResults } from '#functions/api/jobs';
+import { SUBSCRIBABLE_EVENT_TYPES } from '#functions/webhooks/events';
 import { LOCAL, PRIORITY_TIERS, type Priority, tierFor } from '#policy';
 import type { Env } from '#shared/env';
 import { type JobStatus, TERMINAL_JOB_STATUSES } from '#shared/job-store';
-import { SUBMISSION_STATUSES } from '#shared/submission-ledger';
+import { LISTING_STATES, type ListingState, SUBMISSION_STATUSES } from '#shared/submission-ledger';
 import type { DashboardSnapshot } from '../dashboard/snapshot.ts';
 import type { CacheFigures } from '../metrics-tap.ts';
 import { DEMO_CUSTOMERS, DEMO_EXCLUDED_DIRECTORIES, type DemoCustomer } from '../seed.ts';
@@ -30,6 +31,8 @@ type TierName = 'P1' | 'P2' | 'P3';
 export interface OwnSystem {
   url: string;
   keys: { admin: string };
+  /** Its local webhook receiver, which the demo subscribes. */
+  webhookSinkUrl?: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -247,6 +250,10 @@ export interface DemoSummary {
   submittedPerMinute: number | null;
   window: { from: string; to: string } | null;
   cache: { customers: CacheFigures; directories: CacheFigures; overall: CacheFigures } | null;
+  /** The submitted rows' listings by lifecycle state (rows not yet entered under 'entering'). */
+  listings: Record<ListingState | 'entering', number>;
+  /** The earliest recheck due among them, if any is waiting. */
+  nextCheckAt: string | null;
 }
 
 const delta = (after: CacheFigures, before: CacheFigures): CacheFigures => {
@@ -276,6 +283,11 @@ export function summarize(
   const results = jobs.flatMap((j) => j.results);
   const outcomes = Object.fromEntries(SUBMISSION_STATUSES.map((s) => [s, 0]));
   for (const r of results) outcomes[r.status] = (outcomes[r.status] ?? 0) + 1;
+  const listings = Object.fromEntries(
+    [...LISTING_STATES, 'entering'].map((s) => [s, 0]),
+  ) as DemoSummary['listings'];
+  for (const r of results.filter((r) => r.status === 'submitted')) listings[r.lifecycle ?? 'entering'] += 1;
+  const dueTimes = results.flatMap((r) => (r.nextCheckAt ? [r.nextCheckAt] : [])).sort();
   const settledRows = results.filter((r) => r.finishedAt);
   const starts = jobs.flatMap((j) => (j.startedAt ? [Date.parse(j.startedAt)] : []));
   const ends = settledRows.map((r) => Date.parse(r.finishedAt as string));
@@ -307,7 +319,23 @@ export function summarize(
           overall: delta(cache.after.overall, cache.before.overall),
         }
       : null,
+    listings,
+    nextCheckAt: dueTimes[0] ?? null,
   };
+}
+
+/**
+ * The demo's last line: what became of the listings it submitted. Right after the demo they are under
+ * review; recheck-listings follows them (npm start -- --fast: minutes, not days).
+ */
+export function renderListings(s: Pick<DemoSummary, 'listings' | 'nextCheckAt'>): string {
+  const submitted = Object.values(s.listings).reduce((a, b) => a + b, 0);
+  const states = LISTING_STATES.map((state) => `${s.listings[state]} ${state.replace('_', ' ')}`);
+  if (s.listings.entering > 0) states.push(`${s.listings.entering} entering`);
+  const next = s.nextCheckAt
+    ? `; first recheck due ${s.nextCheckAt.replace('T', ' ').slice(0, 19)} UTC (npm run ops -- jobs show <job> follows them)`
+    : '';
+  return `listings         ${plural(submitted, 'submitted listing')}: ${states.join(', ')}${next}`;
 }
 
 const rate = (c: CacheFigures) => `${percent(c.hitRate)} (${c.hits} of ${c.hits + c.misses})`;
@@ -352,7 +380,8 @@ export function renderSummary(s: DemoSummary): string {
       Object.values(s.outcomes).reduce((a, b) => a + b, 0),
       'directory submission',
     )}, ${duration(s.elapsedMs)}\n\n${table}\n\n${outcomes}\n\n${renderPairs(pairs)}\n` +
-    '\njob time: created → finished (waiting in the queue included); run time: claimed → finished\n'
+    '\njob time: created → finished (waiting in the queue included); run time: claimed → finished\n' +
+    `\n${renderListings(s)}\n`
   );
 }
 
@@ -427,11 +456,57 @@ async function defaultStartSystem(log: (line: string) => void, env: Env): Promis
   const { startLocalSystem } = await import('../runtime.ts');
   const { stateDir } = await import('../runtime-file.ts');
   const { join } = await import('node:path');
-  return startLocalSystem({
+  const system = await startLocalSystem({
     port: 0,
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : { dataDir: join(stateDir(env), 'pg') }),
     log,
   });
+  return {
+    url: system.url,
+    keys: system.keys,
+    webhookSinkUrl: system.env.FORMFLEET_WEBHOOK_SINK_URL,
+    stop: () => system.stop(),
+  };
+}
+
+/** The description that marks the demo's own endpoint (found again, or replaced when its receiver moved). */
+export const DEMO_WEBHOOK_DESCRIPTION = 'npm run demo: the local webhook receiver of npm start';
+
+/**
+ * Subscribes the local webhook receiver to every event of the demo key's jobs, as an API client would: makes a
+ * receiver on the sink, creates the endpoint with its URL and gives the sink the secret the API answered once.
+ * An endpoint of an earlier demo for this receiver is kept; ones for a receiver that is gone (an earlier
+ * npm start) are deleted. Returns the endpoint's id.
+ */
+export async function subscribeDemoReceiver(api: ApiClient, sinkUrl: string): Promise<string> {
+  const sink = async <T>(method: string, path: string, body: unknown): Promise<T | undefined> => {
+    const res = await fetch(`${sinkUrl}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok)
+      throw new CliError(
+        `the local webhook receiver answered ${res.status} to ${method} ${path}`,
+        EXIT.failed,
+      );
+    return res.status === 204 ? undefined : ((await res.json()) as T);
+  };
+  const receiver = (await sink<{ url: string }>('POST', '/receivers', { name: 'demo' })) as { url: string };
+  const { body: mine } = await api.request<{
+    items: { id: string; url: string; description: string | null }[];
+  }>('GET', '/v1/webhooks', { query: { limit: 100 } });
+  const demos = mine.items.filter((e) => e.description === DEMO_WEBHOOK_DESCRIPTION);
+  const kept = demos.find((e) => e.url === receiver.url);
+  for (const stale of demos.filter((e) => e !== kept)) {
+    await api.request('DELETE', `/v1/webhooks/${stale.id}`);
+  }
+  if (kept) return kept.id;
+  const { body: created } = await api.request<{ id: string; secret: string }>('POST', '/v1/webhooks', {
+    body: { url: receiver.url, events: [...SUBSCRIBABLE_EVENT_TYPES], description: DEMO_WEBHOOK_DESCRIPTION },
+  });
+  await sink('PUT', '/receivers/demo/secret', { secret: created.secret });
+  return created.id;
 }
 
 export async function runDemo(argv: readonly string[], io: Io, options: DemoOptions = {}): Promise<ExitCode> {
@@ -459,6 +534,14 @@ export async function runDemo(argv: readonly string[], io: Io, options: DemoOpti
       io.out(`started formfleet at ${own.url} (dashboard ${own.url}/dashboard)\n`);
     }
 
+    const sinkUrl = target?.runtime?.webhookSinkUrl ?? own?.webhookSinkUrl;
+    const webhookId = sinkUrl ? await subscribeDemoReceiver(api, sinkUrl) : undefined;
+    if (webhookId) {
+      io.out(
+        `webhook ${webhookId} sends every event of these jobs to the local receiver, which verifies each ` +
+          `signature (dashboard; npm run ops -- webhooks deliveries ${webhookId})\n`,
+      );
+    }
     const [directories, customers, cacheBefore] = await Promise.all([
       chooseDirectories(api, settings.directories),
       createDemoCustomers(api, settings.jobs, new Date().toISOString().slice(11, 19)),
@@ -523,6 +606,7 @@ export async function runDemo(argv: readonly string[], io: Io, options: DemoOpti
       cacheBefore && cacheAfter ? { before: cacheBefore, after: cacheAfter } : null,
     );
     io.out(renderSummary(summary));
+
     if (unfinished.length > 0) {
       io.err(
         `\n${plural(unfinished.length, 'job')} did not end within ${settings.timeoutSeconds} s (--timeout): ` +

@@ -142,7 +142,25 @@ function printJob(io: Io, job: JobDetail): void {
       job.results,
     )}\n`,
   );
+  const listings = job.results.filter((r) => r.lifecycle !== null);
+  if (listings.length === 0) return;
+  // The listings' life after the click: found live (and where), rejected, not found, or when looked up next.
+  io.out(
+    `\n${renderTable(
+      [
+        { header: 'listing', value: (r) => r.directoryId },
+        { header: 'lifecycle', value: (r) => r.lifecycle },
+        { header: 'checked', value: (r) => when(r.lifecycleCheckedAt) },
+        { header: 'next check', value: (r) => when(r.nextCheckAt) },
+        { header: 'URL or last recheck', value: (r) => r.listingUrl ?? r.lifecycleReason, max: 80 },
+      ],
+      listings,
+    )}\n`,
+  );
 }
+
+/** A date and time to the second, UTC ("2030-01-02 04:12:30"), or "-". */
+const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 19) : '-');
 
 /** Polls the job until it ends, drawing its progress; returns the final job. */
 async function waitForJob(ctx: Context, id: string, timeoutSeconds: number): Promise<JobDetail> {

@@ -109,15 +109,22 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'CHROMIUM_PATH',
     group: 'local',
-    usedBy: 'worker',
+    usedBy: 'worker, recheck-listings',
     meaning: "a Chromium binary to use instead of @sparticuz/chromium's",
   },
   {
     name: 'BROWSER_ALLOWED_ORIGINS',
     group: 'local',
-    usedBy: 'worker (set by npm start and the tests)',
+    usedBy: 'worker, recheck-listings (set by npm start and the tests)',
     meaning:
       "origins (`http://127.0.0.1:<port>`, comma-separated) the worker's browser may reach although they are loopback or private: the local fixture sites. Unset, nothing private is reachable; set in Lambda, the worker refuses to start (see BROWSER_NETWORK in policy)",
+  },
+  {
+    name: 'LIFECYCLE_SPEED_UP',
+    group: 'local',
+    usedBy: 'worker, recheck-listings (set by npm start --fast)',
+    meaning:
+      "divides the listing lifecycle's recheck ages and retry delays (`LIFECYCLE`), so listings go live in minutes: `LOCAL.fastLifecycleSpeedUp` with `--fast` (a day in 10 s). Refused in Lambda",
   },
   {
     name: 'PG_BIN_DIR',
@@ -215,6 +222,13 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     meaning: 'the Powertools idempotency DynamoDB table (duplicate executions, delivered alerts)',
   },
   {
+    name: 'RECORDS_BUCKET',
+    group: 'handler',
+    usedBy: 'worker, stale-jobs, api-jobs, api-submissions',
+    meaning:
+      "the records bucket (S3; proof screenshots under `evidence/`), with each function's prefix grant; locally a bucket on moto",
+  },
+  {
     name: 'ALERTS_TOPIC_ARN',
     group: 'handler',
     usedBy: 'stale-jobs, dlq-check',
@@ -248,6 +262,13 @@ export const ENVIRONMENT: readonly EnvVar[] = [
       "the AWS SDK's standard endpoint override; the local runtime points it at moto (never set in AWS)",
   },
   {
+    name: 'AWS_ENDPOINT_URL_S3',
+    group: 'handler',
+    usedBy: 'worker, stale-jobs, api-jobs, api-submissions',
+    meaning:
+      "the SDK's S3-only endpoint override, before AWS_ENDPOINT_URL (the S3 outage test puts a proxy there; never set in AWS)",
+  },
+  {
     name: 'AWS_REGION',
     names: ['AWS_REGION', 'AWS_DEFAULT_REGION'],
     group: 'handler',
@@ -277,14 +298,16 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'AWS_LAMBDA_FUNCTION_NAME',
     group: 'handler',
-    usedBy: 'worker',
-    meaning: 'set by Lambda: the worker runs Chromium in single-process mode only there',
+    usedBy: 'worker, recheck-listings',
+    meaning:
+      'set by Lambda: the browser runs Chromium in single-process mode only there, and LIFECYCLE_SPEED_UP is refused there',
   },
   {
     name: 'AWS_LAMBDA_LOG_STREAM_NAME',
     group: 'handler',
-    usedBy: 'worker',
-    meaning: "set by Lambda: part of the worker's default WORKER_ID",
+    usedBy: 'worker, recheck-listings',
+    meaning:
+      "set by Lambda: part of the worker's default WORKER_ID and of recheck-listings' site-lease holder",
   },
 
   // Tuning: each replaces one policy number for one function (tests shorten them; a stage may set them).
@@ -353,7 +376,7 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'BROWSER_RECYCLE_AFTER_PAGES',
     group: 'override',
-    usedBy: 'worker',
+    usedBy: 'worker, recheck-listings',
     policy: 'WORKER.browserRecycleAfterPages',
     meaning: 'relaunch Chromium after this many pages',
   },
@@ -381,14 +404,14 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'SITE_MIN_GAP_MS',
     group: 'override',
-    usedBy: 'worker',
+    usedBy: 'worker, recheck-listings',
     policy: 'WORKER.siteMinGapMs',
     meaning: 'politeness: least time between two submissions to one site, across workers',
   },
   {
     name: 'SITE_LEASE_MS',
     group: 'override',
-    usedBy: 'worker',
+    usedBy: 'worker, recheck-listings',
     policy: 'WORKER.siteLeaseSeconds',
     scale: { factor: 1000, unit: 'ms' },
     meaning:
@@ -418,9 +441,9 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'VERIFY_TIMEOUT_MS',
     group: 'override',
-    usedBy: 'worker',
+    usedBy: 'worker, recheck-listings',
     policy: 'WORKER.verifyTimeoutMs',
-    meaning: 'budget for verifying an interrupted submission on the listing page',
+    meaning: 'budget of one listing lookup (an interrupted submission, a recheck) on the listing page',
   },
   {
     name: 'INVOCATION_MARGIN_MS',
@@ -428,6 +451,36 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     usedBy: 'worker',
     policy: 'WORKER.invocationMarginMs',
     meaning: 'no directory starts with less invocation time left than its budget plus this',
+  },
+  {
+    name: 'EVIDENCE_UPLOAD_TIMEOUT_MS',
+    group: 'override',
+    usedBy: 'worker, stale-jobs',
+    policy: 'EVIDENCE.uploadTimeoutMs',
+    meaning: 'longest one screenshot upload may take before its bytes are kept for a later try',
+  },
+  {
+    name: 'EVIDENCE_UPLOAD_WAIT_MS',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'EVIDENCE.uploadWaitAtJobEndMs',
+    meaning: "longest a job's run waits at its end for its screenshot uploads",
+  },
+  {
+    name: 'EVIDENCE_PENDING_MAX_BYTES',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'EVIDENCE.pendingMaxBytes',
+    meaning:
+      'the most screenshot bytes Postgres keeps waiting for S3; past it a failed upload is recorded lost',
+  },
+  {
+    name: 'EVIDENCE_ORPHAN_AFTER_SECONDS',
+    group: 'override',
+    usedBy: 'stale-jobs',
+    policy: 'EVIDENCE.orphanAfterSeconds',
+    meaning:
+      'a screenshot pending this long with no bytes kept lost its worker: looked for in S3, else recorded lost',
   },
   {
     name: 'STALE_AFTER_SECONDS',

@@ -6,6 +6,7 @@
  */
 import { LOCAL, PRIORITY_TIERS } from '#policy';
 import { JOB_STATUSES } from '#shared/job-store';
+import { lifecyclePanelHtml } from './panels/lifecycle.ts';
 import { type PanelSpec, panelHtml } from './panels.ts';
 
 const figure = (name: string, label: string) =>
@@ -90,6 +91,7 @@ ${queueRows}
       <h3>Slack <small><b data-figure="slack.received">–</b> message(s) received</small></h3>
       <ul data-figure="slack.list" class="slack-list"></ul>
     </section>
+    ${lifecyclePanelHtml()}
     <section class="schedules">
       <h2>Schedules</h2>
       <table class="list"><thead><tr><th>function</th><th>every</th><th>runs</th></tr></thead>
@@ -145,6 +147,7 @@ li { padding: 6px 0; border-bottom: 1px solid var(--line); font-size: 12px; }
 li .sev { font-weight: 600; margin-right: 6px; } .sev.critical { color: var(--bad); } .sev.warning { color: var(--warn); } .sev.info { color: var(--accent); }
 li .when { color: var(--muted); margin-left: 6px; }
 .empty { color: var(--muted); font-style: italic; }
+.lc-live { color: var(--ok); } .lc-rejected, .lc-not_found { color: var(--bad); } .lc-under_review { color: var(--accent); }
 .st-completed { color: var(--ok); } .st-failed, .st-cancelled { color: var(--bad); } .st-in_progress { color: var(--accent); }
 code { font-size: 12px; } footer { color: var(--muted); font-size: 12px; padding: 0 24px 20px; }
 `;

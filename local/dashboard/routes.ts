@@ -4,9 +4,9 @@
  * and /dashboard/data (the figures as JSON). The gateway listens on loopback only; the page shows ids,
  * counts and states, never profile data, and needs no key.
  */
-import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { transform } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { describeError } from '#shared/telemetry';
 import { DASHBOARD_CSS, dashboardHtml } from './page.ts';
 import type { PanelSpec } from './panels.ts';
@@ -22,11 +22,20 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
-/** The browser script: client/app.ts transpiled once (esbuild, the transpiler tsx itself runs on). */
+/**
+ * The browser script: client/app.ts and the panel modules it imports, bundled once (esbuild, the transpiler
+ * tsx itself runs on).
+ */
 async function clientScript(): Promise<string> {
-  const source = await readFile(new URL('./client/app.ts', import.meta.url), 'utf8');
-  const result = await transform(source, { loader: 'ts', format: 'iife', target: 'es2022' });
-  return result.code;
+  const result = await build({
+    entryPoints: [fileURLToPath(new URL('./client/app.ts', import.meta.url))],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    target: 'es2022',
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]?.text ?? '';
 }
 
 export type ExtraRoute = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;

@@ -11,6 +11,7 @@ import { HEALTH, LOCAL, tierFor } from '#policy';
 import type { Sql } from '#shared/db';
 import { JOB_STATUSES, type JobStatus } from '#shared/job-store';
 import { type CacheFigures, cacheFigures, type MetricCounters } from '../metrics-tap.ts';
+import { type LifecycleFigures, lifecycleFigures } from './panels/lifecycle.ts';
 import { type DashboardPanel, type PanelData, panelData } from './panels.ts';
 
 export interface DashboardPoller {
@@ -80,6 +81,8 @@ export interface DashboardSnapshot {
   schedules: { name: string; everyMs: number; runs: number }[];
   /** Each stand-in panel's figures and rows, by panel id. */
   panels: Record<string, PanelData>;
+  /** The listings after the click (panels/lifecycle.ts). */
+  lifecycle: LifecycleFigures;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -98,7 +101,7 @@ export const SUBMISSIONS_PER_MINUTE_SQL = `WITH minutes AS (
 export async function dashboardSnapshot(sources: DashboardSources): Promise<DashboardSnapshot> {
   const { sql } = sources;
   const recent = LOCAL.dashboardRecent;
-  const [health, statuses, perMinute, jobs, alerts, workers, panels] = await Promise.all([
+  const [health, statuses, perMinute, jobs, alerts, workers, lifecycle, panels] = await Promise.all([
     buildHealthReport({ sql, queues: sources.queues }),
     sql.query<{ status: JobStatus; n: number }>(
       'SELECT status, count(*)::int AS n FROM jobs GROUP BY status',
@@ -140,6 +143,7 @@ export async function dashboardSnapshot(sources: DashboardSources): Promise<Dash
        ORDER BY last_seen_at DESC LIMIT $3`,
       [HEALTH.workerStaleAfterSeconds, HEALTH.workerForgetAfterSeconds, recent],
     ),
+    lifecycleFigures(sql),
     panelData(sources.panels ?? []),
   ]);
 
@@ -205,5 +209,6 @@ export async function dashboardSnapshot(sources: DashboardSources): Promise<Dash
       runs: sources.schedules.runs(name),
     })),
     panels,
+    lifecycle,
   };
 }

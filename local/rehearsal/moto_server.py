@@ -15,6 +15,8 @@ installed package stays as pinned (a moto upgrade is refused below until these a
    REHEARSAL_LAMBDA_QUOTAS (JSON, account id -> quota, default 1000), unreserved = quota - reservations.
 5. A Ref to an AWS::Lambda::Version is the version's ARN, as in CloudFormation (moto gives the model
    object, which custom-resource properties such as the trigger's HandlerArn cannot carry).
+6. A resource is created once: a custom resource's answer, handled on another thread while the stack is still
+   being created, no longer races the creating thread into creating a resource twice (below).
 
 Usage: python moto_server.py -H 127.0.0.1 -p PORT (the arguments of moto_server).
 """
@@ -175,6 +177,24 @@ def _version_with_arn(cls, resource_name, cloudformation_json, account_id, regio
 
 LambdaVersion.create_from_cloudformation_json = _version_with_arn
 LambdaVersion.physical_resource_id = property(lambda self: self.arn)
+
+
+# 6. One resource, created once. A custom resource's answer (the ResponseURL) arrives on another request thread
+#    while the stack is still being created, and moto's readiness check there creates every resource not yet
+#    parsed, racing the creating thread: a resource that takes long to create (a browser function's large code
+#    package) was created twice, the second object replacing the first, and what the race had already attached
+#    to the first (an AWS::Lambda::Permission's statement) was lost. Resource lookup-or-create now holds one
+#    re-entrant lock (creating a resource resolves the others it refers to).
+_resource_lock = threading.RLock()
+_getitem = parsing.ResourceMap.__getitem__
+
+
+def _getitem_once(self, key):
+    with _resource_lock:
+        return _getitem(self, key)
+
+
+parsing.ResourceMap.__getitem__ = _getitem_once
 
 from moto.server import main  # noqa: E402
 

@@ -63,10 +63,10 @@ class Command implements fc.AsyncCommand<Model, LedgerLab> {
 
 const pick = (model: Model, n: number) => model.jobs[n % model.jobs.length] as ModelJob;
 
-/** POST /v1/jobs; undefined when refused because a directory is inactive (a 400 the client can read). */
+/** POST /v1/jobs; undefined when refused because a directory is inactive (a 409 the client can read). */
 async function post(lab: LedgerLab, body: Record<string, unknown>, key?: string) {
   const res = await lab.api('POST', '/v1/jobs', { body, ...(key ? { idempotencyKey: key } : {}) });
-  if (res.status === 400) {
+  if (res.status === 409) {
     expect(res.body.error.details).toEqual([
       { field: 'directoryIds', message: expect.stringMatching(/^unknown or inactive: /) },
     ]);

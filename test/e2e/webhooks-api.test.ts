@@ -173,10 +173,12 @@ describe('deliveries', () => {
     const cancelled = got.find((p) => p.event?.type === 'job.cancelled');
     const job = await call('GET', `/v1/jobs/${jobId}`, system.keys.client);
     expect(cancelled?.event).toMatchObject({ id: cancelled?.webhookId, jobId, sequence: 2 });
-    expect(cancelled?.event?.data).toEqual(job.body);
+    // The job as the API returns it, but for `proofs`: presigned links expire, so events do not carry them.
+    const withoutProofs = <T extends { proofs?: unknown }>({ proofs: _, ...rest }: T) => rest;
+    expect(cancelled?.event?.data).toEqual({ ...job.body, results: job.body.results.map(withoutProofs) });
     const settled = got.find((p) => p.event?.type === 'submission.settled');
     const rows = await call('GET', `/v1/submissions?jobId=${jobId}`, system.keys.client);
-    expect(settled?.event?.data).toEqual(rows.body.items[0]);
+    expect(settled?.event?.data).toEqual(withoutProofs(rows.body.items[0]));
     expect(settled?.event?.sequence).toBe(1);
   });
 

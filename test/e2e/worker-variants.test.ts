@@ -78,7 +78,10 @@ describe('worker against every fixture directory', () => {
     expect(byId.get('renamed-fields')?.evidence.fallbackSelectors).toBeDefined();
     expect(byId.get('captcha-widget')?.error).toMatch(/captcha detected/);
     expect(byId.get('login-wall')?.error).toMatch(/requires an account login/);
-    expect(done.progress.counts).toMatchObject({ submitted: 8, failed: 3, needs_manual: 1, skipped: 1 });
+    expect(done.progress.counts).toMatchObject({ submitted: 10, failed: 3, needs_manual: 1, skipped: 1 });
+    // Every submitted directory entered the listing's life after the click; nothing else did.
+    for (const r of rows)
+      expect(r.lifecycle, r.directoryId).toBe(r.status === 'submitted' ? 'under_review' : null);
 
     // The same job message delivered again (sent past FIFO deduplication): the idempotency record answers
     // it (and the claim would refuse it anyway), so nothing is claimed or submitted again.

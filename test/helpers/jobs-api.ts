@@ -14,6 +14,7 @@ import type { JobQueue } from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
 import { baseDeps } from './api.ts';
+import { proofLinksOn } from './records.ts';
 
 export interface DirectorySpec {
   id: string;
@@ -66,6 +67,7 @@ export async function jobsApiOn(
       customers: new PgCustomerStore(db),
       directories,
       queue,
+      proofs: proofLinksOn(db),
     }),
   };
 }

@@ -14,10 +14,12 @@ import {
   ALARMS,
   API_EDGE,
   FUNCTION_DEFAULTS,
+  LIFECYCLE,
   METRIC_NAMES,
   OUTER_GUARD_FACTOR,
   PRIORITY_TIERS,
   RATE_LIMITS,
+  SCHEDULES,
   USAGE_PLANS,
   usagePlanFor,
   WEBHOOKS,
@@ -71,6 +73,10 @@ function expectedActions(spec: FunctionSpec): string[] {
   if (n.webhookKey === 'seal') actions.push('kms:Encrypt');
   if (n.webhookKey === 'open') actions.push('kms:Decrypt');
   if (n.webhookQueue === 'send') actions.push('sqs:SendMessage');
+  const records = (n.records ?? []).flatMap((g) => g.access);
+  if (records.includes('read')) actions.push('s3:GetObject');
+  if (records.includes('write')) actions.push('s3:PutObject');
+  if (records.includes('list')) actions.push('s3:ListBucket');
   if (spec.kind === 'worker' || spec.kind === 'consumer')
     actions.push('sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage');
   if (spec.kind === 'scheduled' || spec.kind === 'subscriber') actions.push('sqs:SendMessage'); // on-failure destination
@@ -123,6 +129,29 @@ describe('app stack from the real manifest', () => {
         EphemeralStorage: { Size: 2048 },
         Timeout: 900,
       });
+    });
+
+    it('builds recheck-listings as a scheduled browser function of its own whose run fits its schedule', () => {
+      const recheck = FUNCTIONS.find((f) => f.name === 'recheck-listings') as FunctionSpec;
+      expect(recheck).toMatchObject({
+        kind: 'scheduled',
+        browser: true,
+        schedule: SCHEDULES.recheckListings,
+      });
+      s.appTemplate.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: fnName(recheck),
+        MemorySize: 2048,
+        EphemeralStorage: { Size: 2048 },
+        Timeout: LIFECYCLE.recheckTimeoutSeconds,
+      });
+      expect(LIFECYCLE.recheckTimeoutSeconds).toBeLessThanOrEqual(LIFECYCLE.recheckIntervalSeconds);
+      const fnId = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', { FunctionName: fnName(recheck) });
+      const rules = Object.values(s.appTemplate.findResources('AWS::Events::Rule')).filter((r) =>
+        mentions(r.Properties.Targets, fnId),
+      );
+      expect(rules.map((r) => r.Properties.ScheduleExpression)).toEqual([
+        `rate(${LIFECYCLE.recheckIntervalSeconds / 60} minutes)`,
+      ]);
     });
 
     it('maps every tier queue to the worker with its batch size and max concurrency, P1 highest, partial batch failures on', () => {
@@ -235,6 +264,38 @@ describe('app stack from the real manifest', () => {
           );
         }
       }
+    });
+
+    it('binds the records bucket by prefix: the worker writes proof, the API reads it, stale-jobs writes and lists', () => {
+      const arn = { 'Fn::ImportValue': 'test-formfleet-records-bucket-arn' };
+      const evidence = { 'Fn::Join': ['', [arn, '/evidence/*']] };
+      const grants: Record<string, Record<string, unknown[]>> = {
+        worker: { 's3:PutObject': [evidence] },
+        'api-jobs': { 's3:GetObject': [evidence] },
+        'api-submissions': { 's3:GetObject': [evidence] },
+        'stale-jobs': { 's3:PutObject': [evidence], 's3:ListBucket': [arn] },
+      };
+      for (const spec of FUNCTIONS) {
+        const mine = grants[spec.name] ?? {};
+        for (const action of ['s3:GetObject', 's3:PutObject', 's3:ListBucket']) {
+          expect(resourcesFor(s.appTemplate, fnName(spec), action), `${spec.name} ${action}`).toEqual(
+            mine[action] ?? [],
+          );
+        }
+        // Nothing deletes a record: objects end by the bucket's lifecycle rules only.
+        expect(actionsOf(s.appTemplate, fnName(spec)).filter((a) => a.startsWith('s3:Delete'))).toEqual([]);
+        const env = Object.values(s.appTemplate.findResources('AWS::Lambda::Function')).find(
+          (r) => r.Properties.FunctionName === fnName(spec),
+        )?.Properties.Environment?.Variables?.RECORDS_BUCKET;
+        expect(env, spec.name).toEqual(
+          spec.name in grants ? { 'Fn::ImportValue': 'test-formfleet-records-bucket-name' } : undefined,
+        );
+      }
+      // Listing is limited to the prefix: the retry asks S3 only about evidence/ keys.
+      const list = statementsOf(s.appTemplate, 'formfleet-test-stale-jobs').find((st) =>
+        (Array.isArray(st.Action) ? st.Action : [st.Action]).includes('s3:ListBucket'),
+      ) as unknown as { Condition: unknown };
+      expect(list.Condition).toEqual({ StringLike: { 's3:prefix': ['evidence/*'] } });
     });
 
     it('sends to the tier queues only, never to their DLQs, from the jobs API and the worker (continuations)', () => {

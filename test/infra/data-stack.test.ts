@@ -1,8 +1,10 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_TTL_ATTRIBUTE } from '#lib/constructs/idempotency-table';
+import { RecordsBucket } from '#lib/constructs/records-bucket';
 import { parseStageConfig } from '#lib/stage-config';
-import { PRIORITY_TIERS, QUEUES, WEBHOOKS, WORKER } from '#policy';
+import { PRIORITY_TIERS, QUEUES, RECORDS, WEBHOOKS, WORKER } from '#policy';
 import {
   CDK_CONTEXT,
   logicalIdOf,
@@ -138,17 +140,116 @@ describe('data stack', () => {
     });
   });
 
+  it('keeps records in one bucket: S3-managed encryption, versioned, no public access, TLS only', () => {
+    const template = retained.data;
+    const buckets = template.findResources('AWS::S3::Bucket');
+    expect(Object.keys(buckets)).toHaveLength(1);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+    });
+    const [bucketId] = Object.keys(buckets);
+    const [policy] = Object.values(template.findResources('AWS::S3::BucketPolicy'));
+    if (!policy) throw new Error('no bucket policy');
+    expect(policy.Properties.Bucket).toEqual({ Ref: bucketId });
+    expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 's3:*',
+        Principal: { AWS: '*' },
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        Resource: [
+          { 'Fn::GetAtt': [bucketId, 'Arn'] },
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/*']] },
+        ],
+      }),
+    );
+    // Nothing in the bucket policy lets anyone in: access is by the functions' own prefix grants.
+    expect(
+      (policy.Properties.PolicyDocument.Statement as { Effect: string }[]).filter(
+        (st) => st.Effect === 'Allow',
+      ),
+    ).toEqual([]);
+    const outputs = template.findOutputs('*');
+    expect(Object.values(outputs).map((o) => o.Export?.Name)).toEqual(
+      expect.arrayContaining(['test-formfleet-records-bucket-name', 'test-formfleet-records-bucket-arn']),
+    );
+  });
+
+  it('expires each prefix of the records bucket after its policy days, and old versions and unfinished uploads', () => {
+    const bucket = Object.values(retained.data.findResources('AWS::S3::Bucket'))[0];
+    const rules = bucket?.Properties.LifecycleConfiguration.Rules as Record<string, unknown>[];
+    expect(rules).toEqual([
+      ...Object.entries(RECORDS.prefixes).map(([name, p]) => ({
+        Id: `expire-${name}`,
+        Prefix: p.prefix,
+        ExpirationInDays: p.expireAfterDays,
+        Status: 'Enabled',
+      })),
+      {
+        Id: 'noncurrent-versions-and-unfinished-uploads',
+        NoncurrentVersionExpiration: { NoncurrentDays: RECORDS.noncurrentVersionDays },
+        ExpiredObjectDeleteMarker: true,
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: RECORDS.abortIncompleteUploadDays },
+        Status: 'Enabled',
+      },
+    ]);
+    expect(RECORDS.prefixes.evidence).toEqual({ prefix: 'evidence/', expireAfterDays: 400 });
+  });
+
+  it('gives a prefix added to the records policy its own rule, and refuses prefixes that overlap', () => {
+    const stack = new Stack(new App(), 'Records');
+    new RecordsBucket(stack, 'Records', {
+      exportPrefix: 'x-',
+      removalPolicy: RemovalPolicy.DESTROY,
+      prefixes: { ...RECORDS.prefixes, mail: { prefix: 'mail/', expireAfterDays: 30 } },
+    });
+    const rules = Object.values(Template.fromStack(stack).findResources('AWS::S3::Bucket'))[0]?.Properties
+      .LifecycleConfiguration.Rules as { Id: string; Prefix?: string; ExpirationInDays?: number }[];
+    expect(rules.map((r) => [r.Id, r.Prefix, r.ExpirationInDays])).toEqual([
+      ['expire-evidence', 'evidence/', 400],
+      ['expire-mail', 'mail/', 30],
+      ['noncurrent-versions-and-unfinished-uploads', undefined, undefined],
+    ]);
+    expect(
+      () =>
+        new RecordsBucket(new Stack(new App(), 'Bad'), 'Records', {
+          exportPrefix: 'x-',
+          prefixes: {
+            evidence: { prefix: 'evidence/', expireAfterDays: 400 },
+            nested: { prefix: 'evidence/x/', expireAfterDays: 1 },
+            odd: { prefix: 'Mail', expireAfterDays: 0 },
+          },
+        }),
+    ).toThrow(/nested: "evidence\/x\/" overlaps "evidence\/".*odd: "Mail" must be.*odd: expireAfterDays/);
+  });
+
   it('retains every stateful resource in a retaining stage and destroys them in a throwaway one', () => {
-    const stateful = ['AWS::SQS::Queue', 'AWS::DynamoDB::Table', 'AWS::SNS::Topic', 'AWS::KMS::Key'];
+    const stateful = [
+      'AWS::SQS::Queue',
+      'AWS::DynamoDB::Table',
+      'AWS::SNS::Topic',
+      'AWS::KMS::Key',
+      'AWS::S3::Bucket',
+    ];
     const policiesOf = (s: SynthesizedStage) =>
       Object.values(resourcesOf(s.data))
         .filter((r) => stateful.includes(r.Type))
         .map((r) => (r as { DeletionPolicy?: string }).DeletionPolicy);
     expect(new Set(policiesOf(retained))).toEqual(new Set(['Retain']));
     expect(new Set(policiesOf(throwaway))).toEqual(new Set(['Delete']));
-    // Tier queues and DLQs, the undelivered-alerts queue, the table, the topic and its key, and the webhook
-    // delivery queue, its DLQ and the key sealing webhook secrets.
-    expect(policiesOf(retained)).toHaveLength(PRIORITY_TIERS.length * 2 + 4 + 3);
+    // Tier queues and DLQs, the undelivered-alerts queue, the table, the topic and its key, the records
+    // bucket, and the webhook delivery queue, its DLQ and the key sealing webhook secrets.
+    expect(policiesOf(retained)).toHaveLength(PRIORITY_TIERS.length * 2 + 5 + 3);
     throwaway.data.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });
     expect(retained.stacks.data.terminationProtection).toBe(true);
     expect(throwaway.stacks.data.terminationProtection).toBe(false);

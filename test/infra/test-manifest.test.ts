@@ -377,6 +377,15 @@ describe('contradictions are refused with every problem named at once', () => {
         schedule: { everySeconds: 90 },
         needs: {},
       },
+      {
+        name: 'slowpoke',
+        entry: 'functions/api-health.ts',
+        description: '',
+        kind: 'scheduled',
+        schedule: { everySeconds: 60 },
+        timeoutSeconds: 120,
+        needs: {},
+      },
       { name: 'listener', entry: 'functions/api-health.ts', description: '', kind: 'subscriber', needs: {} },
       { name: 'api-x', entry: 'functions/api-health.ts', description: '', kind: 'api', needs: {} },
       {
@@ -426,7 +435,7 @@ describe('contradictions are refused with every problem named at once', () => {
         routes: [],
         stage: {
           ...testStage(),
-          concurrency: { tiers: { P1: 10, P2: 5, P3: 2 }, reserved: { worker: 3, nope: 1 } },
+          concurrency: { tiers: { P1: 10, P2: 5, P3: 2 }, reserved: { worker: 3, nope: 1, slowpoke: 2 } },
         },
       }),
     ).toThrow(
@@ -434,8 +443,10 @@ describe('contradictions are refused with every problem named at once', () => {
         [
           'concurrency: reserved.worker \\(3\\) is below the tiers. combined maximum concurrency \\(17\\)',
           'concurrency: reserved.nope: no function of that name',
+          'concurrency: reserved.slowpoke \\(2\\): a scheduled function runs once at a time',
           'tick: a schedule is required',
           'tock: schedule.everySeconds must be whole minutes',
+          'slowpoke: its timeout \\(120 s\\) must fit its schedule \\(every 60 s\\)',
           'listener: subscribesTo is required',
           'api-x: apiFunction is required',
           'api-y: route-table function "jobs" is served by more than one function',

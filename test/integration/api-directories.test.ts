@@ -15,6 +15,7 @@ import { PgDirectoryStore } from '#shared/directory-store';
 import { PgJobStore } from '#shared/job-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
 import { ADMIN_KEY_ID, baseDeps, call, INJECTIONS } from '#test/api';
+import { proofLinksOn } from '#test/records';
 import { type TestDatabase, testDatabase } from '#test/services';
 
 let t: TestDatabase;
@@ -49,6 +50,7 @@ beforeAll(async () => {
     submissions: new PgSubmissionQueries(t.db),
     jobs: new PgJobStore(t.db),
     customers: new PgCustomerStore(t.db),
+    proofs: proofLinksOn(t.db),
   });
 });
 afterAll(async () => t?.close());

@@ -15,6 +15,7 @@ import type { PgSubmissionLedger } from '#shared/submission-ledger';
 import { createLogger, createMetrics } from '#shared/telemetry';
 import { ADMIN_KEY_ID, baseDeps, call } from '#test/api';
 import { jobsApiOn } from '#test/jobs-api';
+import { proofLinksOn } from '#test/records';
 import { type TestDatabase, testDatabase } from '#test/services';
 
 let t: TestDatabase;
@@ -171,6 +172,7 @@ describe('POST /v1/jobs', () => {
       customers: new PgCustomerStore(t.db),
       directories: new PgDirectoryStore(t.db),
       queue,
+      proofs: proofLinksOn(t.db),
     });
     const res = await call(broken, 'GET', '/v1/jobs/00000000-0000-0000-0000-000000000000');
     expect(res.status).toBe(500);

@@ -8,6 +8,8 @@ import { type TestDatabase, testDatabase } from '#test/services';
 
 let t: TestDatabase;
 const saved = { ...process.env };
+/** Signing proof links makes no request: a bucket name is all the API functions need here. */
+const records = { RECORDS_BUCKET: 'formfleet-records' };
 const queueEnv = {
   QUEUE_URL_P1: 'http://127.0.0.1:1/000000000000/p1.fifo',
   QUEUE_URL_P2: 'http://127.0.0.1:1/000000000000/p2.fifo',
@@ -41,10 +43,13 @@ describe('Lambda entries', () => {
       importWith({ DATABASE_URL: t.url, MAX_JSON_BODY_BYTES: '9000000' }, 'api-directories'),
     ).rejects.toThrow(/MAX_JSON_BODY_BYTES must be from 1 to/);
     await expect(importWith({ DATABASE_URL: t.url }, 'api-jobs')).rejects.toThrow(
-      /missing required environment variable\(s\): QUEUE_URL_P1, QUEUE_URL_P2, QUEUE_URL_P3/,
+      /missing required environment variable\(s\): QUEUE_URL_P1, QUEUE_URL_P2, QUEUE_URL_P3, RECORDS_BUCKET/,
+    );
+    await expect(importWith({ DATABASE_URL: t.url }, 'api-submissions')).rejects.toThrow(
+      /missing required environment variable\(s\): RECORDS_BUCKET/,
     );
     await expect(importWith({ DATABASE_URL: t.url }, 'worker')).rejects.toThrow(
-      /IDEMPOTENCY_TABLE, QUEUE_URL_P1, QUEUE_URL_P2, QUEUE_URL_P3/,
+      /IDEMPOTENCY_TABLE, RECORDS_BUCKET, QUEUE_URL_P1, QUEUE_URL_P2, QUEUE_URL_P3/,
     );
     await expect(importWith({ DATABASE_URL: t.url }, 'api-keys')).rejects.toThrow(
       /missing required environment variable\(s\): USAGE_PLAN_IDS, API_KEY_NAME_PREFIX/,
@@ -61,13 +66,13 @@ describe('Lambda entries', () => {
       lambdaContext(),
     );
     expect(created.statusCode).toBe(201);
-    const jobs = await importWith({ DATABASE_URL: t.url, ...queueEnv }, 'api-jobs');
+    const jobs = await importWith({ DATABASE_URL: t.url, ...queueEnv, ...records }, 'api-jobs');
     expect((await jobs.handler(apiEvent('GET', '/v1/jobs/x'), lambdaContext())).statusCode).toBe(404);
     const directories = await importWith({ DATABASE_URL: t.url }, 'api-directories');
     expect((await directories.handler(apiEvent('GET', '/v1/directories'), lambdaContext())).statusCode).toBe(
       200,
     );
-    const submissions = await importWith({ DATABASE_URL: t.url }, 'api-submissions');
+    const submissions = await importWith({ DATABASE_URL: t.url, ...records }, 'api-submissions');
     expect((await submissions.handler(apiEvent('GET', '/v1/submissions'), lambdaContext())).statusCode).toBe(
       400,
     );
@@ -77,7 +82,7 @@ describe('Lambda entries', () => {
     );
     expect((await dlq.handler(apiEvent('GET', '/v1/dlq'), lambdaContext())).statusCode).toBe(403);
     const worker = await importWith(
-      { DATABASE_URL: t.url, ...queueEnv, IDEMPOTENCY_TABLE: 'formfleet-idempotency' },
+      { DATABASE_URL: t.url, ...queueEnv, ...records, IDEMPOTENCY_TABLE: 'formfleet-idempotency' },
       'worker',
     );
     expect(await worker.handler({ Records: [] }, lambdaContext())).toEqual({ batchItemFailures: [] });

@@ -9,6 +9,7 @@ import { createTierQueues, tierQueueEnv } from '#local/services/queues';
 import { awsClientConfig } from '#shared/aws';
 import { type AlertsInbox, alertsInbox } from '#test/alerts-inbox';
 import { lambdaContext } from '#test/events';
+import { testRecords } from '#test/records';
 import { motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 
 let t: TestDatabase;
@@ -23,9 +24,11 @@ beforeAll(async () => {
   const queues = await createTierQueues(sqs, { prefix: `${name}-` });
   sqs.destroy();
   inbox = await alertsInbox(motoEndpoint(), name);
+  const records = await testRecords(name);
   configured = {
     ...motoEnv(motoEndpoint()),
     ...tierQueueEnv(queues),
+    ...records.env,
     DATABASE_URL: t.url,
     ALERTS_TOPIC_ARN: inbox.topicArn,
   };
@@ -47,7 +50,7 @@ async function importWith(env: Record<string, string>, entry: string) {
 describe('recovery Lambda entries', () => {
   it('fail fast at cold start, naming every missing variable', async () => {
     await expect(importWith({}, 'stale-jobs')).rejects.toThrow(
-      'missing required environment variable(s): DATABASE_URL or DATABASE_SECRET_ARN, QUEUE_URL_P1, QUEUE_URL_P2, QUEUE_URL_P3, ALERTS_TOPIC_ARN',
+      'missing required environment variable(s): DATABASE_URL or DATABASE_SECRET_ARN, QUEUE_URL_P1, QUEUE_URL_P2, QUEUE_URL_P3, ALERTS_TOPIC_ARN, RECORDS_BUCKET',
     );
     await expect(importWith({ DATABASE_URL: t.url }, 'dlq-check')).rejects.toThrow(
       'missing required environment variable(s): DLQ_URL_P1, DLQ_URL_P2, DLQ_URL_P3, ALERTS_TOPIC_ARN',

@@ -10,6 +10,7 @@ import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DeleteQueueCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +38,14 @@ const template = (visibility: number): Template => ({
         AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
       },
     },
+    Records: {
+      Type: 'AWS::S3::Bucket',
+      Properties: {
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+      },
+    },
     Alarm: { Type: 'AWS::CloudWatch::Alarm', Properties: {} },
   },
   Outputs: { JobsUrl: { Value: { Ref: 'Jobs' }, Export: { Name: `inv-${suffix}-jobs` } } },
@@ -51,6 +60,7 @@ beforeAll(async () => {
     sns: new SNSClient(config),
     dynamodb: new DynamoDBClient(config),
     apigateway: new APIGatewayClient(config),
+    s3: new S3Client({ ...config, forcePathStyle: true }),
   };
   await clients.cloudformation.send(
     new CreateStackCommand({ StackName: `inv-${suffix}`, TemplateBody: JSON.stringify(template(30)) }),
@@ -65,7 +75,12 @@ describe('the rehearsal inventory', () => {
     const inventory = await takeInventory(clients, { [`inv-${suffix}`]: template(30) });
 
     expect(inventory.problems).toEqual([]);
-    expect(inventory.verified).toEqual({ 'AWS::SQS::Queue': 1, 'AWS::DynamoDB::Table': 1, export: 1 });
+    expect(inventory.verified).toEqual({
+      'AWS::SQS::Queue': 1,
+      'AWS::DynamoDB::Table': 1,
+      'AWS::S3::Bucket': 1,
+      export: 1,
+    });
     expect(inventory.notRehearsed).toEqual({ 'AWS::CloudWatch::Alarm': 1 });
   });
 

@@ -3,7 +3,8 @@
  * subscribed endpoint, in the same transaction as the change, through the real stores (the worker's finish,
  * the ledger's settle, the API's cancel, the DLQ's final failure): nothing when nobody subscribed, nothing when
  * the change rolls back, only the owner key's events for a key's endpoint (all for an admin's `all` scope),
- * numbered per job in commit order, with the resource as the API returns it at that moment.
+ * numbered per job in commit order, with the resource as the API returns it at that moment; and the listing
+ * lifecycle's moves (recheck-listings' record) write listing.live / listing.not_found the same way.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { PgAlertOutbox } from '#functions/alerts/alert-outbox';
 import { PgJobQueries } from '#functions/api/job-queries';
 import { jobWithResults } from '#functions/api/jobs';
 import { PgSubmissionQueries } from '#functions/api/submission-queries';
+import { PgListingLifecycle } from '#functions/lifecycle/listing-lifecycle';
 import { EVENT_TYPES } from '#functions/webhooks/events';
 import { renderEvent, type StoredEvent } from '#functions/webhooks/render';
 import { type EndpointScope, PgWebhookStore } from '#functions/webhooks/store';
@@ -144,8 +146,10 @@ describe('events written with the change', () => {
     await ledger.settle(claim, 'beta', { status: 'needs_manual', errorClass: 'captcha', error: 'a captcha' });
     await jobs.finish(claim, { status: 'completed', progress: { total: 2, done: 2 } });
     const asApi = jobWithResults((await jobs.get(job.id)) as never, await ledger.forJob(job.id));
-    const asSubmissions = (await new PgSubmissionQueries(t.db).list({ jobId: job.id, limit: 10 }))
-      .submissions;
+    // The API's items without the ledger row id (which it uses to look up proofs, and does not show).
+    const asSubmissions = (
+      await new PgSubmissionQueries(t.db).list({ jobId: job.id, limit: 10 })
+    ).submissions.map(({ id: _, ...view }) => view);
 
     const events = await eventsOf(job.id);
     expect(events.map((e) => [e.sequence, e.type, e.endpoints])).toEqual([
@@ -225,5 +229,72 @@ describe('events written with the change', () => {
       event?.id,
     ]);
     expect(rows).toEqual([{ status: 'held' }]);
+  });
+
+  it('writes listing.live and listing.not_found with the lifecycle move that makes them, as GET /v1/submissions shows the row', async () => {
+    const live = await endpoint('key-f', ['listing.live']);
+    const both = await endpoint('key-f', ['listing.live', 'listing.not_found']);
+    const job = await newJob('key-f', ['alpha', 'beta']);
+    const claim = await claimed(job.id);
+    for (const dir of ['alpha', 'beta']) {
+      await ledger.begin(claim, dir);
+      await ledger.settle(claim, dir, { status: 'submitted', evidence: { confirmation: 'ok' } });
+    }
+    await jobs.finish(claim, { status: 'completed', progress: { total: 2, done: 2 } });
+    const lifecycle = new PgListingLifecycle(t.db, { agesSeconds: [60, 3600] });
+    expect(await lifecycle.enter(job.id, 'alpha')).toBe(true);
+    expect(await lifecycle.enter(job.id, 'beta')).toBe(true);
+    // Entering (under_review) is no webhook event.
+    expect(await eventsOf(job.id)).toEqual([]);
+
+    const due = (await lifecycle.claimDue(new Date(Date.now() + 86_400_000), 1000, 60)).filter(
+      (r) => r.jobId === job.id,
+    );
+    const row = (dir: string) => due.find((r) => r.directoryId === dir) as (typeof due)[number];
+    expect(due).toHaveLength(2);
+    const checkedAt = new Date();
+    const found = {
+      to: 'live' as const,
+      nextCheckAt: null,
+      inconclusiveChecks: 0,
+      listingUrl: 'https://directory.example/acme',
+      reason: 'found on the directory',
+    };
+    // A move rolled back writes no event.
+    await t.db
+      .transaction(async (tx) => {
+        expect(
+          await new PgListingLifecycle(tx, { agesSeconds: [60] }).record(row('alpha'), found, checkedAt),
+        ).toBe(true);
+        throw new Error('roll back');
+      })
+      .catch(() => {});
+    expect(await eventsOf(job.id)).toEqual([]);
+
+    expect(await lifecycle.record(row('alpha'), found, checkedAt)).toBe(true);
+    expect(
+      await lifecycle.record(
+        row('beta'),
+        { ...found, to: 'not_found', listingUrl: null, reason: 'not listed after every recheck' },
+        checkedAt,
+      ),
+    ).toBe(true);
+
+    const asApi = (await new PgSubmissionQueries(t.db).list({ jobId: job.id, limit: 10 })).submissions.map(
+      ({ id: _, ...view }) => view,
+    );
+    const events = await eventsOf(job.id);
+    expect(events.map((e) => [e.sequence, e.type, e.endpoints])).toEqual([
+      [1, 'listing.live', [live.id, both.id].sort()],
+      [2, 'listing.not_found', [both.id]],
+    ]);
+    expect(events.map((e) => data(e))).toEqual(asApi);
+    expect(data(events[0] as EventRow)).toMatchObject({
+      directoryId: 'alpha',
+      lifecycle: 'live',
+      listingUrl: 'https://directory.example/acme',
+      lifecycleReason: 'found on the directory',
+    });
+    expect(data(events[1] as EventRow)).toMatchObject({ directoryId: 'beta', lifecycle: 'not_found' });
   });
 });

@@ -1,14 +1,24 @@
 /**
  * The form engine on real Chromium against fixture sites, below the handler: outcomes and their error
- * classes, and the rule that the submit click happens only when the ledger hook allows it. (Every variant
- * through the whole worker is in test/e2e/worker-variants.test.ts.)
+ * classes, the rule that the submit click happens only when the ledger hook allows it, and the proof of a
+ * click (screenshots held to the size policy, the facts). (Every variant through the whole worker is in
+ * test/e2e/worker-variants.test.ts; proof through the whole system in test/e2e/proof.test.ts.)
  */
+
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserPool } from '#functions/worker/browser-pool';
+import { captureScreenshot, typedValuesSha256 } from '#functions/worker/evidence-capture';
 import { parseFormDefinition } from '#functions/worker/form-definition';
-import { type EngineOutcome, runForm, verifyListing } from '#functions/worker/form-engine';
+import {
+  type EngineOptions,
+  type EngineOutcome,
+  runForm,
+  verifyListing,
+} from '#functions/worker/form-engine';
 import { NetworkGuard } from '#functions/worker/network-guard';
 import { allVariants, type FixtureSites, startFixtureSites } from '#local/fixtures/sites';
+import { EVIDENCE } from '#policy';
 import type { Profile } from '#shared/customer-store';
 
 const profile: Profile = {
@@ -43,7 +53,7 @@ afterAll(async () => {
 async function run(
   id: string,
   allow = true,
-  timeouts = { stepTimeoutMs: 3_000, directoryTimeoutMs: 10_000 },
+  timeouts: EngineOptions = { stepTimeoutMs: 3_000, directoryTimeoutMs: 10_000 },
 ) {
   const definition = parseFormDefinition(sites.directories().find((d) => d.id === id)?.definition);
   const lease = await pool.acquire();
@@ -233,6 +243,93 @@ describe('form engine on the fixture sites', () => {
       status: 'failed',
       errorClass: 'validation_error',
       error: 'Phone number is invalid.',
+    });
+  });
+});
+
+describe('the proof of a submit click', () => {
+  const withProof = { stepTimeoutMs: 3_000, directoryTimeoutMs: 10_000, proof: EVIDENCE };
+
+  it('shoots the filled form before the click and records what decided the outcome and what was typed', async () => {
+    const { outcome } = await run('select-check-radio', true, withProof);
+    expect(outcome.status).toBe('submitted');
+    const proof = outcome.proof;
+    if (!proof?.form.taken) throw new Error(`no form screenshot: ${JSON.stringify(proof)}`);
+    expect([...proof.form.shot.bytes.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+    expect(proof).toMatchObject({
+      matched: { kind: 'success', index: 0 },
+      httpStatus: 200,
+      resultPageOpen: true,
+    });
+    expect(proof.finalUrl?.startsWith(sites.site('select-check-radio').origin)).toBe(true);
+    // The values typed and chosen, in step order: profile fields and the definition's fixed select values.
+    const definition = parseFormDefinition(
+      sites.directories().find((d) => d.id === 'select-check-radio')?.definition,
+    );
+    const typed = definition.steps.flatMap((step, index) => {
+      if (step.action === 'fill') {
+        const value = profile[step.field];
+        return value ? [{ step: index, field: step.field, value }] : [];
+      }
+      if (step.action === 'select') {
+        const value = step.value ?? (step.field ? profile[step.field] : null);
+        return value ? [{ step: index, ...(step.field ? { field: step.field } : {}), value }] : [];
+      }
+      return [];
+    });
+    expect(typed.some((v) => v.field === undefined || v.field === 'state')).toBe(true);
+    expect(proof.typedSha256).toBe(typedValuesSha256(typed));
+  });
+
+  it('keeps no proof when nothing was sent', async () => {
+    const refused = await run('simple-form', false, withProof);
+    expect(refused.outcome.proof).toBeUndefined();
+    const captcha = await run('captcha-widget', true, withProof);
+    expect(captcha.outcome).toMatchObject({ status: 'needs_manual', submitted: false });
+    expect(captcha.outcome.proof).toBeUndefined();
+    expect(captcha.outcome.evidence.matched).toEqual({ kind: 'captcha', index: null });
+  });
+
+  async function onForm<T>(fn: (page: Page) => Promise<T>): Promise<T> {
+    const lease = await pool.acquire();
+    try {
+      const page = await lease.newPage();
+      await page.goto(`${sites.site('simple-form').origin}/add`);
+      await page.fill('input[name="business_name"]', 'Size Policy Plumbing');
+      return await fn(page);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  it('takes a JPEG at the policy quality, retakes it smaller over the ceiling, and never keeps one above it', async () => {
+    await onForm(async (page) => {
+      const first = await captureScreenshot(page, EVIDENCE);
+      if (!first.taken) throw new Error(first.reason);
+      expect(first.shot).toMatchObject({ quality: EVIDENCE.jpegQuality, fullPage: true });
+      expect(first.shot.bytes.byteLength).toBeLessThanOrEqual(EVIDENCE.maxImageBytes);
+      // A ceiling just under it: taken again at the lower quality, and under the ceiling.
+      const ceiling = first.shot.bytes.byteLength - 1;
+      const retaken = await captureScreenshot(page, { ...EVIDENCE, maxImageBytes: ceiling });
+      if (!retaken.taken) throw new Error(retaken.reason);
+      expect(retaken.shot.quality).toBe(EVIDENCE.retakeJpegQuality);
+      expect(retaken.shot.bytes.byteLength).toBeLessThanOrEqual(ceiling);
+      // A ceiling nothing meets: not taken, and the reason says so.
+      const none = await captureScreenshot(page, { ...EVIDENCE, maxImageBytes: 100 });
+      expect(none).toMatchObject({ taken: false, reason: expect.stringMatching(/over the ceiling of 100/) });
+    });
+  });
+
+  it('records a page that will not render in time, or is gone, as not taken, never as a failure', async () => {
+    await onForm(async (page) => {
+      expect(await captureScreenshot(page, { ...EVIDENCE, screenshotTimeoutMs: 1 })).toMatchObject({
+        taken: false,
+      });
+      await page.close();
+      expect(await captureScreenshot(page, EVIDENCE)).toMatchObject({
+        taken: false,
+        reason: expect.stringMatching(/screenshot failed/),
+      });
     });
   });
 });

@@ -227,6 +227,13 @@ describe('the demo workload', () => {
         errorClass: null,
         error: null,
         finishedAt,
+        // The first submitted row of each job was looked up and found; the others wait for the directory.
+        lifecycle: status !== 'submitted' ? null : i === 0 ? ('live' as const) : ('under_review' as const),
+        listingUrl: status === 'submitted' && i === 0 ? `https://d${i}.test/listing/1` : null,
+        lifecycleReason: null,
+        lifecycleCheckedAt: null,
+        nextCheckAt: status === 'submitted' && i > 0 ? '2030-01-02T00:01:01.000Z' : null,
+        proofs: [],
       })),
     });
     const jobs = [
@@ -262,6 +269,12 @@ describe('the demo workload', () => {
     expect(text).toMatch(/^all\s+2\s+2\s+0\s+11\.0 s\s+1 min 01 s\s+10\.0 s$/m);
     expect(text).toContain(
       'cache hit rate   67 % (4 of 6): customers 50 % (1 of 2), directories 75 % (3 of 4)',
+    );
+    // It ends with what became of the listings: two found live, one under review with its recheck due.
+    expect(summary.listings).toMatchObject({ live: 2, under_review: 1, not_found: 0, entering: 0 });
+    expect(text.trimEnd().split('\n').at(-1)).toBe(
+      'listings         3 submitted listings: 0 pending verification, 1 under review, 2 live, 0 not found, ' +
+        '0 rejected; first recheck due 2030-01-02 00:01:01 UTC (npm run ops -- jobs show <job> follows them)',
     );
   });
 });

@@ -17,6 +17,7 @@ import {
   submissionsApiDepsFromEnv,
 } from '#functions/api/deps';
 import { ROUTES } from '#functions/api/routes';
+import { recheckDepsFromEnv } from '#functions/lifecycle/deps';
 import { FUNCTIONS } from '#functions/manifest';
 import { migrateTriggerDepsFromEnv } from '#functions/migrate/trigger';
 import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
@@ -39,6 +40,7 @@ function recordingEnv(): { env: Env; reads: Set<string> } {
     DATABASE_URL: 'postgres://app:pw@127.0.0.1:1/formfleet',
     ADMIN_API_KEY_IDS: 'admin-id',
     IDEMPOTENCY_TABLE: 'idempotency',
+    RECORDS_BUCKET: 'records',
     ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:alerts',
     SLACK_WEBHOOK_URL: 'http://127.0.0.1:1/services/T/B/x',
     AWS_ENDPOINT_URL: 'http://127.0.0.1:1',
@@ -80,6 +82,7 @@ describe('the configuration reference', () => {
       'api-keys': () => keysApiDepsFromEnv(env, db),
       worker: () => workerDepsFromEnv(env, db),
       'promote-jobs': () => promoteJobsDepsFromEnv(env, db),
+      'recheck-listings': () => recheckDepsFromEnv(env, db),
       'stale-jobs': () => staleJobsDepsFromEnv(env, db),
       'dlq-check': () => dlqCheckDepsFromEnv(env, db),
       'slack-notifier': () => notifierDepsFromEnv(env),
@@ -114,6 +117,7 @@ const RUNBOOKS = [
   'docs/runbooks/deploy-rollback.md',
   'docs/runbooks/first-deploy.md',
   'docs/runbooks/blocked-destination.md',
+  'docs/runbooks/listings-not-going-live.md',
 ];
 
 function markdownFiles(dir: string): string[] {

@@ -40,4 +40,39 @@ describe('form definitions', () => {
       'definition.steps[1]',
     );
   });
+
+  it('takes how a directory declines a listing and where a found one lives, each said one way', () => {
+    const d = valid();
+    d.rejected = [{ selector: '#declined' }, { text: 'not approved' }];
+    d.verify.listingUrl = { selector: 'a.permalink', attribute: 'data-href' };
+    expect(parseFormDefinition(d)).toMatchObject({
+      rejected: [{ selector: '#declined' }, { text: 'not approved' }],
+      verify: { listingUrl: { selector: 'a.permalink', attribute: 'data-href' } },
+    });
+    d.verify.listingUrl = { pageUrl: true };
+    expect(parseFormDefinition(d).verify?.listingUrl).toEqual({ pageUrl: true });
+
+    // A rejection shows on the lookup page: no verify, no rejected.
+    expect(
+      refusal((x) => {
+        x.rejected = [{ selector: '#declined' }];
+        delete x.verify;
+      }),
+    ).toBe('definition.verify');
+    expect(refusal((x) => (x.rejected = [{}]))).toBe('definition.rejected[0]');
+    for (const listingUrl of [
+      {},
+      { pageUrl: false },
+      { selector: 'a', pageUrl: true },
+      { pageUrl: true, attribute: 'href' },
+      { attribute: 'href' },
+      { selector: '   ' },
+      { selector: 'a', href: 'x' },
+    ]) {
+      expect(
+        refusal((x) => (x.verify.listingUrl = listingUrl)),
+        JSON.stringify(listingUrl),
+      ).toMatch(/^definition\.verify\.listingUrl/);
+    }
+  });
 });

@@ -1,55 +1,13 @@
 /**
  * The dashboard in the browser: asks /dashboard/data for fresh figures every few seconds and writes them into
  * the page's `data-figure` elements. Text only goes in through textContent (an alert title or a job error
- * comes from a directory site: never HTML). Self-contained (type imports only): the local runtime serves it
- * transpiled, as /dashboard/app.js.
+ * comes from a directory site: never HTML). Browser-only modules (and type imports): the local runtime serves
+ * them bundled, as /dashboard/app.js. Each panel beyond the first ones renders from its own module.
  */
 import type { DashboardSnapshot } from '../snapshot.ts';
+import { $, el, fill, row, set, time } from './dom.ts';
+import { renderLifecycle } from './lifecycle.ts';
 
-const $ = (name: string) => document.querySelector<HTMLElement>(`[data-figure="${name}"]`);
-
-function set(name: string, value: string | number | null | undefined): void {
-  const el = $(name);
-  if (el) el.textContent = value === null || value === undefined ? '–' : String(value);
-}
-
-function el(tag: string, text?: string, className?: string): HTMLElement {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
-
-function row(cells: (string | HTMLElement)[]): HTMLTableRowElement {
-  const tr = document.createElement('tr');
-  for (const cell of cells) {
-    const td = document.createElement('td');
-    if (typeof cell === 'string') td.textContent = cell;
-    else td.append(cell);
-    tr.append(td);
-  }
-  return tr;
-}
-
-function fill(name: string, children: HTMLElement[], emptyText: string, columns = 1): void {
-  const target = $(name);
-  if (!target) return;
-  if (children.length > 0) {
-    target.replaceChildren(...children);
-    return;
-  }
-  if (target.tagName === 'TBODY') {
-    const td = el('td', emptyText, 'empty');
-    td.setAttribute('colspan', String(columns));
-    const tr = document.createElement('tr');
-    tr.append(td);
-    target.replaceChildren(tr);
-  } else {
-    target.replaceChildren(el('li', emptyText, 'empty'));
-  }
-}
-
-const time = (iso: string) => new Date(iso).toLocaleTimeString();
 const percent = (rate: number | null) => (rate === null ? '–' : `${Math.round(rate * 100)} %`);
 const every = (ms: number) => (ms >= 60_000 ? `${ms / 60_000} min` : `${ms / 1000} s`);
 
@@ -157,6 +115,8 @@ function render(d: DashboardSnapshot): void {
     }),
     d.slack.mode === 'local-sink' ? 'nothing received yet' : 'messages go to the real channel',
   );
+
+  renderLifecycle(d.lifecycle);
 
   fill(
     'schedules.list',
