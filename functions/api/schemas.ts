@@ -243,6 +243,59 @@ const webhookDeliveryStatus = {
     'held: the endpoint is disabled (sent once it is enabled).',
 };
 
+/** An object schema of `properties`, all required, and with `proofs` (the API's answers) or without (webhook data). */
+function withProofs<P extends Record<string, unknown>>(properties: P, proofsToo: boolean) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: [...Object.keys(properties), ...(proofsToo ? ['proofs'] : [])],
+    properties: { ...properties, ...(proofsToo ? { proofs } : {}) },
+  } as const;
+}
+
+/** A ledger row of GET /v1/submissions, but its proofs. */
+const submissionProperties = {
+  jobId: uuid,
+  customerId: uuid,
+  directoryId: { type: 'string' },
+  status: { type: 'string', enum: SUBMISSION_STATUSES },
+  attempt: { type: 'integer', minimum: 0 },
+  errorClass: { type: ['string', 'null'] },
+  error: { type: ['string', 'null'] },
+  startedAt: nullableTimestamp,
+  finishedAt: nullableTimestamp,
+  updatedAt: timestamp,
+  ...listingProperties,
+} as const;
+
+/** A job with its per-directory results, each with its proofs (GET /v1/jobs/{id}) or without (webhook data). */
+function jobSchema(proofsToo: boolean) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: [...Object.keys(jobSummaryProperties), 'results'],
+    properties: {
+      ...jobSummaryProperties,
+      results: {
+        type: 'array',
+        description: 'One entry per directory: the submission ledger.',
+        items: withProofs(
+          {
+            directoryId: { type: 'string' },
+            status: { type: 'string', enum: SUBMISSION_STATUSES },
+            attempt: { type: 'integer', minimum: 0 },
+            errorClass: { type: ['string', 'null'] },
+            error: { type: ['string', 'null'] },
+            finishedAt: nullableTimestamp,
+            ...listingProperties,
+          },
+          proofsToo,
+        ),
+      },
+    },
+  } as const;
+}
+
 export const SCHEMAS = {
   Error: {
     type: 'object',
@@ -408,41 +461,11 @@ export const SCHEMAS = {
     required: Object.keys(jobSummaryProperties),
     properties: jobSummaryProperties,
   },
-  Job: {
-    type: 'object',
-    additionalProperties: false,
-    required: [...Object.keys(jobSummaryProperties), 'results'],
-    properties: {
-      ...jobSummaryProperties,
-      results: {
-        type: 'array',
-        description: 'One entry per directory: the submission ledger.',
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: [
-            'directoryId',
-            'status',
-            'attempt',
-            'errorClass',
-            'error',
-            'finishedAt',
-            ...Object.keys(listingProperties),
-            'proofs',
-          ],
-          properties: {
-            directoryId: { type: 'string' },
-            status: { type: 'string', enum: SUBMISSION_STATUSES },
-            attempt: { type: 'integer', minimum: 0 },
-            errorClass: { type: ['string', 'null'] },
-            error: { type: ['string', 'null'] },
-            finishedAt: nullableTimestamp,
-            ...listingProperties,
-            proofs,
-          },
-        },
-      },
-    },
+  Job: jobSchema(true),
+  JobEventData: {
+    ...jobSchema(false),
+    description:
+      'A job as GET /v1/jobs/{id} returns it, without `proofs` (their links expire): webhook `data`.',
   },
   JobPage: page('JobSummary', 'Jobs, newest first.'),
   JobRetried: {
@@ -556,37 +579,11 @@ export const SCHEMAS = {
   },
   DirectoryPage: page('DirectorySummary', 'Directories by id.'),
   ...DEFINITION_SCHEMAS,
-  Submission: {
-    type: 'object',
-    additionalProperties: false,
-    required: [
-      'jobId',
-      'customerId',
-      'directoryId',
-      'status',
-      'attempt',
-      'errorClass',
-      'error',
-      'startedAt',
-      'finishedAt',
-      'updatedAt',
-      ...Object.keys(listingProperties),
-      'proofs',
-    ],
-    properties: {
-      jobId: uuid,
-      customerId: uuid,
-      directoryId: { type: 'string' },
-      status: { type: 'string', enum: SUBMISSION_STATUSES },
-      attempt: { type: 'integer', minimum: 0 },
-      errorClass: { type: ['string', 'null'] },
-      error: { type: ['string', 'null'] },
-      startedAt: nullableTimestamp,
-      finishedAt: nullableTimestamp,
-      updatedAt: timestamp,
-      ...listingProperties,
-      proofs,
-    },
+  Submission: withProofs(submissionProperties, true),
+  SubmissionEventData: {
+    ...withProofs(submissionProperties, false),
+    description:
+      'A ledger row as GET /v1/submissions lists it, without `proofs` (their links expire): webhook `data`.',
   },
   Proof: {
     type: 'object',
@@ -1055,7 +1052,8 @@ export const SCHEMAS = {
     type: 'object',
     description:
       'The body of every webhook: `data` is the resource as the API returns it at the moment of the event ' +
-      '(a Job for job.*, a Submission for submission.settled and listing.*). Events of one job carry its id ' +
+      '(a Job for job.*, a Submission for submission.settled and listing.*), without `proofs`, whose presigned ' +
+      'links would expire before a retry or replay. Events of one job carry its id ' +
       'and an increasing `sequence`. Headers: webhook-id (= id), webhook-timestamp, webhook-signature.',
     additionalProperties: false,
     required: ['id', 'type', 'timestamp', 'data'],
@@ -1065,7 +1063,7 @@ export const SCHEMAS = {
       timestamp: { ...timestamp, description: 'When the change happened (its transaction).' },
       jobId: uuid,
       sequence: { type: 'integer', minimum: 1, description: 'Increasing per job, in commit order.' },
-      data: { oneOf: [ref('Job'), ref('Submission'), ref('WebhookTestData')] },
+      data: { oneOf: [ref('JobEventData'), ref('SubmissionEventData'), ref('WebhookTestData')] },
     },
   },
   WebhookTestData: {
