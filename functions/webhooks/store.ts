@@ -199,6 +199,15 @@ export type ReplayOutcome =
   | { kind: 'missing' }
   | { kind: 'disabled' };
 
+/**
+ * Locks the endpoint row first in every transaction that records an attempt: a disabling holds every pending
+ * delivery of the endpoint, so two slots recording at once must meet at the endpoint, not at each other's
+ * deliveries in opposite orders (a deadlock).
+ */
+async function lockEndpoint(tx: Pick<Sql, 'query'>, endpointId: string): Promise<void> {
+  await tx.query('SELECT 1 FROM webhook_endpoints WHERE id = $1 FOR UPDATE', [endpointId]);
+}
+
 export class PgWebhookStore {
   constructor(
     private readonly sql: Sql,
@@ -490,6 +499,7 @@ export class PgWebhookStore {
   /** A 2xx: the delivery is done, and the endpoint is healthy again. */
   async recordDelivered(claim: ClaimedDelivery, result: AttemptResult, startedAt: Date): Promise<void> {
     await this.sql.transaction(async (tx) => {
+      await lockEndpoint(tx, claim.endpoint.id);
       await insertAttempt(tx, claim, result, startedAt);
       await tx.query(
         `UPDATE webhook_deliveries SET status = 'delivered', delivered_at = $2, lease_until = NULL
@@ -516,6 +526,7 @@ export class PgWebhookStore {
     decision: FailureDecision,
   ): Promise<void> {
     await this.sql.transaction(async (tx) => {
+      await lockEndpoint(tx, claim.endpoint.id);
       await insertAttempt(tx, claim, result, startedAt);
       if ('giveUp' in decision.delivery) {
         await tx.query(`UPDATE webhook_deliveries SET status = 'failed', lease_until = NULL WHERE id = $1`, [

@@ -170,4 +170,63 @@ describe('webhook delivery under faults', () => {
         `at most ${receiver.maxInFlight()} posts in flight (${keys.map((k) => receiver?.maxInFlight(`/${k}`)).join('/')} per endpoint)`,
     );
   }, 300_000);
+
+  it('disables an endpoint failing for the policy days with an alert, holds its events, and sends them when enabled', async () => {
+    engine = await startWebhookEngine('hook_days');
+    receiver = await startTestReceiver();
+    const start = engine.clock.now().getTime();
+    const { id, secret } = await engine.endpoint('key-days', `${receiver.url}/days`);
+    receiver.setSecret(secret);
+    await engine.completeJobs('key-days', 3);
+    receiver.behave(() => ({ status: 500 }));
+
+    for (let round = 0; round < 60; round++) {
+      await engine.round();
+      if ((await engine.store.getEndpoint(id))?.status === 'disabled') break;
+      // A new event now and then, as a live system would have while the receiver is broken.
+      if (round % 5 === 4) await engine.completeJobs('key-days', 1);
+      await skipToNextAttempt(engine, id);
+      // Past the last retry, the schedule leaves nothing due: the next event is what brings the next attempt.
+      const pending = await engine.t.db.query(
+        `SELECT 1 FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'pending'`,
+        [id],
+      );
+      if (pending.rows.length === 0) await engine.completeJobs('key-days', 1);
+    }
+    const endpoint = await engine.store.getEndpoint(id);
+    expect(endpoint).toMatchObject({ status: 'disabled', disabledReason: 'failing' });
+    const failedFor = engine.clock.now().getTime() - start;
+    expect(failedFor).toBeGreaterThanOrEqual(WEBHOOKS.disableAfterFailingDays * 86_400_000);
+    // The alert, in the outbox in the transaction that disabled it, names the endpoint and the runbook.
+    const alerts = await engine.t.db.query<{ alert: { title: string; runbook: string; items: unknown[] } }>(
+      `SELECT alert FROM alert_outbox WHERE kind = 'webhook_disabled'`,
+    );
+    expect(alerts.rows).toHaveLength(1);
+    expect(alerts.rows[0]?.alert.title).toMatch(/failing for \d+ days/);
+    expect(alerts.rows[0]?.alert.runbook).toMatch(/webhook-endpoint-disabled\.md$/);
+    expect(JSON.stringify(alerts.rows[0]?.alert.items)).toContain(id);
+    // Nothing is sent while disabled: a new event is held.
+    const postsWhenDisabled = receiver.posts.length;
+    await engine.completeJobs('key-days', 2);
+    await engine.round();
+    expect(receiver.posts.length).toBe(postsWhenDisabled);
+    const held = (await engine.statuses()).held ?? 0;
+    expect(held).toBeGreaterThanOrEqual(2);
+
+    // Fixed and enabled: every held event arrives.
+    receiver.behave(() => ({ status: 200 }));
+    await engine.store.enableEndpoint(id);
+    for (
+      let round = 0;
+      round < 20 && ((await engine.statuses()).held ?? 0) + ((await engine.statuses()).pending ?? 0) > 0;
+      round++
+    ) {
+      await engine.round();
+    }
+    const after = await engine.statuses();
+    expect(after.held ?? 0).toBe(0);
+    expect(after.pending ?? 0).toBe(0);
+    expect(after.delivered).toBeGreaterThanOrEqual(held);
+    expect(await engine.store.getEndpoint(id)).toMatchObject({ status: 'enabled', failingSince: null });
+  }, 120_000);
 });
