@@ -203,6 +203,31 @@ const directorySummary = {
   },
 } as const;
 
+/**
+ * A webhook URL as the schema admits it: exactly the strings WHATWG URL parsing accepts as an http(s) URL with
+ * no credentials and no fragment, so a URL the schema calls valid is refused (422) only for where it points,
+ * never for its form: a host name whose last label starts with a letter (a digit-only one would be read as an
+ * IPv4 number) and with no `--` (so no punycode label, which fails to parse when malformed: international
+ * names are not accepted), a dotted IPv4 address without leading zeros, an IPv6 address in full or `::` form; a port up
+ * to 65535; then printable ASCII but `#`.
+ */
+const WEBHOOK_URL_PATTERN = (() => {
+  // No two hyphens in a row: `xn--` labels are punycode, which a bad one fails to parse.
+  const label = '[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*';
+  const lastLabel = '[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*';
+  const octet = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+  const group = '[0-9A-Fa-f]{1,4}';
+  const host = [
+    `(?:${label}\\.)*${lastLabel}`,
+    `${octet}(?:\\.${octet}){3}`,
+    `\\[(?:${group}:){7}${group}\\]`,
+    `\\[::(?:${group}(?::${group}){0,6})?\\]`,
+  ].join('|');
+  const port =
+    '(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?';
+  return `^https?://(?:${host})${port}(?:[/?][!"$-~]*)?$`;
+})();
+
 const webhookProperties = {
   id: uuid,
   ownerKeyId: { type: 'string', description: 'The API key id whose endpoint it is.' },
@@ -947,9 +972,12 @@ export const SCHEMAS = {
         type: 'string',
         minLength: 8,
         maxLength: WEBHOOKS.maxUrlLength,
-        pattern: '^https?://[^\\s]+$',
-        'x-message': 'must be an http(s) URL',
-        description: 'Where to POST (https in a deployed stage; the local runtime allows http on loopback).',
+        pattern: WEBHOOK_URL_PATTERN,
+        'x-message': 'must be an http(s) URL with an ASCII host name or address, no user, no fragment',
+        description:
+          'Where to POST (https in a deployed stage; the local runtime allows http on loopback). The host is an ' +
+          'ASCII name (international names are not accepted), an IPv4 address or a bracketed IPv6 one; no user or ' +
+          'password, no fragment.',
       },
       events: {
         type: 'array',
