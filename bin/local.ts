@@ -16,7 +16,13 @@ import { parseArgs } from 'node:util';
 import { banner } from '#local/banner';
 import { overridesFrom } from '#local/configuration/environment';
 import type { LocalSystem } from '#local/runtime';
-import { readRuntimeFile, removeRuntimeFile, stateDir, writeRuntimeFile } from '#local/runtime-file';
+import {
+  localWebhookKey,
+  readRuntimeFile,
+  removeRuntimeFile,
+  stateDir,
+  writeRuntimeFile,
+} from '#local/runtime-file';
 import { ALERTS, LOCAL } from '#policy';
 import { intEnv } from '#shared/env';
 
@@ -93,6 +99,8 @@ try {
     ...(process.env.FORMFLEET_CLIENT_KEY ? { clientKey: process.env.FORMFLEET_CLIENT_KEY } : {}),
     // Client keys made with POST /v1/keys (or npm run ops -- keys create) outlive a restart.
     keyTableFile: join(dir, 'api-keys.json'),
+    // Webhook endpoints (in the persistent cluster) keep secrets sealed with this key across restarts.
+    webhookKey: await localWebhookKey(dir),
     schedules: { speedUp },
     // Tuning variables (RATE_LIMIT_CLIENT_PER_MINUTE, HEARTBEAT_INTERVAL_MS, ...) reach the handlers, as a
     // stage's function configuration would: a changed limit can be tried here first. --fast also shortens the
@@ -122,6 +130,7 @@ const runtimeFile = await writeRuntimeFile(dir, {
   url: system.url,
   dashboardUrl: system.dashboardUrl,
   slackSinkUrl: system.alerts.sink?.url ?? null,
+  ...(system.env.FORMFLEET_WEBHOOK_SINK_URL ? { webhookSinkUrl: system.env.FORMFLEET_WEBHOOK_SINK_URL } : {}),
   keys: system.keys,
   startedAt: system.startedAt,
   speedUp,

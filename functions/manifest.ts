@@ -4,7 +4,7 @@
  * runtime wires the same handlers, so a handler never has an env var without its grant or vice versa.
  * No aws-cdk-lib import: plain data, readable by anything.
  */
-import { ALERTS, LIFECYCLE, type RecordsPrefixName, SCHEDULES, WORKER } from '#policy';
+import { ALERTS, LIFECYCLE, type RecordsPrefixName, SCHEDULES, WEBHOOKS, WORKER } from '#policy';
 import { type ApiFunction, ROUTES } from './api/routes.ts';
 
 export interface FunctionNeeds {
@@ -49,7 +49,27 @@ export interface FunctionNeeds {
    * per-job aliases a definition with `emailMode: 'alias'` types. Unset when the stage has none.
    */
   readonly inboundMail?: boolean;
+  /**
+   * The webhook signing-secret key (KMS, data stack): WEBHOOK_KMS_KEY_ID; 'seal' grants kms:Encrypt (the API
+   * seals a new endpoint's secret), 'open' grants kms:Decrypt (delivery signs with it), each only with an
+   * `endpoint` encryption context.
+   */
+  readonly webhookKey?: 'seal' | 'open';
+  /** The webhook delivery queue: WEBHOOK_QUEUE_URL with sqs:SendMessage (the dispatcher's wakes). */
+  readonly webhookQueue?: 'send';
+  /** The stage's PagerDuty routing-key secret: PAGERDUTY_ROUTING_KEY_SECRET_ARN (GetSecretValue on it). */
+  readonly pagerDutyRoutingKey?: boolean;
 }
+
+/** The SQS queues a 'consumer' function is driven by (other than the worker's tier queues), and how. */
+export const CONSUMED_QUEUES = {
+  /** Webhook wakes (FIFO, group = endpoint slot): one per invocation, a bounded number at once. */
+  webhooks: {
+    batchSize: WEBHOOKS.deliveryBatchSize,
+    maxConcurrency: WEBHOOKS.deliveryMaxConcurrency,
+  },
+} as const;
+export type ConsumedQueue = keyof typeof CONSUMED_QUEUES;
 
 export type RecordsAccess = 'read' | 'write' | 'list';
 
@@ -72,9 +92,10 @@ export interface FunctionSpec {
    * tier; 'scheduled' by EventBridge every `schedule`; 'subscriber' by SNS (`subscribesTo`); 'trigger' once
    * per deploy (when its code changes), before every other function is updated, failing the deploy if it
    * throws; 'mail' by the SES receipt rule of the stage's inbound mail domain (after its S3 action stored the
-   * mail), as an asynchronous event, only on a stage with `inboundMailDomain`.
+   * mail), as an asynchronous event, only on a stage with `inboundMailDomain`; 'consumer' by an SQS event
+   * source mapping on the queue it `consumes`.
    */
-  readonly kind: 'api' | 'worker' | 'scheduled' | 'subscriber' | 'trigger' | 'mail';
+  readonly kind: 'api' | 'worker' | 'scheduled' | 'subscriber' | 'trigger' | 'mail' | 'consumer';
   /** For kind 'api': the route-table function it serves. */
   readonly apiFunction?: ApiFunction;
   /** Runs Chromium: the browser Lambda construct (memory, /tmp, @sparticuz/chromium packaging). */
@@ -83,6 +104,13 @@ export interface FunctionSpec {
   readonly schedule?: { readonly everySeconds: number };
   /** For kind 'subscriber': the SNS topic it is subscribed to (with an on-failure destination). */
   readonly subscribesTo?: 'alerts';
+  /** For kind 'consumer': the queue whose event source mapping invokes it (CONSUMED_QUEUES). */
+  readonly consumes?: ConsumedQueue;
+  /**
+   * Built only when the stage provides this: 'pagerDuty', a routing-key secret (stage pagerDutyRoutingKeySecretArn).
+   * @default always built
+   */
+  readonly onlyWith?: 'pagerDuty';
   /** Timeout in seconds. @default FUNCTION_DEFAULTS[kind].timeoutSeconds (policy) */
   readonly timeoutSeconds?: number;
   /** Memory in MB. @default FUNCTION_DEFAULTS[kind].memoryMb (policy) */
@@ -109,6 +137,8 @@ const API_NEEDS: Record<ApiFunction, FunctionNeeds> = {
   // Redrive moves messages from a DLQ back to its tier queue.
   dlq: { jobQueues: ['send'], deadLetterQueues: 'redrive' },
   keys: { apiKeys: true },
+  // Seals a new endpoint's signing secret; never opens one.
+  webhooks: { webhookKey: 'seal' },
 };
 
 export const FUNCTIONS: readonly FunctionSpec[] = [
@@ -220,6 +250,37 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     // pacing and by honouring 429 Retry-After; a stage may still reserve 1 (cdk.json concurrency.reserved).
     timeoutSeconds: ALERTS.notifierTimeoutSeconds,
     needs: { slackWebhookSecret: true, idempotencyTable: true },
+  },
+  {
+    name: 'pagerduty-notifier',
+    entry: 'functions/pagerduty-notifier.ts',
+    description:
+      'Sends critical alerts (policy ALERTS.critical) to PagerDuty Events API v2: trigger, then resolve with the same key',
+    kind: 'subscriber',
+    subscribesTo: 'alerts',
+    onlyWith: 'pagerDuty',
+    timeoutSeconds: ALERTS.notifierTimeoutSeconds,
+    // The idempotency table keeps each incident's newest alert, so a late retry never reopens it.
+    needs: { pagerDutyRoutingKey: true, idempotencyTable: true },
+  },
+  {
+    name: 'webhook-dispatch',
+    entry: 'functions/webhook-dispatch.ts',
+    description:
+      'Wakes webhook delivery for endpoints with due events (looking every second for most of its minute); prunes old events',
+    kind: 'scheduled',
+    schedule: SCHEDULES.webhookDispatch,
+    // The alerts topic: it publishes what waits in the alert outbox (an endpoint disabled by delivery).
+    needs: { database: true, webhookQueue: 'send', alertsTopic: true },
+  },
+  {
+    name: 'webhook-delivery',
+    entry: 'functions/webhook-delivery.ts',
+    description:
+      'Posts an endpoint’s due webhook events, signed (Standard Webhooks); retries with backoff, disables failing endpoints',
+    kind: 'consumer',
+    consumes: 'webhooks',
+    needs: { database: true, webhookKey: 'open' },
   },
   {
     name: 'migrate',

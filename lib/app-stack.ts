@@ -57,6 +57,8 @@ export class AppStack extends Stack {
         databaseDirectSecret: data.databaseDirectSecret,
         databaseCaSecret: data.databaseCaSecret,
         slackWebhookSecret: data.slackWebhookSecret,
+        webhooks: { queue: data.webhooks.queue, secretsKey: data.webhooks.secretsKey },
+        pagerDutyRoutingKeySecret: data.pagerDutyRoutingKeySecret,
         records: data.records.importInto(this, 'RecordsBucket'),
         ...(stage.inboundMailDomain
           ? { inboundMail: { domain: stage.inboundMailDomain, ...inboundMailNames(stage.prefix) } }
@@ -93,6 +95,7 @@ export class AppStack extends Stack {
       tierConcurrency: stage.concurrency.tiers,
       ...(this.api ? { apiStage: this.api.stage } : {}),
       undeliveredAlerts: data.alerts.undelivered,
+      webhookDeadLetters: data.webhooks.deadLetterQueue,
       scheduleFailures: this.fleet.scheduleFailures,
     });
     this.dashboard = new OperationsDashboard(this, 'Dashboard', {

@@ -1,7 +1,8 @@
 /**
  * The stateful stack: what outlives a deploy (the tier queues and their dead-letter queues, the
  * idempotency table, the alerts topic with its key and undelivered-alerts queue, the API's usage plans and
- * admin key, into which the keys API puts client keys, the records bucket of proof screenshots) and references to the secrets that live outside CDK. Kept apart from the stateless app stack so functions, the API and alarms
+ * admin key, into which the keys API puts client keys, the records bucket of proof screenshots, the webhook
+ * delivery queue and the key sealing webhook secrets) and references to the secrets that live outside CDK. Kept apart from the stateless app stack so functions, the API and alarms
  * can be replaced freely without touching state. Every resource here is retained on delete unless the
  * stage says `retainData: false`.
  */
@@ -13,6 +14,7 @@ import { ApiKeyPlans } from './constructs/api-key-plans.ts';
 import { IdempotencyTable } from './constructs/idempotency-table.ts';
 import { PriorityQueues } from './constructs/priority-queues.ts';
 import { RecordsBucket } from './constructs/records-bucket.ts';
+import { WebhookResources } from './constructs/webhook-resources.ts';
 import { inboundMailNames, type StageConfig } from './stage-config.ts';
 
 export interface DataStackProps extends StackProps {
@@ -34,6 +36,10 @@ export class DataStack extends Stack {
   /** The CA bundle (PEM) that signs the Postgres server's certificate, when the stage names one. */
   readonly databaseCaSecret: secretsmanager.ISecret | undefined;
   readonly slackWebhookSecret: secretsmanager.ISecret;
+  /** Webhook delivery: the delivery queue and the key sealing endpoints' signing secrets. */
+  readonly webhooks: WebhookResources;
+  /** PagerDuty's routing key (Events API v2), when the stage names one: critical alerts page then. */
+  readonly pagerDutyRoutingKeySecret: secretsmanager.ISecret | undefined;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -75,6 +81,14 @@ export class DataStack extends Stack {
       'SlackWebhookSecret',
       stage.slackWebhookSecretArn,
     );
+    this.webhooks = new WebhookResources(this, 'Webhooks', { prefix: stage.prefix, removalPolicy });
+    this.pagerDutyRoutingKeySecret = stage.pagerDutyRoutingKeySecretArn
+      ? secretsmanager.Secret.fromSecretCompleteArn(
+          this,
+          'PagerDutyRoutingKeySecret',
+          stage.pagerDutyRoutingKeySecretArn,
+        )
+      : undefined;
     new CfnOutput(this, 'AlertsTopicArn', {
       value: this.alerts.topic.topicArn,
       description: 'Subscribe e-mail or a pager here to receive every alert beside Slack',

@@ -47,6 +47,12 @@ export interface StageConfig {
   /** ARN of the Secrets Manager secret holding the Slack incoming-webhook URL. */
   readonly slackWebhookSecretArn: string;
   /**
+   * ARN of a secret holding a PagerDuty Events API v2 routing key (an integration key of a PagerDuty
+   * service): critical alerts (policy ALERTS.critical) page through the pagerduty-notifier function.
+   * @default none: no function is built, alerts go to Slack only
+   */
+  readonly pagerDutyRoutingKeySecretArn?: string;
+  /**
    * Keep stateful resources (queues, tables, the alerts topic and key) when the stack is deleted or they are
    * replaced, and protect the table from deletion. @default true (only a throwaway stage sets false)
    */
@@ -113,7 +119,11 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
   if (typeof r.databaseSecretArn !== 'string' || !ARN('secretsmanager').test(r.databaseSecretArn)) {
     problems.push(`${at('databaseSecretArn')} must be a Secrets Manager secret ARN`);
   }
-  for (const field of ['databaseDirectSecretArn', 'databaseCaSecretArn'] as const) {
+  for (const field of [
+    'databaseDirectSecretArn',
+    'databaseCaSecretArn',
+    'pagerDutyRoutingKeySecretArn',
+  ] as const) {
     const value = r[field];
     if (value !== undefined && (typeof value !== 'string' || !ARN('secretsmanager').test(value))) {
       problems.push(`${at(field)} must be a Secrets Manager secret ARN when given`);
@@ -158,6 +168,9 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
     ...(r.databaseDirectSecretArn ? { databaseDirectSecretArn: r.databaseDirectSecretArn as string } : {}),
     ...(r.databaseCaSecretArn ? { databaseCaSecretArn: r.databaseCaSecretArn as string } : {}),
     slackWebhookSecretArn: r.slackWebhookSecretArn as string,
+    ...(r.pagerDutyRoutingKeySecretArn
+      ? { pagerDutyRoutingKeySecretArn: r.pagerDutyRoutingKeySecretArn as string }
+      : {}),
     retainData: (r.retainData as boolean | undefined) ?? true,
     logRetentionDays: (r.logRetentionDays as number | undefined) ?? 30,
     runbookBaseUrl: (r.runbookBaseUrl as string | undefined) ?? 'docs/runbooks/',

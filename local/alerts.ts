@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { CreateTopicCommand, type SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { SNSEvent, SNSMessageAttributes, SQSBatchResponse } from 'aws-lambda';
+import type { Context, SNSEvent, SNSMessageAttributes, SQSBatchResponse } from 'aws-lambda';
 import type { NotifierHandler } from '#functions/alerts/notifier';
 import { ALERTS, QUEUES } from '#policy';
 import { type SlackSink, type SlackSinkMessage, startSlackSink } from './slack-sink.ts';
@@ -44,8 +44,16 @@ export interface LocalAlerts {
   readonly notifierEnv: Readonly<Record<string, string>>;
   /** Starts draining the subscription queue into `handler`, one invocation at a time (reserved concurrency 1). */
   startNotifier(handler: NotifierHandler): Poller;
+  /**
+   * Another subscriber of the topic (the PagerDuty notifier): its own subscription queue and on-failure queue,
+   * retried and parked like the notifier's.
+   */
+  subscribe(name: string, handler: SubscriberHandler): Promise<{ queueUrl: string; failedQueueUrl: string }>;
   stop(): Promise<void>;
 }
+
+/** An SNS subscriber Lambda's handler: it throws for a failure (async invocation retries it). */
+export type SubscriberHandler = (event: SNSEvent, context: Context) => Promise<unknown>;
 
 interface SnsEnvelope {
   Type?: string;
@@ -96,6 +104,7 @@ async function queueArn(sqs: SQSClient, url: string): Promise<string> {
 export async function startLocalAlerts(options: LocalAlertsOptions): Promise<LocalAlerts> {
   const { sqs, sns, prefix } = options;
   const stops: Array<() => Promise<void>> = [];
+  const pollers: Poller[] = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch(() => {});
     stops.length = 0;
@@ -103,30 +112,77 @@ export async function startLocalAlerts(options: LocalAlertsOptions): Promise<Loc
   try {
     const topic = await sns.send(new CreateTopicCommand({ Name: `${prefix}formfleet-alerts` }));
     const topicArn = topic.TopicArn as string;
-    const failed = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: `${prefix}formfleet-alerts-failed`,
-        Attributes: { MessageRetentionPeriod: String(QUEUES.dlqRetentionSeconds) },
-      }),
-    );
-    const failedQueueUrl = failed.QueueUrl as string;
-    const queue = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: `${prefix}formfleet-alerts-notifier`,
-        Attributes: {
-          VisibilityTimeout: String(options.retryDelaySeconds ?? ALERTS.localRetryDelaySeconds),
-          RedrivePolicy: JSON.stringify({
-            deadLetterTargetArn: await queueArn(sqs, failedQueueUrl),
-            maxReceiveCount: 1 + ALERTS.deliveryRetryAttempts,
-          }),
+    const retryDelaySeconds = options.retryDelaySeconds ?? ALERTS.localRetryDelaySeconds;
+
+    /** A subscription queue with its on-failure queue, subscribed to the topic. */
+    async function subscription(queueName: string, failedName: string) {
+      const failed = await sqs.send(
+        new CreateQueueCommand({
+          QueueName: failedName,
+          Attributes: { MessageRetentionPeriod: String(QUEUES.dlqRetentionSeconds) },
+        }),
+      );
+      const failedQueueUrl = failed.QueueUrl as string;
+      const queue = await sqs.send(
+        new CreateQueueCommand({
+          QueueName: queueName,
+          Attributes: {
+            VisibilityTimeout: String(retryDelaySeconds),
+            RedrivePolicy: JSON.stringify({
+              deadLetterTargetArn: await queueArn(sqs, failedQueueUrl),
+              maxReceiveCount: 1 + ALERTS.deliveryRetryAttempts,
+            }),
+          },
+        }),
+      );
+      const queueUrl = queue.QueueUrl as string;
+      const arn = await queueArn(sqs, queueUrl);
+      const subscribed = await sns.send(
+        new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: arn }),
+      );
+      return {
+        queueUrl,
+        failedQueueUrl,
+        arn,
+        subscriptionArn: subscribed.SubscriptionArn ?? `${topicArn}:${randomUUID()}`,
+      };
+    }
+
+    /** Drains a subscription queue into a subscriber, one invocation at a time, as Lambda's async invocation. */
+    function drain(
+      name: string,
+      sub: Awaited<ReturnType<typeof subscription>>,
+      handler: SubscriberHandler,
+    ): Poller {
+      const poller = startPoller({
+        sqs,
+        queueUrl: sub.queueUrl,
+        queueArn: sub.arn,
+        batchSize: 1,
+        maxConcurrency: 1,
+        functionName: `formfleet-local-${name}`,
+        handler: async (event, context): Promise<SQSBatchResponse> => {
+          const failures: SQSBatchResponse['batchItemFailures'] = [];
+          for (const record of event.Records) {
+            try {
+              await handler(snsEventFromEnvelope(record.body, sub.subscriptionArn), context);
+            } catch {
+              // As Lambda's async invocation: the event comes back after the retry delay.
+              failures.push({ itemIdentifier: record.messageId });
+            }
+          }
+          return { batchItemFailures: failures };
         },
-      }),
+      });
+      pollers.push(poller);
+      return poller;
+    }
+
+    const notifier = await subscription(
+      `${prefix}formfleet-alerts-notifier`,
+      `${prefix}formfleet-alerts-failed`,
     );
-    const queueUrl = queue.QueueUrl as string;
-    const subscription = await sns.send(
-      new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: await queueArn(sqs, queueUrl) }),
-    );
-    const subscriptionArn = subscription.SubscriptionArn ?? `${topicArn}:${randomUUID()}`;
+    const { queueUrl, failedQueueUrl } = notifier;
 
     const idempotencyTable = options.idempotencyTable;
 
@@ -136,11 +192,9 @@ export async function startLocalAlerts(options: LocalAlertsOptions): Promise<Loc
     if (sink) stops.push(() => sink.stop());
     const webhookUrl = options.slackWebhookUrl ?? (sink as SlackSink).url;
 
-    const pollers: Poller[] = [];
     stops.push(async () => {
       await Promise.all(pollers.map((p) => p.stop(10_000)));
     });
-    const arn = await queueArn(sqs, queueUrl);
 
     return {
       topicArn,
@@ -150,29 +204,14 @@ export async function startLocalAlerts(options: LocalAlertsOptions): Promise<Loc
       sink,
       env: { ALERTS_TOPIC_ARN: topicArn },
       notifierEnv: { SLACK_WEBHOOK_URL: webhookUrl, IDEMPOTENCY_TABLE: idempotencyTable },
-      startNotifier(handler) {
-        const poller = startPoller({
-          sqs,
-          queueUrl,
-          queueArn: arn,
-          batchSize: 1,
-          maxConcurrency: 1,
-          functionName: 'formfleet-local-slack-notifier',
-          handler: async (event, context): Promise<SQSBatchResponse> => {
-            const failures: SQSBatchResponse['batchItemFailures'] = [];
-            for (const record of event.Records) {
-              try {
-                await handler(snsEventFromEnvelope(record.body, subscriptionArn), context);
-              } catch {
-                // As Lambda's async invocation: the event comes back after the retry delay.
-                failures.push({ itemIdentifier: record.messageId });
-              }
-            }
-            return { batchItemFailures: failures };
-          },
-        });
-        pollers.push(poller);
-        return poller;
+      startNotifier: (handler) => drain('slack-notifier', notifier, handler),
+      async subscribe(name, handler) {
+        const sub = await subscription(
+          `${prefix}formfleet-alerts-${name}`,
+          `${prefix}formfleet-alerts-${name}-failed`,
+        );
+        drain(name, sub, handler);
+        return { queueUrl: sub.queueUrl, failedQueueUrl: sub.failedQueueUrl };
       },
       stop,
     };

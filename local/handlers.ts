@@ -4,8 +4,12 @@
  * function's metrics are counted under its manifest name (the local stand-in for CloudWatch, read by the
  * dashboard and the demo).
  */
-import { notifierDepsFromEnv } from '#functions/alerts/deps';
+import { notifierDepsFromEnv, pagerDutyNotifierDepsFromEnv } from '#functions/alerts/deps';
 import { makeSlackNotifierHandler, type NotifierHandler } from '#functions/alerts/notifier';
+import {
+  makePagerDutyNotifierHandler,
+  type PagerDutyNotifierHandler,
+} from '#functions/alerts/pagerduty-notifier';
 import { makeCustomersApi } from '#functions/api/customers';
 import {
   customersApiDepsFromEnv,
@@ -15,6 +19,7 @@ import {
   jobsApiDepsFromEnv,
   keysApiDepsFromEnv,
   submissionsApiDepsFromEnv,
+  webhooksApiDepsFromEnv,
 } from '#functions/api/deps';
 import { makeDirectoriesApi } from '#functions/api/directories';
 import { makeDlqApi } from '#functions/api/dlq';
@@ -25,6 +30,7 @@ import type { QueueStats } from '#functions/api/queue-stats';
 import type { ApiHandler } from '#functions/api/router';
 import type { ApiFunction } from '#functions/api/routes';
 import { makeSubmissionsApi } from '#functions/api/submissions';
+import { makeWebhooksApi } from '#functions/api/webhooks';
 import { recheckDepsFromEnv } from '#functions/lifecycle/deps';
 import {
   makeRecheckListingsHandler,
@@ -41,6 +47,9 @@ import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/d
 import type { DlqService } from '#functions/recovery/dlq';
 import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/dlq-check';
 import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
+import { makeDeliveryHandler } from '#functions/webhooks/delivery';
+import { webhookDeliveryDepsFromEnv, webhookDispatchDepsFromEnv } from '#functions/webhooks/deps';
+import { type Dispatcher, makeDispatcher } from '#functions/webhooks/dispatch';
 import { workerDepsFromEnv } from '#functions/worker/deps';
 import { makeWorkerHandler, type WorkerDeps, type WorkerHandler } from '#functions/worker/handler';
 import { makePromoteJobsHandler } from '#functions/worker/promotion';
@@ -68,6 +77,11 @@ export interface LocalHandlers {
   mailInbound: MailInboundHandler;
   mailDeps: MailInboundDeps;
   notifier: NotifierHandler;
+  /** Critical alerts to PagerDuty (the local sink), beside Slack. */
+  pagerDuty: PagerDutyNotifierHandler;
+  /** webhook-dispatch (scheduled) and webhook-delivery (the delivery queue's consumer). */
+  webhookDispatch: Dispatcher;
+  webhookDelivery: ReturnType<typeof makeDeliveryHandler>;
   dlq: DlqService;
   /** Every metric recorded, as `<function>.<metric>`. */
   metrics: MetricCounters;
@@ -104,6 +118,10 @@ export async function buildLocalHandlers(
     notifier,
     promote,
     keys,
+    webhooks,
+    dispatch,
+    delivery,
+    pagerDuty,
   ] = await Promise.all([
     jobsApiDepsFromEnv(env, db),
     customersApiDepsFromEnv(env, db),
@@ -117,6 +135,10 @@ export async function buildLocalHandlers(
     notifierDepsFromEnv({ ...env, ...notifierEnv }),
     promoteJobsDepsFromEnv(env, db),
     keysApiDepsFromEnv(env, db, keyStore),
+    webhooksApiDepsFromEnv(env, db),
+    webhookDispatchDepsFromEnv(env, db),
+    webhookDeliveryDepsFromEnv(env, db),
+    pagerDutyNotifierDepsFromEnv({ ...env, ...notifierEnv }),
   ]);
   // Built after the worker: it visits sites through the worker's browser pool.
   const recheck = await recheckDepsFromEnv(env, db, { browser: worker.browser });
@@ -130,6 +152,7 @@ export async function buildLocalHandlers(
       submissions: makeSubmissionsApi(counted(submissions, 'api-submissions', metrics)),
       dlq: makeDlqApi(counted(dlq, 'api-dlq', metrics)),
       keys: makeKeysApi(counted(keys, 'api-keys', metrics)),
+      webhooks: makeWebhooksApi(counted(webhooks, 'api-webhooks', metrics)),
     },
     apiLimits: { adminKeyIds: jobs.adminKeyIds, limits: jobs.limits },
     queueStats: health.queues,
@@ -143,6 +166,9 @@ export async function buildLocalHandlers(
     mailInbound: makeMailInboundHandler(counted(mail, 'mail-inbound', metrics)),
     mailDeps: mail,
     notifier: makeSlackNotifierHandler(counted(notifier, 'slack-notifier', metrics)),
+    pagerDuty: makePagerDutyNotifierHandler(counted(pagerDuty, 'pagerduty-notifier', metrics)),
+    webhookDispatch: makeDispatcher(counted(dispatch, 'webhook-dispatch', metrics)),
+    webhookDelivery: makeDeliveryHandler(counted(delivery, 'webhook-delivery', metrics)),
     dlq: dlq.dlq,
     metrics,
   };

@@ -6,6 +6,7 @@
  * The state directory is FORMFLEET_STATE_DIR, by default `.formfleet/` in the repository (also home to the
  * persistent Postgres cluster), so tests and parallel checkouts can keep theirs apart.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Env } from '#shared/env';
@@ -18,6 +19,8 @@ export interface RuntimeInfo {
   dashboardUrl: string;
   /** The local Slack sink's webhook URL, or null when alerts go to a real SLACK_WEBHOOK_URL. */
   slackSinkUrl: string | null;
+  /** The local webhook receiver (the stand-in of an API client's), which `npm run demo` subscribes. */
+  webhookSinkUrl?: string;
   keys: { admin: string; client: string };
   startedAt: string;
   /** Schedules divided by this (`--fast`), 1 otherwise. */
@@ -82,4 +85,21 @@ export async function removeRuntimeFile(dir: string, pid: number = process.pid):
   if (state.kind === 'missing') return;
   if ((state.kind === 'running' || state.kind === 'stale') && state.info.pid !== pid) return;
   await rm(runtimeFilePath(dir), { force: true });
+}
+
+/**
+ * The local key sealing webhook signing secrets (`<state dir>/webhook-key`, owner-only), made on first use: the
+ * endpoints in the persistent Postgres cluster outlive a restart, so their secrets must still open after one.
+ */
+export async function localWebhookKey(dir: string): Promise<string> {
+  const path = join(dir, 'webhook-key');
+  try {
+    const key = (await readFile(path, 'utf8')).trim();
+    if (Buffer.from(key, 'base64').length === 32) return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = randomBytes(32).toString('base64');
+  await writeFile(path, `${key}\n`, { mode: 0o600 });
+  return key;
 }

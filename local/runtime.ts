@@ -13,11 +13,13 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { NotifierHandler } from '#functions/alerts/notifier';
 import type { RecheckDeps } from '#functions/lifecycle/recheck';
-import { FUNCTIONS } from '#functions/manifest';
+import { CONSUMED_QUEUES, FUNCTIONS } from '#functions/manifest';
 import { staleJobsDepsFromEnv } from '#functions/recovery/deps';
 import type { DlqService } from '#functions/recovery/dlq';
 import type { DlqCheckHandler } from '#functions/recovery/dlq-check';
 import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
+import type { Dispatcher } from '#functions/webhooks/dispatch';
+import { generateLocalKey } from '#functions/webhooks/secrets';
 import type { WorkerDeps } from '#functions/worker/handler';
 import { LOCAL, MAIL, PRIORITY_TIERS, usagePlanFor } from '#policy';
 import { awsClientConfig } from '#shared/aws';
@@ -44,10 +46,16 @@ import { type SeedReport, seedDemoData } from './seed.ts';
 import { createIdempotencyTable } from './services/idempotency-table.ts';
 import { motoEnv, startMoto } from './services/moto.ts';
 import { startPostgres } from './services/postgres.ts';
-import { createTierQueues, type TierQueue, tierQueueEnv } from './services/queues.ts';
+import {
+  createTierQueues,
+  createWebhookQueue,
+  type TierQueue,
+  tierQueueEnv,
+  type WebhookQueue,
+} from './services/queues.ts';
 import { type SmtpInbound, startSmtpInbound } from './services/smtp-inbound.ts';
 import { type Poller, startPoller } from './sqs-poller.ts';
-import { LOCAL_STAND_INS, startStandIns } from './stand-ins.ts';
+import { LOCAL_STAND_INS, type StartedStandIns, startStandIns } from './stand-ins.ts';
 
 export interface LocalSystemOptions {
   /** Gateway port; 0 picks a free one. */
@@ -85,6 +93,11 @@ export interface LocalSystemOptions {
   schedules?: { speedUp?: number; timers?: boolean };
   /** Alert delivery: a real Slack webhook instead of the local sink; the delay before a failed delivery is retried. */
   alerts?: { slackWebhookUrl?: string; retryDelaySeconds?: number };
+  /**
+   * The key sealing webhook signing secrets (base64, 32 bytes), kept by npm start so its endpoints outlive a
+   * restart. @default a new key per system
+   */
+  webhookKey?: string;
   log?: (line: string) => void;
 }
 
@@ -122,6 +135,10 @@ export interface LocalSystem {
   readonly alerts: LocalAlerts;
   /** Fires the manifest's scheduled functions; `runNow('stale-jobs')` runs one on demand. */
   readonly scheduler: Scheduler;
+  /** Webhooks: the delivery queue, the dispatcher (scheduled) and the delivery poller (its consumer). */
+  readonly webhooks: { queue: WebhookQueue; dispatcher: Dispatcher; delivery: Poller };
+  /** The local stand-ins' variables and dashboard panels (the webhook receiver, the PagerDuty sink). */
+  readonly standIns: StartedStandIns;
   /** The recovery handlers and the DLQ service, as the scheduler and the admin API use them. */
   readonly recovery: {
     staleJobs: StaleJobsHandler;
@@ -209,12 +226,13 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...(options.log ? { onSlackMessage: (m) => log(`slack: ${m.text ?? '(blocks only)'}`) } : {}),
     });
     stops.push(() => alerts.stop());
-    // The records bucket and the other stand-ins of the list, each with the variables its handlers need.
-    const standInEnv = await startStandIns(
+    // The records bucket, the webhook receiver, the PagerDuty sink: each with the variables its handlers need.
+    const standIns = await startStandIns(
       LOCAL_STAND_INS,
       { awsEnv, prefix: options.queuePrefix ?? 'local-', log },
       stops,
     );
+    const webhookQueue = await createWebhookQueue(sqs, options.queuePrefix ?? 'local-');
     const queues = await createTierQueues(sqs, {
       prefix: options.queuePrefix ?? 'local-',
       ...(options.visibilityTimeoutSeconds
@@ -224,7 +242,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
 
     // SES receiving's stand-in: SMTP on loopback for the inbound mail domain, storing mail in the records
     // bucket, then handing it to mail-inbound (built below with the other handlers).
-    const mailObjects = recordsStoreFromEnv({ ...awsEnv, ...standInEnv });
+    const mailObjects = recordsStoreFromEnv({ ...awsEnv, ...standIns.env });
     const smtp = await startSmtpInbound({ domain: LOCAL.inboundMailDomain, objects: mailObjects, log });
     stops.push(async () => {
       await smtp.stop();
@@ -259,13 +277,17 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...tierQueueEnv(queues),
       ...alerts.env,
       IDEMPOTENCY_TABLE: idempotencyTable,
-      ...standInEnv,
+      ...standIns.env,
       INBOUND_MAIL_DOMAIN: smtp.domain,
       // The SMTP stand-in retries a mail that came early on MAIL.earlyRetryMs (Lambda retries SES's twice).
       MAIL_MAX_TRIES: String(MAIL.earlyRetryMs.length + 1),
       // The fixture sites live on loopback, which the worker's browser may otherwise never reach.
       BROWSER_ALLOWED_ORIGINS: fixtures.origins().join(','),
       ...(process.env.CHROMIUM_PATH ? { CHROMIUM_PATH: process.env.CHROMIUM_PATH } : {}),
+      // Webhooks: the delivery queue, the local sealing key, and loopback receivers (the sink, tests) allowed.
+      WEBHOOK_QUEUE_URL: webhookQueue.url,
+      WEBHOOK_LOCAL_KEY: options.webhookKey ?? generateLocalKey(),
+      WEBHOOK_ALLOW_LOOPBACK: 'true',
       ...options.env,
     };
 
@@ -302,6 +324,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
           runs: (name) => scheduler?.runs(name) ?? 0,
         },
         startedAt,
+        panels: standIns.panels,
       });
 
     const gateway: Gateway = await startGateway({
@@ -313,7 +336,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         return usagePlanFor(adminKeyIds.has(keyId) ? limits.rates.admin : limits.rates.client);
       },
       handlers: handlers.api,
-      extra: await dashboardRoutes(snapshot),
+      extra: await dashboardRoutes(snapshot, standIns.panels),
     });
     stops.push(() => gateway.stop());
 
@@ -348,6 +371,17 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       dlq: handlers.dlq,
     };
     alerts.startNotifier(recovery.notifier);
+    await alerts.subscribe('pagerduty-notifier', handlers.pagerDuty);
+    // Webhook delivery, as its event source mapping: one wake per invocation, a bounded number at once.
+    const delivery = startPoller({
+      sqs,
+      queueUrl: webhookQueue.url,
+      queueArn: webhookQueue.arn,
+      handler: handlers.webhookDelivery,
+      ...CONSUMED_QUEUES.webhooks,
+      functionName: 'formfleet-local-webhook-delivery',
+    });
+    stops.push(() => delivery.stop(LOCAL.pollerStopGraceMs));
     // A moto started here is empty: jobs an earlier run left queued or pending lost their messages with it.
     if (!(options.motoEndpoint ?? process.env.FORMFLEET_MOTO_ENDPOINT))
       await resendAfterRestart(env, db, log);
@@ -356,6 +390,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       'stale-jobs': recovery.staleJobs,
       'dlq-check': recovery.dlqCheck,
       'promote-jobs': handlers.promoteJobs,
+      'webhook-dispatch': handlers.webhookDispatch.run,
       'recheck-listings': handlers.recheckListings,
     };
     const tasks = FUNCTIONS.flatMap((f) => {
@@ -402,6 +437,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       pollers,
       metrics: handlers.metrics,
       alerts,
+      webhooks: { queue: webhookQueue, dispatcher: handlers.webhookDispatch, delivery },
+      standIns,
       scheduler: running,
       recovery,
       stop: stopAll,

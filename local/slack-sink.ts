@@ -5,9 +5,9 @@
  * answering. The notifier's retry, pacing and de-duplication are tested against it.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SLACK_LIMITS } from '#functions/alerts/slack-blocks';
+import { serveOnLoopback } from './services/loopback-server.ts';
 
 export interface SlackSinkMessage {
   receivedAt: string;
@@ -63,7 +63,6 @@ export async function startSlackSink(
   const path = `/services/T00LOCAL/B00LOCAL/${randomBytes(12).toString('hex')}`;
   const messages: SlackSinkMessage[] = [];
   const faults: Fault[] = [];
-  const sockets = new Set<Socket>();
   const waiters = new Set<() => void>();
   let attempts = 0;
 
@@ -130,24 +129,10 @@ export async function startSlackSink(
     answer(res, 200, 'ok');
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) answer(res, 500, 'internal_error');
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const server = await serveOnLoopback(handle, (res) => answer(res, 500, 'internal_error'));
 
   return {
-    url: `http://127.0.0.1:${port}${path}`,
+    url: `${server.origin}${path}`,
     messages,
     get attempts() {
       return attempts;
@@ -183,9 +168,6 @@ export async function startSlackSink(
         check();
       });
     },
-    async stop() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    stop: () => server.stop(),
   };
 }

@@ -35,6 +35,21 @@ export function alertFromSns(n: SnsNotification): Alert {
   return notice(n, n.message);
 }
 
+/** The alert of one SNS record as Lambda passes it to a subscriber. */
+export function alertFromSnsRecord(sns: {
+  Message: string;
+  Subject?: string | null;
+  MessageId: string;
+  Timestamp: string;
+}): Alert {
+  return alertFromSns({
+    message: sns.Message,
+    subject: sns.Subject,
+    messageId: sns.MessageId,
+    timestamp: sns.Timestamp,
+  });
+}
+
 /** Whether a message is worth posting: all are, but an alarm's first evaluation (see isFirstEvaluation). */
 export function worthPosting(message: string): boolean {
   try {

@@ -6,7 +6,7 @@
  */
 import { ALERTS } from '#policy';
 import type { Sql } from '#shared/db';
-import { describeError } from '#shared/telemetry';
+import { describeError, type Logger } from '#shared/telemetry';
 import type { Alert } from './alert.ts';
 import type { Alerts } from './alerts.ts';
 
@@ -76,4 +76,20 @@ export class PgAlertOutbox implements AlertOutbox {
       return { published, pending: rows.length - published, ...(error ? { error } : {}) };
     });
   }
+}
+
+/**
+ * What every handler that raises alerts does at the end of its run: publish what waits in the outbox (its own
+ * alerts and any an earlier run could not publish), logging a failure (the alerts stay for the next run).
+ */
+export async function publishWaiting(
+  outbox: Pick<AlertOutbox, 'flush'>,
+  alerts: Alerts,
+  logger: Pick<Logger, 'error'>,
+): Promise<FlushReport> {
+  const report = await outbox.flush(alerts);
+  if (report.error) {
+    logger.error('alerts not published; they stay in the outbox for the next run', { error: report.error });
+  }
+  return report;
 }

@@ -22,6 +22,8 @@ export const ALERT_KINDS = [
   'job_failed',
   /** A worker heartbeats, but its step has not changed for too long: the site is slow or the browser hung. */
   'stuck_step',
+  /** A webhook endpoint was disabled: it answered 410 Gone, or kept failing for days. */
+  'webhook_disabled',
   /** Anything else published to the alerts topic (shown as it came, so nothing is dropped). */
   'notice',
 ] as const;
@@ -62,6 +64,7 @@ export const RUNBOOKS = {
   stuckStep: 'docs/runbooks/stuck-step.md',
   dlq: 'docs/runbooks/dlq.md',
   alertDelivery: 'docs/runbooks/alert-delivery.md',
+  webhookDisabled: 'docs/runbooks/webhook-endpoint-disabled.md',
 } as const;
 
 /** Builds an alert, keeping only the first ALERTS.maxItems items and counting the rest. */

@@ -6,7 +6,7 @@
  */
 import type { Context, SNSEvent } from 'aws-lambda';
 import { describeError, type Logger, type Metrics, MetricUnit } from '#shared/telemetry';
-import { alertFromSns, worthPosting } from './alert-from-sns.ts';
+import { alertFromSnsRecord, worthPosting } from './alert-from-sns.ts';
 import type { DeliveryGuard } from './delivery-guard.ts';
 import { type FormatOptions, toSlackMessage } from './slack-blocks.ts';
 import type { SlackWebhook } from './slack-webhook.ts';
@@ -42,12 +42,7 @@ export function makeSlackNotifierHandler(deps: NotifierDeps): NotifierHandler {
           });
           continue;
         }
-        const alert = alertFromSns({
-          message: record.Sns.Message,
-          subject: record.Sns.Subject,
-          messageId: record.Sns.MessageId,
-          timestamp: record.Sns.Timestamp,
-        });
+        const alert = alertFromSnsRecord(record.Sns);
         const log = { alertId: alert.id, kind: alert.kind, severity: alert.severity };
         try {
           const outcome = await deps.guard.once(

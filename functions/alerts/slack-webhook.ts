@@ -7,6 +7,7 @@
  */
 import { ALERTS } from '#policy';
 import { Pacer, realSleep, type Sleep } from './pacer.ts';
+import { postJson } from './post-json.ts';
 import type { SlackMessage } from './slack-blocks.ts';
 
 export interface SlackWebhook {
@@ -37,9 +38,6 @@ export interface WebhookOptions {
   pacer?: Pacer;
   sleep?: Sleep;
 }
-
-/** Longest piece of Slack's response body kept in an error message ("invalid_blocks", "no_service"). */
-const BODY_EXCERPT = 200;
 
 export class WebhookSlackClient implements SlackWebhook {
   private readonly timeoutMs: number;
@@ -82,23 +80,13 @@ export class WebhookSlackClient implements SlackWebhook {
 
   private async postOnce(message: SlackMessage): Promise<void> {
     await this.pacer.wait();
-    let res: Response;
-    try {
-      res = await fetch(this.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json; charset=utf-8' },
-        body: JSON.stringify(message.blocks.length > 0 ? message : { text: message.text }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      const what =
-        e.name === 'TimeoutError' || e.name === 'AbortError'
-          ? `no answer within ${this.timeoutMs} ms`
-          : `connection failed (${e.cause?.code ?? e.name})`;
-      throw new SlackDeliveryError(`Slack webhook: ${what}`, true, null);
-    }
-    const body = (await res.text().catch(() => '')).slice(0, BODY_EXCERPT);
+    const outcome = await postJson(
+      this.url,
+      JSON.stringify(message.blocks.length > 0 ? message : { text: message.text }),
+      this.timeoutMs,
+    );
+    if ('failure' in outcome) throw new SlackDeliveryError(`Slack webhook: ${outcome.failure}`, true, null);
+    const { response: res, excerpt: body } = outcome;
     if (res.ok) return;
     const retryAfter = Number(res.headers.get('retry-after'));
     throw new SlackDeliveryError(

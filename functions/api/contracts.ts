@@ -34,6 +34,12 @@ const jobLinks = linksTo('$response.body#/id', {
   CancelJob: 'cancelJob',
   RetryJob: 'retryJob',
 });
+const webhookLinks = linksTo('$response.body#/id', {
+  GetWebhook: 'getWebhook',
+  TestWebhook: 'testWebhook',
+  ListWebhookDeliveries: 'listWebhookDeliveries',
+  DeleteWebhook: 'deleteWebhook',
+});
 const directoryLinks = linksTo('$request.path.id', {
   GetDirectory: 'getDirectory',
   DeleteDirectory: 'deleteDirectory',
@@ -49,7 +55,7 @@ export interface RouteContract {
   operationId: string;
   summary: string;
   description?: string;
-  tag: 'health' | 'customers' | 'jobs' | 'directories' | 'submissions' | 'dlq' | 'keys';
+  tag: 'health' | 'customers' | 'jobs' | 'directories' | 'submissions' | 'dlq' | 'keys' | 'webhooks';
   /** Path parameters and what they hold. */
   params?: Record<string, PathParam>;
   query?: SchemaName;
@@ -393,6 +399,115 @@ export const CONTRACTS: Record<string, RouteContract> = {
     responses: {
       204: { description: 'Revoked.' },
       404: err('No client key with this id.'),
+    },
+  },
+  'POST /v1/webhooks': {
+    operationId: 'createWebhook',
+    summary: 'Subscribe an endpoint to events; its signing secret is answered this once',
+    description:
+      'Events about this key’s resources (its jobs and their ledger rows) are POSTed to `url`, signed the ' +
+      'Standard Webhooks way with the `secret` answered here (keep it: it cannot be read again). An admin key ' +
+      'may ask for `scope: all`, every key’s events. In a deployed stage the URL must be https and its name ' +
+      'must resolve to public addresses only (checked now and at every delivery). See the webhooks section of ' +
+      'this document for each event’s body.',
+    tag: 'webhooks',
+    body: 'WebhookCreate',
+    responses: {
+      201: { description: 'Subscribed.', schema: 'WebhookCreated', links: webhookLinks },
+      400: err('Invalid JSON or an invalid field (each named in details).'),
+      403: {
+        description: 'No API key, an unknown key, or `scope: all` asked with a client key.',
+        schema: 'Forbidden',
+      },
+      409: err('This key has the most endpoints it may have (delete one first).'),
+      415: err('The body is not JSON.'),
+      422: err(
+        'The URL cannot be used: not https (in a deployed stage), with a user name or a fragment, or a name ' +
+          'that resolves to a loopback, private or link-local address (or does not resolve).',
+      ),
+    },
+  },
+  'GET /v1/webhooks': {
+    operationId: 'listWebhooks',
+    summary: 'This key’s endpoints (every key’s for an admin), newest first',
+    tag: 'webhooks',
+    query: 'WebhookQuery',
+    responses: {
+      200: { description: 'A page of endpoints.', schema: 'WebhookPage' },
+      400: err('An invalid cursor or limit.'),
+    },
+  },
+  'GET /v1/webhooks/{id}': {
+    operationId: 'getWebhook',
+    summary: 'An endpoint: what it receives, whether it is enabled, how it has been failing',
+    tag: 'webhooks',
+    params: { id: UUID_ID },
+    responses: {
+      200: { description: 'The endpoint (never its secret).', schema: 'Webhook' },
+      404: err('No such endpoint visible to this key.'),
+    },
+  },
+  'DELETE /v1/webhooks/{id}': {
+    operationId: 'deleteWebhook',
+    summary: 'Unsubscribe: the endpoint and its deliveries are deleted, nothing more is sent',
+    tag: 'webhooks',
+    params: { id: UUID_ID },
+    responses: {
+      204: { description: 'Deleted.' },
+      404: err('No such endpoint visible to this key.'),
+    },
+  },
+  'POST /v1/webhooks/{id}/test': {
+    operationId: 'testWebhook',
+    summary: 'Send a `webhook.test` event to this endpoint, signed and retried like any other',
+    tag: 'webhooks',
+    params: { id: UUID_ID },
+    responses: {
+      202: { description: 'Queued: follow it in the deliveries.', schema: 'WebhookDelivery' },
+      404: err('No such endpoint visible to this key.'),
+    },
+  },
+  'POST /v1/webhooks/{id}/enable': {
+    operationId: 'enableWebhook',
+    summary: 'Enable a disabled endpoint: the events held while it was disabled are sent',
+    description:
+      'An endpoint is disabled when it answers 410 Gone, or fails for the policy number of days; its events ' +
+      'are held meanwhile, not dropped. Enabling an enabled endpoint changes nothing.',
+    tag: 'webhooks',
+    params: { id: UUID_ID },
+    responses: {
+      200: { description: 'Enabled.', schema: 'Webhook' },
+      404: err('No such endpoint visible to this key.'),
+    },
+  },
+  'GET /v1/webhooks/{id}/deliveries': {
+    operationId: 'listWebhookDeliveries',
+    summary: 'The deliveries to an endpoint, newest first, each with its attempts',
+    tag: 'webhooks',
+    params: { id: UUID_ID },
+    query: 'WebhookDeliveryQuery',
+    responses: {
+      200: { description: 'A page of deliveries.', schema: 'WebhookDeliveryPage' },
+      400: err('An invalid status, cursor or limit.'),
+      404: err('No such endpoint visible to this key.'),
+    },
+  },
+  'POST /v1/webhooks/{id}/deliveries/{deliveryId}/replay': {
+    operationId: 'replayWebhookDelivery',
+    summary:
+      'Send a delivery’s event again, with the same webhook-id (a deduplicating receiver sees it once)',
+    tag: 'webhooks',
+    params: {
+      id: UUID_ID,
+      deliveryId: {
+        description: 'The delivery id (uuid); any other value is a 404.',
+        schema: { type: 'string', format: 'uuid' },
+      },
+    },
+    responses: {
+      202: { description: 'A new delivery of the same event, due now.', schema: 'WebhookDelivery' },
+      404: err('No such endpoint or delivery visible to this key.'),
+      409: err('The endpoint is disabled: enable it first.'),
     },
   },
 };

@@ -1,7 +1,12 @@
 /** Builds the API handlers' real adapters from the environment: the one wiring point for Lambda and local. */
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { PgAlertOutbox } from '#functions/alerts/alert-outbox';
 import { createDlqService, type DlqService } from '#functions/recovery/dlq';
+import { requireWebhookEnv } from '#functions/webhooks/deps';
+import { urlPolicyFromEnv } from '#functions/webhooks/destination';
+import { sealerFromEnv } from '#functions/webhooks/secrets';
+import { PgWebhookStore } from '#functions/webhooks/store';
 import { EVIDENCE, PRIORITY_TIERS } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
@@ -37,6 +42,7 @@ import { PgRateLimiter } from './rate-limiter.ts';
 import type { ApiBaseDeps } from './router.ts';
 import { PgSubmissionQueries } from './submission-queries.ts';
 import type { SubmissionsApiDeps } from './submissions.ts';
+import type { WebhooksApiDeps } from './webhooks.ts';
 
 /**
  * Proofs with presigned links from the records bucket (RECORDS_BUCKET, read-only on evidence/). Signing is
@@ -171,4 +177,19 @@ export async function keysApiDepsFromEnv(
   const limits = apiLimitsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-api-keys'));
   return { ...baseDeps(env, database, 'api-keys', limits), keys };
+}
+
+/** The webhooks API: endpoints in Postgres, their secrets sealed (KMS in AWS, the local key locally). */
+export async function webhooksApiDepsFromEnv(env: Env, db?: Database): Promise<WebhooksApiDeps> {
+  requireWebhookEnv(env, [], db, { sealer: true });
+  const urls = urlPolicyFromEnv(env);
+  const sealer = sealerFromEnv(env);
+  const limits = apiLimitsFromEnv(env);
+  const database = db ?? (await databaseFromEnv(env, 'formfleet-api-webhooks'));
+  return {
+    ...baseDeps(env, database, 'api-webhooks', limits),
+    store: new PgWebhookStore(database, new PgAlertOutbox(database)),
+    sealer,
+    urls,
+  };
 }

@@ -145,7 +145,8 @@ export function jobView(job: Job) {
 export function jobWithResults(
   job: Job,
   submissions: readonly Submission[],
-  proofs: ReadonlyMap<number, ProofView[]>,
+  /** Each row's proofs (presigned links); without it, results carry no `proofs` (webhook events: links expire). */
+  proofs?: ReadonlyMap<number, ProofView[]>,
 ) {
   return {
     ...jobView(job),
@@ -157,7 +158,7 @@ export function jobWithResults(
       error: s.error,
       finishedAt: s.finishedAt,
       ...listingView(s),
-      proofs: proofs.get(s.id) ?? [],
+      ...(proofs ? { proofs: proofs.get(s.id) ?? [] } : {}),
     })),
   };
 }

@@ -3,7 +3,8 @@
  * the JSON Schemas (schemas.ts) the handlers validate with, so it cannot drift from what is served.
  * docs/openapi.json is this document written out (`npm run openapi`); a test fails when the two differ.
  */
-import { PAYLOAD_LIMITS, RATE_LIMITS, SERVICE } from '#policy';
+import { EVENT_TYPES, TEST_EVENT_TYPE } from '#functions/webhooks/events';
+import { PAYLOAD_LIMITS, RATE_LIMITS, SERVICE, WEBHOOKS } from '#policy';
 import { COMMON_RESPONSES, CONTRACTS, type ResponseContract } from './contracts.ts';
 import { ROUTES, routeKey } from './routes.ts';
 import { ref, SCHEMAS } from './schemas.ts';
@@ -74,6 +75,77 @@ function queryParameters(name: keyof typeof SCHEMAS) {
       schema: rest,
     };
   });
+}
+
+/**
+ * The event catalogue as OpenAPI 3.1 `webhooks`: what formfleet posts to a subscribed endpoint, per event type,
+ * with the Standard Webhooks headers and what each answer means (docs/api.md, "Webhooks").
+ */
+function webhookOperations() {
+  const header = (name: string, description: string) => ({
+    name,
+    in: 'header',
+    required: true,
+    description,
+    schema: { type: 'string' },
+  });
+  const events = [
+    ...EVENT_TYPES.map((e) => ({
+      type: e.type as string,
+      description: e.description,
+      data: e.resource === 'job' ? 'JobEventData' : 'SubmissionEventData',
+    })),
+    {
+      type: TEST_EVENT_TYPE,
+      description: 'POST /v1/webhooks/{id}/test, to that endpoint only.',
+      data: 'WebhookTestData',
+    },
+  ];
+  return Object.fromEntries(
+    events.map((e) => [
+      e.type,
+      {
+        post: {
+          operationId: `webhook_${e.type.replace(/\W/g, '_')}`,
+          summary: e.type,
+          description: e.description,
+          tags: ['webhooks'],
+          security: [],
+          parameters: [
+            header('webhook-id', 'The event id: the same on every attempt and replay (deduplicate by it).'),
+            header(
+              'webhook-timestamp',
+              'Seconds since the epoch, of this attempt (refuse one over 5 minutes off).',
+            ),
+            header(
+              'webhook-signature',
+              '`v1,<base64 HMAC-SHA256 over "<webhook-id>.<webhook-timestamp>.<body>">`, keyed with the secret.',
+            ),
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  allOf: [
+                    ref('WebhookEvent'),
+                    { type: 'object', properties: { type: { const: e.type }, data: ref(e.data) } },
+                  ],
+                },
+              },
+            },
+          },
+          responses: {
+            '2XX': { description: `Delivered (answered within ${WEBHOOKS.timeoutMs / 1000} s).` },
+            '410': { description: 'Gone: the endpoint is disabled at once; its later events are held.' },
+            default: {
+              description: `Anything else, or no answer in time: retried with backoff for over ${Math.floor(WEBHOOKS.retryScheduleSeconds.reduce((a, b) => a + b, 0) / 3600)} hours.`,
+            },
+          },
+        },
+      },
+    ]),
+  );
 }
 
 export function buildOpenApiDocument() {
@@ -148,10 +220,13 @@ export function buildOpenApiDocument() {
     },
     servers: [{ url: 'http://127.0.0.1:3000', description: 'npm start' }],
     security: [{ apiKey: [] }],
-    tags: ['health', 'customers', 'jobs', 'directories', 'submissions', 'dlq', 'keys'].map((name) => ({
-      name,
-    })),
+    tags: ['health', 'customers', 'jobs', 'directories', 'submissions', 'dlq', 'keys', 'webhooks'].map(
+      (name) => ({
+        name,
+      }),
+    ),
     paths,
+    webhooks: webhookOperations(),
     components: {
       securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
       schemas: SCHEMAS,

@@ -2,7 +2,15 @@
  * Every HTTP route formfleet serves: which Lambda handles it and what key it needs. CDK builds the API
  * Gateway resources from this list, the local gateway routes with it, and the OpenAPI test checks it.
  */
-export type ApiFunction = 'jobs' | 'customers' | 'health' | 'directories' | 'submissions' | 'dlq' | 'keys';
+export type ApiFunction =
+  | 'jobs'
+  | 'customers'
+  | 'health'
+  | 'directories'
+  | 'submissions'
+  | 'dlq'
+  | 'keys'
+  | 'webhooks';
 export type RouteAuth = 'none' | 'client' | 'admin';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -40,6 +48,19 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/v1/keys', fn: 'keys', auth: 'admin' },
   { method: 'GET', path: '/v1/keys', fn: 'keys', auth: 'admin' },
   { method: 'DELETE', path: '/v1/keys/{id}', fn: 'keys', auth: 'admin' },
+  { method: 'POST', path: '/v1/webhooks', fn: 'webhooks', auth: 'client' },
+  { method: 'GET', path: '/v1/webhooks', fn: 'webhooks', auth: 'client' },
+  { method: 'GET', path: '/v1/webhooks/{id}', fn: 'webhooks', auth: 'client' },
+  { method: 'DELETE', path: '/v1/webhooks/{id}', fn: 'webhooks', auth: 'client' },
+  { method: 'POST', path: '/v1/webhooks/{id}/test', fn: 'webhooks', auth: 'client' },
+  { method: 'POST', path: '/v1/webhooks/{id}/enable', fn: 'webhooks', auth: 'client' },
+  { method: 'GET', path: '/v1/webhooks/{id}/deliveries', fn: 'webhooks', auth: 'client' },
+  {
+    method: 'POST',
+    path: '/v1/webhooks/{id}/deliveries/{deliveryId}/replay',
+    fn: 'webhooks',
+    auth: 'client',
+  },
 ];
 
 /**

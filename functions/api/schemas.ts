@@ -8,8 +8,9 @@
  * Every text field carries the NUL half of the one text rule (#shared/text) as a `pattern`.
  * `x-message` and `x-errors` (OpenAPI specification extensions) word failures (#shared/json-schema).
  */
+import { SUBSCRIBABLE_EVENT_TYPES, TEST_EVENT_TYPE } from '#functions/webhooks/events';
 import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA } from '#functions/worker/form-definition';
-import { CLIENT_KEYS, EVIDENCE, PACKAGES, PAGINATION, PRIORITY_TIERS } from '#policy';
+import { CLIENT_KEYS, EVIDENCE, PACKAGES, PAGINATION, PRIORITY_TIERS, WEBHOOKS } from '#policy';
 import { EVIDENCE_STATES, MATCHED_KINDS } from '#shared/evidence-store';
 import { JOB_STATUSES } from '#shared/job-store';
 import { ref } from '#shared/json-schema';
@@ -211,6 +212,124 @@ const directorySummary = {
   },
 } as const;
 
+/**
+ * A webhook URL as the schema admits it: exactly the strings WHATWG URL parsing accepts as an http(s) URL with
+ * no credentials and no fragment, so a URL the schema calls valid is refused (422) only for where it points,
+ * never for its form: a host name whose last label starts with a letter (a digit-only one would be read as an
+ * IPv4 number) and with no `--` (so no punycode label, which fails to parse when malformed: international
+ * names are not accepted), a dotted IPv4 address without leading zeros, an IPv6 address in full or `::` form; a port up
+ * to 65535; then printable ASCII but `#`.
+ */
+const WEBHOOK_URL_PATTERN = (() => {
+  // No two hyphens in a row: `xn--` labels are punycode, which a bad one fails to parse.
+  const label = '[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*';
+  const lastLabel = '[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*';
+  const octet = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+  const group = '[0-9A-Fa-f]{1,4}';
+  const host = [
+    `(?:${label}\\.)*${lastLabel}`,
+    `${octet}(?:\\.${octet}){3}`,
+    `\\[(?:${group}:){7}${group}\\]`,
+    `\\[::(?:${group}(?::${group}){0,6})?\\]`,
+  ].join('|');
+  const port =
+    '(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?';
+  return `^https?://(?:${host})${port}(?:[/?][!"$-~]*)?$`;
+})();
+
+const webhookProperties = {
+  id: uuid,
+  ownerKeyId: { type: 'string', description: 'The API key id whose endpoint it is.' },
+  scope: {
+    type: 'string',
+    enum: ['own', 'all'],
+    description: 'own: events about the owner key’s resources; all (admin keys): every event.',
+  },
+  url: { type: 'string' },
+  events: { type: 'array', items: { type: 'string', enum: SUBSCRIBABLE_EVENT_TYPES } },
+  description: { type: ['string', 'null'] },
+  status: { type: 'string', enum: ['enabled', 'disabled'] },
+  disabledReason: {
+    type: ['string', 'null'],
+    enum: ['gone', 'failing', null],
+    description: `gone: it answered 410; failing: no success for ${WEBHOOKS.disableAfterFailingDays} days.`,
+  },
+  disabledAt: nullableTimestamp,
+  failingSince: {
+    ...nullableTimestamp,
+    description: 'First failure since the last success; null when healthy.',
+  },
+  consecutiveFailures: { type: 'integer', minimum: 0 },
+  pausedUntil: {
+    ...nullableTimestamp,
+    description: 'After a failure nothing is sent before this (backoff).',
+  },
+  lastSuccessAt: nullableTimestamp,
+  createdAt: timestamp,
+  updatedAt: timestamp,
+};
+
+const webhookDeliveryStatus = {
+  type: 'string',
+  enum: ['pending', 'delivered', 'failed', 'held'],
+  description:
+    'pending: to be sent (nextAttemptAt); delivered: answered 2xx; failed: every retry failed (replay it); ' +
+    'held: the endpoint is disabled (sent once it is enabled).',
+};
+
+/** An object schema of `properties`, all required, and with `proofs` (the API's answers) or without (webhook data). */
+function withProofs<P extends Record<string, unknown>>(properties: P, proofsToo: boolean) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: [...Object.keys(properties), ...(proofsToo ? ['proofs'] : [])],
+    properties: { ...properties, ...(proofsToo ? { proofs } : {}) },
+  } as const;
+}
+
+/** A ledger row of GET /v1/submissions, but its proofs. */
+const submissionProperties = {
+  jobId: uuid,
+  customerId: uuid,
+  directoryId: { type: 'string' },
+  status: { type: 'string', enum: SUBMISSION_STATUSES },
+  attempt: { type: 'integer', minimum: 0 },
+  errorClass: { type: ['string', 'null'] },
+  error: { type: ['string', 'null'] },
+  startedAt: nullableTimestamp,
+  finishedAt: nullableTimestamp,
+  updatedAt: timestamp,
+  ...listingProperties,
+} as const;
+
+/** A job with its per-directory results, each with its proofs (GET /v1/jobs/{id}) or without (webhook data). */
+function jobSchema(proofsToo: boolean) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: [...Object.keys(jobSummaryProperties), 'results'],
+    properties: {
+      ...jobSummaryProperties,
+      results: {
+        type: 'array',
+        description: 'One entry per directory: the submission ledger.',
+        items: withProofs(
+          {
+            directoryId: { type: 'string' },
+            status: { type: 'string', enum: SUBMISSION_STATUSES },
+            attempt: { type: 'integer', minimum: 0 },
+            errorClass: { type: ['string', 'null'] },
+            error: { type: ['string', 'null'] },
+            finishedAt: nullableTimestamp,
+            ...listingProperties,
+          },
+          proofsToo,
+        ),
+      },
+    },
+  } as const;
+}
+
 export const SCHEMAS = {
   Error: {
     type: 'object',
@@ -390,41 +509,11 @@ export const SCHEMAS = {
     required: Object.keys(jobSummaryProperties),
     properties: jobSummaryProperties,
   },
-  Job: {
-    type: 'object',
-    additionalProperties: false,
-    required: [...Object.keys(jobSummaryProperties), 'results'],
-    properties: {
-      ...jobSummaryProperties,
-      results: {
-        type: 'array',
-        description: 'One entry per directory: the submission ledger.',
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: [
-            'directoryId',
-            'status',
-            'attempt',
-            'errorClass',
-            'error',
-            'finishedAt',
-            ...Object.keys(listingProperties),
-            'proofs',
-          ],
-          properties: {
-            directoryId: { type: 'string' },
-            status: { type: 'string', enum: SUBMISSION_STATUSES },
-            attempt: { type: 'integer', minimum: 0 },
-            errorClass: { type: ['string', 'null'] },
-            error: { type: ['string', 'null'] },
-            finishedAt: nullableTimestamp,
-            ...listingProperties,
-            proofs,
-          },
-        },
-      },
-    },
+  Job: jobSchema(true),
+  JobEventData: {
+    ...jobSchema(false),
+    description:
+      'A job as GET /v1/jobs/{id} returns it, without `proofs` (their links expire): webhook `data`.',
   },
   JobPage: page('JobSummary', 'Jobs, newest first.'),
   JobRetried: {
@@ -635,37 +724,11 @@ export const SCHEMAS = {
   },
   DirectoryPage: page('DirectorySummary', 'Directories by id.'),
   ...DEFINITION_SCHEMAS,
-  Submission: {
-    type: 'object',
-    additionalProperties: false,
-    required: [
-      'jobId',
-      'customerId',
-      'directoryId',
-      'status',
-      'attempt',
-      'errorClass',
-      'error',
-      'startedAt',
-      'finishedAt',
-      'updatedAt',
-      ...Object.keys(listingProperties),
-      'proofs',
-    ],
-    properties: {
-      jobId: uuid,
-      customerId: uuid,
-      directoryId: { type: 'string' },
-      status: { type: 'string', enum: SUBMISSION_STATUSES },
-      attempt: { type: 'integer', minimum: 0 },
-      errorClass: { type: ['string', 'null'] },
-      error: { type: ['string', 'null'] },
-      startedAt: nullableTimestamp,
-      finishedAt: nullableTimestamp,
-      updatedAt: timestamp,
-      ...listingProperties,
-      proofs,
-    },
+  Submission: withProofs(submissionProperties, true),
+  SubmissionEventData: {
+    ...withProofs(submissionProperties, false),
+    description:
+      'A ledger row as GET /v1/submissions lists it, without `proofs` (their links expire): webhook `data`.',
   },
   Proof: {
     type: 'object',
@@ -1076,6 +1139,144 @@ export const SCHEMAS = {
     type: 'object',
     additionalProperties: false,
     properties: { maxPerTier: { type: 'integer', minimum: 0, maximum: 100, default: 10 } },
+  },
+  WebhookCreate: {
+    type: 'object',
+    description: 'An endpoint to POST events to.',
+    required: ['url', 'events'],
+    additionalProperties: false,
+    properties: {
+      url: {
+        type: 'string',
+        minLength: 8,
+        maxLength: WEBHOOKS.maxUrlLength,
+        pattern: WEBHOOK_URL_PATTERN,
+        'x-message': 'must be an http(s) URL with an ASCII host name or address, no user, no fragment',
+        description:
+          'Where to POST (https in a deployed stage; the local runtime allows http on loopback). The host is an ' +
+          'ASCII name (international names are not accepted), an IPv4 address or a bracketed IPv6 one; no user or ' +
+          'password, no fragment.',
+      },
+      events: {
+        type: 'array',
+        minItems: 1,
+        uniqueItems: true,
+        items: { type: 'string', enum: SUBSCRIBABLE_EVENT_TYPES },
+        description: 'The event types to receive (docs/api.md, "Webhooks").',
+      },
+      description: { ...optionalText(500), description: 'What it is for (shown in listings).' },
+      scope: {
+        type: 'string',
+        enum: ['own', 'all'],
+        default: 'own',
+        description: webhookProperties.scope.description,
+      },
+    },
+  },
+  Webhook: {
+    type: 'object',
+    additionalProperties: false,
+    required: Object.keys(webhookProperties),
+    properties: webhookProperties,
+  },
+  WebhookCreated: {
+    type: 'object',
+    description: 'The endpoint and its signing secret: keep the secret, it is shown only here.',
+    additionalProperties: false,
+    required: [...Object.keys(webhookProperties), 'secret'],
+    properties: {
+      ...webhookProperties,
+      secret: {
+        type: 'string',
+        pattern: '^whsec_[A-Za-z0-9+/]+=*$',
+        description:
+          'whsec_ and the base64 of the key: verify webhook-signature with it (Standard Webhooks).',
+      },
+    },
+  },
+  WebhookPage: page('Webhook', 'Endpoints, newest first.'),
+  WebhookQuery: { type: 'object', additionalProperties: false, properties: { cursor, limit } },
+  WebhookAttempt: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['number', 'startedAt', 'durationMs', 'statusCode', 'error', 'response'],
+    properties: {
+      number: { type: 'integer', minimum: 1 },
+      startedAt: timestamp,
+      durationMs: { type: 'integer', minimum: 0 },
+      statusCode: { type: ['integer', 'null'], description: 'The receiver’s status; null when none came.' },
+      error: { type: ['string', 'null'], description: 'Why it failed (a timeout, a refused address, ...).' },
+      response: { type: ['string', 'null'], description: 'The start of the receiver’s answer.' },
+    },
+  },
+  WebhookDelivery: {
+    type: 'object',
+    additionalProperties: false,
+    required: [
+      'id',
+      'endpointId',
+      'eventId',
+      'eventType',
+      'jobId',
+      'status',
+      'attempts',
+      'nextAttemptAt',
+      'deliveredAt',
+      'replayOf',
+      'createdAt',
+      'attemptLog',
+    ],
+    properties: {
+      id: uuid,
+      endpointId: uuid,
+      eventId: {
+        type: 'string',
+        description: 'The webhook-id header: the same on every attempt and replay.',
+      },
+      eventType: { type: 'string', enum: [...SUBSCRIBABLE_EVENT_TYPES, TEST_EVENT_TYPE] },
+      jobId: { type: ['string', 'null'], format: 'uuid' },
+      status: webhookDeliveryStatus,
+      attempts: { type: 'integer', minimum: 0 },
+      nextAttemptAt: nullableTimestamp,
+      deliveredAt: nullableTimestamp,
+      replayOf: { type: ['string', 'null'], format: 'uuid', description: 'The delivery this one replays.' },
+      createdAt: timestamp,
+      attemptLog: {
+        type: 'array',
+        items: ref('WebhookAttempt'),
+        description: `Its attempts, oldest first (the latest ${WEBHOOKS.attemptsShown}).`,
+      },
+    },
+  },
+  WebhookDeliveryPage: page('WebhookDelivery', 'Deliveries, newest first.'),
+  WebhookDeliveryQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { status: webhookDeliveryStatus, cursor, limit },
+  },
+  WebhookEvent: {
+    type: 'object',
+    description:
+      'The body of every webhook: `data` is the resource as the API returns it at the moment of the event ' +
+      '(a Job for job.*, a Submission for submission.settled and listing.*), without `proofs`, whose presigned ' +
+      'links would expire before a retry or replay. Events of one job carry its id ' +
+      'and an increasing `sequence`. Headers: webhook-id (= id), webhook-timestamp, webhook-signature.',
+    additionalProperties: false,
+    required: ['id', 'type', 'timestamp', 'data'],
+    properties: {
+      id: { type: 'string', pattern: '^evt_[0-9a-f]{32}$' },
+      type: { type: 'string', enum: [...SUBSCRIBABLE_EVENT_TYPES, TEST_EVENT_TYPE] },
+      timestamp: { ...timestamp, description: 'When the change happened (its transaction).' },
+      jobId: uuid,
+      sequence: { type: 'integer', minimum: 1, description: 'Increasing per job, in commit order.' },
+      data: { oneOf: [ref('JobEventData'), ref('SubmissionEventData'), ref('WebhookTestData')] },
+    },
+  },
+  WebhookTestData: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['endpointId', 'message'],
+    properties: { endpointId: uuid, message: { type: 'string' } },
   },
 } as const;
 

@@ -59,7 +59,8 @@ export interface SubmissionQueries {
   ): Promise<{ submissions: (SubmissionView & { id: number })[]; next: string | null }>;
 }
 
-interface Row {
+/** A ledger row as the view reads it (snake_case columns; timestamps as Dates). */
+export interface SubmissionViewRow {
   id: number;
   job_id: string;
   customer_id: string;
@@ -78,11 +79,34 @@ interface Row {
   lifecycle_evidence: Record<string, unknown> | null;
 }
 
+/** A ledger row as the API shows it: GET /v1/submissions items and the data of submission webhook events. */
+export function submissionView(r: Omit<SubmissionViewRow, 'id'>): SubmissionView {
+  return {
+    jobId: r.job_id,
+    customerId: r.customer_id,
+    directoryId: r.directory_id,
+    status: r.status,
+    attempt: r.attempt,
+    errorClass: r.error_class,
+    error: r.error,
+    startedAt: r.started_at?.toISOString() ?? null,
+    finishedAt: r.finished_at?.toISOString() ?? null,
+    updatedAt: r.updated_at.toISOString(),
+    ...listingView({
+      lifecycle: r.lifecycle,
+      listingUrl: r.listing_url,
+      lifecycleCheckedAt: r.lifecycle_checked_at?.toISOString() ?? null,
+      nextCheckAt: r.next_check_at?.toISOString() ?? null,
+      evidence: r.lifecycle_evidence ? { lifecycle: r.lifecycle_evidence } : {},
+    }),
+  };
+}
+
 export class PgSubmissionQueries implements SubmissionQueries {
   constructor(private readonly sql: Sql) {}
 
   async list(filter: SubmissionListFilter) {
-    const { rows } = await this.sql.query<Row>(
+    const { rows } = await this.sql.query<SubmissionViewRow>(
       `SELECT s.id, s.job_id, j.customer_id, s.directory_id, s.status, s.attempt, s.error_class, s.error,
               s.started_at, s.finished_at, s.updated_at, s.lifecycle, s.listing_url, s.lifecycle_checked_at,
               s.next_check_at, s.evidence -> 'lifecycle' AS lifecycle_evidence
@@ -105,26 +129,7 @@ export class PgSubmissionQueries implements SubmissionQueries {
     );
     const page = rows.slice(0, filter.limit);
     return {
-      submissions: page.map((r) => ({
-        id: Number(r.id),
-        jobId: r.job_id,
-        customerId: r.customer_id,
-        directoryId: r.directory_id,
-        status: r.status,
-        attempt: r.attempt,
-        errorClass: r.error_class,
-        error: r.error,
-        startedAt: r.started_at?.toISOString() ?? null,
-        finishedAt: r.finished_at?.toISOString() ?? null,
-        updatedAt: r.updated_at.toISOString(),
-        ...listingView({
-          lifecycle: r.lifecycle,
-          listingUrl: r.listing_url,
-          lifecycleCheckedAt: r.lifecycle_checked_at?.toISOString() ?? null,
-          nextCheckAt: r.next_check_at?.toISOString() ?? null,
-          evidence: r.lifecycle_evidence ? { lifecycle: r.lifecycle_evidence } : {},
-        }),
-      })),
+      submissions: page.map((r) => ({ id: Number(r.id), ...submissionView(r) })),
       next: rows.length > filter.limit ? String(page.at(-1)?.id) : null,
     };
   }

@@ -5,7 +5,7 @@
  * non-empty or grew, a reminder while it stays unresolved, and "resolved" once it drains.
  */
 import { type Alert, makeAlert, RUNBOOKS, type Severity } from '#functions/alerts/alert';
-import type { AlertOutbox, FlushReport } from '#functions/alerts/alert-outbox';
+import { type AlertOutbox, type FlushReport, publishWaiting } from '#functions/alerts/alert-outbox';
 import type { Alerts } from '#functions/alerts/alerts';
 import { QUEUES } from '#policy';
 import { describeError, type Logger, type Metrics, MetricUnit } from '#shared/telemetry';
@@ -145,12 +145,7 @@ export function makeDlqCheckHandler(deps: DlqCheckDeps): DlqCheckHandler {
           });
         }
       }
-      report.alerts = await deps.outbox.flush(deps.alerts);
-      if (report.alerts.error) {
-        logger.error('alerts not published; they stay in the outbox for the next run', {
-          error: report.alerts.error,
-        });
-      }
+      report.alerts = await publishWaiting(deps.outbox, deps.alerts, logger);
       return report;
     } catch (err) {
       logger.error('DLQ check failed', { error: describeError(err) });

@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type Alert, makeAlert, RUNBOOKS } from '#functions/alerts/alert';
-import type { AlertOutbox, FlushReport } from '#functions/alerts/alert-outbox';
+import { type AlertOutbox, type FlushReport, publishWaiting } from '#functions/alerts/alert-outbox';
 import type { Alerts } from '#functions/alerts/alerts';
 import { API_IDEMPOTENCY, RECOVERY, tierFor } from '#policy';
 import { enqueueAll, type JobQueue, type QueueDepths } from '#shared/job-queue';
@@ -268,12 +268,7 @@ export function makeStaleJobsHandler(deps: StaleJobsDeps): StaleJobsHandler {
       if (deps.evidence) report.evidence = await retryPendingEvidence({ ...deps.evidence, logger, metrics });
 
       // 5. Publish what is waiting (this run's alerts and any an earlier run could not publish).
-      report.alerts = await deps.outbox.flush(deps.alerts);
-      if (report.alerts.error) {
-        logger.error('alerts not published; they stay in the outbox for the next run', {
-          error: report.alerts.error,
-        });
-      }
+      report.alerts = await publishWaiting(deps.outbox, deps.alerts, logger);
       return report;
     } finally {
       metrics.addMetric('StaleJobsFound', MetricUnit.Count, report.stale);

@@ -5,7 +5,7 @@
  * invocation, so these are connections held, not merely used. docs/infrastructure.md shows the default
  * stage's budget (a test keeps it current); a preflight can pass a stage's own concurrency.
  */
-import { FUNCTIONS, type FunctionSpec } from '#functions/manifest';
+import { CONSUMED_QUEUES, FUNCTIONS, type FunctionSpec } from '#functions/manifest';
 import { API_EDGE, DATABASE, MAIL, PRIORITY_TIERS } from '#policy';
 
 export interface BudgetRow {
@@ -37,7 +37,15 @@ export function connectionBudget(options: BudgetOptions = {}): ConnectionBudget 
   const specs = (options.functions ?? FUNCTIONS).filter((f) => f.needs.database);
   const workers = options.workerConcurrency ?? PRIORITY_TIERS.reduce((n, t) => n + t.maxConcurrency, 0);
   const api = options.apiConcurrency ?? API_EDGE.stageBurstLimit;
-  const kinds: FunctionSpec['kind'][] = ['api', 'worker', 'scheduled', 'mail', 'trigger', 'subscriber'];
+  const kinds: FunctionSpec['kind'][] = [
+    'api',
+    'worker',
+    'consumer',
+    'scheduled',
+    'mail',
+    'trigger',
+    'subscriber',
+  ];
   const rows = kinds.flatMap((kind): BudgetRow[] => {
     const names = specs.filter((f) => f.kind === kind).map((f) => f.name);
     if (names.length === 0) return [];
@@ -46,16 +54,23 @@ export function connectionBudget(options: BudgetOptions = {}): ConnectionBudget 
         ? [api, `the stage's burst of ${api} requests at once, shared by all ${names.length}`]
         : kind === 'worker'
           ? [workers * names.length, "the tiers' combined maxConcurrency"]
-          : kind === 'scheduled'
-            ? [names.length, 'one run each at a time: its timeout fits its period, as the manifest checks']
-            : kind === 'trigger'
-              ? [names.length, 'one run per deploy']
-              : kind === 'mail'
-                ? [
-                    MAIL.concurrencyBound * names.length,
-                    'policy MAIL.concurrencyBound: one invocation per verification mail, spread over the day',
-                  ]
-                : [names.length, 'one each'];
+          : kind === 'consumer'
+            ? [
+                specs
+                  .filter((f) => f.kind === 'consumer')
+                  .reduce((n, f) => n + (f.consumes ? CONSUMED_QUEUES[f.consumes].maxConcurrency : 1), 0),
+                "their event source mappings' maxConcurrency",
+              ]
+            : kind === 'scheduled'
+              ? [names.length, 'one run each at a time: its timeout fits its period, as the manifest checks']
+              : kind === 'trigger'
+                ? [names.length, 'one run per deploy']
+                : kind === 'mail'
+                  ? [
+                      MAIL.concurrencyBound * names.length,
+                      'policy MAIL.concurrencyBound: one invocation per verification mail, spread over the day',
+                    ]
+                  : [names.length, 'one each'];
     const pool = DATABASE.poolMax[kind];
     return [{ kind, functions: names, containers, pool, connections: containers * pool, bound }];
   });

@@ -47,7 +47,8 @@ export function connectionStringFromSecret(secret: string): string {
   return url.toString();
 }
 
-async function secretString(env: Env, arn: string, what: string): Promise<string> {
+/** A secret's text from Secrets Manager (what a stage names by ARN). */
+export async function secretString(env: Env, arn: string, what: string): Promise<string> {
   const client = new SecretsManagerClient(awsClientConfig(env));
   try {
     const res = await client.send(new GetSecretValueCommand({ SecretId: arn }));

@@ -213,6 +213,102 @@ export const ALERTS = {
   outboxFlushBatch: 50,
   /** Published outbox rows are kept this long (they also de-duplicate alerts at the source), then pruned. */
   outboxRetentionSeconds: 14 * 24 * 3600,
+  /**
+   * The alerts that page a person (PagerDuty, when the stage names a routing key), besides going to Slack
+   * like every alert: a dead-letter queue that became non-empty or grew (resolved when it drains), jobs failed
+   * past the stale-job requeue cap, and the CloudWatch alarms whose runbook is named here (worker heartbeat
+   * missing while work waits, API 5xx), each resolved when its alarm returns to OK. Everything else is for
+   * working hours.
+   */
+  critical: {
+    /** formfleet's own alert kinds that page, and the kind that resolves each (null: an event, no resolve). */
+    kinds: { dlq: 'dlq_resolved', job_failed: null },
+    /** CloudWatch alarms that page, by the runbook their description links (docs/runbooks/<name>.md). */
+    alarmRunbooks: ['worker-heartbeat-missing', 'api-5xx'],
+  },
+} as const satisfies {
+  critical: { kinds: Record<string, string | null>; alarmRunbooks: readonly string[] };
+  [key: string]: unknown;
+};
+
+/**
+ * PagerDuty (Events API v2): critical alerts (ALERTS.critical) trigger an incident keyed by the alert's
+ * condition, and its resolution resolves it, when the stage names a routing-key secret.
+ */
+export const PAGERDUTY = {
+  /** The Events API v2 endpoint (the local runtime points PAGERDUTY_EVENTS_URL at its sink instead). */
+  eventsUrl: 'https://events.pagerduty.com/v2/enqueue',
+  /** A call slower than this is abandoned, and the invocation fails so Lambda retries it. */
+  timeoutMs: 5_000,
+  /** PagerDuty caps an event's summary at 1,024 characters. */
+  summaryMaxLength: 1_024,
+  /** The order of events per incident is remembered this long (a late retried trigger never reopens it). */
+  orderWindowSeconds: 7 * 24 * 3600,
+} as const;
+
+/**
+ * Webhooks to API clients (functions/webhooks/): Standard Webhooks signatures, delivery from the events outbox
+ * by the webhook-delivery function, retries with backoff, and endpoints disabled when they keep failing.
+ */
+export const WEBHOOKS = {
+  /** An attempt that has not answered within this is abandoned and counts as failed (a hanging receiver). */
+  timeoutMs: 10_000,
+  /**
+   * The wait before each retry after a failed attempt: the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h,
+   * 5 h, 10 h, 10 h: 27 h 35 min in all), so a delivery is retried for more than a day. After the last one
+   * fails the delivery is given up ('failed'; a replay sends it again). The same schedule paces a failing
+   * endpoint: after its n-th failure in a row nothing is sent to it for the n-th wait (a probe, then the rest).
+   */
+  retryScheduleSeconds: [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600],
+  /** Each wait is scaled by a random factor in [1 - jitter, 1 + jitter], so retries do not arrive in step. */
+  retryJitter: 0.1,
+  /** The schedule must keep retrying at least this long even at the shortest jitter (a test checks). */
+  minimumRetrySeconds: 24 * 3600,
+  /** An endpoint with no successful delivery for this long while failing is disabled, and an alert raised. */
+  disableAfterFailingDays: 3,
+  /**
+   * Most attempts in flight to one endpoint at once: its deliveries go through this many FIFO message groups
+   * of the delivery queue, so one busy or hanging endpoint takes at most this share of the delivery function.
+   */
+  perEndpointConcurrency: 2,
+  /** The delivery function's event source mapping: at most this many invocations at once, one wake each. */
+  deliveryMaxConcurrency: 10,
+  deliveryBatchSize: 1,
+  /** Delivery function timeout: a drain stops starting attempts when less than one attempt's time is left. */
+  deliveryTimeoutSeconds: 120,
+  /** Most deliveries one invocation sends to its endpoint before it hands on (the next wake continues). */
+  deliveriesPerInvocation: 100,
+  /** An attempt's claim lapses after this (its function died mid-attempt): the delivery is due again. */
+  attemptLeaseSeconds: 60,
+  /**
+   * The dispatcher (webhook-dispatch, every minute): it looks for due deliveries every dispatchPollMs for
+   * dispatchWindowSeconds, so a first attempt starts within about a second of the change it reports. A stage
+   * with no endpoint ends each run at once.
+   */
+  dispatchEverySeconds: 60,
+  dispatchWindowSeconds: 50,
+  dispatchPollMs: 1_000,
+  /** Endpoints woken per dispatcher look (the rest are woken at the next look). */
+  wakesPerPoll: 500,
+  /** Delivery queue: retention of a wake, and receives before a wake that keeps failing is dead-lettered. */
+  queueRetentionSeconds: 24 * 3600,
+  maxReceiveCount: 5,
+  /** Kept of a receiver's answer per attempt (it is a third party's text: shown, never trusted). */
+  responseExcerptChars: 500,
+  /** Events, deliveries and attempts older than this are pruned (a replay reaches back this far). */
+  retentionDays: 30,
+  /** Rows pruned per dispatcher run, so a run stays short however long pruning was skipped. */
+  pruneBatch: 1_000,
+  /** Endpoints one API key may have. */
+  maxEndpointsPerKey: 20,
+  /** Longest endpoint URL. */
+  maxUrlLength: 2_048,
+  /** Random bytes of a signing secret (`whsec_` + base64; Standard Webhooks asks for 24 to 64). */
+  secretBytes: 32,
+  /** A signing secret read from its sealed form is kept in the container this long. */
+  secretCacheSeconds: 300,
+  /** Deliveries listed per attempt history (the schedule has 8 attempts; a replay is its own delivery). */
+  attemptsShown: 20,
 } as const;
 
 /**
@@ -434,6 +530,8 @@ export const SCHEDULES = {
   dlqCheck: { everySeconds: RECOVERY.dlqCheckIntervalSeconds },
   /** Aging promotion: often enough that a job is promoted within a minute of reaching its tier's limit. */
   promoteJobs: { everySeconds: 60 },
+  /** Webhook dispatch: each run keeps looking for most of its minute (WEBHOOKS.dispatchWindowSeconds). */
+  webhookDispatch: { everySeconds: WEBHOOKS.dispatchEverySeconds },
   /** Listing rechecks: rows whose recheck age has come are looked up on their directory. */
   recheckListings: { everySeconds: LIFECYCLE.recheckIntervalSeconds },
 } as const;
@@ -655,6 +753,11 @@ export function tierQueueNames(tier: PriorityTier, prefix = ''): { queue: string
   return { queue: `${prefix}${tier.queueName}.fifo`, dlq: `${prefix}${tier.queueName}-dlq.fifo` };
 }
 
+/** Physical names of the webhook delivery queue and its dead-letter queue (FIFO). */
+export function webhookQueueNames(prefix = ''): { queue: string; dlq: string } {
+  return { queue: `${prefix}formfleet-webhooks.fifo`, dlq: `${prefix}formfleet-webhooks-dlq.fifo` };
+}
+
 /**
  * Lambda sizing per function kind (a manifest entry may override timeout or memory). Memory buys CPU: the
  * API gets 1 GB so a cold start and a Postgres round trip stay fast; the worker gets WORKER.memoryMb for
@@ -668,6 +771,8 @@ export const FUNCTION_DEFAULTS = {
   subscriber: { timeoutSeconds: 30, memoryMb: 256 },
   /** Inbound mail (SES): a link visit in Chromium, so the worker's memory. */
   mail: { timeoutSeconds: MAIL.timeoutSeconds, memoryMb: WORKER.memoryMb },
+  /** SQS consumers other than the worker (webhook delivery): room for many attempts per invocation. */
+  consumer: { timeoutSeconds: WEBHOOKS.deliveryTimeoutSeconds, memoryMb: 256 },
   /** Migrations on deploy: long enough for a large index build, short of the deploy timing out. */
   trigger: { timeoutSeconds: 300, memoryMb: 512 },
 } as const;
@@ -684,9 +789,10 @@ export const DATABASE = {
    * (parallel reads of one request wait their turn, milliseconds). Worker: 2, so the heartbeat and the site
    * lease renewal do not queue behind the job's own writes. Scheduled (recovery): 2, as many as a run
    * overlaps. Trigger (migrate): 1 session connection. Subscriber (Slack notifier): none. Mail (mail-inbound):
-   * 2, its writes and the site lease's renewal.
+   * 2, its writes and the site lease's renewal. Consumer (webhook delivery): 1, since one invocation sends its
+   * endpoint's deliveries one after another.
    */
-  poolMax: { api: 1, worker: 2, scheduled: 2, subscriber: 0, trigger: 1, mail: 2 },
+  poolMax: { api: 1, worker: 2, scheduled: 2, subscriber: 0, trigger: 1, mail: 2, consumer: 1 },
   /** A connection (TCP, TLS, authentication) not made within this fails: a cold start never hangs. */
   connectTimeoutMs: 5_000,
   /**

@@ -24,7 +24,6 @@
  * Written by hand: the well-kept proxy packages connect to the name they are given, which is exactly the
  * time-of-check/time-of-use gap this closes, and none takes a hook at connect time.
  */
-import { lookup } from 'node:dns/promises';
 import {
   Agent,
   createServer,
@@ -34,14 +33,23 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { BlockList, connect, isIP, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { BrowserContext, ConsoleMessage } from 'playwright-core';
-import { type BlockedRange, BROWSER_NETWORK } from '#policy';
+import { BROWSER_NETWORK } from '#policy';
+import {
+  type Admission,
+  admitDestination,
+  type BlockedRanges,
+  bareHost,
+  type CompiledRanges,
+  compileRanges,
+  type Resolver,
+} from '#shared/destination-guard';
 import { ConfigError, type Env, listEnv } from '#shared/env';
 
-/** All addresses a host name resolves to (the gate refuses the name if any of them is blocked). */
-export type Resolver = (host: string) => Promise<string[]>;
+// The address check is shared with webhook delivery; these names stay importable from here.
+export { type BlockedRanges, blockedKind, type Resolver } from '#shared/destination-guard';
 
 export interface BlockedAttempt {
   /** What the browser asked for: a URL (plain http and refused schemes) or host:port (https and wss tunnels). */
@@ -62,11 +70,6 @@ export interface NetworkGuardOptions {
   onBlocked?: (attempt: BlockedAttempt) => void;
   /** The refused ranges (a test narrows them to tell two loopback addresses apart). @default BROWSER_NETWORK's */
   blockedRanges?: BlockedRanges;
-}
-
-export interface BlockedRanges {
-  readonly ipv4: readonly BlockedRange[];
-  readonly ipv6: readonly BlockedRange[];
 }
 
 /**
@@ -106,25 +109,6 @@ export function targetOrigin(target: string): string {
   }
 }
 
-/** The refusal of an address: the kind of the range it is in, or undefined when it may be reached. */
-export function blockedKind(address: string, ranges: CompiledRanges = POLICY_RANGES): string | undefined {
-  const kindOf = (a: string, type: 'ipv4' | 'ipv6') => ranges[type].find((r) => r.list.check(a, type))?.kind;
-  const family = isIP(address);
-  if (family === 4) return kindOf(address, 'ipv4');
-  if (family !== 6) return 'not an IP address';
-  const words = ipv6Words(address);
-  // IPv4-mapped (::ffff:0:0/96) and NAT64's well-known prefix (64:ff9b::/96) carry an IPv4 address.
-  const prefix = words.slice(0, 6).join(':');
-  if (prefix === '0:0:0:0:0:65535' || prefix === '100:65435:0:0:0:0') {
-    const v4 = words
-      .slice(6)
-      .flatMap((w) => [w >> 8, w & 0xff])
-      .join('.');
-    return kindOf(v4, 'ipv4');
-  }
-  return kindOf(address, 'ipv6');
-}
-
 /** Why a definition may not navigate to this URL ("a file: URL (...)"), or undefined when it may. */
 export function checkNavigation(url: string): string | undefined {
   let protocol: string;
@@ -148,62 +132,16 @@ export function originKey(origin: string): string {
   return `${bareHost(url.hostname)}:${port}`;
 }
 
-type CompiledRanges = Record<'ipv4' | 'ipv6', { kind: string; list: BlockList }[]>;
-
-/** Node's BlockList per range (it matches IPv4-mapped IPv6 addresses against IPv4 ranges too). */
-function compileRanges(ranges: BlockedRanges): CompiledRanges {
-  const compile = (range: BlockedRange, type: 'ipv4' | 'ipv6') => {
-    const [network = '', bits = ''] = range.cidr.split('/');
-    const list = new BlockList();
-    list.addSubnet(network, Number(bits), type);
-    return { kind: range.kind, list };
-  };
-  return {
-    ipv4: ranges.ipv4.map((range) => compile(range, 'ipv4')),
-    ipv6: ranges.ipv6.map((range) => compile(range, 'ipv6')),
-  };
-}
-
-const POLICY_RANGES = compileRanges({ ipv4: BROWSER_NETWORK.blockedIpv4, ipv6: BROWSER_NETWORK.blockedIpv6 });
-
-/** The eight 16-bit words of an IPv6 address (a trailing dotted quad and a zone id allowed). */
-function ipv6Words(address: string): number[] {
-  let text = address.split('%')[0] ?? '';
-  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (quad) {
-    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
-    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const parse = (part: string | undefined) =>
-    part ? part.split(':').map((word) => Number.parseInt(word, 16)) : [];
-  const [left, right] = text.split('::');
-  const head = parse(left);
-  if (right === undefined) return head;
-  const tail = parse(right);
-  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-}
-
-function bareHost(host: string): string {
-  return host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-}
-
-const defaultResolve: Resolver = async (host) =>
-  (await lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
-
-type Admission = { address: string } | { refused: string } | { failed: string };
-
 /**
  * The guard of one worker process: its policy, and a gate per browser context (open one with `open()`).
  */
 export class NetworkGuard {
   private readonly allowed: ReadonlySet<string>;
-  private readonly resolve: Resolver;
-  private readonly ranges: CompiledRanges;
+  private readonly ranges: CompiledRanges | undefined;
 
   constructor(private readonly options: NetworkGuardOptions = {}) {
     this.allowed = new Set((options.allowedOrigins ?? []).map(originKey));
-    this.resolve = options.resolve ?? defaultResolve;
-    this.ranges = options.blockedRanges ? compileRanges(options.blockedRanges) : POLICY_RANGES;
+    this.ranges = options.blockedRanges ? compileRanges(options.blockedRanges) : undefined;
   }
 
   /** A new gate on a free loopback port, for one browser context. */
@@ -217,28 +155,12 @@ export class NetworkGuard {
    * Decides one destination: the address to connect to (one of those it resolved to, every one of them
    * checked), a refusal, or a failure to resolve (which is not a refusal: the site is unreachable).
    */
-  async admit(host: string, port: number): Promise<Admission> {
-    const name = bareHost(host);
-    if (!Number.isInteger(port) || port < 1 || port > 65_535) return { refused: `port ${port}` };
-    let addresses: string[];
-    if (isIP(name)) addresses = [name];
-    else {
-      try {
-        addresses = await withTimeout(this.resolve(name), BROWSER_NETWORK.resolveTimeoutMs);
-      } catch {
-        addresses = [];
-      }
-      if (addresses.length === 0) return { failed: `${name} does not resolve` };
-    }
-    if (!this.allowed.has(`${name}:${port}`)) {
-      for (const address of addresses) {
-        const kind = blockedKind(address, this.ranges);
-        if (kind) return { refused: address === name ? kind : `resolves to ${address}, ${kind}` };
-      }
-    }
-    // IPv4 first, as Node did before v17: a Lambda function outside a dual-stack VPC has no IPv6 route, and the
-    // gate connects to one checked address (Chromium's own fallback between families is behind the proxy).
-    return { address: addresses.find((address) => isIP(address) === 4) ?? (addresses[0] as string) };
+  admit(host: string, port: number): Promise<Admission> {
+    return admitDestination(host, port, {
+      allowed: this.allowed,
+      ...(this.ranges ? { ranges: this.ranges } : {}),
+      ...(this.options.resolve ? { resolve: this.options.resolve } : {}),
+    });
   }
 }
 
@@ -433,16 +355,6 @@ function pipeTogether(a: Duplex, b: Duplex): void {
   b.pipe(a);
   a.once('close', () => b.destroy());
   b.once('close', () => a.destroy());
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /** The gate of each guarded context, so the form engine can ask what its page was refused. */

@@ -10,6 +10,7 @@
 import { type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -18,7 +19,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
-import type { FunctionSpec } from '#functions/manifest';
+import { CONSUMED_QUEUES, type FunctionSpec } from '#functions/manifest';
 import { ASYNC_INVOKE, DATABASE, FUNCTION_DEFAULTS, QUEUES } from '#policy';
 import { concurrencyProblems, type StageConcurrency } from '../stage-config.ts';
 import type { AlertsTopic } from './alerts-topic.ts';
@@ -40,6 +41,10 @@ export interface FleetResources {
   readonly slackWebhookSecret: secretsmanager.ISecret;
   /** The usage plans client keys are made in, the admin key (never touched), the keys' name prefix. */
   readonly apiKeys: ApiKeyBinding;
+  /** Webhook delivery: the delivery queue and the key sealing signing secrets. */
+  readonly webhooks: { readonly queue: sqs.IQueue; readonly secretsKey: kms.IKey };
+  /** PagerDuty's routing key, when the stage names one (functions `onlyWith: 'pagerDuty'` are built then). */
+  readonly pagerDutyRoutingKeySecret?: secretsmanager.ISecret | undefined;
   /** The records bucket (proof screenshots, by prefix). */
   readonly records: RecordsBinding;
   /**
@@ -66,7 +71,7 @@ export interface BuiltFunction {
   readonly fn: HouseFunction;
 }
 
-const KINDS = ['api', 'worker', 'scheduled', 'subscriber', 'trigger', 'mail'] as const;
+const KINDS = ['api', 'worker', 'scheduled', 'subscriber', 'trigger', 'mail', 'consumer'] as const;
 /** Every `needs` key that has a binding; a new need must get its `bind*` method before it can be used. */
 const KNOWN_NEEDS: readonly (keyof FunctionSpec['needs'])[] = [
   'database',
@@ -76,6 +81,9 @@ const KNOWN_NEEDS: readonly (keyof FunctionSpec['needs'])[] = [
   'alertsTopic',
   'slackWebhookSecret',
   'apiKeys',
+  'webhookKey',
+  'webhookQueue',
+  'pagerDutyRoutingKey',
   'records',
   'inboundMail',
 ];
@@ -119,6 +127,20 @@ export function validateFunctionSpecs(
     }
     if ((spec.kind === 'subscriber') !== (spec.subscribesTo !== undefined)) {
       problems.push(`${at}: subscribesTo is required for kind 'subscriber' and only allowed there`);
+    }
+    if ((spec.kind === 'consumer') !== (spec.consumes !== undefined)) {
+      problems.push(`${at}: consumes is required for kind 'consumer' and only allowed there`);
+    }
+    if (spec.consumes !== undefined && !Object.hasOwn(CONSUMED_QUEUES, spec.consumes)) {
+      problems.push(`${at}: consumes must be one of ${Object.keys(CONSUMED_QUEUES).join(', ')}`);
+    }
+    if (spec.onlyWith !== undefined && spec.onlyWith !== 'pagerDuty') {
+      problems.push(`${at}: onlyWith must be 'pagerDuty'`);
+    }
+    if (spec.needs.pagerDutyRoutingKey && spec.onlyWith !== 'pagerDuty') {
+      problems.push(
+        `${at}: the PagerDuty routing key exists only in a stage that names it: set onlyWith 'pagerDuty'`,
+      );
     }
     if ((spec.kind === 'api') !== (spec.apiFunction !== undefined)) {
       problems.push(`${at}: apiFunction is required for kind 'api' and only allowed there`);
@@ -181,7 +203,11 @@ export class FunctionFleet extends Construct {
       reason: endOfTheLine,
     });
 
-    this.functions = props.functions.map((spec) => ({ spec, fn: this.build(spec, props) }));
+    // A function `onlyWith` a resource the stage does not provide is not built (PagerDuty without a key).
+    const built = props.functions.filter(
+      (spec) => spec.onlyWith !== 'pagerDuty' || resources.pagerDutyRoutingKeySecret !== undefined,
+    );
+    this.functions = built.map((spec) => ({ spec, fn: this.build(spec, props) }));
     for (const built of this.functions) this.wire(built, resources, props.concurrency);
 
     this.apiHandlers = new Map(
@@ -312,6 +338,11 @@ export class FunctionFleet extends Construct {
     if (needs.alertsTopic) fn.bindAlertsTopic(resources.alerts.topic, resources.alerts.key);
     if (needs.slackWebhookSecret) fn.bindSlackWebhookSecret(resources.slackWebhookSecret);
     if (needs.apiKeys) fn.bindApiKeys(resources.apiKeys);
+    if (needs.webhookKey) fn.bindWebhookKey(resources.webhooks.secretsKey, needs.webhookKey);
+    if (needs.webhookQueue) fn.bindWebhookQueue(resources.webhooks.queue);
+    if (needs.pagerDutyRoutingKey && resources.pagerDutyRoutingKeySecret) {
+      fn.bindPagerDutyRoutingKey(resources.pagerDutyRoutingKeySecret);
+    }
     for (const grant of needs.records ?? []) {
       fn.bindRecords(resources.records, resources.records.prefixOf(grant.prefix), grant.access);
     }
@@ -367,6 +398,12 @@ export class FunctionFleet extends Construct {
         if (resources.inboundMail) this.receiveMail(fn, resources.records, resources.inboundMail);
         noDlq(
           'Invoked asynchronously by the SES receipt rule: failures go to an on-failure destination (the schedule-failures queue), and the mail itself stays in the records bucket with its inbound_mail row.',
+        );
+        break;
+      case 'consumer':
+        if (spec.consumes === 'webhooks') fn.consumeQueue(resources.webhooks.queue, CONSUMED_QUEUES.webhooks);
+        noDlq(
+          "Invoked by an SQS event source mapping: a failing message moves to its queue's FIFO DLQ by the queue's redrive policy.",
         );
         break;
       case 'api':

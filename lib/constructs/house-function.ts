@@ -415,6 +415,66 @@ export class HouseFunction extends NodejsFunction {
   }
 
   /**
+   * WEBHOOK_KMS_KEY_ID (the key sealing webhook signing secrets): 'seal' grants kms:Encrypt (the API seals a new
+   * endpoint's secret), 'open' kms:Decrypt (delivery signs with it); either only with an `endpoint` encryption
+   * context, the one formfleet seals under, so the role cannot use the key for anything else.
+   */
+  bindWebhookKey(key: kms.IKey, mode: 'seal' | 'open'): this {
+    if (mode !== 'seal' && mode !== 'open') {
+      throw new Error(`${this.node.id}: unknown webhookKey mode "${mode satisfies never}"`);
+    }
+    this.addEnvironment('WEBHOOK_KMS_KEY_ID', key.keyArn);
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [mode === 'seal' ? 'kms:Encrypt' : 'kms:Decrypt'],
+        resources: [key.keyArn],
+        conditions: { StringLike: { 'kms:EncryptionContext:endpoint': '*' } },
+      }),
+    );
+    return this;
+  }
+
+  /** WEBHOOK_QUEUE_URL + sqs:SendMessage on the delivery queue (the dispatcher's wakes). */
+  bindWebhookQueue(queue: sqs.IQueue): this {
+    this.addEnvironment('WEBHOOK_QUEUE_URL', queue.queueUrl);
+    this.allow(['sqs:SendMessage'], [queue.queueArn]);
+    return this;
+  }
+
+  /** PAGERDUTY_ROUTING_KEY_SECRET_ARN + secretsmanager:GetSecretValue on that secret. */
+  bindPagerDutyRoutingKey(secret: secretsmanager.ISecret): this {
+    this.addEnvironment('PAGERDUTY_ROUTING_KEY_SECRET_ARN', secret.secretArn);
+    this.allow(['secretsmanager:GetSecretValue'], [secret.secretArn]);
+    return this;
+  }
+
+  /**
+   * An SQS event source mapping on `queue` (a 'consumer' function): batch size and maximum concurrency as given,
+   * partial batch responses on, plus what Lambda's poller needs (ReceiveMessage, DeleteMessage,
+   * GetQueueAttributes).
+   */
+  consumeQueue(
+    queue: sqs.IQueue,
+    settings: { readonly batchSize: number; readonly maxConcurrency: number },
+  ): lambda.EventSourceMapping {
+    this.allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], [queue.queueArn]);
+    const mapping = new lambda.EventSourceMapping(this, 'QueueSource', {
+      target: this,
+      eventSourceArn: queue.queueArn,
+      batchSize: settings.batchSize,
+      maxConcurrency: settings.maxConcurrency,
+      reportBatchItemFailures: true,
+      enabled: true,
+    });
+    Validations.of(mapping).acknowledge({
+      id: 'Serverless-LambdaEventSourceMappingDestination',
+      reason:
+        "SQS event sources have no on-failure destination in Lambda; a message that keeps failing moves to the queue's FIFO dead-letter queue through its redrive policy.",
+    });
+    return mapping;
+  }
+
+  /**
    * RECORDS_BUCKET, and per access on the keys under `prefix` (`evidence/`) only: 'read' s3:GetObject (fetch,
    * and presign GET URLs, which S3 honours only while the signer's role may read), 'write' s3:PutObject,
    * 'list' s3:ListBucket on the bucket with the condition s3:prefix `<prefix>*` (whether an object is there:

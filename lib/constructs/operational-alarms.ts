@@ -34,6 +34,8 @@ export interface OperationalAlarmsProps {
   readonly apiStage?: apigw.Stage;
   /** Alerts no subscriber could take. */
   readonly undeliveredAlerts: sqs.IQueue;
+  /** Webhook wakes whose drain kept failing. @default none (no alarm) */
+  readonly webhookDeadLetters?: sqs.IQueue;
   /** Scheduled runs that failed or could not be delivered. */
   readonly scheduleFailures: sqs.IQueue;
 }
@@ -182,6 +184,17 @@ export class OperationalAlarms extends Construct {
         'An alert reached no subscriber after every retry: the alerting path itself (Slack webhook, notifier) is broken, so other alerts may be lost too. E-mail subscribers of the topic still get this one.',
       runbook: 'alerts-undelivered',
     });
+    if (props.webhookDeadLetters) {
+      this.raise({
+        condition: 'Webhook wakes dead-lettered > 0',
+        metric: props.webhookDeadLetters.metricApproximateNumberOfMessagesVisible(maxOf),
+        threshold: 0,
+        periods: 1,
+        rationale:
+          'webhook-delivery failed the same wake five times: it cannot reach Postgres or KMS, so no endpoint is being delivered to. The events wait in the outbox; nothing is lost while this is fixed.',
+        runbook: 'webhook-endpoint-disabled',
+      });
+    }
     this.raise({
       condition: `Failed scheduled runs > 0`,
       metric: props.scheduleFailures.metricApproximateNumberOfMessagesVisible(maxOf),

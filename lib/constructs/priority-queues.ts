@@ -33,6 +33,50 @@ export interface TierQueues {
   readonly deadLetterQueue: sqs.Queue;
 }
 
+/**
+ * A FIFO queue (high-throughput mode: deduplication and throughput per message group) and its FIFO dead-letter
+ * queue, SQS-managed encryption and TLS only on both: the shape of every formfleet work queue.
+ */
+export function fifoQueueWithDeadLetters(
+  scope: Construct,
+  idPrefix: string,
+  props: {
+    readonly names: { readonly queue: string; readonly dlq: string };
+    readonly visibilityTimeout: Duration;
+    readonly retentionSeconds: number;
+    readonly maxReceiveCount: number;
+    readonly removalPolicy: RemovalPolicy;
+    /** Why the dead-letter queue has no redrive policy of its own (cdk-nag). */
+    readonly deadLetterReason: string;
+  },
+): { queue: sqs.Queue; deadLetterQueue: sqs.Queue } {
+  const deadLetterQueue = new sqs.Queue(scope, `${idPrefix}DeadLetterQueue`, {
+    queueName: props.names.dlq,
+    fifo: true,
+    retentionPeriod: Duration.seconds(QUEUES.dlqRetentionSeconds),
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    removalPolicy: props.removalPolicy,
+  });
+  Validations.of(deadLetterQueue).acknowledge({
+    id: 'Serverless-SQSRedrivePolicy',
+    reason: props.deadLetterReason,
+  });
+  const queue = new sqs.Queue(scope, `${idPrefix}Queue`, {
+    queueName: props.names.queue,
+    fifo: true,
+    deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+    fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+    visibilityTimeout: props.visibilityTimeout,
+    retentionPeriod: Duration.seconds(props.retentionSeconds),
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
+    removalPolicy: props.removalPolicy,
+  });
+  return { queue, deadLetterQueue };
+}
+
 export class PriorityQueues extends Construct {
   readonly tiers: readonly TierQueues[];
   /** Visibility timeout of every main queue (a consumer's timeout must fit in it six times). */
@@ -55,30 +99,14 @@ export class PriorityQueues extends Construct {
 
     this.tiers = PRIORITY_TIERS.map((tier) => {
       const names = tierQueueNames(tier, props.prefix);
-      const deadLetterQueue = new sqs.Queue(this, `${tier.name}DeadLetterQueue`, {
-        queueName: names.dlq,
-        fifo: true,
-        retentionPeriod: Duration.seconds(QUEUES.dlqRetentionSeconds),
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-        removalPolicy,
-      });
-      Validations.of(deadLetterQueue).acknowledge({
-        id: 'Serverless-SQSRedrivePolicy',
-        reason:
-          'This is the FIFO dead-letter queue of a tier queue: the end of the line, kept 14 days for a person or the DLQ redrive to handle.',
-      });
-      const queue = new sqs.Queue(this, `${tier.name}Queue`, {
-        queueName: names.queue,
-        fifo: true,
-        deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
-        fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      const { queue, deadLetterQueue } = fifoQueueWithDeadLetters(this, tier.name, {
+        names,
         visibilityTimeout,
-        retentionPeriod: Duration.seconds(QUEUES.retentionSeconds),
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-        deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount },
+        retentionSeconds: QUEUES.retentionSeconds,
+        maxReceiveCount,
         removalPolicy,
+        deadLetterReason:
+          'This is the FIFO dead-letter queue of a tier queue: the end of the line, kept 14 days for a person or the DLQ redrive to handle.',
       });
       return { tier, queue, deadLetterQueue };
     });

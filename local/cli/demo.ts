@@ -8,6 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { jobView, jobWithResults } from '#functions/api/jobs';
+import { SUBSCRIBABLE_EVENT_TYPES } from '#functions/webhooks/events';
 import { LOCAL, PRIORITY_TIERS, type Priority, tierFor } from '#policy';
 import type { Env } from '#shared/env';
 import { type JobStatus, TERMINAL_JOB_STATUSES } from '#shared/job-store';
@@ -30,6 +31,8 @@ type TierName = 'P1' | 'P2' | 'P3';
 export interface OwnSystem {
   url: string;
   keys: { admin: string };
+  /** Its local webhook receiver, which the demo subscribes. */
+  webhookSinkUrl?: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -453,11 +456,57 @@ async function defaultStartSystem(log: (line: string) => void, env: Env): Promis
   const { startLocalSystem } = await import('../runtime.ts');
   const { stateDir } = await import('../runtime-file.ts');
   const { join } = await import('node:path');
-  return startLocalSystem({
+  const system = await startLocalSystem({
     port: 0,
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : { dataDir: join(stateDir(env), 'pg') }),
     log,
   });
+  return {
+    url: system.url,
+    keys: system.keys,
+    webhookSinkUrl: system.env.FORMFLEET_WEBHOOK_SINK_URL,
+    stop: () => system.stop(),
+  };
+}
+
+/** The description that marks the demo's own endpoint (found again, or replaced when its receiver moved). */
+export const DEMO_WEBHOOK_DESCRIPTION = 'npm run demo: the local webhook receiver of npm start';
+
+/**
+ * Subscribes the local webhook receiver to every event of the demo key's jobs, as an API client would: makes a
+ * receiver on the sink, creates the endpoint with its URL and gives the sink the secret the API answered once.
+ * An endpoint of an earlier demo for this receiver is kept; ones for a receiver that is gone (an earlier
+ * npm start) are deleted. Returns the endpoint's id.
+ */
+export async function subscribeDemoReceiver(api: ApiClient, sinkUrl: string): Promise<string> {
+  const sink = async <T>(method: string, path: string, body: unknown): Promise<T | undefined> => {
+    const res = await fetch(`${sinkUrl}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok)
+      throw new CliError(
+        `the local webhook receiver answered ${res.status} to ${method} ${path}`,
+        EXIT.failed,
+      );
+    return res.status === 204 ? undefined : ((await res.json()) as T);
+  };
+  const receiver = (await sink<{ url: string }>('POST', '/receivers', { name: 'demo' })) as { url: string };
+  const { body: mine } = await api.request<{
+    items: { id: string; url: string; description: string | null }[];
+  }>('GET', '/v1/webhooks', { query: { limit: 100 } });
+  const demos = mine.items.filter((e) => e.description === DEMO_WEBHOOK_DESCRIPTION);
+  const kept = demos.find((e) => e.url === receiver.url);
+  for (const stale of demos.filter((e) => e !== kept)) {
+    await api.request('DELETE', `/v1/webhooks/${stale.id}`);
+  }
+  if (kept) return kept.id;
+  const { body: created } = await api.request<{ id: string; secret: string }>('POST', '/v1/webhooks', {
+    body: { url: receiver.url, events: [...SUBSCRIBABLE_EVENT_TYPES], description: DEMO_WEBHOOK_DESCRIPTION },
+  });
+  await sink('PUT', '/receivers/demo/secret', { secret: created.secret });
+  return created.id;
 }
 
 export async function runDemo(argv: readonly string[], io: Io, options: DemoOptions = {}): Promise<ExitCode> {
@@ -485,6 +534,14 @@ export async function runDemo(argv: readonly string[], io: Io, options: DemoOpti
       io.out(`started formfleet at ${own.url} (dashboard ${own.url}/dashboard)\n`);
     }
 
+    const sinkUrl = target?.runtime?.webhookSinkUrl ?? own?.webhookSinkUrl;
+    const webhookId = sinkUrl ? await subscribeDemoReceiver(api, sinkUrl) : undefined;
+    if (webhookId) {
+      io.out(
+        `webhook ${webhookId} sends every event of these jobs to the local receiver, which verifies each ` +
+          `signature (dashboard; npm run ops -- webhooks deliveries ${webhookId})\n`,
+      );
+    }
     const [directories, customers, cacheBefore] = await Promise.all([
       chooseDirectories(api, settings.directories),
       createDemoCustomers(api, settings.jobs, new Date().toISOString().slice(11, 19)),
@@ -549,6 +606,7 @@ export async function runDemo(argv: readonly string[], io: Io, options: DemoOpti
       cacheBefore && cacheAfter ? { before: cacheBefore, after: cacheAfter } : null,
     );
     io.out(renderSummary(summary));
+
     if (unfinished.length > 0) {
       io.err(
         `\n${plural(unfinished.length, 'job')} did not end within ${settings.timeoutSeconds} s (--timeout): ` +

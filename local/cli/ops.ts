@@ -8,6 +8,7 @@ import type { HealthReport } from '#functions/api/health-report';
 import type { jobView, jobWithResults } from '#functions/api/jobs';
 import type { ClientKey, CreatedClientKey } from '#functions/api/keys';
 import type { DlqTierSummary, RedriveReport } from '#functions/recovery/dlq';
+import { DELIVERY_STATUSES, type Delivery, type Endpoint } from '#functions/webhooks/store';
 import { CLIENT_KEYS, LOCAL, PAGINATION, PRIORITY_TIERS, RECOVERY } from '#policy';
 import type { Env } from '#shared/env';
 import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '#shared/job-store';
@@ -165,7 +166,9 @@ function printJob(io: Io, job: JobDetail): void {
  * taken, with why). The links work for EVIDENCE.presignedUrlSeconds from the request.
  */
 function printProofs(io: Io, job: JobDetail): void {
-  const clicks = job.results.flatMap((r) => r.proofs.map((proof) => ({ directoryId: r.directoryId, proof })));
+  const clicks = job.results.flatMap((r) =>
+    (r.proofs ?? []).map((proof) => ({ directoryId: r.directoryId, proof })),
+  );
   if (clicks.length === 0) return;
   const lines = ['proofs'];
   for (const { directoryId, proof } of clicks) {
@@ -292,6 +295,23 @@ function printHealth(io: Io, h: HealthReport): void {
     )}\n`,
   );
 }
+
+const deliveryColumns = [
+  { header: 'delivery', value: (d: Delivery) => d.id },
+  { header: 'event', value: (d: Delivery) => d.eventType },
+  { header: 'webhook-id', value: (d: Delivery) => d.eventId },
+  { header: 'status', value: (d: Delivery) => d.status },
+  { header: 'attempts', value: (d: Delivery) => d.attempts, align: 'right' as const },
+  { header: 'created', value: (d: Delivery) => clock(d.createdAt) },
+  {
+    header: 'last attempt',
+    value: (d: Delivery) => {
+      const last = d.attemptLog.at(-1);
+      return last ? (last.error ?? `answered ${last.statusCode}`) : '-';
+    },
+    max: 50,
+  },
+];
 
 const COMMANDS: Command[] = [
   {
@@ -551,6 +571,114 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'webhooks list',
+    args: '[--limit <n>] [--cursor <c>]',
+    summary: 'webhook endpoints (every key’s), their state and how they have been failing',
+    options: { limit: { type: 'string' }, cursor: { type: 'string' } },
+    async run(ctx) {
+      const { body } = await (await ctx.api()).request<{ items: Endpoint[]; nextCursor: string | null }>(
+        'GET',
+        '/v1/webhooks',
+        {
+          query: {
+            limit: intOption(ctx.values, 'limit', 20, 1, PAGINATION.maxLimit),
+            cursor: ctx.values.cursor as string | undefined,
+          },
+        },
+      );
+      if (ctx.json) {
+        ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+        return EXIT.ok;
+      }
+      ctx.io.out(
+        body.items.length > 0
+          ? `${renderTable(
+              [
+                { header: 'webhook', value: (e: Endpoint) => e.id },
+                { header: 'owner', value: (e: Endpoint) => e.ownerKeyId },
+                { header: 'url', value: (e: Endpoint) => e.url, max: 50 },
+                { header: 'events', value: (e: Endpoint) => e.events.join(','), max: 40 },
+                {
+                  header: 'state',
+                  value: (e: Endpoint) =>
+                    e.status === 'disabled'
+                      ? `disabled (${e.disabledReason})`
+                      : e.failingSince
+                        ? `failing since ${clock(e.failingSince)} (${e.consecutiveFailures}x)`
+                        : 'enabled',
+                },
+              ],
+              body.items,
+            )}\n`
+          : 'no webhook endpoints\n',
+      );
+      if (body.nextCursor) ctx.io.out(`more: npm run ops -- webhooks list --cursor ${body.nextCursor}\n`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'webhooks deliveries',
+    args: `<webhook id> [--status <${DELIVERY_STATUSES.join('|')}>] [--limit <n>] [--cursor <c>]`,
+    summary: 'the deliveries to one endpoint, newest first, with the last attempt of each',
+    options: { status: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' } },
+    async run(ctx) {
+      const status = listOption(ctx.values, 'status', DELIVERY_STATUSES);
+      if (status && status.length > 1) throw new CliError('--status takes one status', EXIT.usage);
+      const id = ctx.positionals[0] as string;
+      const { body } = await (await ctx.api()).request<{ items: Delivery[]; nextCursor: string | null }>(
+        'GET',
+        `/v1/webhooks/${encodeURIComponent(id)}/deliveries`,
+        {
+          query: {
+            status: status?.[0],
+            limit: intOption(ctx.values, 'limit', 20, 1, PAGINATION.maxLimit),
+            cursor: ctx.values.cursor as string | undefined,
+          },
+        },
+      );
+      if (ctx.json) ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+      else {
+        ctx.io.out(
+          body.items.length > 0 ? `${renderTable(deliveryColumns, body.items)}\n` : 'no deliveries\n',
+        );
+        if (body.nextCursor) {
+          ctx.io.out(`more: npm run ops -- webhooks deliveries ${id} --cursor ${body.nextCursor}\n`);
+        }
+      }
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'webhooks replay',
+    args: '<webhook id> <delivery id>',
+    summary: 'sends a delivery’s event again with the same webhook-id (the receiver can tell it is the same)',
+    async run(ctx) {
+      const [id, deliveryId] = ctx.positionals as [string, string];
+      const { body } = await (await ctx.api()).request<Delivery>(
+        'POST',
+        `/v1/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/replay`,
+      );
+      if (ctx.json) ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+      else ctx.io.out(`replaying ${body.eventType} ${body.eventId} as delivery ${body.id} (due now)\n`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'webhooks enable',
+    args: '<webhook id>',
+    summary: 'enables a disabled endpoint: the events held while it was disabled are sent',
+    async run(ctx) {
+      const id = ctx.positionals[0] as string;
+      const { body } = await (await ctx.api()).request<Endpoint>(
+        'POST',
+        `/v1/webhooks/${encodeURIComponent(id)}/enable`,
+      );
+      if (ctx.json) ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+      else ctx.io.out(`webhook ${id} ${body.status}: held events are sent now\n`);
+      return EXIT.ok;
+    },
+  },
+  {
     name: 'alerts',
     args: '[--limit <n>]',
     summary:
@@ -659,7 +787,8 @@ export async function runOps(argv: readonly string[], io: Io, options: OpsOption
       io.out(`usage: npm run ops -- ${command.name} ${command.args ?? ''}\n${command.summary}\n`);
       return EXIT.ok;
     }
-    const wanted = command.args?.startsWith('<') ? 1 : 0;
+    // One positional per leading <...> of the usage line.
+    const wanted = /^(<[^>]+>\s*)*/.exec(command.args ?? '')?.[0].match(/</g)?.length ?? 0;
     if (parsed.positionals.length !== wanted) {
       throw new CliError(`usage: npm run ops -- ${command.name} ${command.args ?? ''}`, EXIT.usage);
     }

@@ -249,6 +249,54 @@ export const ENVIRONMENT: readonly EnvVar[] = [
       'Secrets Manager secret holding the Slack webhook URL (never logged); locally SLACK_WEBHOOK_URL instead',
   },
   {
+    name: 'WEBHOOK_QUEUE_URL',
+    group: 'handler',
+    usedBy: 'webhook-dispatch',
+    meaning:
+      'the webhook delivery queue (SQS FIFO, one message group per endpoint slot) the dispatcher sends wakes to; locally a queue on moto',
+  },
+  {
+    name: 'WEBHOOK_KMS_KEY_ID',
+    group: 'handler',
+    usedBy: 'api-webhooks (encrypt), webhook-delivery (decrypt)',
+    meaning:
+      "the KMS key sealing endpoints' signing secrets (data stack), used only with an `endpoint` encryption context",
+  },
+  {
+    name: 'WEBHOOK_LOCAL_KEY',
+    group: 'handler',
+    usedBy: 'api-webhooks, webhook-delivery, locally only',
+    meaning:
+      'instead of WEBHOOK_KMS_KEY_ID, locally: 32 bytes, base64, sealing secrets with AES-256-GCM (npm start keeps it in `.formfleet/webhook-key`); refused in Lambda',
+  },
+  {
+    name: 'WEBHOOK_ALLOW_LOOPBACK',
+    group: 'handler',
+    usedBy: 'api-webhooks, webhook-delivery, locally only',
+    meaning:
+      '`true` lets endpoint URLs be http and reach loopback (the local receiver, tests); refused in Lambda, where URLs must be https to public addresses',
+  },
+  {
+    name: 'PAGERDUTY_ROUTING_KEY_SECRET_ARN',
+    group: 'handler',
+    usedBy: 'pagerduty-notifier',
+    meaning:
+      'Secrets Manager secret holding the PagerDuty Events API v2 routing key (the stage config `pagerDutyRoutingKeySecretArn`); locally PAGERDUTY_ROUTING_KEY instead',
+  },
+  {
+    name: 'PAGERDUTY_ROUTING_KEY',
+    group: 'handler',
+    usedBy: 'pagerduty-notifier, locally',
+    meaning: "the routing key itself (npm start sets its PagerDuty sink's)",
+  },
+  {
+    name: 'PAGERDUTY_EVENTS_URL',
+    group: 'handler',
+    usedBy: 'pagerduty-notifier',
+    meaning:
+      'the Events API endpoint (default `PAGERDUTY.eventsUrl`; the EU service region, or the local PagerDuty sink)',
+  },
+  {
     name: 'RUNBOOK_BASE_URL',
     group: 'handler',
     usedBy: 'slack-notifier',
@@ -350,6 +398,29 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     usedBy: 'every function with the database need',
     policy: 'DATABASE.connectTimeoutMs',
     meaning: 'a Postgres connection (TCP, TLS, login) not made within this fails, at cold start or later',
+  },
+  {
+    name: 'WEBHOOK_TIMEOUT_MS',
+    group: 'override',
+    usedBy: 'webhook-delivery',
+    policy: 'WEBHOOKS.timeoutMs',
+    meaning:
+      'an attempt not answered within this has failed (and is retried); shorter than an attempt’s claim',
+  },
+  {
+    name: 'WEBHOOK_DISPATCH_WINDOW_MS',
+    group: 'override',
+    usedBy: 'webhook-dispatch',
+    policy: 'WEBHOOKS.dispatchWindowSeconds',
+    scale: { factor: 1000, unit: 'ms' },
+    meaning: 'how long each dispatcher run keeps looking for due deliveries (0: one look per run)',
+  },
+  {
+    name: 'PAGERDUTY_TIMEOUT_MS',
+    group: 'override',
+    usedBy: 'pagerduty-notifier',
+    policy: 'PAGERDUTY.timeoutMs',
+    meaning: 'a call to the Events API slower than this is abandoned and the invocation retried',
   },
   {
     name: 'HEARTBEAT_INTERVAL_MS',

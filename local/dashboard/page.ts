@@ -7,6 +7,7 @@
 import { LOCAL, PRIORITY_TIERS } from '#policy';
 import { JOB_STATUSES } from '#shared/job-store';
 import { lifecyclePanelHtml } from './panels/lifecycle.ts';
+import { type PanelSpec, panelHtml } from './panels.ts';
 
 const figure = (name: string, label: string) =>
   `<div class="tile"><span class="value" data-figure="${name}">–</span><span class="label">${label}</span></div>`;
@@ -21,7 +22,7 @@ const queueRows = PRIORITY_TIERS.map(
       </tr>`,
 ).join('\n');
 
-export function dashboardHtml(): string {
+export function dashboardHtml(panels: readonly PanelSpec[] = []): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -96,6 +97,7 @@ ${queueRows}
       <table class="list"><thead><tr><th>function</th><th>every</th><th>runs</th></tr></thead>
         <tbody data-figure="schedules.list"></tbody></table>
     </section>
+    ${panels.map(panelHtml).join('\n    ')}
   </main>
   <footer>Figures from <code>/dashboard/data</code>, built like <code>GET /v1/health</code>; refreshed every
     ${LOCAL.dashboardRefreshMs / 1000} s.</footer>

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describeError } from '#shared/telemetry';
 import { DASHBOARD_CSS, dashboardHtml } from './page.ts';
+import type { PanelSpec } from './panels.ts';
 import type { DashboardSnapshot } from './snapshot.ts';
 
 export const DASHBOARD_PATH = '/dashboard';
@@ -39,8 +40,11 @@ async function clientScript(): Promise<string> {
 
 export type ExtraRoute = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
-export async function dashboardRoutes(snapshot: () => Promise<DashboardSnapshot>): Promise<ExtraRoute> {
-  const page = dashboardHtml();
+export async function dashboardRoutes(
+  snapshot: () => Promise<DashboardSnapshot>,
+  panels: readonly PanelSpec[] = [],
+): Promise<ExtraRoute> {
+  const page = dashboardHtml(panels);
   const script = await clientScript();
   const send = (res: ServerResponse, status: number, type: string, body: string) => {
     res.writeHead(status, { 'content-type': type, ...SECURITY_HEADERS });

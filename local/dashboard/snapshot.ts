@@ -12,6 +12,7 @@ import type { Sql } from '#shared/db';
 import { JOB_STATUSES, type JobStatus } from '#shared/job-store';
 import { type CacheFigures, cacheFigures, type MetricCounters } from '../metrics-tap.ts';
 import { type LifecycleFigures, lifecycleFigures } from './panels/lifecycle.ts';
+import { type DashboardPanel, type PanelData, panelData } from './panels.ts';
 
 export interface DashboardPoller {
   tier: 'P1' | 'P2' | 'P3';
@@ -30,6 +31,8 @@ export interface DashboardSources {
   schedules: { names: readonly string[]; intervalMs(name: string): number; runs(name: string): number };
   /** When the runtime started. */
   startedAt: string;
+  /** The stand-ins' panels (webhook receiver, PagerDuty sink). @default none */
+  panels?: readonly DashboardPanel[];
 }
 
 export interface DashboardSnapshot {
@@ -76,6 +79,8 @@ export interface DashboardSnapshot {
   }[];
   cache: { customers: CacheFigures; directories: CacheFigures; overall: CacheFigures };
   schedules: { name: string; everyMs: number; runs: number }[];
+  /** Each stand-in panel's figures and rows, by panel id. */
+  panels: Record<string, PanelData>;
   /** The listings after the click (panels/lifecycle.ts). */
   lifecycle: LifecycleFigures;
 }
@@ -96,7 +101,7 @@ export const SUBMISSIONS_PER_MINUTE_SQL = `WITH minutes AS (
 export async function dashboardSnapshot(sources: DashboardSources): Promise<DashboardSnapshot> {
   const { sql } = sources;
   const recent = LOCAL.dashboardRecent;
-  const [health, statuses, perMinute, jobs, alerts, workers, lifecycle] = await Promise.all([
+  const [health, statuses, perMinute, jobs, alerts, workers, lifecycle, panels] = await Promise.all([
     buildHealthReport({ sql, queues: sources.queues }),
     sql.query<{ status: JobStatus; n: number }>(
       'SELECT status, count(*)::int AS n FROM jobs GROUP BY status',
@@ -139,6 +144,7 @@ export async function dashboardSnapshot(sources: DashboardSources): Promise<Dash
       [HEALTH.workerStaleAfterSeconds, HEALTH.workerForgetAfterSeconds, recent],
     ),
     lifecycleFigures(sql),
+    panelData(sources.panels ?? []),
   ]);
 
   const byStatus = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
@@ -202,6 +208,7 @@ export async function dashboardSnapshot(sources: DashboardSources): Promise<Dash
       everyMs: sources.schedules.intervalMs(name),
       runs: sources.schedules.runs(name),
     })),
+    panels,
     lifecycle,
   };
 }

@@ -3,7 +3,15 @@
  * and a FIFO dead-letter queue, wired by a redrive policy, all numbers from the policy module.
  */
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { PRIORITY_TIERS, type Priority, QUEUES, tierQueueNames, WORKER } from '#policy';
+import {
+  PRIORITY_TIERS,
+  type Priority,
+  QUEUES,
+  tierQueueNames,
+  WEBHOOKS,
+  WORKER,
+  webhookQueueNames,
+} from '#policy';
 import { dlqUrlEnvName, queueUrlEnvName } from '#shared/job-queue';
 
 export interface TierQueue {
@@ -22,6 +30,43 @@ export interface CreateTierQueuesOptions {
   visibilityTimeoutSeconds?: number;
 }
 
+/**
+ * A high-throughput FIFO queue (deduplication and throughput per message group) with its FIFO dead-letter
+ * queue, wired by a redrive policy: the shape of every queue the data stack declares.
+ */
+async function createFifoPair(
+  sqs: SQSClient,
+  names: { queue: string; dlq: string },
+  settings: { visibilityTimeoutSeconds: number; retentionSeconds: number; maxReceiveCount: number },
+): Promise<{ url: string; arn: string; dlqUrl: string; dlqArn: string }> {
+  const dlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: names.dlq,
+      Attributes: { FifoQueue: 'true', MessageRetentionPeriod: String(QUEUES.dlqRetentionSeconds) },
+    }),
+  );
+  const dlqUrl = dlq.QueueUrl as string;
+  const dlqArn = await queueArn(sqs, dlqUrl);
+  const main = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: names.queue,
+      Attributes: {
+        FifoQueue: 'true',
+        DeduplicationScope: 'messageGroup',
+        FifoThroughputLimit: 'perMessageGroupId',
+        VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(settings.retentionSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: settings.maxReceiveCount,
+        }),
+      },
+    }),
+  );
+  const url = main.QueueUrl as string;
+  return { url, arn: await queueArn(sqs, url), dlqUrl, dlqArn };
+}
+
 export async function createTierQueues(
   sqs: SQSClient,
   options: CreateTierQueuesOptions = {},
@@ -29,43 +74,12 @@ export async function createTierQueues(
   const out: TierQueue[] = [];
   for (const tier of PRIORITY_TIERS) {
     const names = tierQueueNames(tier, options.prefix);
-    const dlq = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: names.dlq,
-        Attributes: {
-          FifoQueue: 'true',
-          MessageRetentionPeriod: String(QUEUES.dlqRetentionSeconds),
-        },
-      }),
-    );
-    const dlqUrl = dlq.QueueUrl as string;
-    const dlqArn = await queueArn(sqs, dlqUrl);
-    const main = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: names.queue,
-        Attributes: {
-          FifoQueue: 'true',
-          // High-throughput FIFO: deduplication and throughput limits per message group.
-          DeduplicationScope: 'messageGroup',
-          FifoThroughputLimit: 'perMessageGroupId',
-          VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? WORKER.visibilityTimeoutSeconds),
-          MessageRetentionPeriod: String(QUEUES.retentionSeconds),
-          RedrivePolicy: JSON.stringify({
-            deadLetterTargetArn: dlqArn,
-            maxReceiveCount: QUEUES.maxReceiveCount,
-          }),
-        },
-      }),
-    );
-    const url = main.QueueUrl as string;
-    out.push({
-      priority: tier.priority,
-      name: names.queue,
-      url,
-      arn: await queueArn(sqs, url),
-      dlqUrl,
-      dlqArn,
+    const pair = await createFifoPair(sqs, names, {
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? WORKER.visibilityTimeoutSeconds,
+      retentionSeconds: QUEUES.retentionSeconds,
+      maxReceiveCount: QUEUES.maxReceiveCount,
     });
+    out.push({ priority: tier.priority, name: names.queue, ...pair });
   }
   return out;
 }
@@ -87,4 +101,24 @@ export function tierQueueEnv(queues: readonly TierQueue[]): Record<string, strin
     env[dlqUrlEnvName(tier)] = q.dlqUrl;
   }
   return env;
+}
+
+export interface WebhookQueue {
+  url: string;
+  arn: string;
+  dlqUrl: string;
+}
+
+/**
+ * The webhook delivery queue on moto, as the data stack declares it: FIFO (a message group per endpoint slot
+ * bounds each endpoint's attempts in flight), visibility six times the delivery function's timeout, and a FIFO
+ * dead-letter queue for a wake whose drain keeps failing (the deliveries themselves stay in Postgres).
+ */
+export async function createWebhookQueue(sqs: SQSClient, prefix = ''): Promise<WebhookQueue> {
+  const { url, arn, dlqUrl } = await createFifoPair(sqs, webhookQueueNames(prefix), {
+    visibilityTimeoutSeconds: 6 * WEBHOOKS.deliveryTimeoutSeconds,
+    retentionSeconds: WEBHOOKS.queueRetentionSeconds,
+    maxReceiveCount: WEBHOOKS.maxReceiveCount,
+  });
+  return { url, arn, dlqUrl };
 }

@@ -16,6 +16,7 @@ import {
   jobsApiDepsFromEnv,
   keysApiDepsFromEnv,
   submissionsApiDepsFromEnv,
+  webhooksApiDepsFromEnv,
 } from '#functions/api/deps';
 import { makeDirectoriesApi } from '#functions/api/directories';
 import { makeDlqApi } from '#functions/api/dlq';
@@ -24,6 +25,7 @@ import { makeJobsApi } from '#functions/api/jobs';
 import { makeKeysApi } from '#functions/api/keys';
 import { ROUTES } from '#functions/api/routes';
 import { makeSubmissionsApi } from '#functions/api/submissions';
+import { makeWebhooksApi } from '#functions/api/webhooks';
 import type { DlqService } from '#functions/recovery/dlq';
 import { LocalKeyTable } from '#local/api-keys';
 import { type Gateway, startGateway } from '#local/gateway';
@@ -71,6 +73,7 @@ beforeAll(async () => {
       dlq: makeDlqApi(await dlqApiDepsFromEnv(env, db, () => dlq)),
       // A key table of its own: fuzzed POST /v1/keys never reaches the system's.
       keys: makeKeysApi(await keysApiDepsFromEnv(env, db, await LocalKeyTable.open({ builtIn: new Map() }))),
+      webhooks: makeWebhooksApi(await webhooksApiDepsFromEnv(env, db)),
     },
   });
   const res = await fetch(`${gateway.url}/v1/customers`, {

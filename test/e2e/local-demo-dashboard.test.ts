@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HealthReport } from '#functions/api/health-report';
 import { type BrowserLease, BrowserPool } from '#functions/worker/browser-pool';
-import { runDemo } from '#local/cli/demo';
+import { DEMO_WEBHOOK_DESCRIPTION, runDemo } from '#local/cli/demo';
 import { duration, percentile } from '#local/cli/format';
 import { cacheFigures } from '#local/metrics-tap';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
@@ -46,6 +46,7 @@ beforeAll(async () => {
     url: system.url,
     dashboardUrl: system.dashboardUrl,
     slackSinkUrl: system.alerts.sink?.url ?? null,
+    webhookSinkUrl: system.env.FORMFLEET_WEBHOOK_SINK_URL as string,
     keys: system.keys,
     startedAt: system.startedAt,
     speedUp: 1,
@@ -110,6 +111,10 @@ describe('npm run demo', () => {
       /demo .*: 3\/3 jobs ended \| P1 queued 0, in progress 0, done 1, failed 0 \| P2 .* \| P3 /,
     );
     expect(out).not.toContain('\x1b[');
+    const subscribed = /webhook ([0-9a-f-]{36}) sends every event of these jobs to the local receiver/.exec(
+      out,
+    );
+    expect(subscribed, out).not.toBeNull();
 
     // The summary agrees with the jobs and the ledger as the API reports them.
     const { items } = await api<{ items: JobRow[] }>('/v1/jobs?limit=200');
@@ -143,6 +148,36 @@ describe('npm run demo', () => {
           '0 not found, 0 rejected; first recheck due \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC',
       ),
     );
+    // The local receiver it subscribed got each job's job.completed and each settled directory's event,
+    // every signature verified, none refused (its own count, on the dashboard).
+    const webhookId = subscribed?.[1] as string;
+    const receiverPanel = async () =>
+      (
+        (await (await fetch(`${system.url}/dashboard/data`)).json()) as {
+          panels: Record<string, { figures: Record<string, number> }>;
+        }
+      ).panels.webhooks?.figures;
+    const completed = await eventually(
+      'every job.completed and submission.settled at the local receiver',
+      async () => {
+        await system.webhooks.dispatcher.look();
+        const { items: delivered } = await api<{ items: { eventType: string }[] }>(
+          `/v1/webhooks/${webhookId}/deliveries?status=delivered&limit=100`,
+        );
+        const done = delivered.filter((d) => d.eventType === 'job.completed');
+        const settled = delivered.filter((d) => d.eventType === 'submission.settled');
+        const panel = await receiverPanel();
+        return done.length === 3 &&
+          settled.length === results.length &&
+          panel?.distinct === 3 + results.length
+          ? done
+          : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(completed).toHaveLength(3);
+    expect((await receiverPanel())?.refused).toBe(0);
+
     // Cache hits as the worker counted them (this system ran nothing else).
     const cache = cacheFigures(system.metrics);
     expect(cache.overall.hits + cache.overall.misses).toBeGreaterThan(0);
@@ -166,6 +201,9 @@ describe('npm run demo', () => {
       expect(code, io.stderr()).toBe(0);
     }
 
+    // Both runs use the one endpoint the first demo subscribed (its receiver is still there).
+    const { items: endpoints } = await api<{ items: { description: string | null }[] }>('/v1/webhooks');
+    expect(endpoints.filter((e) => e.description === DEMO_WEBHOOK_DESCRIPTION)).toHaveLength(1);
     for (const io of runs) {
       expect(io.stdout()).toMatch(/^submitted\s+1$/m);
       expect(io.stdout()).not.toMatch(/^skipped\s+[1-9]/m);

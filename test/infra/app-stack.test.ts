@@ -22,6 +22,7 @@ import {
   SCHEDULES,
   USAGE_PLANS,
   usagePlanFor,
+  WEBHOOKS,
 } from '#policy';
 import {
   actionsOf,
@@ -33,12 +34,14 @@ import {
   type Loose,
   logicalIdOf,
   mentions,
+  PAGERDUTY_SECRET_ARN,
   render,
   resourcesFor,
   resourcesOf,
   type SynthesizedStage,
   statementsOf,
   synthStage,
+  testStage,
 } from './support.ts';
 
 /**
@@ -54,7 +57,8 @@ const BASE_ACTIONS = [
 function expectedActions(spec: FunctionSpec): string[] {
   const n: FunctionNeeds = spec.needs;
   const actions = [...BASE_ACTIONS];
-  if (n.database || n.slackWebhookSecret) actions.push('secretsmanager:GetSecretValue');
+  if (n.database || n.slackWebhookSecret || n.pagerDutyRoutingKey)
+    actions.push('secretsmanager:GetSecretValue');
   if (n.jobQueues?.includes('send')) actions.push('sqs:SendMessage');
   if (n.jobQueues?.includes('consume')) actions.push('sqs:ChangeMessageVisibility');
   if (n.jobQueues?.includes('read')) actions.push('sqs:GetQueueAttributes');
@@ -66,11 +70,14 @@ function expectedActions(spec: FunctionSpec): string[] {
     actions.push('dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
   if (n.alertsTopic) actions.push('sns:Publish', 'kms:Decrypt', 'kms:GenerateDataKey');
   if (n.apiKeys) actions.push('apigateway:DELETE', 'apigateway:GET', 'apigateway:POST');
+  if (n.webhookKey === 'seal') actions.push('kms:Encrypt');
+  if (n.webhookKey === 'open') actions.push('kms:Decrypt');
+  if (n.webhookQueue === 'send') actions.push('sqs:SendMessage');
   const records = (n.records ?? []).flatMap((g) => g.access);
   if (records.includes('read')) actions.push('s3:GetObject');
   if (records.includes('write')) actions.push('s3:PutObject');
   if (records.includes('list')) actions.push('s3:ListBucket');
-  if (spec.kind === 'worker')
+  if (spec.kind === 'worker' || spec.kind === 'consumer')
     actions.push('sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage');
   if (spec.kind === 'scheduled' || spec.kind === 'subscriber') actions.push('sqs:SendMessage'); // on-failure destination
   return [...new Set(actions)].sort();
@@ -151,7 +158,7 @@ describe('app stack from the real manifest', () => {
       const worker = FUNCTIONS.find((f) => f.kind === 'worker') as FunctionSpec;
       const workerId = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', { FunctionName: fnName(worker) });
       const mappings = Object.values(resourcesOf(s.appTemplate)).filter(
-        (r) => r.Type === 'AWS::Lambda::EventSourceMapping',
+        (r) => r.Type === 'AWS::Lambda::EventSourceMapping' && mentions(r.Properties.FunctionName, workerId),
       );
       expect(mappings).toHaveLength(PRIORITY_TIERS.length);
       const concurrencyByTier = PRIORITY_TIERS.map((tier) => {
@@ -171,6 +178,74 @@ describe('app stack from the real manifest', () => {
       });
       expect(concurrencyByTier).toEqual([10, 5, 2]);
       expect([...concurrencyByTier].sort((a, b) => b - a)).toEqual(concurrencyByTier);
+    });
+
+    it('maps the webhook delivery queue to webhook-delivery, one wake per invocation at bounded concurrency', () => {
+      const deliveryId = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', {
+        FunctionName: 'formfleet-test-webhook-delivery',
+      });
+      const queueId = logicalIdOf(s.data, 'AWS::SQS::Queue', { QueueName: 'test-formfleet-webhooks.fifo' });
+      const mappings = Object.values(resourcesOf(s.appTemplate)).filter(
+        (r) =>
+          r.Type === 'AWS::Lambda::EventSourceMapping' && mentions(r.Properties.FunctionName, deliveryId),
+      );
+      expect(mappings).toHaveLength(1);
+      expect(mentions(mappings[0]?.Properties.EventSourceArn, queueId)).toBe(true);
+      expect(mappings[0]?.Properties).toEqual(
+        expect.objectContaining({
+          BatchSize: WEBHOOKS.deliveryBatchSize,
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          ScalingConfig: { MaximumConcurrency: WEBHOOKS.deliveryMaxConcurrency },
+        }),
+      );
+      s.appTemplate.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: 'formfleet-test-webhook-delivery',
+        Timeout: WEBHOOKS.deliveryTimeoutSeconds,
+      });
+    });
+
+    it('lets the webhooks API only seal and delivery only open signing secrets, each only with an endpoint context', () => {
+      const keyId = logicalIdOf(s.data, 'AWS::KMS::Key', {
+        Description: 'Seals the signing secrets of test-formfleet webhook endpoints',
+      });
+      for (const [name, action] of [
+        ['api-webhooks', 'kms:Encrypt'],
+        ['webhook-delivery', 'kms:Decrypt'],
+      ] as const) {
+        const statements = statementsOf(s.appTemplate, `formfleet-test-${name}`).filter((st: Loose) =>
+          [st.Action].flat().some((a: string) => a.startsWith('kms:')),
+        );
+        expect(statements, name).toHaveLength(1);
+        expect(statements[0]).toMatchObject({
+          Action: action,
+          Condition: { StringLike: { 'kms:EncryptionContext:endpoint': '*' } },
+        });
+        expect(mentions(statements[0]?.Resource, keyId)).toBe(true);
+      }
+      // The dispatcher only sends wakes; nothing else may put a message on the delivery queue.
+      const queueId = logicalIdOf(s.data, 'AWS::SQS::Queue', { QueueName: 'test-formfleet-webhooks.fifo' });
+      const senders = FUNCTIONS.filter((f) =>
+        resourcesFor(s.appTemplate, fnName(f), 'sqs:SendMessage').some((r) => mentions(r, queueId)),
+      ).map((f) => f.name);
+      expect(senders).toEqual(['webhook-dispatch']);
+    });
+
+    it('builds pagerduty-notifier, subscribed to the alerts topic, only in a stage that names a routing key', () => {
+      s.appTemplate.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: 'formfleet-test-pagerduty-notifier',
+        Environment: {
+          Variables: Match.objectLike({ PAGERDUTY_ROUTING_KEY_SECRET_ARN: PAGERDUTY_SECRET_ARN }),
+        },
+      });
+      expect(
+        resourcesFor(s.appTemplate, 'formfleet-test-pagerduty-notifier', 'secretsmanager:GetSecretValue'),
+      ).toEqual([PAGERDUTY_SECRET_ARN]);
+      const quiet = synthStage({ stage: testStage({ pagerDutyRoutingKeySecretArn: undefined }) });
+      const names = Object.values(resourcesOf(quiet.appTemplate))
+        .filter((r) => r.Type === 'AWS::Lambda::Function')
+        .map((r) => r.Properties.FunctionName);
+      expect(names).not.toContain('formfleet-test-pagerduty-notifier');
+      expect(names).toContain('formfleet-test-slack-notifier');
     });
 
     it('grants each function exactly the actions its needs name, on its own resources only', () => {

@@ -4,8 +4,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_TTL_ATTRIBUTE } from '#lib/constructs/idempotency-table';
 import { RecordsBucket } from '#lib/constructs/records-bucket';
 import { parseStageConfig } from '#lib/stage-config';
-import { PRIORITY_TIERS, QUEUES, RECORDS, WORKER } from '#policy';
-import { CDK_CONTEXT, resourcesOf, type SynthesizedStage, synthStage, testStage } from './support.ts';
+import { PRIORITY_TIERS, QUEUES, RECORDS, WEBHOOKS, WORKER } from '#policy';
+import {
+  CDK_CONTEXT,
+  logicalIdOf,
+  resourcesOf,
+  type SynthesizedStage,
+  synthStage,
+  testStage,
+} from './support.ts';
 
 describe('data stack', () => {
   let retained: SynthesizedStage;
@@ -107,6 +114,29 @@ describe('data stack', () => {
       QueueName: 'test-formfleet-alerts-undelivered',
       SqsManagedSseEnabled: true,
       MessageRetentionPeriod: QUEUES.dlqRetentionSeconds,
+    });
+  });
+
+  it('keeps webhook wakes on a FIFO queue grouped per endpoint slot, visible six times the consumer timeout, with a DLQ; and a rotating key for secrets', () => {
+    const dlqId = logicalIdOf(retained.data, 'AWS::SQS::Queue', {
+      QueueName: 'test-formfleet-webhooks-dlq.fifo',
+    });
+    retained.data.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'test-formfleet-webhooks.fifo',
+      FifoQueue: true,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+      VisibilityTimeout: 6 * WEBHOOKS.deliveryTimeoutSeconds,
+      MessageRetentionPeriod: WEBHOOKS.queueRetentionSeconds,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+        maxReceiveCount: WEBHOOKS.maxReceiveCount,
+      },
+    });
+    retained.data.hasResourceProperties('AWS::KMS::Key', {
+      Description: 'Seals the signing secrets of test-formfleet webhook endpoints',
+      EnableKeyRotation: true,
     });
   });
 
@@ -217,7 +247,9 @@ describe('data stack', () => {
         .map((r) => (r as { DeletionPolicy?: string }).DeletionPolicy);
     expect(new Set(policiesOf(retained))).toEqual(new Set(['Retain']));
     expect(new Set(policiesOf(throwaway))).toEqual(new Set(['Delete']));
-    expect(policiesOf(retained)).toHaveLength(PRIORITY_TIERS.length * 2 + 5);
+    // Tier queues and DLQs, the undelivered-alerts queue, the table, the topic and its key, the records
+    // bucket, and the webhook delivery queue, its DLQ and the key sealing webhook secrets.
+    expect(policiesOf(retained)).toHaveLength(PRIORITY_TIERS.length * 2 + 5 + 3);
     throwaway.data.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });
     expect(retained.stacks.data.terminationProtection).toBe(true);
     expect(throwaway.stacks.data.terminationProtection).toBe(false);

@@ -159,9 +159,13 @@ describe('concurrency from the stage', () => {
         ([, r]) => r.Properties.ReservedConcurrentExecutions !== undefined,
       ),
     ).toEqual([]);
-    const mappings = ofType(s.appTemplate, 'AWS::Lambda::EventSourceMapping').map(
-      ([, r]) => r.Properties.ScalingConfig.MaximumConcurrency,
-    );
+    // The worker's tier mappings (webhook delivery's own mapping is bounded by policy WEBHOOKS, not the stage).
+    const worker = logicalIdOf(s.appTemplate, 'AWS::Lambda::Function', {
+      FunctionName: 'formfleet-test-worker',
+    });
+    const mappings = ofType(s.appTemplate, 'AWS::Lambda::EventSourceMapping')
+      .filter(([, r]) => mentions(r.Properties.FunctionName, worker))
+      .map(([, r]) => r.Properties.ScalingConfig.MaximumConcurrency);
     expect(mappings.sort((a, b) => b - a)).toEqual(PRIORITY_TIERS.map((t) => t.maxConcurrency));
   });
 

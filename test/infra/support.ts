@@ -24,6 +24,7 @@ export const CDK_CONTEXT = (
 
 export const DATABASE_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:db-AbCdEf';
 export const SLACK_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:slack-AbCdEf';
+export const PAGERDUTY_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:pagerduty-AbCdEf';
 
 export function testStage(overrides: Record<string, unknown> = {}): StageConfig {
   return parseStageConfig('test', {
@@ -31,6 +32,8 @@ export function testStage(overrides: Record<string, unknown> = {}): StageConfig 
     region: 'us-east-1',
     databaseSecretArn: DATABASE_SECRET_ARN,
     slackWebhookSecretArn: SLACK_SECRET_ARN,
+    // A stage that pages: every function of the manifest is built (a stage without one lacks pagerduty-notifier).
+    pagerDutyRoutingKeySecretArn: PAGERDUTY_SECRET_ARN,
     logRetentionDays: 14,
     ...overrides,
   });

@@ -144,6 +144,7 @@ describe('API functions in the manifest', () => {
         'api-jobs',
         'api-keys',
         'api-submissions',
+        'api-webhooks',
       ].sort(),
     );
     expect(functionSpec('api-health').needs).toEqual({
@@ -159,5 +160,7 @@ describe('API functions in the manifest', () => {
     expect(functionSpec('api-customers').needs).toEqual({ database: true });
     // Client keys: API Gateway's keys of the client plans, and the database for the rate limiter.
     expect(functionSpec('api-keys').needs).toEqual({ database: true, apiKeys: true });
+    // Webhooks: seals new signing secrets, never opens one (delivery does).
+    expect(functionSpec('api-webhooks').needs).toEqual({ database: true, webhookKey: 'seal' });
   });
 });

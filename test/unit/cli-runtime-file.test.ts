@@ -1,11 +1,12 @@
 /** How the CLIs find a system: the runtime file npm start writes, and the precedence of flags, environment and file. */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findTarget, requireTarget } from '#local/cli/target';
 import {
+  localWebhookKey,
   type RuntimeInfo,
   readRuntimeFile,
   removeRuntimeFile,
@@ -97,5 +98,17 @@ describe('finding the API', () => {
     await expect(requireTarget({ env })).rejects.toMatchObject({ exitCode: 3 });
     await writeFile(runtimeFilePath(dir), '{');
     await expect(findTarget({ env })).rejects.toThrow(/cannot use .*runtime\.json/);
+  });
+});
+
+describe('the local webhook key', () => {
+  it('is made once, owner-only, and the same on every later start (sealed secrets still open)', async () => {
+    const first = await localWebhookKey(dir);
+    expect(Buffer.from(first, 'base64')).toHaveLength(32);
+    expect((await stat(join(dir, 'webhook-key'))).mode & 0o777).toBe(0o600);
+    expect(await localWebhookKey(dir)).toBe(first);
+    // A damaged file is replaced by a new key rather than used.
+    await writeFile(join(dir, 'webhook-key'), 'short');
+    expect(await localWebhookKey(dir)).not.toBe(first);
   });
 });

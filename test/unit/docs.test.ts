@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { notifierDepsFromEnv } from '#functions/alerts/deps';
+import { notifierDepsFromEnv, pagerDutyNotifierDepsFromEnv } from '#functions/alerts/deps';
 import {
   customersApiDepsFromEnv,
   directoriesApiDepsFromEnv,
@@ -15,6 +15,7 @@ import {
   jobsApiDepsFromEnv,
   keysApiDepsFromEnv,
   submissionsApiDepsFromEnv,
+  webhooksApiDepsFromEnv,
 } from '#functions/api/deps';
 import { ROUTES } from '#functions/api/routes';
 import { recheckDepsFromEnv } from '#functions/lifecycle/deps';
@@ -22,6 +23,7 @@ import { mailInboundDepsFromEnv } from '#functions/mail/deps';
 import { FUNCTIONS } from '#functions/manifest';
 import { migrateTriggerDepsFromEnv } from '#functions/migrate/trigger';
 import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
+import { webhookDeliveryDepsFromEnv, webhookDispatchDepsFromEnv } from '#functions/webhooks/deps';
 import { workerDepsFromEnv } from '#functions/worker/deps';
 import { promoteJobsDepsFromEnv } from '#functions/worker/promotion-deps';
 import { OPS_COMMAND_NAMES } from '#local/cli/ops';
@@ -49,6 +51,9 @@ function recordingEnv(): { env: Env; reads: Set<string> } {
     AWS_REGION: 'us-east-1',
     USAGE_PLAN_IDS: 'client=plan1',
     API_KEY_NAME_PREFIX: 'test-formfleet-client-',
+    WEBHOOK_QUEUE_URL: 'http://127.0.0.1:1/000000000000/webhooks.fifo',
+    WEBHOOK_KMS_KEY_ID: 'arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000',
+    PAGERDUTY_ROUTING_KEY: 'R0UT1NGKEY0000000000000000000000',
     ...Object.fromEntries(
       ['P1', 'P2', 'P3'].flatMap((t) => [
         [`QUEUE_URL_${t}`, `http://127.0.0.1:1/000000000000/${t}.fifo`],
@@ -89,6 +94,10 @@ describe('the configuration reference', () => {
       'stale-jobs': () => staleJobsDepsFromEnv(env, db),
       'dlq-check': () => dlqCheckDepsFromEnv(env, db),
       'slack-notifier': () => notifierDepsFromEnv(env),
+      'pagerduty-notifier': () => pagerDutyNotifierDepsFromEnv(env),
+      'api-webhooks': () => webhooksApiDepsFromEnv(env, db),
+      'webhook-dispatch': () => webhookDispatchDepsFromEnv(env, db),
+      'webhook-delivery': () => webhookDeliveryDepsFromEnv(env, db),
       migrate: () => migrateTriggerDepsFromEnv(env),
     };
     // A new function must be added here, so what it reads gets documented.

@@ -124,6 +124,20 @@ function render(d: DashboardSnapshot): void {
     'no schedules',
     3,
   );
+
+  // The stand-ins' panels: figures and a table each, drawn the same way (local/dashboard/panels.ts).
+  for (const section of Array.from(document.querySelectorAll<HTMLElement>('section[data-panel]'))) {
+    const id = section.dataset.panel as string;
+    const panel = d.panels[id];
+    if (!panel) continue;
+    for (const [key, value] of Object.entries(panel.figures)) set(`panel.${id}.${key}`, value);
+    fill(
+      `panel.${id}.rows`,
+      panel.rows.map((cells) => row(cells)),
+      section.dataset.empty ?? 'nothing yet',
+      Number(section.dataset.columns) || 1,
+    );
+  }
 }
 
 const refreshMs = Number(document.body.dataset.refreshMs) || 2_000;
