@@ -35,6 +35,8 @@ import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/d
 import type { DlqService } from '#functions/recovery/dlq';
 import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/dlq-check';
 import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
+import { retentionDepsFromEnv } from '#functions/retention/deps';
+import { makeRetentionHandler } from '#functions/retention/retention';
 import { workerDepsFromEnv } from '#functions/worker/deps';
 import { makeWorkerHandler, type WorkerDeps, type WorkerHandler } from '#functions/worker/handler';
 import { makePromoteJobsHandler } from '#functions/worker/promotion';
@@ -58,6 +60,8 @@ export interface LocalHandlers {
   /** Listing rechecks, visiting through the worker's browser pool (one Chromium, as in one process). */
   recheckListings: RecheckHandler;
   recheckDeps: RecheckDeps;
+  /** Retention: archives rows past their period to the records bucket, then deletes them. */
+  retention: () => Promise<unknown>;
   notifier: NotifierHandler;
   dlq: DlqService;
   /** Every metric recorded, as `<function>.<metric>`. */
@@ -111,6 +115,7 @@ export async function buildLocalHandlers(
   ]);
   // Built after the worker: it visits sites through the worker's browser pool.
   const recheck = await recheckDepsFromEnv(env, db, { browser: worker.browser });
+  const retention = await retentionDepsFromEnv(env, db);
   return {
     api: {
       jobs: makeJobsApi(counted(jobs, 'api-jobs', metrics)),
@@ -130,6 +135,7 @@ export async function buildLocalHandlers(
     promoteJobs: makePromoteJobsHandler(counted(promote, 'promote-jobs', metrics)),
     recheckListings: makeRecheckListingsHandler(counted(recheck, 'recheck-listings', metrics)),
     recheckDeps: recheck,
+    retention: makeRetentionHandler(retention),
     notifier: makeSlackNotifierHandler(counted(notifier, 'slack-notifier', metrics)),
     dlq: dlq.dlq,
     metrics,

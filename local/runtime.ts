@@ -334,6 +334,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       'dlq-check': recovery.dlqCheck,
       'promote-jobs': handlers.promoteJobs,
       'recheck-listings': handlers.recheckListings,
+      retention: handlers.retention,
     };
     const tasks = FUNCTIONS.flatMap((f) => {
       const run = scheduled[f.name];

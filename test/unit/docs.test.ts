@@ -3,6 +3,7 @@
  * every variable a function reads is in it, the architecture names every function and route, the runbooks
  * walk real ops-CLI commands beside their AWS equivalents, and every relative link resolves.
  */
+
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -21,6 +22,7 @@ import { recheckDepsFromEnv } from '#functions/lifecycle/deps';
 import { FUNCTIONS } from '#functions/manifest';
 import { migrateTriggerDepsFromEnv } from '#functions/migrate/trigger';
 import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
+import { retentionDepsFromEnv } from '#functions/retention/deps';
 import { workerDepsFromEnv } from '#functions/worker/deps';
 import { promoteJobsDepsFromEnv } from '#functions/worker/promotion-deps';
 import { OPS_COMMAND_NAMES } from '#local/cli/ops';
@@ -85,6 +87,7 @@ describe('the configuration reference', () => {
       'recheck-listings': () => recheckDepsFromEnv(env, db),
       'stale-jobs': () => staleJobsDepsFromEnv(env, db),
       'dlq-check': () => dlqCheckDepsFromEnv(env, db),
+      retention: () => retentionDepsFromEnv(env, db),
       'slack-notifier': () => notifierDepsFromEnv(env),
       migrate: () => migrateTriggerDepsFromEnv(env),
     };
