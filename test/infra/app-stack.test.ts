@@ -191,14 +191,16 @@ describe('app stack from the real manifest', () => {
       }
     });
 
-    it('binds the records bucket by prefix: the worker writes proof, the API reads it, stale-jobs writes and lists', () => {
+    it('binds the records bucket by prefix: the worker writes proof, the API reads it, stale-jobs writes and lists, retention writes archives', () => {
       const arn = { 'Fn::ImportValue': 'test-formfleet-records-bucket-arn' };
       const evidence = { 'Fn::Join': ['', [arn, '/evidence/*']] };
+      const archive = { 'Fn::Join': ['', [arn, '/archive/*']] };
       const grants: Record<string, Record<string, unknown[]>> = {
         worker: { 's3:PutObject': [evidence] },
         'api-jobs': { 's3:GetObject': [evidence] },
         'api-submissions': { 's3:GetObject': [evidence] },
         'stale-jobs': { 's3:PutObject': [evidence], 's3:ListBucket': [arn] },
+        retention: { 's3:PutObject': [archive] },
       };
       for (const spec of FUNCTIONS) {
         const mine = grants[spec.name] ?? {};
