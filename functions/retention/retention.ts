@@ -120,16 +120,23 @@ async function archiveBatch(
         t.table,
       ],
     );
+    // Keys first (the index's order, the lock, the limit), then the rows' JSON for those keys only: a plan
+    // that sorts must not build the JSON of every old row before the limit.
     const { rows: taken } = await tx.query<TakenRow>(
-      `SELECT ${key}::text AS k, ${age}::text AS age,
-              to_char(${age} AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, to_jsonb(r) AS row
-       FROM ${ident(t.table)} r
-       WHERE ${age} < now() - make_interval(days => $1)
-         ${cursor ? `AND (${age}, ${key}) > ($2::timestamptz, $3::${type})` : ''}
-         ${t.removableWhen ? `AND (${t.removableWhen})` : ''}
-       ORDER BY ${age}, ${key}
-       LIMIT ${Math.trunc(t.batchSize)}
-       FOR UPDATE OF r SKIP LOCKED`,
+      `WITH taken AS (
+         SELECT ${key} AS k, ${age} AS age
+         FROM ${ident(t.table)} r
+         WHERE ${age} < now() - make_interval(days => $1)
+           ${cursor ? `AND (${age}, ${key}) > ($2::timestamptz, $3::${type})` : ''}
+           ${t.removableWhen ? `AND (${t.removableWhen})` : ''}
+         ORDER BY ${age}, ${key}
+         LIMIT ${Math.trunc(t.batchSize)}
+         FOR UPDATE OF r SKIP LOCKED
+       )
+       SELECT taken.k::text AS k, taken.age::text AS age,
+              to_char(taken.age AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, to_jsonb(r) AS row
+       FROM taken JOIN ${ident(t.table)} r ON ${key} = taken.k
+       ORDER BY taken.age, taken.k`,
       cursor ? [t.keepDays, cursor.age, cursor.key] : [t.keepDays],
     );
     if (taken.length === 0) return { taken, objects: 0 };
