@@ -62,7 +62,7 @@ async function sizes(db: Database, tables: readonly string[]): Promise<Sizes> {
 }
 
 /** A year of history, oldest day first: `jobsPerDay` jobs of PER_JOB directories each, all settled. */
-async function loadYear(db: Database, jobsPerDay: number): Promise<void> {
+export async function loadYear(db: Database, jobsPerDay: number): Promise<void> {
   await db.query(
     `INSERT INTO directories (id, name, site, submission_url, category, tier, domain_authority, definition, active)
      SELECT 'bench-dir-' || g, 'Bench ' || g, 'http://127.0.0.1:' || (20000 + g), 'http://127.0.0.1:' || (20000 + g) || '/add',

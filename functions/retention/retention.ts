@@ -4,7 +4,8 @@
  * and deleted, one bounded batch per short transaction:
  *
  *   BEGIN; SET LOCAL lock_timeout, statement_timeout, idle_in_transaction_session_timeout;
- *   SELECT ... ORDER BY (age, key) LIMIT batch FOR UPDATE SKIP LOCKED   -- a row someone holds is skipped
+ *   SELECT keys ... ORDER BY (age, key) LIMIT batch                     -- a window off the age index
+ *   SELECT rows of the window WHERE removable FOR UPDATE SKIP LOCKED   -- a row someone holds is skipped
  *   PUT one object per day in the batch (batch number: the day's last committed + 1)
  *   INSERT retention_archives rows; DELETE the rows by key; COMMIT
  *
@@ -103,7 +104,7 @@ async function archiveBatch(
   t: RetentionTable,
   type: string,
   cursor: Cursor | undefined,
-): Promise<{ taken: TakenRow[]; objects: number }> {
+): Promise<{ taken: TakenRow[]; objects: number; scanned: number; cursor: Cursor | undefined }> {
   const { options } = deps;
   const age = `r.${ident(t.ageColumn)}`;
   const key = `r.${ident(t.key)}`;
@@ -120,26 +121,32 @@ async function archiveBatch(
         t.table,
       ],
     );
-    // Keys first (the index's order, the lock, the limit), then the rows' JSON for those keys only: a plan
-    // that sorts must not build the JSON of every old row before the limit.
-    const { rows: taken } = await tx.query<TakenRow>(
-      `WITH taken AS (
-         SELECT ${key} AS k, ${age} AS age
-         FROM ${ident(t.table)} r
-         WHERE ${age} < now() - make_interval(days => $1)
-           ${cursor ? `AND (${age}, ${key}) > ($2::timestamptz, $3::${type})` : ''}
-           ${t.removableWhen ? `AND (${t.removableWhen})` : ''}
-         ORDER BY ${age}, ${key}
-         LIMIT ${Math.trunc(t.batchSize)}
-         FOR UPDATE OF r SKIP LOCKED
-       )
-       SELECT taken.k::text AS k, taken.age::text AS age,
-              to_char(taken.age AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, to_jsonb(r) AS row
-       FROM taken JOIN ${ident(t.table)} r ON ${key} = taken.k
-       ORDER BY taken.age, taken.k`,
+    // The window: the next batchSize rows past their period in (age, key) order, keys only, straight off
+    // the age index, so a batch reads at most batchSize entries whatever the planner thinks of the predicate.
+    const { rows: window } = await tx.query<{ k: string; age: string }>(
+      `SELECT ${key}::text AS k, ${age}::text AS age
+       FROM ${ident(t.table)} r
+       WHERE ${age} < now() - make_interval(days => $1)
+         ${cursor ? `AND (${age}, ${key}) > ($2::timestamptz, $3::${type})` : ''}
+       ORDER BY ${age}, ${key}
+       LIMIT ${Math.trunc(t.batchSize)}`,
       cursor ? [t.keepDays, cursor.age, cursor.key] : [t.keepDays],
     );
-    if (taken.length === 0) return { taken, objects: 0 };
+    const last = window.at(-1);
+    const end = { scanned: window.length, cursor: last ? { age: last.age, key: last.k } : cursor };
+    if (window.length === 0) return { taken: [], objects: 0, ...end };
+    // Of those, the rows no live job or listing needs and nobody else holds, locked, as JSON.
+    const { rows: taken } = await tx.query<TakenRow>(
+      `SELECT ${key}::text AS k, ${age}::text AS age,
+              to_char(${age} AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, to_jsonb(r) AS row
+       FROM ${ident(t.table)} r
+       WHERE ${key} = ANY($1::${type}[])
+         ${t.removableWhen ? `AND (${t.removableWhen})` : ''}
+       ORDER BY ${age}, ${key}
+       FOR UPDATE OF r SKIP LOCKED`,
+      [window.map((w) => w.k)],
+    );
+    if (taken.length === 0) return { taken, objects: 0, ...end };
 
     const days = new Map<string, TakenRow[]>();
     for (const row of taken) days.set(row.day, [...(days.get(row.day) ?? []), row]);
@@ -180,7 +187,7 @@ async function archiveBatch(
     if (rowCount !== taken.length) {
       throw new Error(`${t.table}: deleted ${rowCount} of the ${taken.length} rows archived; rolled back`);
     }
-    return { taken, objects: days.size };
+    return { taken, objects: days.size, ...end };
   });
 }
 
@@ -206,16 +213,17 @@ export async function runRetention(deps: RetentionDeps): Promise<RetentionReport
         report.unfinished = true;
         break;
       }
-      const { taken, objects } = await archiveBatch(deps, t, type, cursor);
-      if (taken.length === 0) break;
-      report.archived += taken.length;
-      report.batches += 1;
-      report.objects += objects;
-      report.largestBatch = Math.max(report.largestBatch, taken.length);
-      const last = taken.at(-1) as TakenRow;
-      cursor = { age: last.age, key: last.k };
-      // A short batch means nothing more is free to take now (the rest is locked, or not old enough).
-      if (taken.length < t.batchSize) break;
+      const batch = await archiveBatch(deps, t, type, cursor);
+      if (batch.scanned === 0) break;
+      cursor = batch.cursor;
+      if (batch.taken.length > 0) {
+        report.archived += batch.taken.length;
+        report.batches += 1;
+        report.objects += batch.objects;
+        report.largestBatch = Math.max(report.largestBatch, batch.taken.length);
+      }
+      // A short window means every row past its period has been looked at.
+      if (batch.scanned < t.batchSize) break;
       if (options.pauseBetweenBatchesMs > 0) await sleep(options.pauseBetweenBatchesMs);
     }
     if (report.archived > 0 || report.unfinished)
