@@ -264,6 +264,17 @@ describe('the retention run', () => {
     expect(await count('SELECT count(*) AS n FROM jobs')).toBeGreaterThanOrEqual(4);
   });
 
+  it('moves past windows whose rows a live job still needs, to the old rows behind them', async () => {
+    const running = await job('in_progress', 400);
+    await events(running.jobId, 7, 400); // older than everything else: the first windows hold only these
+    const done = await job('completed', 380);
+    await events(done.jobId, 5, 380);
+    const report = await runRetention(deps({}, [entry('job_events', { batchSize: 3 })]));
+    expect(report.tables[0]).toMatchObject({ archived: 5, largestBatch: 3, unfinished: false });
+    expect(await count('SELECT count(*) AS n FROM job_events WHERE job_id = $1', [running.jobId])).toBe(7);
+    expect(await count('SELECT count(*) AS n FROM job_events WHERE job_id = $1', [done.jobId])).toBe(0);
+  });
+
   it('skips rows another transaction holds instead of waiting for them', async () => {
     const done = await job('completed', 150);
     await events(done.jobId, 6, 150);
