@@ -142,6 +142,7 @@ describe('the retention run', () => {
       bucket: records.store.bucket,
       get: (k) => records.store.get(k),
       exists: (k) => records.store.exists(k),
+      size: (k) => records.store.size(k),
       presignGet: (k, o) => records.store.presignGet(k, o),
       async put(key, body, options) {
         await records.store.put(key, body, options);
