@@ -25,8 +25,9 @@ export interface DemoCustomer {
 
 /**
  * Three businesses. Two sit outside the West Coast fixture's service area (ZIP 90000-96199), one inside, and
- * the dentist's category is not among the Choices fixture's options, so the same directory refuses some and
- * lists others, as real directories do.
+ * the dentist's category has no option on the Choices fixture (nothing maps it or is similar enough), so that
+ * directory hands the dentist to a person (needs_manual, category_unmapped) and lists the others, as real
+ * directories do. Categories are taxonomy ids (functions/shared/categories.ts), as the API stores them.
  */
 export const DEMO_CUSTOMERS: readonly DemoCustomer[] = [
   {
@@ -39,7 +40,7 @@ export const DEMO_CUSTOMERS: readonly DemoCustomer[] = [
     city: 'Springfield',
     state: 'IL',
     zip: '62701',
-    category: 'Plumbing',
+    category: 'plumbing',
     description: 'Family plumbers since 1982: repairs, boilers and bathrooms, seven days a week.',
   },
   {
@@ -52,7 +53,7 @@ export const DEMO_CUSTOMERS: readonly DemoCustomer[] = [
     city: 'San Francisco',
     state: 'CA',
     zip: '94133',
-    category: 'Restaurants',
+    category: 'restaurant',
     description: 'Sourdough, egg tarts and celebration cakes baked fresh every morning.',
   },
   {
@@ -65,7 +66,7 @@ export const DEMO_CUSTOMERS: readonly DemoCustomer[] = [
     city: 'Chicago',
     state: 'IL',
     zip: '60654',
-    category: 'Dentist',
+    category: 'dentist',
     description: 'General and cosmetic dentistry with evening appointments.',
   },
 ];

@@ -110,6 +110,7 @@ export const CONTRACTS: Record<string, RouteContract> = {
     responses: {
       201: { description: 'Created.', schema: 'Customer', links: customerLinks },
       400: err('Invalid JSON or an invalid field (each named in details).'),
+      409: err('unknown_category: the category names none of the taxonomy’s; `suggestions` are the nearest.'),
       415: err('The body is not JSON.'),
     },
   },
@@ -133,6 +134,7 @@ export const CONTRACTS: Record<string, RouteContract> = {
       200: { description: 'The updated profile.', schema: 'Customer' },
       400: err('Invalid JSON or an invalid field.'),
       404: err('No such customer visible to this key.'),
+      409: err('unknown_category: the category names none of the taxonomy’s; `suggestions` are the nearest.'),
       415: err('The body is not JSON.'),
     },
   },
@@ -277,6 +279,35 @@ export const CONTRACTS: Record<string, RouteContract> = {
     responses: {
       204: { description: 'Deactivated (also when it already was).' },
       404: err('No such directory.'),
+    },
+  },
+  'GET /v1/directories/{id}/categories': {
+    operationId: 'getDirectoryCategories',
+    summary: 'A directory’s category map and the options its form offered when last seen',
+    tag: 'directories',
+    params: { id: directoryId('The directory id; any other value is a 404.') },
+    responses: {
+      200: { description: 'The map and the options.', schema: 'DirectoryCategories' },
+      404: err('No such directory.'),
+    },
+  },
+  'PUT /v1/directories/{id}/categories': {
+    operationId: 'putDirectoryCategories',
+    summary: 'Set which of a directory’s options each category is, and its default (admin)',
+    description:
+      'Replaces the map and raises the directory’s version. Options need not have been seen yet; entries whose ' +
+      'option the form did not offer when last seen are listed in `missing`.',
+    tag: 'directories',
+    params: { id: directoryId('The directory id; any other value is a 404.') },
+    body: 'CategoryMapPut',
+    responses: {
+      200: { description: 'Saved.', schema: 'DirectoryCategories' },
+      400: err('Invalid JSON or an invalid field (each named in details).'),
+      404: err('No such directory.'),
+      409: err(
+        'unknown_category: a key names none of the taxonomy’s categories; `suggestions` are the nearest.',
+      ),
+      415: err('The body is not JSON.'),
     },
   },
   'GET /v1/submissions': {

@@ -1,5 +1,6 @@
 /** The customers API: the business profiles jobs submit, each visible only to its owner key (and admins). */
 import { type Customer, type CustomerStore, PROFILE_FIELDS, type Profile } from '#shared/customer-store';
+import { canonicalCategory } from './categories.ts';
 import { type Caller, canSee, json, notFound } from './http.ts';
 import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
 
@@ -8,8 +9,9 @@ export interface CustomersApiDeps extends ApiBaseDeps {
 }
 
 /**
- * The profile as stored: surrounding whitespace trimmed (a form field never wants it), everything else kept
- * exactly as sent. The schema has already checked types and lengths.
+ * The profile as stored: surrounding whitespace trimmed (a form field never wants it), the category as its
+ * taxonomy id (categories.ts: 409 for one the taxonomy does not know), everything else kept exactly as sent.
+ * The schema has already checked types and lengths.
  */
 export function normaliseProfile(body: Partial<Record<keyof Profile, string | null>>): Partial<Profile> {
   const out: Record<string, string | null> = {};
@@ -18,6 +20,7 @@ export function normaliseProfile(body: Partial<Record<keyof Profile, string | nu
     if (value === undefined) continue;
     out[field] = value === null ? null : value.trim();
   }
+  if (out.category !== undefined) out.category = canonicalCategory(out.category) ?? null;
   return out as Partial<Profile>;
 }
 

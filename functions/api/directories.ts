@@ -5,8 +5,9 @@
  */
 import { DefinitionError, type FormDefinition, parseFormDefinition } from '#functions/worker/form-definition';
 import { CACHE_TTL } from '#policy';
-import type { Directory, DirectoryStore } from '#shared/directory-store';
+import type { Directory, DirectoryCategoryStore, DirectoryStore } from '#shared/directory-store';
 import { MetricUnit } from '#shared/telemetry';
+import { type CategoryMapPut, canonicalMap, categoriesView } from './categories.ts';
 import { CURSOR_PARTS, decodeCursor, encodeCursor } from './cursor.ts';
 import type { DirectoryQueries } from './directory-queries.ts';
 import { badRequest, json, notFound } from './http.ts';
@@ -14,7 +15,8 @@ import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } 
 import { DIRECTORY_ID_PATTERN } from './schemas.ts';
 
 export interface DirectoriesApiDeps extends ApiBaseDeps {
-  directories: Pick<DirectoryStore, 'get' | 'upsert'>;
+  directories: Pick<DirectoryStore, 'get' | 'upsert'> &
+    Pick<DirectoryCategoryStore, 'categories' | 'setCategoryMap'>;
   queries: DirectoryQueries;
   /** Milliseconds clock for the list cache (tests pass their own). */
   now?: () => number;
@@ -118,6 +120,27 @@ export function makeDirectoriesApi(deps: DirectoriesApiDeps): ApiHandler {
         cache.clear();
         deps.logger.info('directory saved', { directoryId: id, version: saved.version });
         return json(saved.version === 1 ? 201 : 200, saved);
+      },
+
+      'GET /v1/directories/{id}/categories': async ({ params }: RouteRequest) => {
+        const id = params.id ?? '';
+        const found = ID.test(id) ? await deps.directories.categories(id) : undefined;
+        if (!found) throw notFound('directory');
+        return json(200, categoriesView(found));
+      },
+
+      'PUT /v1/directories/{id}/categories': async ({ params, body }: RouteRequest<CategoryMapPut>) => {
+        const id = params.id ?? '';
+        // The map is checked before the directory is looked up: a refusal names the category either way.
+        const map = canonicalMap(body);
+        const saved = ID.test(id) ? await deps.directories.setCategoryMap(id, map) : undefined;
+        if (!saved) throw notFound('directory');
+        deps.logger.info('category map saved', {
+          directoryId: id,
+          version: saved.version,
+          mapped: Object.keys(map.mapping).length,
+        });
+        return json(200, categoriesView(saved));
       },
 
       'DELETE /v1/directories/{id}': async ({ params }: RouteRequest) => {

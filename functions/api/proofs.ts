@@ -8,6 +8,7 @@ import {
   EVIDENCE_KINDS,
   type EvidenceKind,
   type EvidenceStore,
+  type ProofCategory,
   type StoredProof,
 } from '#shared/evidence-store';
 import type { ObjectStore } from '#shared/object-store';
@@ -31,6 +32,8 @@ export interface ProofView {
   httpStatus: number | null;
   matched: StoredProof['matched'];
   typedSha256: string;
+  /** The option chosen for the customer's category and how (absent without a category select). */
+  category?: ProofCategory;
   screenshots: Record<EvidenceKind, ProofImageView>;
 }
 
@@ -96,6 +99,7 @@ export class PresignedProofLinks implements ProofLinks {
       httpStatus: proof.httpStatus,
       matched: proof.matched,
       typedSha256: proof.typedSha256,
+      ...(proof.category ? { category: proof.category } : {}),
       screenshots,
     };
   }

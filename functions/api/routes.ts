@@ -31,6 +31,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/v1/directories/{id}', fn: 'directories', auth: 'client' },
   { method: 'PUT', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
   { method: 'DELETE', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
+  { method: 'GET', path: '/v1/directories/{id}/categories', fn: 'directories', auth: 'client' },
+  { method: 'PUT', path: '/v1/directories/{id}/categories', fn: 'directories', auth: 'admin' },
   { method: 'GET', path: '/v1/submissions', fn: 'submissions', auth: 'client' },
   { method: 'GET', path: '/v1/dlq', fn: 'dlq', auth: 'admin' },
   { method: 'POST', path: '/v1/dlq/redrive', fn: 'dlq', auth: 'admin' },

@@ -19,6 +19,9 @@ import { CURSOR_PATTERN } from './cursor.ts';
 
 export { ref };
 
+/** Entries of one directory's category map (the taxonomy has fewer categories than this). */
+const CATEGORY_MAP_LIMIT = 1_000;
+
 /** Profile text limits: the same numbers as the CHECK constraints of sql/001_core_schema.sql. */
 export const PROFILE_LIMITS = {
   name: 200,
@@ -97,7 +100,13 @@ const profileProperties = {
   city: optionalText(PROFILE_LIMITS.city),
   state: optionalText(PROFILE_LIMITS.state),
   zip: optionalText(PROFILE_LIMITS.zip),
-  category: optionalText(PROFILE_LIMITS.category),
+  category: {
+    ...optionalText(PROFILE_LIMITS.category),
+    description:
+      'One of formfleet’s categories (functions/shared/category-taxonomy.json), named by its id, label or any ' +
+      'synonym in any language it lists; stored as its id. A name the taxonomy does not know is a 409 ' +
+      '`unknown_category` with the nearest categories. Null or blank: none.',
+  },
   description: optionalText(PROFILE_LIMITS.description),
 };
 
@@ -226,6 +235,20 @@ export const SCHEMAS = {
             },
           },
           requestId: { type: 'string', description: 'Quote it when reporting a 500.' },
+          suggestions: {
+            type: 'array',
+            description: 'With unknown_category: the nearest known categories, best first.',
+            items: {
+              type: 'object',
+              required: ['id', 'label', 'score'],
+              additionalProperties: false,
+              properties: {
+                id: { type: 'string' },
+                label: { type: 'string' },
+                score: { type: 'number', minimum: 0, maximum: 1 },
+              },
+            },
+          },
         },
       },
     },
@@ -509,9 +532,106 @@ export const SCHEMAS = {
   DirectorySummary: directorySummary,
   Directory: {
     ...directorySummary,
-    description: 'A directory with its form definition.',
+    description: 'A directory with its form definition (and its category map, once one is set).',
     required: [...directorySummary.required, 'definition'],
-    properties: { ...directorySummary.properties, definition: ref('FormDefinition') },
+    properties: {
+      ...directorySummary.properties,
+      definition: ref('FormDefinition'),
+      categoryMap: {
+        type: 'object',
+        required: ['mapping', 'default'],
+        additionalProperties: false,
+        properties: {
+          mapping: { type: 'object', additionalProperties: ref('OptionRef') },
+          default: { oneOf: [ref('OptionRef'), { type: 'null' }] },
+        },
+      },
+    },
+  },
+  OptionRef: {
+    type: 'object',
+    description:
+      'One option of the directory’s category select: by its `value`, or its visible `label` (exactly one).',
+    additionalProperties: false,
+    properties: {
+      value: { type: 'string', minLength: 1, maxLength: 200, pattern: NUL_FREE },
+      label: nonBlank(200),
+    },
+    oneOf: [{ required: ['value'] }, { required: ['label'] }],
+    'x-errors': { oneOf: { message: 'needs exactly one of value or label' } },
+  },
+  CategoryMapPut: {
+    type: 'object',
+    description:
+      'A directory’s category map: which of its options each formfleet category is, and the option to take ' +
+      'when a category is neither mapped nor similar enough to an option. Keys name categories as customers ' +
+      'do (id, label or synonym; stored as ids); one the taxonomy does not know is a 409 unknown_category. ' +
+      'Replaces the whole map.',
+    required: ['mapping'],
+    additionalProperties: false,
+    properties: {
+      mapping: {
+        type: 'object',
+        maxProperties: CATEGORY_MAP_LIMIT,
+        propertyNames: { minLength: 1, maxLength: 120, pattern: NON_BLANK },
+        additionalProperties: ref('OptionRef'),
+      },
+      default: { oneOf: [ref('OptionRef'), { type: 'null' }] },
+    },
+  },
+  DirectoryCategories: {
+    type: 'object',
+    description:
+      'A directory’s category map, and the options its category select offered when a worker last read the ' +
+      'form (on a submission), with the map entries whose option was not among them.',
+    additionalProperties: false,
+    required: [
+      'directoryId',
+      'mapping',
+      'default',
+      'options',
+      'optionsSeenAt',
+      'optionsSource',
+      'missing',
+      'version',
+    ],
+    properties: {
+      directoryId: { type: 'string' },
+      mapping: { type: 'object', additionalProperties: ref('OptionRef') },
+      default: { oneOf: [ref('OptionRef'), { type: 'null' }] },
+      options: {
+        type: ['array', 'null'],
+        description: 'As last seen; null until a worker has read the form.',
+        items: {
+          type: 'object',
+          required: ['value', 'label', 'group'],
+          additionalProperties: false,
+          properties: {
+            value: { type: 'string' },
+            label: { type: 'string' },
+            group: { type: ['string', 'null'], description: 'The optgroup it sits in.' },
+          },
+        },
+      },
+      optionsSeenAt: nullableTimestamp,
+      optionsSource: { type: ['string', 'null'], enum: ['submission', 'dry_run', null] },
+      missing: {
+        type: 'array',
+        description:
+          'Map entries (category null: the default) whose option the form did not offer when last seen.',
+        items: {
+          type: 'object',
+          required: ['category', 'option'],
+          additionalProperties: false,
+          properties: { category: { type: ['string', 'null'] }, option: ref('OptionRef') },
+        },
+      },
+      version: {
+        type: 'integer',
+        minimum: 1,
+        description: 'The directory’s version (a map change raises it).',
+      },
+    },
   },
   DirectoryPage: page('DirectorySummary', 'Directories by id.'),
   ...DEFINITION_SCHEMAS,
@@ -595,6 +715,24 @@ export const SCHEMAS = {
         description:
           'SHA-256 (hex) of the canonical JSON (keys sorted, no whitespace) of the values typed and selected: ' +
           'an array in step order of {"field", "step", "value"} (`field` absent for a fixed select value).',
+      },
+      category: {
+        type: 'object',
+        description:
+          'The option chosen for the customer’s category and how: `via` map (the directory’s category map), ' +
+          'similarity (with its `score`, at least the policy threshold) or default (the map’s default). ' +
+          'Absent when the form has no category select (docs/directory-definitions.md).',
+        additionalProperties: false,
+        required: ['asked', 'category', 'via', 'value', 'label', 'group'],
+        properties: {
+          asked: { type: 'string', description: 'The customer’s category as stored.' },
+          category: { type: ['string', 'null'], description: 'The taxonomy id it names (null: free text).' },
+          via: { type: 'string', enum: ['map', 'similarity', 'default'] },
+          value: { type: 'string' },
+          label: { type: 'string' },
+          group: { type: ['string', 'null'] },
+          score: { type: 'number', minimum: 0, maximum: 1 },
+        },
       },
       screenshots: {
         type: 'object',

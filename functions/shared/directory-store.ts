@@ -1,6 +1,7 @@
 /** Directories: the sites formfleet submits to, each with the data-driven definition of its form. */
 
 import type { FormDefinition } from '#functions/worker/form-definition';
+import type { CategoryMap, SelectOption } from '#shared/categories';
 import type { Sql } from '#shared/db';
 
 export interface Directory {
@@ -16,9 +17,33 @@ export interface Directory {
   requiresLogin: boolean;
   definition: FormDefinition;
   version: number;
+  /** Which of its options each formfleet category is (PUT /v1/directories/{id}/categories); absent until set. */
+  categoryMap?: CategoryMap;
 }
 
-export type DirectoryInput = Omit<Directory, 'version'>;
+/** A directory as created or replaced: its category map is set apart (DirectoryCategoryStore), and kept. */
+export type DirectoryInput = Omit<Directory, 'version' | 'categoryMap'>;
+
+/** Where the options of a directory's category select were last read. */
+export type OptionsSource = 'submission' | 'dry_run';
+
+/** A directory's category map and the options its form offered when last seen. */
+export interface DirectoryCategories {
+  directoryId: string;
+  map: CategoryMap | null;
+  options: SelectOption[] | null;
+  optionsSeenAt: string | null;
+  optionsSource: OptionsSource | null;
+  version: number;
+}
+
+export interface DirectoryCategoryStore {
+  categories(id: string): Promise<DirectoryCategories | undefined>;
+  /** Sets the map (bumping the directory's version); undefined when there is no such directory. */
+  setCategoryMap(id: string, map: CategoryMap): Promise<DirectoryCategories | undefined>;
+  /** Records the options the form offered, as seen now (the version stays: this is an observation). */
+  recordCategoryOptions(id: string, options: readonly SelectOption[], source: OptionsSource): Promise<void>;
+}
 
 export interface DirectoryStore {
   get(id: string): Promise<Directory | undefined>;
@@ -41,12 +66,13 @@ export interface DirectoryRow {
   requires_login: boolean;
   definition: FormDefinition;
   version: number;
+  category_map?: CategoryMap | null;
 }
 
 /** Every column but the (large) definition, for lists. */
 export const DIRECTORY_SUMMARY_COLUMNS =
   'id, name, site, submission_url, category, tier, domain_authority, active, has_captcha, requires_login, version';
-const COLUMNS = `${DIRECTORY_SUMMARY_COLUMNS}, definition`;
+const COLUMNS = `${DIRECTORY_SUMMARY_COLUMNS}, definition, category_map`;
 
 /** A directory row without its definition, as lists show it. */
 export function toDirectorySummary(row: Omit<DirectoryRow, 'definition'>): Omit<Directory, 'definition'> {
@@ -66,10 +92,37 @@ export function toDirectorySummary(row: Omit<DirectoryRow, 'definition'>): Omit<
 }
 
 export function toDirectory(row: DirectoryRow): Directory {
-  return { ...toDirectorySummary(row), definition: row.definition };
+  return {
+    ...toDirectorySummary(row),
+    definition: row.definition,
+    ...(row.category_map ? { categoryMap: row.category_map } : {}),
+  };
 }
 
-export class PgDirectoryStore implements DirectoryStore {
+interface CategoriesRow {
+  id: string;
+  category_map: CategoryMap | null;
+  category_options: SelectOption[] | null;
+  category_options_seen_at: Date | null;
+  category_options_source: OptionsSource | null;
+  version: number;
+}
+
+const CATEGORY_COLUMNS =
+  'id, category_map, category_options, category_options_seen_at, category_options_source, version';
+
+function toCategories(row: CategoriesRow): DirectoryCategories {
+  return {
+    directoryId: row.id,
+    map: row.category_map,
+    options: row.category_options,
+    optionsSeenAt: row.category_options_seen_at?.toISOString() ?? null,
+    optionsSource: row.category_options_source,
+    version: row.version,
+  };
+}
+
+export class PgDirectoryStore implements DirectoryStore, DirectoryCategoryStore {
   constructor(private readonly sql: Sql) {}
 
   async get(id: string): Promise<Directory | undefined> {
@@ -114,6 +167,36 @@ export class PgDirectoryStore implements DirectoryStore {
       ],
     );
     return toDirectory(rows[0] as DirectoryRow);
+  }
+
+  async categories(id: string): Promise<DirectoryCategories | undefined> {
+    const { rows } = await this.sql.query<CategoriesRow>(
+      `SELECT ${CATEGORY_COLUMNS} FROM directories WHERE id = $1`,
+      [id],
+    );
+    return rows[0] ? toCategories(rows[0]) : undefined;
+  }
+
+  async setCategoryMap(id: string, map: CategoryMap): Promise<DirectoryCategories | undefined> {
+    const { rows } = await this.sql.query<CategoriesRow>(
+      `UPDATE directories SET category_map = $2, version = version + 1 WHERE id = $1
+       RETURNING ${CATEGORY_COLUMNS}`,
+      [id, JSON.stringify(map)],
+    );
+    return rows[0] ? toCategories(rows[0]) : undefined;
+  }
+
+  async recordCategoryOptions(
+    id: string,
+    options: readonly SelectOption[],
+    source: OptionsSource,
+  ): Promise<void> {
+    await this.sql.query(
+      `UPDATE directories SET category_options = $2, category_options_seen_at = now(),
+              category_options_source = $3
+        WHERE id = $1`,
+      [id, JSON.stringify(options), source],
+    );
   }
 
   async selectForPackage(maxTier: number, limit: number): Promise<Directory[]> {

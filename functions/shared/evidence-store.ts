@@ -36,6 +36,20 @@ export interface ProofFacts {
   typedSha256: string;
   /** Screenshots not taken, and why. */
   notTaken: Partial<Record<EvidenceKind, string>>;
+  /** The option chosen for the customer's category and how (absent or null: no category select). */
+  category?: ProofCategory | null;
+}
+
+/** The category choice of a click (functions/shared/categories.ts), as its proof keeps it. */
+export interface ProofCategory {
+  asked: string;
+  category: string | null;
+  via: 'map' | 'similarity' | 'default';
+  value: string;
+  label: string;
+  group: string | null;
+  /** With via similarity: the likeness (0..1) that chose it. */
+  score?: number;
 }
 
 export interface EvidenceObjectSpec {
@@ -128,6 +142,7 @@ interface ProofRow {
   matched_index: number | null;
   typed_sha256: string;
   not_taken: Partial<Record<EvidenceKind, string>>;
+  category: ProofCategory | null;
   objects: Array<{
     key: string;
     kind: EvidenceKind;
@@ -161,8 +176,8 @@ export class PgEvidenceStore implements EvidenceStore {
     await this.sql.query(
       `WITH proof AS (
          INSERT INTO submission_proofs (submission_id, attempt, captured_at, final_url, http_status,
-                                        matched_kind, matched_index, typed_sha256, not_taken)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                        matched_kind, matched_index, typed_sha256, not_taken, category)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11)
          ON CONFLICT (submission_id, attempt) DO NOTHING
          RETURNING submission_id, attempt
        )
@@ -189,6 +204,7 @@ export class PgEvidenceStore implements EvidenceStore {
             sha256: o.sha256,
           })),
         ),
+        facts.category ? JSON.stringify(facts.category) : null,
       ],
     );
   }
@@ -298,7 +314,7 @@ export class PgEvidenceStore implements EvidenceStore {
     if (submissionIds.length === 0) return out;
     const { rows } = await this.sql.query<ProofRow>(
       `SELECT p.submission_id, p.attempt, p.captured_at, p.final_url, p.http_status, p.matched_kind,
-              p.matched_index, p.typed_sha256, p.not_taken,
+              p.matched_index, p.typed_sha256, p.not_taken, p.category,
               coalesce((SELECT jsonb_agg(jsonb_build_object(
                          'key', o.key, 'kind', o.kind, 'content_type', o.content_type,
                          'size_bytes', o.size_bytes, 'sha256', o.sha256, 'state', o.state,
@@ -323,6 +339,7 @@ export class PgEvidenceStore implements EvidenceStore {
         matched: r.matched_kind ? { kind: r.matched_kind, index: r.matched_index } : null,
         typedSha256: r.typed_sha256,
         notTaken: r.not_taken,
+        ...(r.category ? { category: r.category } : {}),
         objects: r.objects.map((o) => ({
           key: o.key,
           kind: o.kind,

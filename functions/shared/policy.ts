@@ -297,6 +297,24 @@ export const CACHE_TTL = {
   directoryListSeconds: 60,
 } as const;
 
+/**
+ * Business categories (functions/shared/categories.ts): when the worker may choose a directory's option by
+ * likeness where the directory's category map says nothing, and how the API suggests names for an unknown one.
+ */
+export const CATEGORIES = {
+  /**
+   * The least likeness (0..1) at which an option is chosen without a map entry. 0.8: a label that says one
+   * of the category's names and a word more ("Bakeries & Pastry Shops" for bakery: 0.83) passes; one that
+   * shares half a name's words ("Heating Oil" for "heating and cooling": 0.44) does not.
+   */
+  similarityThreshold: 0.8,
+  /** The chosen option must lead the next best by this much: two near-equal options go to a person. */
+  similarityMargin: 0.1,
+  /** Nearest categories named in the API's refusal of an unknown one, and the least likeness named. */
+  suggestions: 5,
+  suggestionMinScore: 0.3,
+} as const;
+
 /** Packages a business can buy: which directories, how many, and at which priority by default. */
 export const PACKAGES = {
   starter: { maxDirectoryTier: 1, size: 25, defaultPriority: 3 },

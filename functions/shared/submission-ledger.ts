@@ -88,6 +88,12 @@ export const ERROR_CLASSES = [
   // The page or the definition aimed the browser at a private or special address, or a non-web scheme, and
   // the network guard refused it (functions/worker/network-guard.ts). Never retried: the site is hostile or broken.
   'blocked_destination',
+  // A select step found its element but no option to choose: the customer's category has no option on this
+  // directory (no map entry, no option similar enough, no default: functions/shared/categories.ts), or, for
+  // any other select, the value is not among the options. The row is needs_manual: a person picks the
+  // option. Never selector_drift: the site did not change, so drift alarms and directory health ignore it.
+  'category_unmapped',
+  'option_unmapped',
 ] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
 

@@ -146,6 +146,7 @@ export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<
     lifecycle: new PgListingLifecycle(db, lifecycleTimingFromEnv(env)),
     customers: new CachedCustomerStore(db, new PgCustomerStore(db), metrics),
     directories: new CachedDirectoryStore(db, new PgDirectoryStore(db), metrics),
+    categoryOptions: new PgDirectoryStore(db),
     browser: browserPoolFromEnv(env, logger, metrics),
     politeness: sitePolitenessFromEnv(env, db),
     registry: new PgWorkerRegistry(db),

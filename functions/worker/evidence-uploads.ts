@@ -171,6 +171,7 @@ export class EvidenceUploads implements EvidenceRecorder {
       matched: click.proof.matched,
       typedSha256: click.proof.typedSha256,
       notTaken,
+      ...(click.proof.category ? { category: click.proof.category } : {}),
     };
     await this.store.record(
       click.submissionId,

@@ -9,8 +9,17 @@
  */
 import type { Locator, Page } from 'playwright-core';
 import { LIFECYCLE } from '#policy';
+import {
+  type CategoryChoice,
+  type CategoryMap,
+  chooseCategoryOption,
+  EMPTY_CATEGORY_MAP,
+  isChoice,
+  resolveCategory,
+  type SelectOption,
+} from '#shared/categories';
 import type { Profile } from '#shared/customer-store';
-import type { MatchedIndicator, MatchedKind } from '#shared/evidence-store';
+import type { MatchedIndicator, MatchedKind, ProofCategory } from '#shared/evidence-store';
 import type { ErrorClass, SettledStatus } from '#shared/submission-ledger';
 import {
   type Capture,
@@ -36,6 +45,8 @@ export interface EngineOutcome {
   evidence: Record<string, unknown>;
   /** With EngineOptions.proof, once the submit click happened: what the click's proof is made of. */
   proof?: EngineProof;
+  /** The options of the category select, as the form offered them (kept as the directory's "last seen"). */
+  categoryOptions?: SelectOption[];
 }
 
 /** The proof of one submit click, as the engine saw it (functions/worker/evidence-uploads.ts keeps it). */
@@ -50,6 +61,8 @@ export interface EngineProof {
   typedSha256: string;
   /** The filled form, taken just before the click. */
   form: Capture;
+  /** The option chosen for the customer's category and how (none without a category select). */
+  category?: ProofCategory;
   /**
    * Whether the page is still there to take the result screenshot from (not when the directory's time ran
    * out: the engine closed the page). The caller takes it, off the critical path, before closing the context.
@@ -72,6 +85,8 @@ export interface EngineOptions {
   directoryTimeoutMs: number;
   /** Take a proof of the submit click (a screenshot of the filled form, the facts); none without it. */
   proof?: CapturePolicy;
+  /** The directory's category map (functions/shared/categories.ts); none: similarity alone, else a person. */
+  categoryMap?: CategoryMap;
 }
 
 /** Frames and elements of the captcha services formfleet recognises (and never tries to solve). */
@@ -132,7 +147,14 @@ interface RunState {
   typed: TypedValue[];
   /** The filled form's screenshot, taken just before the click (with EngineOptions.proof). */
   formShot?: Promise<Capture>;
+  categoryMap: CategoryMap;
+  /** The category select's options, and which one was chosen and how (the evidence records both). */
+  categoryOptions?: SelectOption[];
+  category?: CategoryEvidence;
 }
+
+/** The evidence of a category choice: the customer's value, the category it names, and the choice. */
+type CategoryEvidence = { asked: string; category: string | null } & CategoryChoice;
 
 export async function runForm(
   page: Page,
@@ -150,6 +172,7 @@ export async function runForm(
     fallbacks: {},
     lastStatus: null,
     typed: [],
+    categoryMap: options.categoryMap ?? EMPTY_CATEGORY_MAP,
   };
   page.on('response', (response) => {
     if (response.request().isNavigationRequest() && response.frame() === page.mainFrame()) {
@@ -177,7 +200,7 @@ export async function runForm(
   });
   const driving = drive(page, definition, profile, guarded, state, stepTimeout, options.proof);
   try {
-    const outcome = withRefusals(page, await Promise.race([driving, deadline]));
+    const outcome = withCategoryOptions(state, withRefusals(page, await Promise.race([driving, deadline])));
     // Decided: the directory's budget no longer applies (the proof below is not part of it).
     clearTimeout(timer);
     return state.submitted && state.formShot
@@ -203,6 +226,20 @@ async function proofOf(page: Page, state: RunState, outcome: EngineOutcome): Pro
     typedSha256: typedValuesSha256(state.typed),
     form: (await state.formShot) ?? { taken: false, reason: 'not taken' },
     resultPageOpen: !state.cancelled && !page.isClosed(),
+    ...(state.category ? { category: proofCategory(state.category) } : {}),
+  };
+}
+
+/** A category choice as the click's proof keeps it: flat, the option's own words. */
+function proofCategory(choice: CategoryEvidence): ProofCategory {
+  return {
+    asked: choice.asked,
+    category: choice.category,
+    via: choice.via,
+    value: choice.option.value,
+    label: choice.option.label,
+    group: choice.option.group,
+    ...(choice.via === 'similarity' ? { score: choice.score } : {}),
   };
 }
 
@@ -279,7 +316,8 @@ async function runStep(
       return;
     }
     case 'fill': {
-      const value = profile[step.field];
+      // A category typed into a text box is its label ("Heating & Air Conditioning"), not its id ("hvac").
+      const value = step.field === 'category' ? categoryLabel(profile.category) : profile[step.field];
       if (value === null || value === undefined || value === '') {
         if (step.optional) return;
         throw new StepFailure(
@@ -307,7 +345,15 @@ async function runStep(
       }
       const target = await firstMatch(page, step.selectors, state, step.optional ?? false, timeout);
       if (!target) return;
-      // A string matches an option's value or its label.
+      const options = await readOptions(target);
+      if (options) {
+        const picked = pickOption(page, step, value, options, state);
+        if (picked === undefined) return;
+        await target.selectOption({ index: picked });
+        state.typed.push({ step: index, ...(step.field ? { field: step.field } : {}), value });
+        return;
+      }
+      // Not a <select> (a custom widget Playwright can still drive): a string matches a value or a label.
       const chosen = await target.selectOption(value).then(
         () => true,
         (err: unknown) => {
@@ -1011,7 +1057,84 @@ function evidence(page: Page, state: RunState): Record<string, unknown> {
     url: safeUrl(page),
     ...(state.lastStatus !== null ? { httpStatus: state.lastStatus } : {}),
     ...(Object.keys(state.fallbacks).length > 0 ? { fallbackSelectors: state.fallbacks } : {}),
+    ...(state.category ? { category: state.category } : {}),
   };
+}
+
+/** Options kept of one select, and characters of one label or value (the page is a third party's). */
+const MAX_OPTIONS = 1_000;
+const MAX_OPTION_TEXT = 200;
+
+/** The options of a <select> (value, label, optgroup), or undefined when the element is not one. */
+async function readOptions(target: Locator): Promise<SelectOption[] | undefined> {
+  const read = await target.evaluate(
+    (el, [max, chars]) => {
+      if (!(el instanceof HTMLSelectElement)) return null;
+      return Array.from(el.options)
+        .slice(0, max)
+        .map((o) => ({
+          value: o.value.slice(0, chars),
+          label: (o.label || o.text).trim().replace(/\s+/g, ' ').slice(0, chars),
+          group:
+            o.parentElement instanceof HTMLOptGroupElement ? o.parentElement.label.slice(0, chars) : null,
+        }));
+    },
+    [MAX_OPTIONS, MAX_OPTION_TEXT] as const,
+  );
+  return read ?? undefined;
+}
+
+/**
+ * The index of the option a select step chooses, or undefined for an optional step with none. The category
+ * field goes through the directory's category map (functions/shared/categories.ts); any other value must be
+ * an option's value or label. No option to choose is a person's decision (needs_manual, category_unmapped or
+ * option_unmapped), never selector drift: the element is there.
+ */
+function pickOption(
+  page: Page,
+  step: Extract<Step, { action: 'select' }>,
+  value: string,
+  options: SelectOption[],
+  state: RunState,
+): number | undefined {
+  if (step.field === 'category' && step.value === undefined) {
+    state.categoryOptions = options;
+    const choice = chooseCategoryOption(value, options, state.categoryMap);
+    const category = resolveCategory(value)?.id ?? null;
+    if (isChoice(choice)) {
+      state.category = { asked: value, category, ...choice };
+      return choice.index;
+    }
+    if (step.optional) return undefined;
+    throw new Settled({
+      status: 'needs_manual',
+      errorClass: 'category_unmapped',
+      error: `${choice.reason}; a person must choose the option (or map it: PUT /v1/directories/{id}/categories)`,
+      evidence: { ...evidence(page, state), categoryMiss: { asked: value, category, ...choice } },
+    });
+  }
+  const wanted = value.trim();
+  const found = options.findIndex((o) => o.value === value || o.label === wanted);
+  if (found >= 0 || step.optional) return found >= 0 ? found : undefined;
+  throw new Settled({
+    status: 'needs_manual',
+    errorClass: 'option_unmapped',
+    error: `no option "${value}" in ${step.selectors.join(' | ')}; a person must choose it`,
+    evidence: {
+      ...evidence(page, state),
+      optionMiss: { asked: value, ...(step.field ? { field: step.field } : {}), options: options.length },
+    },
+  });
+}
+
+/** How a person writes the customer's category: the taxonomy's label, or the stored text if it names none. */
+function categoryLabel(stored: string | null): string | null {
+  return stored === null ? null : (resolveCategory(stored)?.label ?? stored);
+}
+
+/** The category select's options go out with the outcome, whatever it is, to be kept as last seen. */
+function withCategoryOptions(state: RunState, outcome: EngineOutcome): EngineOutcome {
+  return state.categoryOptions ? { ...outcome, categoryOptions: state.categoryOptions } : outcome;
 }
 
 function safeUrl(page: Page): string | undefined {

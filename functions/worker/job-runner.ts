@@ -19,6 +19,7 @@ import type { Context, SQSRecord } from 'aws-lambda';
 import type { Page } from 'playwright-core';
 import { aliasAddress } from '#functions/mail/alias';
 import { METRIC_NAMES } from '#policy';
+import type { SelectOption } from '#shared/categories';
 import type { Profile } from '#shared/customer-store';
 import type { Directory } from '#shared/directory-store';
 import type { Claim, JobProgress } from '#shared/job-store';
@@ -373,8 +374,10 @@ async function attemptOnce(
         stepTimeoutMs: deps.options.stepTimeoutMs,
         directoryTimeoutMs: deps.options.directoryTimeoutMs,
         ...(deps.evidence ? { proof: deps.evidence.options.capture } : {}),
+        ...(directory.categoryMap ? { categoryMap: directory.categoryMap } : {}),
       },
     );
+    if (outcome.categoryOptions) await keepCategoryOptions(run, directory.id, outcome.categoryOptions);
     if (outcome.proof && clickAttempt !== undefined) {
       resultShot = keepProof(run, page, directory.id, submissionId, clickAttempt, outcome);
     }
@@ -647,6 +650,25 @@ function ensureTime(run: RunContext, ms: number): void {
   if (available < ms) {
     throw new OutOfTimeError(`only ${available} ms of this invocation left to look a listing up`);
   }
+}
+
+/**
+ * Keeps what the directory's category select offered (one UPDATE): an observation for the operator (GET
+ * /v1/directories/{id}/categories), never a reason to fail the submission.
+ */
+async function keepCategoryOptions(
+  run: RunContext,
+  directoryId: string,
+  options: SelectOption[],
+): Promise<void> {
+  await run.deps.categoryOptions
+    ?.recordCategoryOptions(directoryId, options, 'submission')
+    .catch((err: unknown) => {
+      run.log.warn('could not keep the category options seen', {
+        directoryId,
+        error: describeError(err).message,
+      });
+    });
 }
 
 /** The definition with its directory budget capped by the invocation's remaining time. */

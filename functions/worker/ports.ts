@@ -2,7 +2,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { ListingLifecycle } from '#functions/lifecycle/listing-lifecycle';
 import type { CustomerStore } from '#shared/customer-store';
-import type { DirectoryStore } from '#shared/directory-store';
+import type { DirectoryCategoryStore, DirectoryStore } from '#shared/directory-store';
 import type { JobQueue } from '#shared/job-queue';
 import type { JobStore } from '#shared/job-store';
 import type { SubmissionLedger } from '#shared/submission-ledger';
@@ -58,6 +58,11 @@ export interface WorkerDeps {
    * (unit tests' fakes, the benchmark's baseline) no proof is taken.
    */
   evidence?: EvidenceRecorder;
+  /**
+   * Keeps the options of a directory's category select as the form offered them (GET
+   * /v1/directories/{id}/categories shows them). Without it (unit tests' fakes) nothing is kept.
+   */
+  categoryOptions?: Pick<DirectoryCategoryStore, 'recordCategoryOptions'>;
   /**
    * The per-job mail aliases a definition with `emailMode: 'alias'` types for the profile's e-mail, on the
    * stage's inbound mail domain (functions/mail/). Without it (no INBOUND_MAIL_DOMAIN), such a directory

@@ -31,7 +31,12 @@ describe('customers API', () => {
       const body = Object.fromEntries(
         PROFILE_FIELDS.map((f) => [
           f,
-          f === 'email' ? `x${i}@sql.test` : attack.slice(0, PROFILE_LIMITS[f]).trim(),
+          // A category must name one of the taxonomy's (test/integration/api-categories.test.ts).
+          f === 'email'
+            ? `x${i}@sql.test`
+            : f === 'category'
+              ? 'plumbing'
+              : attack.slice(0, PROFILE_LIMITS[f]).trim(),
         ]),
       );
       const created = await create('client-a', body);

@@ -250,7 +250,7 @@ describe('DLQ routes', () => {
       {
         field: 'errorClasses',
         message:
-          'must be "all" or a list of error classes (site_down, timeout, selector_drift, validation_error, captcha, login_required, internal, blocked_destination)',
+          'must be "all" or a list of error classes (site_down, timeout, selector_drift, validation_error, captcha, login_required, internal, blocked_destination, category_unmapped, option_unmapped)',
       },
       { field: 'tiers[0]', message: 'must be one of P1, P2, P3' },
     ]);
