@@ -4,7 +4,7 @@
  * runtime wires the same handlers, so a handler never has an env var without its grant or vice versa.
  * No aws-cdk-lib import: plain data, readable by anything.
  */
-import { ALERTS, LIFECYCLE, type RecordsPrefixName, SCHEDULES, WEBHOOKS, WORKER } from '#policy';
+import { ALERTS, LIFECYCLE, RETENTION, type RecordsPrefixName, SCHEDULES, WEBHOOKS, WORKER } from '#policy';
 import { type ApiFunction, ROUTES } from './api/routes.ts';
 
 export interface FunctionNeeds {
@@ -221,6 +221,18 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     // Chromium's memory, as the worker's (a scheduled function's default is far below it).
     memoryMb: WORKER.memoryMb,
     needs: { database: true },
+  },
+  {
+    name: 'retention',
+    entry: 'functions/retention.ts',
+    description:
+      'Archives rows past their retention period (policy RETENTION) to the records bucket as gzip JSON lines, then deletes them in short batches',
+    kind: 'scheduled',
+    schedule: SCHEDULES.retention,
+    timeoutSeconds: RETENTION.timeoutSeconds,
+    // 'write' only: an archive object is written once per batch number (a rerun overwrites its own
+    // uncommitted one); reading back is the operator's (npm run ops -- archive), not the function's.
+    needs: { database: true, records: [{ prefix: 'archive', access: ['write'] }] },
   },
   {
     name: 'mail-inbound',

@@ -47,6 +47,8 @@ import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/d
 import type { DlqService } from '#functions/recovery/dlq';
 import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/dlq-check';
 import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
+import { retentionDepsFromEnv } from '#functions/retention/deps';
+import { makeRetentionHandler } from '#functions/retention/retention';
 import { makeDeliveryHandler } from '#functions/webhooks/delivery';
 import { webhookDeliveryDepsFromEnv, webhookDispatchDepsFromEnv } from '#functions/webhooks/deps';
 import { type Dispatcher, makeDispatcher } from '#functions/webhooks/dispatch';
@@ -73,6 +75,8 @@ export interface LocalHandlers {
   /** Listing rechecks, visiting through the worker's browser pool (one Chromium, as in one process). */
   recheckListings: RecheckHandler;
   recheckDeps: RecheckDeps;
+  /** Retention: archives rows past their period to the records bucket, then deletes them. */
+  retention: () => Promise<unknown>;
   /** mail-inbound, as the SMTP stand-in invokes it (through the worker's browser pool, as recheck-listings). */
   mailInbound: MailInboundHandler;
   mailDeps: MailInboundDeps;
@@ -142,6 +146,7 @@ export async function buildLocalHandlers(
   ]);
   // Built after the worker: it visits sites through the worker's browser pool.
   const recheck = await recheckDepsFromEnv(env, db, { browser: worker.browser });
+  const retention = await retentionDepsFromEnv(env, db);
   const mail = await mailInboundDepsFromEnv(env, db, { browser: worker.browser });
   return {
     api: {
@@ -163,6 +168,7 @@ export async function buildLocalHandlers(
     promoteJobs: makePromoteJobsHandler(counted(promote, 'promote-jobs', metrics)),
     recheckListings: makeRecheckListingsHandler(counted(recheck, 'recheck-listings', metrics)),
     recheckDeps: recheck,
+    retention: makeRetentionHandler(retention),
     mailInbound: makeMailInboundHandler(counted(mail, 'mail-inbound', metrics)),
     mailDeps: mail,
     notifier: makeSlackNotifierHandler(counted(notifier, 'slack-notifier', metrics)),

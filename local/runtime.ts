@@ -392,6 +392,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       'promote-jobs': handlers.promoteJobs,
       'webhook-dispatch': handlers.webhookDispatch.run,
       'recheck-listings': handlers.recheckListings,
+      retention: handlers.retention,
     };
     const tasks = FUNCTIONS.flatMap((f) => {
       const run = scheduled[f.name];

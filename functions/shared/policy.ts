@@ -481,6 +481,160 @@ export const LIFECYCLE = {
 } as const;
 
 /**
+ * One table retention keeps small: rows older than `keepDays` (by `ageColumn`) that `removableWhen` allows
+ * are written to the records bucket's archive prefix, then deleted, `batchSize` at a time. A table another
+ * capability adds (webhook deliveries, tasks, inbound mail) is one more entry in RETENTION.tables.
+ */
+export interface RetentionTable {
+  /** The table, as in sql/. */
+  readonly table: string;
+  /** A unique, non-null column: batches are taken in (ageColumn, key) order and deleted by it. */
+  readonly key: string;
+  /** The timestamptz column a row's age is counted from; a row with it NULL is never archived. */
+  readonly ageColumn: string;
+  /** Rows whose age passed this many days may go. */
+  readonly keepDays: number;
+  /** Rows per batch: one short transaction, one archive object per day in it. */
+  readonly batchSize: number;
+  /**
+   * SQL condition over the row (aliased `r`) that must also hold: "never while a live job or listing needs
+   * it". Empty for none.
+   */
+  readonly removableWhen: string;
+  /**
+   * Rows that go with each row (ON DELETE CASCADE children), as a JSON expression over the row `r` added to
+   * its archived line under `with`, so what the delete takes is archived too. Restoring puts back the row
+   * itself (json_populate_record ignores `with`); the children stay readable in the archive.
+   */
+  readonly archivedWith?: string;
+  /** Why the period, for docs/configuration.md. */
+  readonly why: string;
+}
+
+/** Jobs still running, and listings still being looked up, keep every row that names them. */
+const JOB_AT_REST = `NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.status IN ('pending', 'queued', 'in_progress'))
+    AND NOT EXISTS (SELECT 1 FROM submissions s WHERE s.job_id = r.job_id AND s.lifecycle IN ('pending_verification', 'under_review'))`;
+
+/**
+ * Retention (issue 21): what is archived and deleted, after how long, and what is never deleted. The
+ * scheduled `retention` function (functions/retention/) runs it; `npm run ops -- archive show|restore`
+ * reads an archived day back (docs/runbooks/restore-archived-history.md).
+ */
+export const RETENTION = {
+  tables: [
+    {
+      table: 'job_events',
+      key: 'id',
+      ageColumn: 'created_at',
+      keepDays: 90,
+      batchSize: 2_000,
+      removableWhen: JOB_AT_REST,
+      why: "A job's timeline: the audit asked for 90 days online; a job still running, or with a listing still looked up, keeps all of its events.",
+    },
+    {
+      table: 'alert_outbox',
+      key: 'id',
+      ageColumn: 'published_at',
+      keepDays: 30,
+      batchSize: 1_000,
+      removableWhen: '',
+      why: 'Alerts already published to SNS (an unpublished one has no published_at and stays); a month answers "did we alert on that?".',
+    },
+    {
+      table: 'workers',
+      key: 'id',
+      ageColumn: 'last_seen_at',
+      keepDays: 30,
+      batchSize: 1_000,
+      removableWhen: `r.jobs_in_flight = 0
+    AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.status = 'in_progress' AND j.claimed_by = r.id)`,
+      why: 'Lambda execution environments not seen for a month are gone; one still named by a claimed job stays.',
+    },
+    {
+      table: 'site_visits',
+      key: 'site',
+      ageColumn: 'last_finished_at',
+      keepDays: 180,
+      batchSize: 1_000,
+      removableWhen: 'r.lease_token IS NULL AND r.holder IS NULL',
+      why: 'A site unvisited for half a year has no politeness gap left to keep; a site being visited (a lease) stays.',
+    },
+    {
+      table: 'evidence_objects',
+      key: 'key',
+      ageColumn: 'created_at',
+      keepDays: 430,
+      batchSize: 1_000,
+      removableWhen: "r.state IN ('stored', 'lost')",
+      why: 'Proof screenshot metadata, kept 30 days past the objects themselves (RECORDS evidence, 400 days); a screenshot still waiting for S3 stays.',
+    },
+    {
+      table: 'webhook_events',
+      key: 'id',
+      ageColumn: 'occurred_at',
+      keepDays: 45,
+      batchSize: 1_000,
+      removableWhen: `NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = r.id AND d.status IN ('pending', 'held'))`,
+      archivedWith: `jsonb_build_object('deliveries', (SELECT coalesce(jsonb_agg(to_jsonb(d) || jsonb_build_object('attempts',
+        (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.number), '[]'::jsonb) FROM webhook_attempts a WHERE a.delivery_id = d.id))
+        ORDER BY d.created_at), '[]'::jsonb) FROM webhook_deliveries d WHERE d.event_id = r.id))`,
+      why: 'Webhook events with their deliveries and attempts (archived in the same line): past the 24 h retries and a month of "was it sent?"; an event with a delivery still pending or held (a disabled endpoint) stays.',
+    },
+    {
+      table: 'inbound_mail',
+      key: 'id',
+      ageColumn: 'received_at',
+      keepDays: 90,
+      batchSize: 1_000,
+      removableWhen: "r.outcome <> 'processing'",
+      why: 'What became of each verification mail (the raw mail itself expires from mail/ sooner); one being handled stays.',
+    },
+  ],
+  /**
+   * Never deleted: what a customer's report (GET /v1/jobs/{id}, GET /v1/submissions) or a listing's recheck
+   * reads. Tests check the run leaves them whole however old.
+   */
+  neverDeleted: {
+    customers: 'the business a report is about',
+    directories: 'the catalogue every ledger row names',
+    jobs: "every report's header and status",
+    submissions: "the ledger: what was sent where, once (issue 18), and each listing's lifecycle",
+    submission_proofs: 'the facts of each click, part of the report',
+    dlq_alert_state: 'one row per tier',
+    retention_archives: 'the index of what was archived (one row per archive object)',
+  },
+  /** Not archived: rate_limit_hits is pruned by rate_limit_take itself (sql/030), as the window passes. */
+  prunedInPlace: { rate_limit_hits: 'pruned by every request (the window) and a 1-day sweep (sql/030)' },
+  /** The run: hourly, finishing well within the hour (its timeout is shorter than its interval). */
+  runIntervalSeconds: 3600,
+  timeoutSeconds: 10 * 60,
+  /**
+   * A run stops starting batches after this (the rest waits for the next run), leaving the upload and
+   * delete of the last batch time within the timeout.
+   */
+  runBudgetSeconds: 8 * 60,
+  /** Lock wait of each batch's statements (SET LOCAL): a row someone holds is skipped, never waited for long. */
+  lockTimeoutMs: 2_000,
+  /** Statement timeout of each batch's statements. */
+  statementTimeoutMs: 20_000,
+  /** Longest one archive object's upload may take; the batch rolls back past it and the run stops. */
+  uploadTimeoutMs: 20_000,
+  /** Pause between batches, so the hot paths' writers always get the disk and locks in between. */
+  pauseBetweenBatchesMs: 50,
+} as const satisfies {
+  tables: readonly RetentionTable[];
+  neverDeleted: Readonly<Record<string, string>>;
+  prunedInPlace: Readonly<Record<string, string>>;
+  runIntervalSeconds: number;
+  timeoutSeconds: number;
+  runBudgetSeconds: number;
+  lockTimeoutMs: number;
+  statementTimeoutMs: number;
+  uploadTimeoutMs: number;
+  pauseBetweenBatchesMs: number;
+};
+
+/**
  * E-mail verification (issue 13): the per-job alias a definition with `emailMode: 'alias'` types, and what
  * mail-inbound accepts of a mail to it. Mail is untrusted input from anyone who can send to the domain.
  */
@@ -534,6 +688,8 @@ export const SCHEDULES = {
   webhookDispatch: { everySeconds: WEBHOOKS.dispatchEverySeconds },
   /** Listing rechecks: rows whose recheck age has come are looked up on their directory. */
   recheckListings: { everySeconds: LIFECYCLE.recheckIntervalSeconds },
+  /** Retention: archives and deletes rows past their period. */
+  retention: { everySeconds: RETENTION.runIntervalSeconds },
 } as const;
 
 /** One part of the records bucket: its key prefix and how long its objects live. */
@@ -558,6 +714,12 @@ export const RECORDS = {
      * renews or disputes a listing a year on (and a month of slack for the conversation).
      */
     evidence: { prefix: 'evidence/', expireAfterDays: 400 },
+    /**
+     * Rows the retention run moved out of Postgres (issue 21):
+     * `archive/<table>/<yyyy-mm-dd>/<batch>.jsonl.gz`. Five years: the longest a business is commonly asked
+     * to keep its records, long past any listing's year.
+     */
+    archive: { prefix: 'archive/', expireAfterDays: 5 * 365 },
     /**
      * Inbound mail (issue 13): each verification mail as received, `mail/<message id>`, written by SES's
      * receipt rule (locally by the SMTP stand-in) and read once by mail-inbound. 30 days: long enough to look

@@ -8,10 +8,21 @@ import type { HealthReport } from '#functions/api/health-report';
 import type { jobView, jobWithResults } from '#functions/api/jobs';
 import type { ClientKey, CreatedClientKey } from '#functions/api/keys';
 import type { DlqTierSummary, RedriveReport } from '#functions/recovery/dlq';
+import {
+  ArchiveInputError,
+  archiveDay,
+  readArchivedDay,
+  restoreRows,
+  restoreTableName,
+  retentionTable,
+} from '#functions/retention/archive';
 import { DELIVERY_STATUSES, type Delivery, type Endpoint } from '#functions/webhooks/store';
 import { CLIENT_KEYS, LOCAL, PAGINATION, PRIORITY_TIERS, RECOVERY } from '#policy';
+import { databaseFromEnv } from '#shared/database-config';
+import type { Database } from '#shared/db';
 import type { Env } from '#shared/env';
 import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '#shared/job-store';
+import { type ObjectStore, recordsStoreFromEnv } from '#shared/object-store';
 import { ERROR_CLASSES } from '#shared/submission-ledger';
 import type { DashboardSnapshot } from '../dashboard/snapshot.ts';
 import { ApiClient } from './api-client.ts';
@@ -41,6 +52,7 @@ interface Context {
   positionals: string[];
   json: boolean;
   pollMs: number;
+  env: Env;
 }
 
 interface Command {
@@ -727,7 +739,83 @@ const COMMANDS: Command[] = [
       return EXIT.ok;
     },
   },
+  {
+    name: 'archive show',
+    args: '<table> <day>',
+    summary:
+      'prints the rows retention archived from a table for a day (yyyy-mm-dd, UTC) as JSON lines; needs DATABASE_URL and RECORDS_BUCKET',
+    run: (ctx) =>
+      withArchive(ctx, async ({ db, store }, table, day) => {
+        const { objects, rows } = await readArchivedDay(db, store, table.table, day);
+        if (objects.length === 0)
+          throw new CliError(`nothing archived from ${table.table} for ${day}`, EXIT.failed);
+        if (ctx.json) ctx.io.out(`${JSON.stringify({ objects, rows })}\n`);
+        else {
+          ctx.io.err(
+            `${plural(rows.length, 'row')} of ${table.table} for ${day} in ${plural(objects.length, 'object')}\n`,
+          );
+          for (const row of rows) ctx.io.out(`${JSON.stringify(row)}\n`);
+        }
+        return EXIT.ok;
+      }),
+  },
+  {
+    name: 'archive restore',
+    args: '<table> <day> [--into <table>]',
+    summary: `puts a day's archived rows back into restored_<table> (or --into), each row once; needs DATABASE_URL and RECORDS_BUCKET`,
+    options: { into: { type: 'string' } },
+    run: (ctx) =>
+      withArchive(ctx, async ({ db, store }, table, day) => {
+        const into = (ctx.values.into as string | undefined) ?? restoreTableName(table.table);
+        if (!/^[a-z_][a-z0-9_]*$/.test(into))
+          throw new CliError(`--into must be a plain table name (got "${into}")`, EXIT.usage);
+        const { objects, rows } = await readArchivedDay(db, store, table.table, day);
+        if (objects.length === 0)
+          throw new CliError(`nothing archived from ${table.table} for ${day}`, EXIT.failed);
+        const result = await restoreRows(db, table, rows, into);
+        ctx.io.out(
+          ctx.json
+            ? `${JSON.stringify({ into, ...result })}\n`
+            : `${plural(result.inserted, 'row')} restored into ${into}${result.alreadyThere ? ` (${result.alreadyThere} already there)` : ''}\n`,
+        );
+        return EXIT.ok;
+      }),
+  },
 ];
+
+/**
+ * The archive commands talk to Postgres and the records bucket directly (not the API): an operator's
+ * recovery tool, run with the stage's DATABASE_URL (or DATABASE_SECRET_ARN) and RECORDS_BUCKET.
+ */
+async function withArchive(
+  ctx: Context,
+  fn: (
+    ports: { db: Database; store: ObjectStore },
+    table: ReturnType<typeof retentionTable>,
+    day: string,
+  ) => Promise<ExitCode>,
+): Promise<ExitCode> {
+  const [tableName, dayText] = ctx.positionals as [string, string];
+  let table: ReturnType<typeof retentionTable>;
+  let day: string;
+  try {
+    table = retentionTable(tableName);
+    day = archiveDay(dayText);
+  } catch (err) {
+    if (err instanceof ArchiveInputError) throw new CliError(err.message, EXIT.usage);
+    throw err;
+  }
+  if (!ctx.env.RECORDS_BUCKET)
+    throw new CliError("RECORDS_BUCKET is not set (the stage's records bucket)", EXIT.unavailable);
+  if (!ctx.env.DATABASE_URL && !ctx.env.DATABASE_SECRET_ARN)
+    throw new CliError('DATABASE_URL (or DATABASE_SECRET_ARN) is not set', EXIT.unavailable);
+  const db = await databaseFromEnv(ctx.env, 'formfleet-ops-archive');
+  try {
+    return await fn({ db, store: recordsStoreFromEnv(ctx.env) }, table, day);
+  } finally {
+    await db.end();
+  }
+}
 
 /** Every command's name ("jobs show"), for the docs test that checks the runbooks use real ones. */
 export const OPS_COMMAND_NAMES: readonly string[] = COMMANDS.map((c) => c.name);
@@ -787,8 +875,8 @@ export async function runOps(argv: readonly string[], io: Io, options: OpsOption
       io.out(`usage: npm run ops -- ${command.name} ${command.args ?? ''}\n${command.summary}\n`);
       return EXIT.ok;
     }
-    // One positional per leading <...> of the usage line.
-    const wanted = /^(<[^>]+>\s*)*/.exec(command.args ?? '')?.[0].match(/</g)?.length ?? 0;
+    // Leading <placeholders> are required positionals; [bracketed] options are not.
+    const wanted = (command.args?.match(/^(<[^>]+>\s*)*/)?.[0].match(/</g) ?? []).length;
     if (parsed.positionals.length !== wanted) {
       throw new CliError(`usage: npm run ops -- ${command.name} ${command.args ?? ''}`, EXIT.usage);
     }
@@ -809,6 +897,7 @@ export async function runOps(argv: readonly string[], io: Io, options: OpsOption
       positionals: parsed.positionals,
       json: parsed.values.json === true,
       pollMs: options.pollMs ?? LOCAL.ops.pollMs,
+      env,
     });
   } catch (err) {
     if (err instanceof CliError) {

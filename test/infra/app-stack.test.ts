@@ -266,9 +266,10 @@ describe('app stack from the real manifest', () => {
       }
     });
 
-    it('binds the records bucket by prefix: the worker writes proof, the API reads it, stale-jobs writes and lists, mail-inbound reads mail', () => {
+    it('binds the records bucket by prefix: the worker writes proof, the API reads it, stale-jobs writes and lists, mail-inbound reads mail, retention writes archives', () => {
       const arn = { 'Fn::ImportValue': 'test-formfleet-records-bucket-arn' };
       const evidence = { 'Fn::Join': ['', [arn, '/evidence/*']] };
+      const archive = { 'Fn::Join': ['', [arn, '/archive/*']] };
       const mail = { 'Fn::Join': ['', [arn, '/mail/*']] };
       const grants: Record<string, Record<string, unknown[]>> = {
         // Inbound mail: read a stored mail, and ask its size first (listing mail/ only).
@@ -277,6 +278,7 @@ describe('app stack from the real manifest', () => {
         'api-jobs': { 's3:GetObject': [evidence] },
         'api-submissions': { 's3:GetObject': [evidence] },
         'stale-jobs': { 's3:PutObject': [evidence], 's3:ListBucket': [arn] },
+        retention: { 's3:PutObject': [archive] },
       };
       for (const spec of FUNCTIONS) {
         const mine = grants[spec.name] ?? {};

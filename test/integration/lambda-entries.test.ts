@@ -3,7 +3,9 @@
  * every missing variable, and with a complete environment the built handler serves.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { RETENTION } from '#policy';
 import { apiEvent, lambdaContext } from '#test/events';
+import { testRecords } from '#test/records';
 import { type TestDatabase, testDatabase } from '#test/services';
 
 let t: TestDatabase;
@@ -51,9 +53,22 @@ describe('Lambda entries', () => {
     await expect(importWith({ DATABASE_URL: t.url }, 'worker')).rejects.toThrow(
       /IDEMPOTENCY_TABLE, RECORDS_BUCKET, QUEUE_URL_P1, QUEUE_URL_P2, QUEUE_URL_P3/,
     );
+    await expect(importWith({ DATABASE_URL: t.url }, 'retention')).rejects.toThrow(
+      /missing required environment variable\(s\): RECORDS_BUCKET/,
+    );
     await expect(importWith({ DATABASE_URL: t.url }, 'api-keys')).rejects.toThrow(
       /missing required environment variable\(s\): USAGE_PLAN_IDS, API_KEY_NAME_PREFIX/,
     );
+  });
+
+  it('retention runs once configured: every table in the registry, nothing old enough yet', async () => {
+    const bucket = await testRecords('entries');
+    const retention = await importWith({ DATABASE_URL: t.url, ...bucket.env }, 'retention');
+    const report = await retention.handler();
+    expect(report.tables.map((x: { table: string }) => x.table)).toEqual(
+      RETENTION.tables.map((x) => x.table),
+    );
+    expect(report.tables.every((x: { archived: number }) => x.archived === 0)).toBe(true);
   });
 
   it('serve once configured', async () => {

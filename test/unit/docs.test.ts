@@ -3,6 +3,7 @@
  * every variable a function reads is in it, the architecture names every function and route, the runbooks
  * walk real ops-CLI commands beside their AWS equivalents, and every relative link resolves.
  */
+
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +24,7 @@ import { mailInboundDepsFromEnv } from '#functions/mail/deps';
 import { FUNCTIONS } from '#functions/manifest';
 import { migrateTriggerDepsFromEnv } from '#functions/migrate/trigger';
 import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
+import { retentionDepsFromEnv } from '#functions/retention/deps';
 import { webhookDeliveryDepsFromEnv, webhookDispatchDepsFromEnv } from '#functions/webhooks/deps';
 import { workerDepsFromEnv } from '#functions/worker/deps';
 import { promoteJobsDepsFromEnv } from '#functions/worker/promotion-deps';
@@ -93,6 +95,7 @@ describe('the configuration reference', () => {
       'mail-inbound': () => mailInboundDepsFromEnv(env, db),
       'stale-jobs': () => staleJobsDepsFromEnv(env, db),
       'dlq-check': () => dlqCheckDepsFromEnv(env, db),
+      retention: () => retentionDepsFromEnv(env, db),
       'slack-notifier': () => notifierDepsFromEnv(env),
       'pagerduty-notifier': () => pagerDutyNotifierDepsFromEnv(env),
       'api-webhooks': () => webhooksApiDepsFromEnv(env, db),
