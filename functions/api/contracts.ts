@@ -279,6 +279,28 @@ export const CONTRACTS: Record<string, RouteContract> = {
       404: err('No such directory.'),
     },
   },
+  'POST /v1/directories/{id}/dry-run': {
+    operationId: 'dryRunDirectory',
+    summary:
+      'Run a directory’s form up to, never including, the submit, and say what each step found (admin)',
+    description:
+      'Chromium fills the form with the sample profile (or a customer’s, `customerId`), moves through inner ' +
+      'pages, locates the submit control and stops there: nothing is ever submitted. Per step: ok, skipped, ' +
+      'missing (drift), failed or not_reached; the selector that matched and whether it was the primary or a ' +
+      'fallback; how long it took. A screenshot of the filled form is kept in the records bucket and linked ' +
+      '(presigned). The visit is polite: it waits for the site like a job (409 directory_busy after ' +
+      'a few seconds).',
+    tag: 'directories',
+    params: { id: directoryId('The directory id; any other value is a 404.') },
+    body: 'DryRunRequest',
+    responses: {
+      200: { description: 'What the dry run found (nothing submitted).', schema: 'DryRun' },
+      400: err('Invalid JSON or an invalid field.'),
+      404: err('No such directory, or no such customer.'),
+      409: err('The site is being visited by a job or a recheck (directory_busy); Retry-After says when.'),
+      415: err('The body is not JSON.'),
+    },
+  },
   'GET /v1/submissions': {
     operationId: 'listSubmissions',
     summary: 'Ledger rows of a job or of a customer',

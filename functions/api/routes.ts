@@ -2,7 +2,15 @@
  * Every HTTP route formfleet serves: which Lambda handles it and what key it needs. CDK builds the API
  * Gateway resources from this list, the local gateway routes with it, and the OpenAPI test checks it.
  */
-export type ApiFunction = 'jobs' | 'customers' | 'health' | 'directories' | 'submissions' | 'dlq' | 'keys';
+export type ApiFunction =
+  | 'jobs'
+  | 'customers'
+  | 'health'
+  | 'directories'
+  | 'probes'
+  | 'submissions'
+  | 'dlq'
+  | 'keys';
 export type RouteAuth = 'none' | 'client' | 'admin';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -31,6 +39,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/v1/directories/{id}', fn: 'directories', auth: 'client' },
   { method: 'PUT', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
   { method: 'DELETE', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
+  { method: 'POST', path: '/v1/directories/{id}/dry-run', fn: 'probes', auth: 'admin' },
   { method: 'GET', path: '/v1/submissions', fn: 'submissions', auth: 'client' },
   { method: 'GET', path: '/v1/dlq', fn: 'dlq', auth: 'admin' },
   { method: 'POST', path: '/v1/dlq/redrive', fn: 'dlq', auth: 'admin' },

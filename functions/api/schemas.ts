@@ -8,8 +8,10 @@
  * Every text field carries the NUL half of the one text rule (#shared/text) as a `pattern`.
  * `x-message` and `x-errors` (OpenAPI specification extensions) word failures (#shared/json-schema).
  */
-import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA } from '#functions/worker/form-definition';
+import { DRY_RUN_OUTCOMES, DRY_RUN_STEP_STATUSES } from '#functions/directories/probe-results';
+import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA, STEP_ACTIONS } from '#functions/worker/form-definition';
 import { CLIENT_KEYS, EVIDENCE, PACKAGES, PAGINATION, PRIORITY_TIERS } from '#policy';
+import { PROFILE_FIELDS } from '#shared/customer-store';
 import { EVIDENCE_STATES, MATCHED_KINDS } from '#shared/evidence-store';
 import { JOB_STATUSES } from '#shared/job-store';
 import { ref } from '#shared/json-schema';
@@ -514,6 +516,103 @@ export const SCHEMAS = {
     properties: { ...directorySummary.properties, definition: ref('FormDefinition') },
   },
   DirectoryPage: page('DirectorySummary', 'Directories by id.'),
+  DryRunRequest: {
+    type: 'object',
+    description: 'Whose profile the dry run types: a customer’s, or (without customerId) a sample profile.',
+    additionalProperties: false,
+    properties: { customerId: { ...uuid, 'x-message': 'must be a customer id (uuid)' } },
+  },
+  ProbeScreenshot: {
+    description:
+      'A screenshot of a probe: taken (a presigned link to the JPEG in the records bucket, or the bytes as ' +
+      'base64 when kept inline), or not taken with the reason.',
+    oneOf: [
+      {
+        type: 'object',
+        additionalProperties: false,
+        required: ['label', 'taken', 'contentType', 'bytes', 'url', 'expiresAt', 'data'],
+        properties: {
+          label: { type: 'string' },
+          taken: { const: true },
+          contentType: { const: 'image/jpeg' },
+          bytes: { type: 'integer', minimum: 1, maximum: EVIDENCE.maxImageBytes },
+          url: { type: ['string', 'null'], format: 'uri' },
+          expiresAt: nullableTimestamp,
+          data: { type: ['string', 'null'], contentEncoding: 'base64' },
+        },
+      },
+      {
+        type: 'object',
+        additionalProperties: false,
+        required: ['label', 'taken', 'reason'],
+        properties: { label: { type: 'string' }, taken: { const: false }, reason: { type: 'string' } },
+      },
+    ],
+  },
+  DryRun: {
+    type: 'object',
+    description:
+      'A dry run: how it ended (`ready`: every step ran and the submit control is there; `drift`: a step’s ' +
+      'elements are gone, `driftStep`; captcha, login_wall; site_down, timeout, blocked_destination: the ' +
+      'site, not the definition; refused: an inner page refused the values; error), per step what it found, ' +
+      'and the filled form’s screenshot. `submitted` is always false.',
+    additionalProperties: false,
+    required: [
+      'directoryId',
+      'version',
+      'customerId',
+      'submitted',
+      'outcome',
+      'reachedSubmit',
+      'driftStep',
+      'error',
+      'errorClass',
+      'steps',
+      'attempts',
+      'ms',
+      'screenshots',
+    ],
+    properties: {
+      directoryId: directoryId,
+      version: { type: 'integer', minimum: 1, description: 'The definition version that was run.' },
+      customerId: { type: ['string', 'null'], format: 'uuid' },
+      submitted: { const: false },
+      outcome: { type: 'string', enum: DRY_RUN_OUTCOMES },
+      reachedSubmit: { type: 'boolean' },
+      driftStep: {
+        type: ['integer', 'null'],
+        minimum: 0,
+        description: 'The first step whose elements are missing.',
+      },
+      error: { type: ['string', 'null'] },
+      errorClass: { anyOf: [{ type: 'string', enum: ERROR_CLASSES }, { type: 'null' }] },
+      steps: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['step', 'action', 'status', 'selector', 'selectorIndex', 'ms'],
+          properties: {
+            step: { type: 'integer', minimum: 0 },
+            action: { type: 'string', enum: STEP_ACTIONS },
+            field: { type: 'string', enum: PROFILE_FIELDS },
+            status: { type: 'string', enum: DRY_RUN_STEP_STATUSES },
+            selector: { type: ['string', 'null'], description: 'The selector that matched.' },
+            selectorIndex: {
+              type: ['integer', 'null'],
+              minimum: 0,
+              description: 'Its place in the step’s list: 0 the primary, more a fallback.',
+            },
+            ms: { type: ['integer', 'null'], minimum: 0 },
+            note: { type: 'string' },
+          },
+        },
+      },
+      attempts: { type: 'integer', minimum: 1 },
+      ms: { type: 'integer', minimum: 0 },
+      screenshots: { type: 'array', items: ref('ProbeScreenshot') },
+    },
+  },
   ...DEFINITION_SCHEMAS,
   Submission: {
     type: 'object',

@@ -194,7 +194,10 @@ describe('app stack from the real manifest', () => {
     it('binds the records bucket by prefix: the worker writes proof, the API reads it, stale-jobs writes and lists', () => {
       const arn = { 'Fn::ImportValue': 'test-formfleet-records-bucket-arn' };
       const evidence = { 'Fn::Join': ['', [arn, '/evidence/*']] };
+      const probes = { 'Fn::Join': ['', [arn, '/probes/*']] };
       const grants: Record<string, Record<string, unknown[]>> = {
+        // Dry runs write their screenshots and presign links to them, under probes/ only.
+        'api-probes': { 's3:GetObject': [probes], 's3:PutObject': [probes] },
         worker: { 's3:PutObject': [evidence] },
         'api-jobs': { 's3:GetObject': [evidence] },
         'api-submissions': { 's3:GetObject': [evidence] },

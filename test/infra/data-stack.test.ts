@@ -187,6 +187,7 @@ describe('data stack', () => {
       .LifecycleConfiguration.Rules as { Id: string; Prefix?: string; ExpirationInDays?: number }[];
     expect(rules.map((r) => [r.Id, r.Prefix, r.ExpirationInDays])).toEqual([
       ['expire-evidence', 'evidence/', 400],
+      ['expire-probes', 'probes/', 30],
       ['expire-mail', 'mail/', 30],
       ['noncurrent-versions-and-unfinished-uploads', undefined, undefined],
     ]);

@@ -145,6 +145,7 @@ describe('cdk synth (bundled, offline)', () => {
       SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/slack',
       USAGE_PLAN_IDS: 'client=plan1',
       API_KEY_NAME_PREFIX: 'dev-formfleet-client-',
+      RECORDS_BUCKET: 'formfleet-records',
       ...Object.fromEntries(
         PRIORITY_TIERS.flatMap((t) => [
           [`QUEUE_URL_${t.name}`, `${motoEndpoint()}/000000000000/q-${t.name}.fifo`],

@@ -143,6 +143,7 @@ describe('API functions in the manifest', () => {
         'api-health',
         'api-jobs',
         'api-keys',
+        'api-probes',
         'api-submissions',
       ].sort(),
     );
@@ -159,5 +160,10 @@ describe('API functions in the manifest', () => {
     expect(functionSpec('api-customers').needs).toEqual({ database: true });
     // Client keys: API Gateway's keys of the client plans, and the database for the rate limiter.
     expect(functionSpec('api-keys').needs).toEqual({ database: true, apiKeys: true });
+    // Dry runs: Chromium, and the probes/ prefix of the records bucket only (write, and read to presign).
+    expect(functionSpec('api-probes')).toMatchObject({
+      browser: true,
+      needs: { database: true, records: [{ prefix: 'probes', access: ['write', 'read'] }] },
+    });
   });
 });

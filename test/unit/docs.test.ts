@@ -14,6 +14,7 @@ import {
   healthApiDepsFromEnv,
   jobsApiDepsFromEnv,
   keysApiDepsFromEnv,
+  probesApiDepsFromEnv,
   submissionsApiDepsFromEnv,
 } from '#functions/api/deps';
 import { ROUTES } from '#functions/api/routes';
@@ -80,6 +81,7 @@ describe('the configuration reference', () => {
       'api-submissions': () => submissionsApiDepsFromEnv(env, db),
       'api-dlq': () => dlqApiDepsFromEnv(env, db),
       'api-keys': () => keysApiDepsFromEnv(env, db),
+      'api-probes': () => probesApiDepsFromEnv(env, db),
       worker: () => workerDepsFromEnv(env, db),
       'promote-jobs': () => promoteJobsDepsFromEnv(env, db),
       'recheck-listings': () => recheckDepsFromEnv(env, db),
