@@ -279,6 +279,29 @@ export const CONTRACTS: Record<string, RouteContract> = {
       404: err('No such directory.'),
     },
   },
+  'POST /v1/directories/discover': {
+    operationId: 'discoverDirectory',
+    summary: 'Propose a form definition from a form’s URL alone, in Chromium; nothing is submitted (admin)',
+    description:
+      'Opens the page (iframes included), finds the form, maps its inputs to profile fields from label text, ' +
+      'name, id, placeholder, aria-label, autocomplete tokens, input type and nearby text (synonyms in ' +
+      'several languages), finds the control that sends it (button, submit input, link or role=button), ' +
+      'follows a multi-page form through its next controls, and proposes success and failure indicators. ' +
+      'Answers a draft that PUT /v1/directories/{id} accepts, a confidence per step, what stayed unmapped, ' +
+      'and a screenshot per page with the matched fields marked (presigned links). The final submit is never ' +
+      'clicked. 409 when no draft can be made (the site is down, refused, has no form) or the site is busy.',
+    tag: 'directories',
+    body: 'DiscoverRequest',
+    responses: {
+      200: { description: 'A draft definition (nothing submitted).', schema: 'Discovery' },
+      400: err('Invalid JSON or an invalid field.'),
+      409: err(
+        'No draft: the page is down, not found, refused by the network guard, or has no form (code says ' +
+          'which), or the site is being visited (directory_busy, with Retry-After).',
+      ),
+      415: err('The body is not JSON.'),
+    },
+  },
   'POST /v1/directories/{id}/dry-run': {
     operationId: 'dryRunDirectory',
     summary:

@@ -209,6 +209,9 @@ export async function probesApiDepsFromEnv(
       presignedUrlSeconds: PROBES.presignedUrlSeconds,
       uploadTimeoutMs: EVIDENCE.uploadTimeoutMs,
       screenshots: EVIDENCE,
+      formWaitMs: PROBES.formWaitMs,
+      maxPages: PROBES.maxPages,
+      screenshotsPerProbe: PROBES.screenshotsPerProbe,
     },
   };
 }

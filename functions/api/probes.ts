@@ -7,6 +7,8 @@
  *
  * A Lambda function of its own (api-probes, with the browser): the other API functions stay small.
  */
+import type { Page } from 'playwright-core';
+import { type Discovery, DiscoveryError, discoverForm } from '#functions/directories/discover';
 import { type DryRun, dryRun } from '#functions/directories/dry-run';
 import { SAMPLE_PROFILE } from '#functions/directories/sample-profile';
 import { recordsScreenshots } from '#functions/directories/screenshots';
@@ -31,6 +33,10 @@ export interface ProbeOptions {
   presignedUrlSeconds: number;
   uploadTimeoutMs: number;
   screenshots: CapturePolicy;
+  /** Discovery: a script-rendered form's time to draw, the pages followed, the screenshots kept. */
+  formWaitMs: number;
+  maxPages: number;
+  screenshotsPerProbe: number;
 }
 
 export interface ProbesApiDeps extends ApiBaseDeps {
@@ -41,6 +47,10 @@ export interface ProbesApiDeps extends ApiBaseDeps {
   /** The records bucket: the screenshots under `probes/`. */
   objects: Pick<ObjectStore, 'put' | 'presignGet'>;
   options: ProbeOptions;
+}
+
+interface DiscoverBody {
+  url: string;
 }
 
 interface DryRunBody {
@@ -60,9 +70,63 @@ export interface DryRunView extends DryRun {
 const ID = new RegExp(DIRECTORY_ID_PATTERN);
 
 export function makeProbesApi(deps: ProbesApiDeps): ApiHandler {
+  const { options } = deps;
+  /** A polite visit to `site` (the worker's lease): 409 directory_busy when it stays busy. */
+  const visit = async <T>(site: string, look: (page: Page) => Promise<T>): Promise<T> => {
+    try {
+      return await visitSite({ ...deps.visits, siteWaitMaxMs: options.siteWaitMaxMs }, site, look);
+    } catch (err) {
+      if (err instanceof SiteBusyError) {
+        throw new HttpError(
+          409,
+          'directory_busy',
+          `${site} is being visited (a job or a recheck); try again shortly`,
+          undefined,
+          { 'retry-after': String(Math.ceil(options.siteWaitMaxMs / 1000)) },
+        );
+      }
+      throw err;
+    }
+  };
+  const store = (scope: string) =>
+    recordsScreenshots(deps.objects, {
+      scope,
+      expiresInSeconds: options.presignedUrlSeconds,
+      uploadTimeoutMs: options.uploadTimeoutMs,
+    });
+
   return makeApiHandler(
     'probes',
     {
+      'POST /v1/directories/discover': async ({ body }: RouteRequest<DiscoverBody>) => {
+        let discovery: Discovery;
+        try {
+          discovery = await visit(new URL(body.url).origin, (page) =>
+            discoverForm(page, body.url, {
+              pageTimeoutMs: options.stepTimeoutMs,
+              formWaitMs: options.formWaitMs,
+              maxPages: options.maxPages,
+              siteDownRetries: options.transientRetries,
+              retryDelayMs: options.retryDelayMs,
+              profile: SAMPLE_PROFILE,
+              screenshots: { ...options.screenshots, perProbe: options.screenshotsPerProbe },
+              store: store('discover'),
+            }),
+          );
+        } catch (err) {
+          if (err instanceof DiscoveryError) throw new HttpError(409, err.reason, err.message);
+          throw err;
+        }
+        deps.metrics.addMetric('Discovery', MetricUnit.Count, 1);
+        deps.logger.info('discovery', {
+          site: new URL(body.url).origin,
+          outcome: discovery.outcome,
+          confidence: discovery.confidence,
+          pages: discovery.pages,
+        });
+        return json(200, discovery, { 'cache-control': 'no-store' });
+      },
+
       'POST /v1/directories/{id}/dry-run': async ({ params, body }: RouteRequest<DryRunBody>) => {
         const id = params.id ?? '';
         const directory = ID.test(id) ? await deps.directories.get(id) : undefined;
@@ -74,39 +138,14 @@ export function makeProbesApi(deps: ProbesApiDeps): ApiHandler {
           profile = customer;
         }
         const definition = parseFormDefinition(directory.definition);
-        const { options } = deps;
-        let result: DryRun;
-        try {
-          result = await dryRun(
-            (look) =>
-              visitSite({ ...deps.visits, siteWaitMaxMs: options.siteWaitMaxMs }, directory.site, look),
-            definition,
-            profile,
-            {
-              stepTimeoutMs: options.stepTimeoutMs,
-              directoryTimeoutMs: options.directoryTimeoutMs,
-              transientRetries: options.transientRetries,
-              retryDelayMs: options.retryDelayMs,
-              screenshots: options.screenshots,
-              store: recordsScreenshots(deps.objects, {
-                scope: id,
-                expiresInSeconds: options.presignedUrlSeconds,
-                uploadTimeoutMs: options.uploadTimeoutMs,
-              }),
-            },
-          );
-        } catch (err) {
-          if (err instanceof SiteBusyError) {
-            throw new HttpError(
-              409,
-              'directory_busy',
-              `${directory.site} is being visited (a job or a recheck); try again shortly`,
-              undefined,
-              { 'retry-after': String(Math.ceil(options.siteWaitMaxMs / 1000)) },
-            );
-          }
-          throw err;
-        }
+        const result = await dryRun((look) => visit(directory.site, look), definition, profile, {
+          stepTimeoutMs: options.stepTimeoutMs,
+          directoryTimeoutMs: options.directoryTimeoutMs,
+          transientRetries: options.transientRetries,
+          retryDelayMs: options.retryDelayMs,
+          screenshots: options.screenshots,
+          store: store(id),
+        });
         deps.metrics.addMetric('DryRun', MetricUnit.Count, 1);
         deps.metrics.addMetric(`DryRun_${result.outcome}`, MetricUnit.Count, 1);
         deps.logger.info('dry run', {

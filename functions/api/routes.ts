@@ -39,6 +39,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/v1/directories/{id}', fn: 'directories', auth: 'client' },
   { method: 'PUT', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
   { method: 'DELETE', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
+  { method: 'POST', path: '/v1/directories/discover', fn: 'probes', auth: 'admin' },
   { method: 'POST', path: '/v1/directories/{id}/dry-run', fn: 'probes', auth: 'admin' },
   { method: 'GET', path: '/v1/submissions', fn: 'submissions', auth: 'client' },
   { method: 'GET', path: '/v1/dlq', fn: 'dlq', auth: 'admin' },

@@ -522,6 +522,75 @@ export const SCHEMAS = {
     additionalProperties: false,
     properties: { customerId: { ...uuid, 'x-message': 'must be a customer id (uuid)' } },
   },
+  DiscoverRequest: {
+    type: 'object',
+    description: 'The page with the “add your business” form.',
+    required: ['url'],
+    additionalProperties: false,
+    properties: { url: { ...HTTP_URL_SCHEMA, description: 'The form’s page (http or https).' } },
+  },
+  Discovery: {
+    type: 'object',
+    description:
+      'A draft definition from the page alone: `outcome` form (a form to fill) or login_wall (jobs will skip ' +
+      'it as login_required); `confidence` is the least sure of the name, e-mail and submit steps (0 to 1).',
+    additionalProperties: false,
+    required: [
+      'outcome',
+      'url',
+      'finalUrl',
+      'title',
+      'definition',
+      'confidence',
+      'steps',
+      'unmapped',
+      'captcha',
+      'pages',
+      'warnings',
+      'screenshots',
+    ],
+    properties: {
+      outcome: { type: 'string', enum: ['form', 'login_wall'] },
+      url: { type: 'string' },
+      finalUrl: { type: 'string' },
+      title: { type: 'string', description: 'The page’s title: a name for the directory.' },
+      definition: ref('FormDefinition'),
+      confidence: { type: 'number', minimum: 0, maximum: 1 },
+      steps: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['step', 'action', 'confidence', 'because'],
+          properties: {
+            step: { type: 'integer', minimum: 0 },
+            action: { type: 'string', enum: STEP_ACTIONS },
+            field: { type: 'string', enum: PROFILE_FIELDS },
+            confidence: { type: 'number', minimum: 0, maximum: 1 },
+            because: { type: 'array', items: { type: 'string' }, description: 'The signals that matched.' },
+          },
+        },
+      },
+      unmapped: {
+        type: 'array',
+        description: 'Inputs no profile field matched (a required one may make the site refuse a listing).',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['selector', 'label', 'required'],
+          properties: {
+            selector: { type: 'string' },
+            label: { type: 'string' },
+            required: { type: 'boolean' },
+          },
+        },
+      },
+      captcha: { type: 'boolean' },
+      pages: { type: 'integer', minimum: 1 },
+      warnings: { type: 'array', items: { type: 'string' } },
+      screenshots: { type: 'array', items: ref('ProbeScreenshot') },
+    },
+  },
   ProbeScreenshot: {
     description:
       'A screenshot of a probe: taken (a presigned link to the JPEG in the records bucket, or the bytes as ' +

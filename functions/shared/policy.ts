@@ -610,6 +610,10 @@ export const PROBES = {
   /** Another go after a transient failure (site down, a timeout), as a job would take. */
   transientRetries: 1,
   retryDelayMs: 500,
+  /** Discovery: how long a page may take to draw its form (script-rendered forms) before it has none. */
+  formWaitMs: 4_000,
+  /** Discovery: most pages of a multi-page form followed. */
+  maxPages: 5,
   /** Most screenshots one probe keeps (discovery takes one per page of a multi-page form). */
   screenshotsPerProbe: 5,
   /** How long a probe screenshot's presigned URL works. */

@@ -7,7 +7,6 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeProbesApi } from '#functions/api/probes';
 import type { ApiHandler } from '#functions/api/router';
 import { BrowserPool } from '#functions/worker/browser-pool';
 import { DefinitionError, parseFormDefinition } from '#functions/worker/form-definition';
@@ -16,10 +15,10 @@ import { NetworkGuard } from '#functions/worker/network-guard';
 import { PgSitePoliteness } from '#functions/worker/site-politeness';
 import { ONBOARDING_VARIANTS } from '#local/fixtures/onboarding-sites';
 import { allVariants, type FixtureSites, startFixtureSites } from '#local/fixtures/sites';
-import { EVIDENCE } from '#policy';
 import { PgCustomerStore } from '#shared/customer-store';
 import { PgDirectoryStore } from '#shared/directory-store';
-import { ADMIN_KEY_ID, baseDeps, call } from '#test/api';
+import { ADMIN_KEY_ID, call } from '#test/api';
+import { testProbesApi } from '#test/probes';
 import { type TestRecords, testRecords } from '#test/records';
 import { type TestDatabase, testDatabase } from '#test/services';
 
@@ -52,22 +51,11 @@ beforeAll(async () => {
   });
   const directories = new PgDirectoryStore(t.db);
   for (const d of sites.directories()) await directories.upsert(d);
-  api = makeProbesApi({
-    ...baseDeps(t.db),
-    directories,
-    customers: new PgCustomerStore(t.db),
-    visits: { browser: pool, politeness: new PgSitePoliteness(t.db, 0), holder: 'probe:test' },
-    objects: records.store,
-    options: {
-      stepTimeoutMs: 2_000,
-      directoryTimeoutMs: 10_000,
-      transientRetries: 1,
-      retryDelayMs: 100,
-      siteWaitMaxMs: 300,
-      presignedUrlSeconds: 600,
-      uploadTimeoutMs: 5_000,
-      screenshots: EVIDENCE,
-    },
+  api = testProbesApi(t.db, pool, records, {
+    stepTimeoutMs: 2_000,
+    transientRetries: 1,
+    retryDelayMs: 100,
+    siteWaitMaxMs: 300,
   });
 }, 60_000);
 afterAll(async () => {

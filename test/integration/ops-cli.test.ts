@@ -271,3 +271,30 @@ describe('ops CLI: finding the API, and errors', () => {
     expect(help.out).toContain('dlq redrive');
   });
 });
+
+describe('ops CLI: onboarding a directory', () => {
+  it('discovers a form from its URL, saves the draft inactive, and dry-runs it; the site receives no form', async () => {
+    const site = system.fixtures.site('simple-form');
+    const posts = () => site.requests.filter((r) => r.method === 'POST').length;
+    const before = posts();
+    const found = await ops(['directories', 'discover', `${site.origin}/add`, '--save', 'found-simple']);
+    expect(found.code, found.err).toBe(0);
+    expect(found.out).toMatch(/confidence\s+1\.00/);
+    expect(found.out).toMatch(/submit/);
+    expect(found.out).toContain('saved found-simple (version 1, inactive)');
+    const saved = await fetch(`${system.url}/v1/directories/found-simple`, {
+      headers: { 'x-api-key': system.keys.admin },
+    });
+    expect(((await saved.json()) as { active: boolean }).active).toBe(false);
+
+    const dry = await ops(['directories', 'dry-run', 'found-simple']);
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out).toMatch(/outcome\s+ready/);
+    expect(dry.out).toMatch(/screenshot filled form: http/);
+    expect(posts()).toBe(before);
+
+    const missing = await ops(['directories', 'dry-run', 'no-such-directory']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.err).toMatch(/404|not found/);
+  }, 120_000);
+});
