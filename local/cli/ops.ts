@@ -3,6 +3,7 @@
  * same commands work on the laptop (found through .formfleet/runtime.json) and against a deployed stage
  * (FORMFLEET_API_URL, FORMFLEET_ADMIN_KEY). The runbooks in docs/runbooks/ walk through it.
  */
+import { readFile } from 'node:fs/promises';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { HealthReport } from '#functions/api/health-report';
 import type { jobView, jobWithResults } from '#functions/api/jobs';
@@ -16,6 +17,7 @@ import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '#shared/job-store';
 import { ERROR_CLASSES } from '#shared/submission-ledger';
 import type { DashboardSnapshot } from '../dashboard/snapshot.ts';
 import { ApiClient } from './api-client.ts';
+import { type ImportPlan, planImport } from './directory-import.ts';
 import { between, clock, duration, plural } from './format.ts';
 import { CliError, EXIT, type ExitCode, type Io } from './io.ts';
 import { bar, progressFor } from './progress.ts';
@@ -578,6 +580,82 @@ const COMMANDS: Command[] = [
           ctx.io.out(`screenshot ${s.label}: ${s.taken ? s.url : s.reason}\n`);
       }
       return body.outcome === 'ready' ? EXIT.ok : EXIT.failed;
+    },
+  },
+  {
+    name: 'directories import',
+    args: '<file> [--dry-run] [--inactive]',
+    summary:
+      'writes the replaced system’s directory list (JSON) as definitions (PUT /v1/directories/{id}); --dry-run tries each; reports what it could not map',
+    options: { 'dry-run': { type: 'boolean' }, inactive: { type: 'boolean' } },
+    async run(ctx) {
+      const file = ctx.positionals[0] as string;
+      let plan: ImportPlan;
+      try {
+        plan = planImport(JSON.parse(await readFile(file, 'utf8')));
+      } catch (err) {
+        throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT.usage);
+      }
+      const api = await ctx.api();
+      const rows: { id: string; written: string; dryRun: string; unmapped: string[] }[] = [];
+      for (const d of plan.directories) {
+        const body = ctx.values.inactive ? { ...d.body, active: false } : d.body;
+        const put = await api.request<{
+          version: number;
+          error?: { message: string; details?: { field: string; message: string }[] };
+        }>('PUT', `/v1/directories/${encodeURIComponent(d.id)}`, { body, accept: [400] });
+        if (put.status === 400) {
+          const details = (put.body.error?.details ?? []).map((e) => `${e.field}: ${e.message}`).join('; ');
+          rows.push({
+            id: d.id,
+            written: `refused: ${put.body.error?.message ?? ''} ${details}`,
+            dryRun: '',
+            unmapped: d.unmapped,
+          });
+          continue;
+        }
+        let dryRun = '';
+        if (ctx.values['dry-run']) {
+          const dry = await api.request<DryRunView & { error?: { code: string } }>(
+            'POST',
+            `/v1/directories/${encodeURIComponent(d.id)}/dry-run`,
+            { body: {}, accept: [409] },
+          );
+          dryRun =
+            dry.status === 409
+              ? `not tried: ${dry.body.error?.code ?? 'busy'}`
+              : `${dry.body.outcome}${dry.body.driftStep !== null ? ` at step ${dry.body.driftStep + 1}` : ''}`;
+        }
+        rows.push({
+          id: d.id,
+          written: put.status === 201 ? 'created' : `replaced (version ${put.body.version})`,
+          dryRun,
+          unmapped: d.unmapped,
+        });
+      }
+      const report = { directories: rows, refused: plan.refused };
+      if (ctx.json) ctx.io.out(`${JSON.stringify(report, null, 2)}\n`);
+      else {
+        ctx.io.out(
+          `${renderTable(
+            [
+              { header: 'directory', value: (r: (typeof rows)[number]) => r.id },
+              { header: 'written', value: (r) => r.written, max: 60 },
+              ...(ctx.values['dry-run']
+                ? [{ header: 'dry run', value: (r: (typeof rows)[number]) => r.dryRun }]
+                : []),
+              { header: 'not mapped', value: (r) => (r.unmapped.length > 0 ? r.unmapped.length : '') },
+            ],
+            rows,
+          )}\n`,
+        );
+        for (const r of rows) for (const u of r.unmapped) ctx.io.out(`not mapped in ${r.id}: ${u}\n`);
+        for (const r of plan.refused) ctx.io.out(`left out ${r.entry}: ${r.reasons.join('; ')}\n`);
+      }
+      const ready = rows.every(
+        (r) => !r.written.startsWith('refused') && (!ctx.values['dry-run'] || r.dryRun === 'ready'),
+      );
+      return ready && plan.refused.length === 0 ? EXIT.ok : EXIT.failed;
     },
   },
   {

@@ -140,7 +140,7 @@ describe('the runbooks', () => {
 
   it('use only commands the ops CLI has', () => {
     for (const path of [...markdownFiles('docs'), 'README.md']) {
-      for (const match of read(path).matchAll(/npm run ops -- ([a-z]+(?: [a-z]+)?)/g)) {
+      for (const match of read(path).matchAll(/npm run ops -- ([a-z]+(?: [a-z][a-z-]*)?)/g)) {
         const words = (match[1] as string).split(' ');
         const names = [...OPS_COMMAND_NAMES, 'help'];
         const known = names.includes(words.join(' ')) || names.includes(words[0] as string);
