@@ -254,6 +254,22 @@ export const CONTRACTS: Record<string, RouteContract> = {
       404: err('No such directory.'),
     },
   },
+  'GET /v1/directories/{id}/stats': {
+    operationId: 'getDirectoryStats',
+    summary: 'A directory’s scorecard over a window: outcomes, rates, durations, last drift (admin)',
+    description:
+      'Ledger rows of the directory that settled in the last `days` days: counts by status and error class, ' +
+      'the submitted rate, the live rate of submitted listings a recheck has looked at, p50/p95 of the time ' +
+      'from start to outcome, captcha and login-wall rates, and the last selector_drift failure.',
+    tag: 'directories',
+    params: { id: directoryId('The directory id; any other value is a 404.') },
+    query: 'DirectoryStatsQuery',
+    responses: {
+      200: { description: 'The scorecard.', schema: 'DirectoryStats' },
+      400: err('An invalid days.'),
+      404: err('No such directory.'),
+    },
+  },
   'PUT /v1/directories/{id}': {
     operationId: 'putDirectory',
     summary: 'Create or replace a directory and its form definition (admin)',

@@ -37,6 +37,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/v1/jobs/{id}/retry', fn: 'jobs', auth: 'client' },
   { method: 'GET', path: '/v1/directories', fn: 'directories', auth: 'client' },
   { method: 'GET', path: '/v1/directories/{id}', fn: 'directories', auth: 'client' },
+  { method: 'GET', path: '/v1/directories/{id}/stats', fn: 'directories', auth: 'admin' },
   { method: 'PUT', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
   { method: 'DELETE', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
   { method: 'POST', path: '/v1/directories/discover', fn: 'probes', auth: 'admin' },
