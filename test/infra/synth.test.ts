@@ -146,6 +146,7 @@ describe('cdk synth (bundled, offline)', () => {
       USAGE_PLAN_IDS: 'client=plan1',
       API_KEY_NAME_PREFIX: 'dev-formfleet-client-',
       RECORDS_BUCKET: 'formfleet-records',
+      INBOUND_MAIL_DOMAIN: 'inbound.example.test',
       ...Object.fromEntries(
         PRIORITY_TIERS.flatMap((t) => [
           [`QUEUE_URL_${t.name}`, `${motoEndpoint()}/000000000000/q-${t.name}.fifo`],
