@@ -4,7 +4,16 @@
  * runtime wires the same handlers, so a handler never has an env var without its grant or vice versa.
  * No aws-cdk-lib import: plain data, readable by anything.
  */
-import { ALERTS, LIFECYCLE, RETENTION, type RecordsPrefixName, SCHEDULES, WEBHOOKS, WORKER } from '#policy';
+import {
+  ALERTS,
+  LIFECYCLE,
+  PROBES,
+  RETENTION,
+  type RecordsPrefixName,
+  SCHEDULES,
+  WEBHOOKS,
+  WORKER,
+} from '#policy';
 import { type ApiFunction, ROUTES } from './api/routes.ts';
 
 export interface FunctionNeeds {
@@ -133,12 +142,24 @@ const API_NEEDS: Record<ApiFunction, FunctionNeeds> = {
   // Depths only: health never receives a message.
   health: { jobQueues: ['read'], deadLetterQueues: 'count' },
   directories: {},
+  // records: the dry runs' screenshots, written and linked (presigned) under probes/.
+  probes: { records: [{ prefix: 'probes', access: ['write', 'read'] }] },
   submissions: { records: READ_EVIDENCE },
   // Redrive moves messages from a DLQ back to its tier queue.
   dlq: { jobQueues: ['send'], deadLetterQueues: 'redrive' },
   keys: { apiKeys: true },
   // Seals a new endpoint's signing secret; never opens one.
   webhooks: { webhookKey: 'seal' },
+};
+
+/**
+ * API functions that run Chromium: probes (dry runs) visits directory sites as a person waits, so it has the
+ * worker's browser and memory, and API Gateway's timeout (PROBES' budgets fit inside it).
+ */
+const API_BROWSER: Partial<
+  Record<ApiFunction, Pick<FunctionSpec, 'browser' | 'memoryMb' | 'timeoutSeconds'>>
+> = {
+  probes: { browser: true, memoryMb: WORKER.memoryMb, timeoutSeconds: PROBES.timeoutSeconds },
 };
 
 export const FUNCTIONS: readonly FunctionSpec[] = [
@@ -151,6 +172,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
         .join(', ')}`,
       kind: 'api',
       apiFunction: fn,
+      ...(API_BROWSER[fn] ?? {}),
       needs: { database: true, ...API_NEEDS[fn] },
     }),
   ),

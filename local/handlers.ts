@@ -18,6 +18,7 @@ import {
   healthApiDepsFromEnv,
   jobsApiDepsFromEnv,
   keysApiDepsFromEnv,
+  probesApiDepsFromEnv,
   submissionsApiDepsFromEnv,
   webhooksApiDepsFromEnv,
 } from '#functions/api/deps';
@@ -26,6 +27,7 @@ import { makeDlqApi } from '#functions/api/dlq';
 import { makeHealthApi } from '#functions/api/health';
 import { type JobsApiDeps, makeJobsApi } from '#functions/api/jobs';
 import { type ClientKeyStore, makeKeysApi } from '#functions/api/keys';
+import { makeProbesApi } from '#functions/api/probes';
 import type { QueueStats } from '#functions/api/queue-stats';
 import type { ApiHandler } from '#functions/api/router';
 import type { ApiFunction } from '#functions/api/routes';
@@ -147,6 +149,7 @@ export async function buildLocalHandlers(
   // Built after the worker: it visits sites through the worker's browser pool.
   const recheck = await recheckDepsFromEnv(env, db, { browser: worker.browser });
   const retention = await retentionDepsFromEnv(env, db);
+  const probes = await probesApiDepsFromEnv(env, db, { browser: worker.browser });
   const mail = await mailInboundDepsFromEnv(env, db, { browser: worker.browser });
   return {
     api: {
@@ -154,6 +157,7 @@ export async function buildLocalHandlers(
       customers: makeCustomersApi(counted(customers, 'api-customers', metrics)),
       health: makeHealthApi(counted(health, 'api-health', metrics)),
       directories: makeDirectoriesApi(counted(directories, 'api-directories', metrics)),
+      probes: makeProbesApi(counted(probes, 'api-probes', metrics)),
       submissions: makeSubmissionsApi(counted(submissions, 'api-submissions', metrics)),
       dlq: makeDlqApi(counted(dlq, 'api-dlq', metrics)),
       keys: makeKeysApi(counted(keys, 'api-keys', metrics)),

@@ -262,6 +262,22 @@ export const CONTRACTS: Record<string, RouteContract> = {
       404: err('No such directory.'),
     },
   },
+  'GET /v1/directories/{id}/stats': {
+    operationId: 'getDirectoryStats',
+    summary: 'A directory’s scorecard over a window: outcomes, rates, durations, last drift (admin)',
+    description:
+      'Ledger rows of the directory that settled in the last `days` days: counts by status and error class, ' +
+      'the submitted rate, the live rate of submitted listings a recheck has looked at, p50/p95 of the time ' +
+      'from start to outcome, captcha and login-wall rates, and the last selector_drift failure.',
+    tag: 'directories',
+    params: { id: directoryId('The directory id; any other value is a 404.') },
+    query: 'DirectoryStatsQuery',
+    responses: {
+      200: { description: 'The scorecard.', schema: 'DirectoryStats' },
+      400: err('An invalid days.'),
+      404: err('No such directory.'),
+    },
+  },
   'PUT /v1/directories/{id}': {
     operationId: 'putDirectory',
     summary: 'Create or replace a directory and its form definition (admin)',
@@ -326,6 +342,51 @@ export const CONTRACTS: Record<string, RouteContract> = {
       409: err(
         'unknown_category: a key names none of the taxonomy’s categories; `suggestions` are the nearest.',
       ),
+      415: err('The body is not JSON.'),
+    },
+  },
+  'POST /v1/directories/discover': {
+    operationId: 'discoverDirectory',
+    summary: 'Propose a form definition from a form’s URL alone, in Chromium; nothing is submitted (admin)',
+    description:
+      'Opens the page (iframes included), finds the form, maps its inputs to profile fields from label text, ' +
+      'name, id, placeholder, aria-label, autocomplete tokens, input type and nearby text (synonyms in ' +
+      'several languages), finds the control that sends it (button, submit input, link or role=button), ' +
+      'follows a multi-page form through its next controls, and proposes success and failure indicators. ' +
+      'Answers a draft that PUT /v1/directories/{id} accepts, a confidence per step, what stayed unmapped, ' +
+      'and a screenshot per page with the matched fields marked (presigned links). The final submit is never ' +
+      'clicked. 409 when no draft can be made (the site is down, refused, has no form) or the site is busy.',
+    tag: 'directories',
+    body: 'DiscoverRequest',
+    responses: {
+      200: { description: 'A draft definition (nothing submitted).', schema: 'Discovery' },
+      400: err('Invalid JSON or an invalid field.'),
+      409: err(
+        'No draft: the page is down, not found, refused by the network guard, or has no form (code says ' +
+          'which), or the site is being visited (directory_busy, with Retry-After).',
+      ),
+      415: err('The body is not JSON.'),
+    },
+  },
+  'POST /v1/directories/{id}/dry-run': {
+    operationId: 'dryRunDirectory',
+    summary:
+      'Run a directory’s form up to, never including, the submit, and say what each step found (admin)',
+    description:
+      'Chromium fills the form with the sample profile (or a customer’s, `customerId`), moves through inner ' +
+      'pages, locates the submit control and stops there: nothing is ever submitted. Per step: ok, skipped, ' +
+      'missing (drift), failed or not_reached; the selector that matched and whether it was the primary or a ' +
+      'fallback; how long it took. A screenshot of the filled form is kept in the records bucket and linked ' +
+      '(presigned). The visit is polite: it waits for the site like a job (409 directory_busy after ' +
+      'a few seconds).',
+    tag: 'directories',
+    params: { id: directoryId('The directory id; any other value is a 404.') },
+    body: 'DryRunRequest',
+    responses: {
+      200: { description: 'What the dry run found (nothing submitted).', schema: 'DryRun' },
+      400: err('Invalid JSON or an invalid field.'),
+      404: err('No such directory, or no such customer.'),
+      409: err('The site is being visited by a job or a recheck (directory_busy); Retry-After says when.'),
       415: err('The body is not JSON.'),
     },
   },

@@ -1,4 +1,5 @@
 /** Builds the API handlers' real adapters from the environment: the one wiring point for Lambda and local. */
+import { hostname } from 'node:os';
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { PgAlertOutbox } from '#functions/alerts/alert-outbox';
@@ -7,7 +8,9 @@ import { requireWebhookEnv } from '#functions/webhooks/deps';
 import { urlPolicyFromEnv } from '#functions/webhooks/destination';
 import { sealerFromEnv } from '#functions/webhooks/secrets';
 import { PgWebhookStore } from '#functions/webhooks/store';
-import { EVIDENCE, PRIORITY_TIERS } from '#policy';
+import type { BrowserPool } from '#functions/worker/browser-pool';
+import { browserPoolFromEnv, sitePolitenessFromEnv } from '#functions/worker/deps';
+import { EVIDENCE, PRIORITY_TIERS, PROBES } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
@@ -36,6 +39,7 @@ import type { HealthApiDeps } from './health.ts';
 import { PgJobQueries } from './job-queries.ts';
 import type { JobsApiDeps } from './jobs.ts';
 import type { ClientKeyStore, KeysApiDeps } from './keys.ts';
+import type { ProbesApiDeps } from './probes.ts';
 import { PresignedProofLinks, type ProofLinks } from './proofs.ts';
 import { SqsQueueStats } from './queue-stats.ts';
 import { PgRateLimiter } from './rate-limiter.ts';
@@ -191,5 +195,44 @@ export async function webhooksApiDepsFromEnv(env: Env, db?: Database): Promise<W
     store: new PgWebhookStore(database, new PgAlertOutbox(database)),
     sealer,
     urls,
+  };
+}
+
+/**
+ * The probes API (dry runs): Chromium of its own in Lambda (browserPoolFromEnv, behind the network guard);
+ * the local runtime hands it the worker's pool, as it does recheck-listings. Site leases are the worker's.
+ */
+export async function probesApiDepsFromEnv(
+  env: Env,
+  db?: Database,
+  shared: { browser?: BrowserPool } = {},
+): Promise<ProbesApiDeps> {
+  requireEnv(env, ['RECORDS_BUCKET']);
+  const limits = apiLimitsFromEnv(env);
+  const database = db ?? (await databaseFromEnv(env, 'formfleet-api-probes'));
+  const base = baseDeps(env, database, 'api-probes', limits);
+  return {
+    ...base,
+    directories: new PgDirectoryStore(database),
+    customers: new PgCustomerStore(database),
+    visits: {
+      browser: shared.browser ?? browserPoolFromEnv(env, base.logger, base.metrics),
+      politeness: sitePolitenessFromEnv(env, database),
+      holder: `probe:${env.AWS_LAMBDA_LOG_STREAM_NAME ?? hostname()}:${process.pid}`,
+    },
+    objects: recordsStoreFromEnv(env),
+    options: {
+      stepTimeoutMs: PROBES.stepTimeoutMs,
+      directoryTimeoutMs: PROBES.directoryTimeoutMs,
+      transientRetries: PROBES.transientRetries,
+      retryDelayMs: PROBES.retryDelayMs,
+      siteWaitMaxMs: PROBES.siteWaitMaxMs,
+      presignedUrlSeconds: PROBES.presignedUrlSeconds,
+      uploadTimeoutMs: EVIDENCE.uploadTimeoutMs,
+      screenshots: EVIDENCE,
+      formWaitMs: PROBES.formWaitMs,
+      maxPages: PROBES.maxPages,
+      screenshotsPerProbe: PROBES.screenshotsPerProbe,
+    },
   };
 }

@@ -77,6 +77,16 @@ export function makeDirectoriesApi(deps: DirectoriesApiDeps): ApiHandler {
         return json(200, body, headers);
       },
 
+      'GET /v1/directories/{id}/stats': async ({
+        params,
+        query,
+      }: RouteRequest<undefined, { days: number }>) => {
+        const stats =
+          params.id && ID.test(params.id) ? await deps.queries.stats(params.id, query.days) : undefined;
+        if (!stats) throw notFound('directory');
+        return json(200, stats);
+      },
+
       'GET /v1/directories/{id}': async ({ params }: RouteRequest) => {
         const directory = params.id && ID.test(params.id) ? await deps.directories.get(params.id) : undefined;
         if (!directory) throw notFound('directory');

@@ -7,6 +7,7 @@ export type ApiFunction =
   | 'customers'
   | 'health'
   | 'directories'
+  | 'probes'
   | 'submissions'
   | 'dlq'
   | 'keys'
@@ -37,11 +38,14 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/v1/jobs/{id}/retry', fn: 'jobs', auth: 'client' },
   { method: 'GET', path: '/v1/directories', fn: 'directories', auth: 'client' },
   { method: 'GET', path: '/v1/directories/{id}', fn: 'directories', auth: 'client' },
+  { method: 'GET', path: '/v1/directories/{id}/stats', fn: 'directories', auth: 'admin' },
   { method: 'PUT', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
   { method: 'DELETE', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
   { method: 'GET', path: '/v1/categories', fn: 'directories', auth: 'client' },
   { method: 'GET', path: '/v1/directories/{id}/categories', fn: 'directories', auth: 'client' },
   { method: 'PUT', path: '/v1/directories/{id}/categories', fn: 'directories', auth: 'admin' },
+  { method: 'POST', path: '/v1/directories/discover', fn: 'probes', auth: 'admin' },
+  { method: 'POST', path: '/v1/directories/{id}/dry-run', fn: 'probes', auth: 'admin' },
   { method: 'GET', path: '/v1/submissions', fn: 'submissions', auth: 'client' },
   { method: 'GET', path: '/v1/dlq', fn: 'dlq', auth: 'admin' },
   { method: 'POST', path: '/v1/dlq/redrive', fn: 'dlq', auth: 'admin' },

@@ -8,9 +8,11 @@
  * Every text field carries the NUL half of the one text rule (#shared/text) as a `pattern`.
  * `x-message` and `x-errors` (OpenAPI specification extensions) word failures (#shared/json-schema).
  */
+import { DRY_RUN_OUTCOMES, DRY_RUN_STEP_STATUSES } from '#functions/directories/probe-results';
 import { SUBSCRIBABLE_EVENT_TYPES, TEST_EVENT_TYPE } from '#functions/webhooks/events';
-import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA } from '#functions/worker/form-definition';
+import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA, STEP_ACTIONS } from '#functions/worker/form-definition';
 import { CLIENT_KEYS, EVIDENCE, PACKAGES, PAGINATION, PRIORITY_TIERS, WEBHOOKS } from '#policy';
+import { PROFILE_FIELDS } from '#shared/customer-store';
 import { EVIDENCE_STATES, MATCHED_KINDS } from '#shared/evidence-store';
 import { JOB_STATUSES } from '#shared/job-store';
 import { ref } from '#shared/json-schema';
@@ -723,6 +725,235 @@ export const SCHEMAS = {
     },
   },
   DirectoryPage: page('DirectorySummary', 'Directories by id.'),
+  DirectoryStatsQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      days: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 365,
+        default: 30,
+        description: 'The window (default 30).',
+      },
+    },
+  },
+  DirectoryStats: {
+    type: 'object',
+    additionalProperties: false,
+    required: [
+      'directoryId',
+      'window',
+      'total',
+      'byStatus',
+      'byErrorClass',
+      'submittedRate',
+      'liveRate',
+      'durationMs',
+      'captchaRate',
+      'loginWallRate',
+      'lastDrift',
+    ],
+    properties: {
+      directoryId,
+      window: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['days', 'from', 'to'],
+        properties: { days: { type: 'integer' }, from: timestamp, to: timestamp },
+      },
+      total: { type: 'integer', minimum: 0 },
+      byStatus: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 } },
+      byErrorClass: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 } },
+      submittedRate: { type: ['number', 'null'], minimum: 0, maximum: 1 },
+      liveRate: { type: ['number', 'null'], minimum: 0, maximum: 1 },
+      durationMs: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['p50', 'p95'],
+        properties: { p50: { type: ['integer', 'null'] }, p95: { type: ['integer', 'null'] } },
+      },
+      captchaRate: { type: ['number', 'null'], minimum: 0, maximum: 1 },
+      loginWallRate: { type: ['number', 'null'], minimum: 0, maximum: 1 },
+      lastDrift: {
+        anyOf: [
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['at', 'error'],
+            properties: { at: timestamp, error: { type: ['string', 'null'] } },
+          },
+          { type: 'null' },
+        ],
+      },
+    },
+  },
+  DryRunRequest: {
+    type: 'object',
+    description: 'Whose profile the dry run types: a customer’s, or (without customerId) a sample profile.',
+    additionalProperties: false,
+    properties: { customerId: { ...uuid, 'x-message': 'must be a customer id (uuid)' } },
+  },
+  DiscoverRequest: {
+    type: 'object',
+    description: 'The page with the “add your business” form.',
+    required: ['url'],
+    additionalProperties: false,
+    properties: { url: { ...HTTP_URL_SCHEMA, description: 'The form’s page (http or https).' } },
+  },
+  Discovery: {
+    type: 'object',
+    description:
+      'A draft definition from the page alone: `outcome` form (a form to fill) or login_wall (jobs will skip ' +
+      'it as login_required); `confidence` is the least sure of the name, e-mail and submit steps (0 to 1).',
+    additionalProperties: false,
+    required: [
+      'outcome',
+      'url',
+      'finalUrl',
+      'title',
+      'definition',
+      'confidence',
+      'steps',
+      'unmapped',
+      'captcha',
+      'pages',
+      'warnings',
+      'screenshots',
+    ],
+    properties: {
+      outcome: { type: 'string', enum: ['form', 'login_wall'] },
+      url: { type: 'string' },
+      finalUrl: { type: 'string' },
+      title: { type: 'string', description: 'The page’s title: a name for the directory.' },
+      definition: ref('FormDefinition'),
+      confidence: { type: 'number', minimum: 0, maximum: 1 },
+      steps: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['step', 'action', 'confidence', 'because'],
+          properties: {
+            step: { type: 'integer', minimum: 0 },
+            action: { type: 'string', enum: STEP_ACTIONS },
+            field: { type: 'string', enum: PROFILE_FIELDS },
+            confidence: { type: 'number', minimum: 0, maximum: 1 },
+            because: { type: 'array', items: { type: 'string' }, description: 'The signals that matched.' },
+          },
+        },
+      },
+      unmapped: {
+        type: 'array',
+        description: 'Inputs no profile field matched (a required one may make the site refuse a listing).',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['selector', 'label', 'required'],
+          properties: {
+            selector: { type: 'string' },
+            label: { type: 'string' },
+            required: { type: 'boolean' },
+          },
+        },
+      },
+      captcha: { type: 'boolean' },
+      pages: { type: 'integer', minimum: 1 },
+      warnings: { type: 'array', items: { type: 'string' } },
+      screenshots: { type: 'array', items: ref('ProbeScreenshot') },
+    },
+  },
+  ProbeScreenshot: {
+    description:
+      'A screenshot of a probe: taken (a presigned link to the JPEG in the records bucket, or the bytes as ' +
+      'base64 when kept inline), or not taken with the reason.',
+    oneOf: [
+      {
+        type: 'object',
+        additionalProperties: false,
+        required: ['label', 'taken', 'contentType', 'bytes', 'url', 'expiresAt', 'data'],
+        properties: {
+          label: { type: 'string' },
+          taken: { const: true },
+          contentType: { const: 'image/jpeg' },
+          bytes: { type: 'integer', minimum: 1, maximum: EVIDENCE.maxImageBytes },
+          url: { type: ['string', 'null'], format: 'uri' },
+          expiresAt: nullableTimestamp,
+          data: { type: ['string', 'null'], contentEncoding: 'base64' },
+        },
+      },
+      {
+        type: 'object',
+        additionalProperties: false,
+        required: ['label', 'taken', 'reason'],
+        properties: { label: { type: 'string' }, taken: { const: false }, reason: { type: 'string' } },
+      },
+    ],
+  },
+  DryRun: {
+    type: 'object',
+    description:
+      'A dry run: how it ended (`ready`: every step ran and the submit control is there; `drift`: a step’s ' +
+      'elements are gone, `driftStep`; captcha, login_wall; site_down, timeout, blocked_destination: the ' +
+      'site, not the definition; refused: an inner page refused the values; error), per step what it found, ' +
+      'and the filled form’s screenshot. `submitted` is always false.',
+    additionalProperties: false,
+    required: [
+      'directoryId',
+      'version',
+      'customerId',
+      'submitted',
+      'outcome',
+      'reachedSubmit',
+      'driftStep',
+      'error',
+      'errorClass',
+      'steps',
+      'attempts',
+      'ms',
+      'screenshots',
+    ],
+    properties: {
+      directoryId: directoryId,
+      version: { type: 'integer', minimum: 1, description: 'The definition version that was run.' },
+      customerId: { type: ['string', 'null'], format: 'uuid' },
+      submitted: { const: false },
+      outcome: { type: 'string', enum: DRY_RUN_OUTCOMES },
+      reachedSubmit: { type: 'boolean' },
+      driftStep: {
+        type: ['integer', 'null'],
+        minimum: 0,
+        description: 'The first step whose elements are missing.',
+      },
+      error: { type: ['string', 'null'] },
+      errorClass: { anyOf: [{ type: 'string', enum: ERROR_CLASSES }, { type: 'null' }] },
+      steps: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['step', 'action', 'status', 'selector', 'selectorIndex', 'ms'],
+          properties: {
+            step: { type: 'integer', minimum: 0 },
+            action: { type: 'string', enum: STEP_ACTIONS },
+            field: { type: 'string', enum: PROFILE_FIELDS },
+            status: { type: 'string', enum: DRY_RUN_STEP_STATUSES },
+            selector: { type: ['string', 'null'], description: 'The selector that matched.' },
+            selectorIndex: {
+              type: ['integer', 'null'],
+              minimum: 0,
+              description: 'Its place in the step’s list: 0 the primary, more a fallback.',
+            },
+            ms: { type: ['integer', 'null'], minimum: 0 },
+            note: { type: 'string' },
+          },
+        },
+      },
+      attempts: { type: 'integer', minimum: 1 },
+      ms: { type: 'integer', minimum: 0 },
+      screenshots: { type: 'array', items: ref('ProbeScreenshot') },
+    },
+  },
   ...DEFINITION_SCHEMAS,
   Submission: withProofs(submissionProperties, true),
   SubmissionEventData: {

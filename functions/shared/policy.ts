@@ -721,6 +721,12 @@ export const RECORDS = {
      */
     archive: { prefix: 'archive/', expireAfterDays: 5 * 365 },
     /**
+     * Screenshots of dry runs and form discovery (issue 17): `probes/<directory or discover>/<run>-<n>.jpg`.
+     * 30 days: an operator looks at them the day they onboard or repair a directory; a month keeps the last
+     * health check's picture for a drift found over a weekend or a holiday.
+     */
+    probes: { prefix: 'probes/', expireAfterDays: 30 },
+    /**
      * Inbound mail (issue 13): each verification mail as received, `mail/<message id>`, written by SES's
      * receipt rule (locally by the SMTP stand-in) and read once by mail-inbound. 30 days: long enough to look
      * into a refused mail (the inbound_mail table keeps its outcome for good), short enough that mail
@@ -925,6 +931,36 @@ export function webhookQueueNames(prefix = ''): { queue: string; dlq: string } {
  * API gets 1 GB so a cold start and a Postgres round trip stay fast; the worker gets WORKER.memoryMb for
  * Chromium.
  */
+/**
+ * Probes of a directory's form outside a job (issue 17): a dry run (the definition up to, never including,
+ * the submit) and discovery (a draft definition from the page). The API answers them within API Gateway's
+ * 29 s, so a probe's own budget is well inside it: the site's politeness wait, then the form.
+ */
+export const PROBES = {
+  /** One step's longest wait (the worker's is 15 s: a probe answers a person waiting on an HTTP request). */
+  stepTimeoutMs: 8_000,
+  /** A whole dry run's longest time on the site, retries included. */
+  directoryTimeoutMs: 18_000,
+  /**
+   * Longest wait for a site another visitor (a job, a recheck) holds; after it the API answers 409
+   * directory_busy with Retry-After. 4 s: with the form's budget it stays under 29 s.
+   */
+  siteWaitMaxMs: 4_000,
+  /** Another go after a transient failure (site down, a timeout), as a job would take. */
+  transientRetries: 1,
+  retryDelayMs: 500,
+  /** Discovery: how long a page may take to draw its form (script-rendered forms) before it has none. */
+  formWaitMs: 4_000,
+  /** Discovery: most pages of a multi-page form followed. */
+  maxPages: 5,
+  /** Most screenshots one probe keeps (discovery takes one per page of a multi-page form). */
+  screenshotsPerProbe: 5,
+  /** How long a probe screenshot's presigned URL works. */
+  presignedUrlSeconds: 60 * 60,
+  /** Lambda timeout of the probes API function: API Gateway's. */
+  timeoutSeconds: 29,
+} as const;
+
 export const FUNCTION_DEFAULTS = {
   /** 29 s: API Gateway REST gives up at 29 s, so a longer Lambda would only run on for nobody. */
   api: { timeoutSeconds: 29, memoryMb: 1024 },

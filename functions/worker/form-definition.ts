@@ -28,33 +28,48 @@ interface StepBase {
   timeoutMs?: number;
 }
 
+/**
+ * Where a step's (or an indicator's) elements live: a selector of the `<iframe>` element that holds them
+ * (a form embedded from another page). Without it, the page itself.
+ */
+interface InFrame {
+  frame?: string;
+}
+
 export type Step = StepBase &
   (
     | /** Open a URL (default: the directory's submission URL). `{origin}` expands to the submission URL's origin. */
     { action: 'goto'; url?: string }
     /** Type a profile field into the first matching input. Optional fields with no value are skipped. */
-    | { action: 'fill'; field: ProfileField; selectors: SelectorList; optional?: boolean }
+    | ({ action: 'fill'; field: ProfileField; selectors: SelectorList; optional?: boolean } & InFrame)
     /** Choose an option by value or label: a fixed `value`, or the profile `field`. */
-    | { action: 'select'; selectors: SelectorList; field?: ProfileField; value?: string; optional?: boolean }
+    | ({
+        action: 'select';
+        selectors: SelectorList;
+        field?: ProfileField;
+        value?: string;
+        optional?: boolean;
+      } & InFrame)
     /** Tick a checkbox or choose a radio button. */
-    | { action: 'check'; selectors: SelectorList; optional?: boolean }
+    | ({ action: 'check'; selectors: SelectorList; optional?: boolean } & InFrame)
     /** Click something that is not the final submit (open a section, accept cookies). */
-    | { action: 'click'; selectors: SelectorList; optional?: boolean }
+    | ({ action: 'click'; selectors: SelectorList; optional?: boolean } & InFrame)
     /** Wait for a selector to appear, for the page to navigate, or for the URL to match a pattern. */
-    | { action: 'waitFor'; selector?: string; navigation?: boolean; urlPattern?: string }
+    | ({ action: 'waitFor'; selector?: string; navigation?: boolean; urlPattern?: string } & InFrame)
     /** Go to the next page of a multi-page form, then wait for `waitFor` (or the next page's load). */
-    | { action: 'next'; selectors: SelectorList; waitFor?: string }
+    | ({ action: 'next'; selectors: SelectorList; waitFor?: string } & InFrame)
     /** The irreversible step: the ledger marks the row 'submitting' immediately before it. */
-    | { action: 'submit'; selectors: SelectorList }
+    | ({ action: 'submit'; selectors: SelectorList } & InFrame)
   );
 
 export type StepAction = Step['action'];
 
 /**
  * Something on the page: every property given must hold (selector present; text on the page, or inside
- * the selector's element when both are given; URL matching the pattern).
+ * the selector's element when both are given; URL matching the pattern). With `frame`, all three are looked
+ * for inside that iframe (its document's text, its URL) instead of the page.
  */
-export interface Indicator {
+export interface Indicator extends InFrame {
   selector?: string;
   text?: string;
   /** A regular expression the page URL must match. */
@@ -286,6 +301,9 @@ const timeoutMs: JsonSchema = {
 };
 const profileField: JsonSchema = { type: 'string', enum: [...PROFILE_FIELDS] };
 const optional: JsonSchema = { type: 'boolean', description: 'Skip the step when nothing matches.' };
+const frame = text(
+  'A CSS selector of the <iframe> element the step’s (or indicator’s) elements live in; default: the page.',
+);
 const indicators = (minItems: 0 | 1): JsonSchema => ({
   type: 'array',
   ...(minItems > 0 ? { minItems } : {}),
@@ -298,17 +316,18 @@ const STEP_PROPERTIES: {
   [A in StepAction]: PropertiesOf<Omit<Extract<Step, { action: A }>, 'action' | 'timeoutMs'>>;
 } = {
   goto: { url: urlTemplate(['origin']) },
-  fill: { field: profileField, selectors, optional },
-  select: { selectors, field: profileField, value: text('A fixed option value or label.'), optional },
-  check: { selectors, optional },
-  click: { selectors, optional },
+  fill: { field: profileField, selectors, optional, frame },
+  select: { selectors, field: profileField, value: text('A fixed option value or label.'), optional, frame },
+  check: { selectors, optional, frame },
+  click: { selectors, optional, frame },
   waitFor: {
     selector,
     navigation: { type: 'boolean', description: 'true: wait for the page to navigate.' },
     urlPattern: regex,
+    frame,
   },
-  next: { selectors, waitFor: selector },
-  submit: { selectors },
+  next: { selectors, waitFor: selector, frame },
+  submit: { selectors, frame },
 };
 
 /** What else each action requires, and its rules across properties. */
@@ -340,6 +359,7 @@ const INDICATOR_PROPERTIES: PropertiesOf<Indicator> = {
   selector,
   text: text('Text on the page (or inside the selector’s element).'),
   urlPattern: { ...regex, description: 'A JavaScript regular expression the page URL must match.' },
+  frame,
 };
 
 const VERIFICATION_PROPERTIES: PropertiesOf<Verification> = {
@@ -484,10 +504,11 @@ export const DEFINITION_SCHEMAS = {
     type: 'object',
     description:
       'Something on the page: every property given must hold (selector present; text on the page, or inside ' +
-      'the selector’s element when both are given; URL matching the pattern).',
+      'the selector’s element when both are given; URL matching the pattern). With frame, inside that iframe.',
     additionalProperties: false,
-    minProperties: 1,
     properties: INDICATOR_PROPERTIES,
+    // frame alone says where, not what: one of the other three is needed.
+    anyOf: [{ required: ['selector'] }, { required: ['text'] }, { required: ['urlPattern'] }],
     'x-message': 'needs selector, text or urlPattern',
   },
   FormVerification: {

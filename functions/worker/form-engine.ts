@@ -7,7 +7,7 @@
  * said yes (the ledger moved the row prepared → submitting, fenced by the claim), and never after the
  * directory's time budget ran out. Everything after the click is "maybe sent": it is never retried.
  */
-import type { Locator, Page } from 'playwright-core';
+import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { LIFECYCLE } from '#policy';
 import {
   type CategoryChoice,
@@ -47,6 +47,11 @@ export interface EngineOutcome {
   proof?: EngineProof;
   /** The options of the category select, as the form offered them (kept as the directory's "last seen"). */
   categoryOptions?: SelectOption[];
+  /**
+   * A dry run (EngineOptions.stopBeforeSubmit) that got as far as its submit control, located it, and stopped
+   * there: nothing was sent. `status` then says nothing; the step reports (EngineHooks.onStepEnd) do.
+   */
+  reachedSubmit?: boolean;
 }
 
 /** The proof of one submit click, as the engine saw it (functions/worker/evidence-uploads.ts keeps it). */
@@ -70,9 +75,22 @@ export interface EngineProof {
   resultPageOpen: boolean;
 }
 
+/** What one step found, for a dry run's per-step answer. */
+export interface StepReport {
+  /** How long the step took. */
+  ms: number;
+  /**
+   * The selector that matched and its place in the step's list (0: the primary; more: a fallback); null when
+   * the step matched nothing (an optional step skipped) or has no selectors (goto, waitFor by URL).
+   */
+  matched: { selector: string; index: number } | null;
+}
+
 export interface EngineHooks {
   /** Called as each step starts, for heartbeat progress. */
   onStep?(index: number, step: Step): void;
+  /** Called as each step ends without failing (the submit too, in a dry run, once its control is found). */
+  onStepEnd?(index: number, step: Step, report: StepReport): void;
   /**
    * Called immediately before the irreversible submit. Returning false aborts (the claim was lost, or the
    * ledger refused the transition), and nothing is sent.
@@ -87,6 +105,12 @@ export interface EngineOptions {
   proof?: CapturePolicy;
   /** The directory's category map (functions/shared/categories.ts); none: similarity alone, else a person. */
   categoryMap?: CategoryMap;
+  /**
+   * A dry run: every step up to the submit runs as it would, the submit control is located and the page
+   * checked for captchas, login walls and refused destinations, and there it stops: `beforeSubmit` is never
+   * called and nothing is clicked. The outcome says `reachedSubmit`.
+   */
+  stopBeforeSubmit?: boolean;
 }
 
 /** Frames and elements of the captcha services formfleet recognises (and never tries to solve). */
@@ -99,7 +123,7 @@ export const CAPTCHA_SELECTORS = [
   '.h-captcha',
   '.cf-turnstile',
 ];
-const CAPTCHA_FRAME_URL =
+export const CAPTCHA_FRAME_URL =
   /recaptcha\/(api2|enterprise)|hcaptcha\.com|challenges\.cloudflare\.com\/.*turnstile/i;
 
 /** Every built-in captcha selector as one selector list: one browser round trip per check, not seven. */
@@ -130,6 +154,9 @@ export class StepFailure extends Error {
 
 class Aborted extends Error {}
 
+/** A dry run reached its submit control and stops there (EngineOptions.stopBeforeSubmit). */
+class StoppedBeforeSubmit extends Error {}
+
 /** Another outcome that ends the walk early (captcha, login wall, validation error on an inner page). */
 class Settled extends Error {
   constructor(readonly outcome: Omit<EngineOutcome, 'submitted'>) {
@@ -151,6 +178,14 @@ interface RunState {
   /** The category select's options, and which one was chosen and how (the evidence records both). */
   categoryOptions?: SelectOption[];
   category?: CategoryEvidence;
+  /** A dry run: stop at the submit control (EngineOptions.stopBeforeSubmit). */
+  dryRun?: boolean;
+  /** The iframe (a selector of its element) the current step's elements live in; the page when undefined. */
+  frame?: string | undefined;
+  /** What the current step matched, for its StepReport. */
+  matched?: StepReport['matched'];
+  /** When the current step started. */
+  stepStarted?: number;
 }
 
 /** The evidence of a category choice: the customer's value, the category it names, and the choice. */
@@ -173,6 +208,7 @@ export async function runForm(
     lastStatus: null,
     typed: [],
     categoryMap: options.categoryMap ?? EMPTY_CATEGORY_MAP,
+    dryRun: options.stopBeforeSubmit === true,
   };
   page.on('response', (response) => {
     if (response.request().isNavigationRequest() && response.frame() === page.mainFrame()) {
@@ -256,6 +292,9 @@ async function drive(
     for (const [index, step] of definition.steps.entries()) {
       if (state.cancelled) throw new Aborted('directory time budget exhausted');
       hooks.onStep?.(index, step);
+      state.frame = 'frame' in step ? step.frame : undefined;
+      state.matched = null;
+      state.stepStarted = Date.now();
       const timeout = step.timeoutMs ?? stepTimeout;
       page.setDefaultTimeout(timeout);
       page.setDefaultNavigationTimeout(timeout);
@@ -266,6 +305,7 @@ async function drive(
       }
       await runStep(page, definition, profile, step, index, state, timeout);
       state.stepsDone = index + 1;
+      hooks.onStepEnd?.(index, step, stepReport(state));
       assertNothingRefused(page);
       if (PAGE_CHANGING_ACTIONS.has(step.action))
         await checkBlockers(page, definition, step.action === 'next');
@@ -274,6 +314,16 @@ async function drive(
     throw new StepFailure('internal', 'the definition has no submit step', false);
   } catch (err) {
     if (err instanceof Settled) return { ...err.outcome, submitted: state.submitted };
+    if (err instanceof StoppedBeforeSubmit) {
+      const step = definition.steps[state.stepsDone];
+      if (step) hooks.onStepEnd?.(state.stepsDone, step, stepReport(state));
+      return {
+        status: 'skipped',
+        submitted: false,
+        reachedSubmit: true,
+        evidence: evidence(page, state),
+      };
+    }
     if (err instanceof Aborted) {
       return {
         status: 'failed',
@@ -381,7 +431,8 @@ async function runStep(
       return;
     }
     case 'waitFor': {
-      if (step.selector) await page.locator(step.selector).first().waitFor({ state: 'visible' });
+      if (step.selector)
+        await scope(page, state.frame).locator(step.selector).first().waitFor({ state: 'visible' });
       else if (step.urlPattern) await page.waitForURL(new RegExp(step.urlPattern));
       else await page.waitForLoadState('load');
       return;
@@ -393,7 +444,8 @@ async function runStep(
       await target.click();
       if (step.waitFor) {
         // The next page's first element, or a validation error that keeps us on this page.
-        await waitForAny(page, [{ selector: step.waitFor }, ...(definition.failure ?? [])], timeout);
+        const next = { selector: step.waitFor, ...(step.frame ? { frame: step.frame } : {}) };
+        await waitForAny(page, [next, ...(definition.failure ?? [])], timeout);
       } else {
         await page.waitForURL((url) => url.toString() !== before, { waitUntil: 'domcontentloaded' });
       }
@@ -422,6 +474,11 @@ async function submit(
   await checkBlockers(page, definition, false);
   // A page that reached for a refused destination is not sent the profile.
   assertNothingRefused(page);
+  // A dry run stops here: the control is found and the page checked, and the ledger is never asked.
+  if (state.dryRun) {
+    await shot;
+    throw new StoppedBeforeSubmit();
+  }
   const [, allowed] = await Promise.all([shot, hooks.beforeSubmit()]);
   if (shot) state.formShot = shot;
   // The directory's deadline may have fired while the screenshot finished after `begin`: looked at again
@@ -539,8 +596,11 @@ async function locate(
 ): Promise<Locator | undefined> {
   const [only] = selectors;
   if (selectors.length === 1 && only !== undefined) {
-    const locator = page.locator(only).first();
-    if (!optional || (await locator.count()) > 0) return locator;
+    const locator = scope(page, state.frame).locator(only).first();
+    if (!optional || (await locator.count()) > 0) {
+      state.matched = { selector: only, index: 0 };
+      return locator;
+    }
   }
   return firstMatch(page, selectors, state, optional, timeout);
 }
@@ -569,10 +629,14 @@ async function firstMatch(
   optional: boolean,
   timeout: number,
 ): Promise<Locator | undefined> {
-  const locators = selectors.map((s) => page.locator(s));
+  const root = scope(page, state.frame);
+  const locators = selectors.map((s) => root.locator(s));
   const [primary] = locators;
   // The usual case, the primary selector already on the page: one round trip, not a wait and then a count.
-  if (locators.length > 1 && primary && (await primary.count()) > 0) return primary.first();
+  if (locators.length > 1 && primary && (await primary.count()) > 0) {
+    state.matched = { selector: selectors[0] as string, index: 0 };
+    return primary.first();
+  }
   const any = locators.reduce((a, b) => a.or(b));
   try {
     await any.first().waitFor({ state: 'attached', timeout: optional ? QUICK_LOOK_MS : timeout });
@@ -584,10 +648,14 @@ async function firstMatch(
     throw err;
   }
   // One selector: the wait above already found it.
-  if (locators.length === 1) return locators[0]?.first();
+  if (locators.length === 1) {
+    state.matched = { selector: selectors[0] as string, index: 0 };
+    return locators[0]?.first();
+  }
   for (const [index, locator] of locators.entries()) {
     if ((await locator.count()) > 0) {
       if (index > 0) state.fallbacks[selectors[0] as string] = index;
+      state.matched = { selector: selectors[index] as string, index };
       return locator.first();
     }
   }
@@ -649,14 +717,15 @@ class OutcomeWait {
     const options = { state: 'visible' as const, timeout: ms };
     const waits: Promise<unknown>[] = [];
     for (const indicator of this.indicators) {
+      const root = scope(page, indicator.frame);
       if (indicator.selector) {
-        const locator = page.locator(indicator.selector);
+        const locator = root.locator(indicator.selector);
         waits.push(
           (indicator.text ? locator.filter({ hasText: indicator.text }) : locator).first().waitFor(options),
         );
       } else if (indicator.text) {
-        waits.push(page.getByText(indicator.text).first().waitFor(options));
-      } else if (indicator.urlPattern) {
+        waits.push(root.getByText(indicator.text).first().waitFor(options));
+      } else if (indicator.urlPattern && !indicator.frame) {
         const pattern = new RegExp(indicator.urlPattern);
         waits.push(page.waitForURL(pattern, { timeout: ms, waitUntil: 'commit' }));
       }
@@ -746,14 +815,18 @@ function matched(kind: MatchedKind, index: number | null): MatchedIndicator {
 
 /** Every property the indicator gives must hold; elements must be visible. */
 export async function matches(page: Page, indicator: Indicator): Promise<boolean> {
-  if (indicator.urlPattern && !new RegExp(indicator.urlPattern).test(page.url())) return false;
+  if (indicator.urlPattern) {
+    const url = indicator.frame ? await frameUrl(page, indicator.frame) : page.url();
+    if (url === undefined || !new RegExp(indicator.urlPattern).test(url)) return false;
+  }
+  const root = scope(page, indicator.frame);
   if (indicator.selector) {
-    let locator = page.locator(indicator.selector).filter({ visible: true });
+    let locator = root.locator(indicator.selector).filter({ visible: true });
     if (indicator.text) locator = locator.filter({ hasText: indicator.text });
     return (await locator.count()) > 0;
   }
   if (indicator.text) {
-    const body = await page
+    const body = await root
       .locator('body')
       .innerText({ timeout: QUICK_LOOK_MS })
       .catch(() => '');
@@ -764,7 +837,7 @@ export async function matches(page: Page, indicator: Indicator): Promise<boolean
 
 async function indicatorText(page: Page, indicator: Indicator): Promise<string | undefined> {
   if (indicator.selector) {
-    const text = await page
+    const text = await scope(page, indicator.frame)
       .locator(indicator.selector)
       .filter({ visible: true })
       .first()
@@ -876,7 +949,9 @@ async function identify(
   check: NonNullable<FormDefinition['verify']>,
   profile: Profile,
 ): Promise<{ result: VerificationResult; error?: string; listing?: Locator }> {
-  let listings = page.locator(check.found.selector as string).filter({ visible: true });
+  let listings = scope(page, check.found.frame)
+    .locator(check.found.selector as string)
+    .filter({ visible: true });
   if (check.found.text) listings = listings.filter({ hasText: check.found.text });
   const count = Math.min(await listings.count(), MAX_LISTINGS_COMPARED);
   const differing = new Set<string>();
@@ -1049,6 +1124,30 @@ export function classify(err: unknown): {
     };
   }
   return { errorClass: 'internal', message, transient: false };
+}
+
+/**
+ * Where a step's or an indicator's elements are looked for: the page, or the document of the iframe whose
+ * element `frame` selects (Playwright's frame locator: it follows the frame as it navigates or is replaced).
+ */
+export function scope(page: Page, frame: string | undefined): Page | FrameLocator {
+  return frame ? page.frameLocator(frame) : page;
+}
+
+/** The URL of the document in the iframe `frame` selects, or undefined when there is no such frame (yet). */
+async function frameUrl(page: Page, frame: string): Promise<string | undefined> {
+  const element = await page
+    .locator(frame)
+    .first()
+    .elementHandle({ timeout: QUICK_LOOK_MS })
+    .catch(() => null);
+  const content = await element?.contentFrame().catch(() => null);
+  await element?.dispose().catch(() => {});
+  return content?.url();
+}
+
+function stepReport(state: RunState): StepReport {
+  return { ms: Date.now() - (state.stepStarted ?? Date.now()), matched: state.matched ?? null };
 }
 
 function evidence(page: Page, state: RunState): Record<string, unknown> {

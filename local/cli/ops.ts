@@ -3,10 +3,13 @@
  * same commands work on the laptop (found through .formfleet/runtime.json) and against a deployed stage
  * (FORMFLEET_API_URL, FORMFLEET_ADMIN_KEY). The runbooks in docs/runbooks/ walk through it.
  */
+import { readFile } from 'node:fs/promises';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { HealthReport } from '#functions/api/health-report';
 import type { jobView, jobWithResults } from '#functions/api/jobs';
 import type { ClientKey, CreatedClientKey } from '#functions/api/keys';
+import type { DryRunView } from '#functions/api/probes';
+import type { Discovery } from '#functions/directories/discover';
 import type { DlqTierSummary, RedriveReport } from '#functions/recovery/dlq';
 import {
   ArchiveInputError,
@@ -26,6 +29,7 @@ import { type ObjectStore, recordsStoreFromEnv } from '#shared/object-store';
 import { ERROR_CLASSES } from '#shared/submission-ledger';
 import type { DashboardSnapshot } from '../dashboard/snapshot.ts';
 import { ApiClient } from './api-client.ts';
+import { type ImportPlan, planImport } from './directory-import.ts';
 import { between, clock, duration, plural } from './format.ts';
 import { CliError, EXIT, type ExitCode, type Io } from './io.ts';
 import { bar, progressFor } from './progress.ts';
@@ -521,6 +525,194 @@ const COMMANDS: Command[] = [
         );
       }
       return EXIT.ok;
+    },
+  },
+  {
+    name: 'directories discover',
+    args: '<url> [--save <id>] [--category <c>] [--tier <1-4>]',
+    summary:
+      'a draft definition from a form’s URL (POST /v1/directories/discover): steps, confidence, what stayed unmapped; --save stores it inactive, to dry-run and activate',
+    options: { save: { type: 'string' }, category: { type: 'string' }, tier: { type: 'string' } },
+    async run(ctx) {
+      const url = ctx.positionals[0] as string;
+      const save = ctx.values.save as string | undefined;
+      const tier = intOption(ctx.values, 'tier', 1, 1, 4);
+      const api = await ctx.api();
+      const { body } = await api.request<Discovery>('POST', '/v1/directories/discover', { body: { url } });
+      if (ctx.json) ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+      else {
+        ctx.io.out(
+          `${renderPairs([
+            ['page', `${body.title || '-'} (${body.finalUrl})`],
+            ['outcome', `${body.outcome}${body.captcha ? ', captcha' : ''}`],
+            ['pages', String(body.pages)],
+            ['confidence', body.confidence.toFixed(2)],
+          ])}\n\n${renderTable(
+            [
+              { header: 'step', value: (s: Discovery['steps'][number]) => s.step + 1, align: 'right' },
+              { header: 'action', value: (s) => s.action },
+              { header: 'field', value: (s) => s.field ?? '' },
+              { header: 'confidence', value: (s) => s.confidence.toFixed(2), align: 'right' },
+              { header: 'because', value: (s) => s.because.join('; '), max: 70 },
+            ],
+            body.steps,
+          )}\n`,
+        );
+        for (const u of body.unmapped)
+          ctx.io.out(`unmapped: ${u.selector} (“${u.label}”)${u.required ? ', required' : ''}\n`);
+        for (const w of body.warnings) ctx.io.out(`warning: ${w}\n`);
+        for (const s of body.screenshots)
+          ctx.io.out(`screenshot ${s.label}: ${s.taken ? s.url : s.reason}\n`);
+      }
+      if (save) {
+        const saved = await api.request<{ id: string; version: number }>(
+          'PUT',
+          `/v1/directories/${encodeURIComponent(save)}`,
+          {
+            body: {
+              name: body.title.trim() || new URL(body.finalUrl).hostname,
+              category: (ctx.values.category as string | undefined) ?? 'general',
+              tier,
+              domainAuthority: 0,
+              // A draft is not sent to customers until someone has dry-run it and switched it on.
+              active: false,
+              requiresLogin: body.outcome === 'login_wall',
+              hasCaptcha: body.captcha,
+              definition: body.definition,
+            },
+          },
+        );
+        ctx.io.out(
+          `saved ${saved.body.id} (version ${saved.body.version}, inactive): try it with npm run ops -- directories dry-run ${saved.body.id}\n`,
+        );
+      }
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'directories dry-run',
+    args: '<id> [--customer <id>]',
+    summary:
+      'runs a directory’s form up to, never including, the submit (POST /v1/directories/{id}/dry-run): per step what matched',
+    options: { customer: { type: 'string' } },
+    async run(ctx) {
+      const id = ctx.positionals[0] as string;
+      const customer = ctx.values.customer as string | undefined;
+      const { body } = await (await ctx.api()).request<DryRunView>(
+        'POST',
+        `/v1/directories/${encodeURIComponent(id)}/dry-run`,
+        { body: customer ? { customerId: customer } : {} },
+      );
+      if (ctx.json) ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+      else {
+        ctx.io.out(
+          `${renderPairs([
+            ['directory', `${body.directoryId} (version ${body.version})`],
+            [
+              'outcome',
+              `${body.outcome}${body.driftStep !== null ? ` at step ${body.driftStep + 1}` : ''}${body.error ? `: ${body.error}` : ''}`,
+            ],
+            ['took', duration(body.ms)],
+            ['submitted', 'no (a dry run never submits)'],
+          ])}\n\n${renderTable(
+            [
+              { header: 'step', value: (s: DryRunView['steps'][number]) => s.step + 1, align: 'right' },
+              { header: 'action', value: (s) => s.action },
+              { header: 'field', value: (s) => s.field ?? '' },
+              { header: 'status', value: (s) => s.status },
+              {
+                header: 'matched',
+                value: (s) =>
+                  s.selector === null
+                    ? ''
+                    : `${s.selector}${s.selectorIndex ? ` (fallback ${s.selectorIndex})` : ''}`,
+                max: 50,
+              },
+              { header: 'ms', value: (s) => s.ms ?? '', align: 'right' },
+            ],
+            body.steps,
+          )}\n`,
+        );
+        for (const s of body.screenshots)
+          ctx.io.out(`screenshot ${s.label}: ${s.taken ? s.url : s.reason}\n`);
+      }
+      return body.outcome === 'ready' ? EXIT.ok : EXIT.failed;
+    },
+  },
+  {
+    name: 'directories import',
+    args: '<file> [--dry-run] [--inactive]',
+    summary:
+      'writes the replaced system’s directory list (JSON) as definitions (PUT /v1/directories/{id}); --dry-run tries each; reports what it could not map',
+    options: { 'dry-run': { type: 'boolean' }, inactive: { type: 'boolean' } },
+    async run(ctx) {
+      const file = ctx.positionals[0] as string;
+      let plan: ImportPlan;
+      try {
+        plan = planImport(JSON.parse(await readFile(file, 'utf8')));
+      } catch (err) {
+        throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT.usage);
+      }
+      const api = await ctx.api();
+      const rows: { id: string; written: string; dryRun: string; unmapped: string[] }[] = [];
+      for (const d of plan.directories) {
+        const body = ctx.values.inactive ? { ...d.body, active: false } : d.body;
+        const put = await api.request<{
+          version: number;
+          error?: { message: string; details?: { field: string; message: string }[] };
+        }>('PUT', `/v1/directories/${encodeURIComponent(d.id)}`, { body, accept: [400] });
+        if (put.status === 400) {
+          const details = (put.body.error?.details ?? []).map((e) => `${e.field}: ${e.message}`).join('; ');
+          rows.push({
+            id: d.id,
+            written: `refused: ${put.body.error?.message ?? ''} ${details}`,
+            dryRun: '',
+            unmapped: d.unmapped,
+          });
+          continue;
+        }
+        let dryRun = '';
+        if (ctx.values['dry-run']) {
+          const dry = await api.request<DryRunView & { error?: { code: string } }>(
+            'POST',
+            `/v1/directories/${encodeURIComponent(d.id)}/dry-run`,
+            { body: {}, accept: [409] },
+          );
+          dryRun =
+            dry.status === 409
+              ? `not tried: ${dry.body.error?.code ?? 'busy'}`
+              : `${dry.body.outcome}${dry.body.driftStep !== null ? ` at step ${dry.body.driftStep + 1}` : ''}`;
+        }
+        rows.push({
+          id: d.id,
+          written: put.status === 201 ? 'created' : `replaced (version ${put.body.version})`,
+          dryRun,
+          unmapped: d.unmapped,
+        });
+      }
+      const report = { directories: rows, refused: plan.refused };
+      if (ctx.json) ctx.io.out(`${JSON.stringify(report, null, 2)}\n`);
+      else {
+        ctx.io.out(
+          `${renderTable(
+            [
+              { header: 'directory', value: (r: (typeof rows)[number]) => r.id },
+              { header: 'written', value: (r) => r.written, max: 60 },
+              ...(ctx.values['dry-run']
+                ? [{ header: 'dry run', value: (r: (typeof rows)[number]) => r.dryRun }]
+                : []),
+              { header: 'not mapped', value: (r) => (r.unmapped.length > 0 ? r.unmapped.length : '') },
+            ],
+            rows,
+          )}\n`,
+        );
+        for (const r of rows) for (const u of r.unmapped) ctx.io.out(`not mapped in ${r.id}: ${u}\n`);
+        for (const r of plan.refused) ctx.io.out(`left out ${r.entry}: ${r.reasons.join('; ')}\n`);
+      }
+      const ready = rows.every(
+        (r) => !r.written.startsWith('refused') && (!ctx.values['dry-run'] || r.dryRun === 'ready'),
+      );
+      return ready && plan.refused.length === 0 ? EXIT.ok : EXIT.failed;
     },
   },
   {

@@ -15,6 +15,7 @@ import {
   healthApiDepsFromEnv,
   jobsApiDepsFromEnv,
   keysApiDepsFromEnv,
+  probesApiDepsFromEnv,
   submissionsApiDepsFromEnv,
   webhooksApiDepsFromEnv,
 } from '#functions/api/deps';
@@ -23,6 +24,7 @@ import { makeDlqApi } from '#functions/api/dlq';
 import { makeHealthApi } from '#functions/api/health';
 import { makeJobsApi } from '#functions/api/jobs';
 import { makeKeysApi } from '#functions/api/keys';
+import { makeProbesApi } from '#functions/api/probes';
 import { ROUTES } from '#functions/api/routes';
 import { makeSubmissionsApi } from '#functions/api/submissions';
 import { makeWebhooksApi } from '#functions/api/webhooks';
@@ -69,6 +71,7 @@ beforeAll(async () => {
       customers: makeCustomersApi(await customersApiDepsFromEnv(env, db)),
       health: makeHealthApi(await healthApiDepsFromEnv(env, db)),
       directories: makeDirectoriesApi(await directoriesApiDepsFromEnv(env, db)),
+      probes: makeProbesApi(await probesApiDepsFromEnv(env, db, { browser: system.worker.browser })),
       submissions: makeSubmissionsApi(await submissionsApiDepsFromEnv(env, db)),
       dlq: makeDlqApi(await dlqApiDepsFromEnv(env, db, () => dlq)),
       // A key table of its own: fuzzed POST /v1/keys never reaches the system's.

@@ -270,8 +270,11 @@ describe('app stack from the real manifest', () => {
       const arn = { 'Fn::ImportValue': 'test-formfleet-records-bucket-arn' };
       const evidence = { 'Fn::Join': ['', [arn, '/evidence/*']] };
       const archive = { 'Fn::Join': ['', [arn, '/archive/*']] };
+      const probes = { 'Fn::Join': ['', [arn, '/probes/*']] };
       const mail = { 'Fn::Join': ['', [arn, '/mail/*']] };
       const grants: Record<string, Record<string, unknown[]>> = {
+        // Dry runs write their screenshots and presign links to them, under probes/ only.
+        'api-probes': { 's3:GetObject': [probes], 's3:PutObject': [probes] },
         // Inbound mail: read a stored mail, and ask its size first (listing mail/ only).
         'mail-inbound': { 's3:GetObject': [mail], 's3:ListBucket': [arn] },
         worker: { 's3:PutObject': [evidence] },

@@ -218,6 +218,7 @@ describe('data stack', () => {
     expect(rules.map((r) => [r.Id, r.Prefix, r.ExpirationInDays])).toEqual([
       ['expire-evidence', 'evidence/', 400],
       ['expire-archive', 'archive/', 1825],
+      ['expire-probes', 'probes/', 30],
       ['expire-mail', 'mail/', 30],
       ['noncurrent-versions-and-unfinished-uploads', undefined, undefined],
     ]);

@@ -4,7 +4,7 @@
  * exit statuses a script can rely on. It finds the system the way an operator's shell does, through the
  * environment (FORMFLEET_API_URL, FORMFLEET_ADMIN_KEY) or the runtime file.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -270,4 +270,134 @@ describe('ops CLI: finding the API, and errors', () => {
     expect(help.code).toBe(0);
     expect(help.out).toContain('dlq redrive');
   });
+});
+
+describe('ops CLI: onboarding a directory', () => {
+  it('discovers a form from its URL, saves the draft inactive, and dry-runs it; the site receives no form', async () => {
+    const site = system.fixtures.site('simple-form');
+    const posts = () => site.requests.filter((r) => r.method === 'POST').length;
+    const before = posts();
+    const found = await ops(['directories', 'discover', `${site.origin}/add`, '--save', 'found-simple']);
+    expect(found.code, found.err).toBe(0);
+    expect(found.out).toMatch(/confidence\s+1\.00/);
+    expect(found.out).toMatch(/submit/);
+    expect(found.out).toContain('saved found-simple (version 1, inactive)');
+    const saved = await fetch(`${system.url}/v1/directories/found-simple`, {
+      headers: { 'x-api-key': system.keys.admin },
+    });
+    expect(((await saved.json()) as { active: boolean }).active).toBe(false);
+
+    const dry = await ops(['directories', 'dry-run', 'found-simple']);
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out).toMatch(/outcome\s+ready/);
+    expect(dry.out).toMatch(/screenshot filled form: http/);
+    expect(posts()).toBe(before);
+
+    const missing = await ops(['directories', 'dry-run', 'no-such-directory']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.err).toMatch(/404|not found/);
+  }, 120_000);
+});
+
+describe('ops CLI: importing the replaced system’s directory list', () => {
+  it('writes each entry as a definition, dry-runs it, and reports what it could not map', async () => {
+    const simple = system.fixtures.site('simple-form').origin;
+    const renamed = system.fixtures.site('renamed-fields');
+    const renamedDefinition = system.fixtures
+      .directories()
+      .find((d) => d.id === 'renamed-fields')?.definition;
+    const dir = await mkdtemp(join(tmpdir(), 'ff-import-'));
+    const file = join(dir, 'directories.json');
+    // The replaced system's format, as its export wrote it.
+    const entries = [
+      {
+        id: 'Legacy_Simple',
+        name: 'Legacy Simple',
+        submissionUrl: `${simple}/add`,
+        category: 'general',
+        domainAuthority: 41.6,
+        tier: 2,
+        requiresLogin: false,
+        hasCaptcha: false,
+        formMapping: {
+          businessName: ['#company', 'input[name="business_name"]'],
+          email: ['input[name="email"]'],
+          phone: ['input[name="phone"]'],
+          zip: ['input[name="zip"]'],
+          openingHours: ['input[name="hours"]'],
+          category: [],
+        },
+        submitSelector: '#submit, button[type="submit"]',
+        successIndicators: ['#success'],
+      },
+      {
+        id: 'legacy-renamed',
+        name: 'Legacy Renamed',
+        submissionUrl: renamedDefinition?.submissionUrl ?? `${renamed.origin}/add`,
+        category: 'local',
+        domainAuthority: 20,
+        tier: 9,
+        requiresLogin: false,
+        hasCaptcha: false,
+        // The old selectors first, as the replaced system kept them: the site has since renamed its inputs.
+        formMapping: Object.fromEntries(
+          (renamedDefinition?.steps ?? [])
+            .filter((s) => s.action === 'fill')
+            .map((s) => [
+              ({ name: 'businessName' } as Record<string, string>)[(s as { field: string }).field] ??
+                (s as { field: string }).field,
+              'selectors' in s ? s.selectors : [],
+            ]),
+        ),
+        submitSelector: renamedDefinition?.steps
+          .flatMap((s) => (s.action === 'submit' ? s.selectors : []))
+          .join(', '),
+        successIndicators: (renamedDefinition?.success ?? []).map((i) => i.selector).filter(Boolean),
+      },
+      {
+        id: 'no-submit',
+        name: 'Broken',
+        submissionUrl: `${simple}/add`,
+        formMapping: {},
+        successIndicators: [],
+      },
+    ];
+    await writeFile(file, JSON.stringify(entries));
+    const sitePosts = () =>
+      [...system.fixtures.sites.values()].reduce(
+        (n, s) => n + s.requests.filter((r) => r.method === 'POST').length,
+        0,
+      );
+    const before = sitePosts();
+    try {
+      const res = await ops(['directories', 'import', file, '--dry-run']);
+      // One entry left out: the run says so with its exit status.
+      expect(res.code, res.err).toBe(1);
+      expect(res.out).toMatch(/legacy-simple\s+created\s+ready/);
+      expect(res.out).toMatch(/legacy-renamed\s+created\s+ready/);
+      expect(res.out).toContain('formMapping.openingHours: no such profile field');
+      expect(res.out).toContain('formMapping.category: no selectors');
+      expect(res.out).toContain('tier 9: 1 used');
+      expect(res.out).toContain('left out no-submit: no submitSelector; no successIndicators');
+      // The imported definition is the one the worker runs: fallbacks in order, the optional fields optional.
+      const saved = (await (
+        await fetch(`${system.url}/v1/directories/legacy-simple`, {
+          headers: { 'x-api-key': system.keys.admin },
+        })
+      ).json()) as { tier: number; domainAuthority: number; definition: { steps: unknown[] } };
+      expect(saved).toMatchObject({ tier: 2, domainAuthority: 42 });
+      expect(saved.definition.steps).toEqual([
+        { action: 'goto' },
+        { action: 'fill', field: 'name', selectors: ['#company', 'input[name="business_name"]'] },
+        { action: 'fill', field: 'email', selectors: ['input[name="email"]'] },
+        { action: 'fill', field: 'phone', selectors: ['input[name="phone"]'], optional: true },
+        { action: 'fill', field: 'zip', selectors: ['input[name="zip"]'], optional: true },
+        { action: 'submit', selectors: ['#submit', 'button[type="submit"]'] },
+      ]);
+      // Dry runs only: no site received a form.
+      expect(sitePosts()).toBe(before);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

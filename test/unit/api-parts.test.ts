@@ -143,6 +143,7 @@ describe('API functions in the manifest', () => {
         'api-health',
         'api-jobs',
         'api-keys',
+        'api-probes',
         'api-submissions',
         'api-webhooks',
       ].sort(),
@@ -162,5 +163,10 @@ describe('API functions in the manifest', () => {
     expect(functionSpec('api-keys').needs).toEqual({ database: true, apiKeys: true });
     // Webhooks: seals new signing secrets, never opens one (delivery does).
     expect(functionSpec('api-webhooks').needs).toEqual({ database: true, webhookKey: 'seal' });
+    // Dry runs: Chromium, and the probes/ prefix of the records bucket only (write, and read to presign).
+    expect(functionSpec('api-probes')).toMatchObject({
+      browser: true,
+      needs: { database: true, records: [{ prefix: 'probes', access: ['write', 'read'] }] },
+    });
   });
 });

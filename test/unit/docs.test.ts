@@ -15,6 +15,7 @@ import {
   healthApiDepsFromEnv,
   jobsApiDepsFromEnv,
   keysApiDepsFromEnv,
+  probesApiDepsFromEnv,
   submissionsApiDepsFromEnv,
   webhooksApiDepsFromEnv,
 } from '#functions/api/deps';
@@ -89,6 +90,7 @@ describe('the configuration reference', () => {
       'api-submissions': () => submissionsApiDepsFromEnv(env, db),
       'api-dlq': () => dlqApiDepsFromEnv(env, db),
       'api-keys': () => keysApiDepsFromEnv(env, db),
+      'api-probes': () => probesApiDepsFromEnv(env, db),
       worker: () => workerDepsFromEnv(env, db),
       'promote-jobs': () => promoteJobsDepsFromEnv(env, db),
       'recheck-listings': () => recheckDepsFromEnv(env, db),
@@ -153,7 +155,7 @@ describe('the runbooks', () => {
 
   it('use only commands the ops CLI has', () => {
     for (const path of [...markdownFiles('docs'), 'README.md']) {
-      for (const match of read(path).matchAll(/npm run ops -- ([a-z]+(?: [a-z]+)?)/g)) {
+      for (const match of read(path).matchAll(/npm run ops -- ([a-z]+(?: [a-z][a-z-]*)?)/g)) {
         const words = (match[1] as string).split(' ');
         const names = [...OPS_COMMAND_NAMES, 'help'];
         const known = names.includes(words.join(' ')) || names.includes(words[0] as string);
