@@ -34,6 +34,11 @@ const jobLinks = linksTo('$response.body#/id', {
   CancelJob: 'cancelJob',
   RetryJob: 'retryJob',
 });
+const taskLinks = linksTo('$response.body#/id', {
+  ClaimTask: 'claimTask',
+  ReleaseTask: 'releaseTask',
+  ResolveTask: 'resolveTask',
+});
 const directoryLinks = linksTo('$request.path.id', {
   GetDirectory: 'getDirectory',
   DeleteDirectory: 'deleteDirectory',
@@ -49,7 +54,7 @@ export interface RouteContract {
   operationId: string;
   summary: string;
   description?: string;
-  tag: 'health' | 'customers' | 'jobs' | 'directories' | 'submissions' | 'dlq' | 'keys';
+  tag: 'health' | 'customers' | 'jobs' | 'directories' | 'submissions' | 'tasks' | 'dlq' | 'keys';
   /** Path parameters and what they hold. */
   params?: Record<string, PathParam>;
   query?: SchemaName;
@@ -288,6 +293,83 @@ export const CONTRACTS: Record<string, RouteContract> = {
       200: { description: 'A page of submissions.', schema: 'SubmissionPage' },
       400: err('Neither or both of jobId and customerId, or an invalid filter or cursor.'),
       404: err('No such job or customer visible to this key.'),
+    },
+  },
+  'GET /v1/tasks': {
+    operationId: 'listTasks',
+    summary: 'Tasks for people: ledger rows the robot must not finish (admin)',
+    description:
+      'A captcha (needs_manual), a login wall (skipped, login_required) or an unknown row each make a task, ' +
+      'oldest first, with the directory, why, and the proofs of its clicks. status=open is the queue.',
+    tag: 'tasks',
+    query: 'TaskQuery',
+    responses: {
+      200: { description: 'A page of tasks.', schema: 'TaskPage' },
+      400: err('An invalid filter or cursor.'),
+    },
+  },
+  'GET /v1/tasks/{id}': {
+    operationId: 'getTask',
+    summary: 'One task, with its claim and proofs (admin)',
+    tag: 'tasks',
+    params: { id: UUID_ID },
+    responses: {
+      200: { description: 'The task.', schema: 'Task', links: taskLinks },
+      404: err('No such task.'),
+    },
+  },
+  'POST /v1/tasks/{id}/claim': {
+    operationId: 'claimTask',
+    summary: 'Lease a task to a person; nobody else gets it until the lease expires or is released (admin)',
+    description:
+      'The lease lasts TASKS.leaseSeconds (policy); claiming again (the same person) extends it and gives a new ' +
+      'token. A task claimed by someone else with a live lease is a 409 naming them and the expiry.',
+    tag: 'tasks',
+    params: { id: UUID_ID },
+    body: 'TaskClaimRequest',
+    responses: {
+      200: { description: 'Claimed: `claim.token` is what release and resolve name.', schema: 'Task' },
+      400: err('Invalid JSON or an invalid field.'),
+      404: err('No such task.'),
+      409: err('Claimed by someone else, resolved, or withdrawn.'),
+      415: err('The body is not JSON.'),
+    },
+  },
+  'POST /v1/tasks/{id}/release': {
+    operationId: 'releaseTask',
+    summary: 'Give a claimed task back to the queue (admin)',
+    tag: 'tasks',
+    params: { id: UUID_ID },
+    body: 'TaskRelease',
+    responses: {
+      200: { description: 'Released.', schema: 'Task' },
+      400: err('Invalid JSON or an invalid field.'),
+      404: err('No such task.'),
+      409: err('Not claimed under this token (expired and taken over, released), resolved, or withdrawn.'),
+      415: err('The body is not JSON.'),
+    },
+  },
+  'POST /v1/tasks/{id}/resolve': {
+    operationId: 'resolveTask',
+    summary:
+      'Record what the person did: the ledger row moves once, from the state the task was made for (admin)',
+    description:
+      'One transaction resolves the task and moves its ledger row to the outcome, only if the task is still ' +
+      'open (and not claimed by someone else) and the row still in the state the task was made for: of two ' +
+      'people resolving one task, one gets 200 and the other 409. The job gets a task.resolved event and its ' +
+      'counts follow; a row resolved submitted enters the listing lifecycle.',
+    tag: 'tasks',
+    params: { id: UUID_ID },
+    body: 'TaskResolve',
+    responses: {
+      200: { description: 'Resolved.', schema: 'Task' },
+      400: err('Invalid JSON or an invalid field.'),
+      404: err('No such task.'),
+      409: err(
+        'Already resolved or withdrawn, claimed by someone else, claimed again since your claim expired, the ' +
+          'ledger row moved on, or (submitted) another row already holds this customer and directory.',
+      ),
+      415: err('The body is not JSON.'),
     },
   },
   'GET /v1/dlq': {

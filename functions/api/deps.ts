@@ -20,6 +20,7 @@ import {
 import { PgJobStore } from '#shared/job-store';
 import { recordsStoreFromEnv } from '#shared/object-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
+import { PgTaskStore } from '#shared/task-store';
 import { createLogger, createMetrics } from '#shared/telemetry';
 import { type ApiLimits, apiLimitsFromEnv } from './api-config.ts';
 import { ApiGatewayKeyStore, apiGatewayKeyStoreOptionsFromEnv } from './api-gateway-keys.ts';
@@ -124,6 +125,7 @@ export async function submissionsApiDepsFromEnv(env: Env, db?: Database): Promis
     jobs: new PgJobStore(database),
     customers: new PgCustomerStore(database),
     proofs: proofLinksFromEnv(env, database),
+    tasks: new PgTaskStore(database),
   };
 }
 

@@ -148,9 +148,11 @@ export function buildOpenApiDocument() {
     },
     servers: [{ url: 'http://127.0.0.1:3000', description: 'npm start' }],
     security: [{ apiKey: [] }],
-    tags: ['health', 'customers', 'jobs', 'directories', 'submissions', 'dlq', 'keys'].map((name) => ({
-      name,
-    })),
+    tags: ['health', 'customers', 'jobs', 'directories', 'submissions', 'tasks', 'dlq', 'keys'].map(
+      (name) => ({
+        name,
+      }),
+    ),
     paths,
     components: {
       securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },

@@ -32,6 +32,12 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'PUT', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
   { method: 'DELETE', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
   { method: 'GET', path: '/v1/submissions', fn: 'submissions', auth: 'client' },
+  // People in the loop (issue 14): tasks are ledger rows, served by the ledger's function.
+  { method: 'GET', path: '/v1/tasks', fn: 'submissions', auth: 'admin' },
+  { method: 'GET', path: '/v1/tasks/{id}', fn: 'submissions', auth: 'admin' },
+  { method: 'POST', path: '/v1/tasks/{id}/claim', fn: 'submissions', auth: 'admin' },
+  { method: 'POST', path: '/v1/tasks/{id}/release', fn: 'submissions', auth: 'admin' },
+  { method: 'POST', path: '/v1/tasks/{id}/resolve', fn: 'submissions', auth: 'admin' },
   { method: 'GET', path: '/v1/dlq', fn: 'dlq', auth: 'admin' },
   { method: 'POST', path: '/v1/dlq/redrive', fn: 'dlq', auth: 'admin' },
   { method: 'POST', path: '/v1/keys', fn: 'keys', auth: 'admin' },
