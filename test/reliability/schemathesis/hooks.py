@@ -46,11 +46,12 @@ def _directory_id(rnd):
     return rnd.choice(alphabet) + rest
 
 
-# The key each list route pages by (functions/api/{jobs,directories,submissions}.ts).
+# The key each list route pages by (functions/api/{jobs,directories,submissions,tasks}.ts).
 KEYS = {
     "/v1/jobs": lambda rnd: [_timestamp(rnd), str(uuid.UUID(int=rnd.getrandbits(128)))],
     "/v1/directories": lambda rnd: [_directory_id(rnd)],
     "/v1/submissions": lambda rnd: [str(rnd.randrange(10**18))],
+    "/v1/tasks": lambda rnd: [_timestamp(rnd), str(uuid.UUID(int=rnd.getrandbits(128)))],
 }
 
 
