@@ -14,6 +14,8 @@ export interface ResponseContract {
    * (`$response.body#/id`), so clients (and Schemathesis' stateful phase) can follow them.
    */
   links?: Record<string, { operationId: string; parameters: Record<string, string> }>;
+  /** A body that is not JSON (a report): the media types it may have, each a string. */
+  media?: readonly ('text/html' | 'text/csv')[];
 }
 
 /** Links to operations on the resource whose id is at `expression`. */
@@ -202,6 +204,26 @@ export const CONTRACTS: Record<string, RouteContract> = {
     params: { id: UUID_ID },
     responses: {
       200: { description: 'The job.', schema: 'Job' },
+      404: err('No such job visible to this key.'),
+    },
+  },
+  'GET /v1/jobs/{id}/report': {
+    operationId: 'getJobReport',
+    summary: "The customer's report of a job: print-friendly HTML, or CSV",
+    description:
+      'Summary counts and, per directory: its name, the ledger status, the listing lifecycle state, the listing ' +
+      'URL, when it was submitted and presigned proof screenshot links. Under the white label of the key that ' +
+      "owns the job (PUT /v1/keys/{id}/brand); formfleet's own name only when it has none. ?format=csv: the " +
+      'same rows as CSV (RFC 4180, a header row; a value starting with = + - @ is prefixed with an apostrophe).',
+    tag: 'jobs',
+    params: { id: UUID_ID },
+    query: 'ReportQuery',
+    responses: {
+      200: {
+        description: 'The report (text/html, or text/csv with ?format=csv).',
+        media: ['text/html', 'text/csv'],
+      },
+      400: err('An invalid format.'),
       404: err('No such job visible to this key.'),
     },
   },
@@ -415,6 +437,24 @@ export const CONTRACTS: Record<string, RouteContract> = {
     summary: 'The client API keys, by name, never their values (admin)',
     tag: 'keys',
     responses: { 200: { description: 'Every client key.', schema: 'KeyList' } },
+  },
+  'PUT /v1/keys/{id}/brand': {
+    operationId: 'setKeyBrand',
+    summary: "Set the white label a client key's customers see on their reports (admin)",
+    tag: 'keys',
+    params: {
+      id: {
+        description: 'The client key id (as GET /v1/keys lists it); an unknown id is a 404.',
+        schema: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' },
+      },
+    },
+    body: 'KeyBrandInput',
+    responses: {
+      200: { description: 'The brand now in force.', schema: 'KeyBrand' },
+      400: err('Invalid JSON or an invalid field.'),
+      404: err('No client key with this id.'),
+      415: err('The body is not JSON.'),
+    },
   },
   'DELETE /v1/keys/{id}': {
     operationId: 'revokeKey',

@@ -4,6 +4,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDlqService, type DlqService } from '#functions/recovery/dlq';
 import { EVIDENCE, PRIORITY_TIERS } from '#policy';
 import { awsClientConfig } from '#shared/aws';
+import { PgBrandStore } from '#shared/brand-store';
 import { PgCustomerStore } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
@@ -84,6 +85,7 @@ export async function jobsApiDepsFromEnv(env: Env, db?: Database): Promise<JobsA
     directories: new PgDirectoryStore(database),
     queue: new SqsJobQueue(new SQSClient(awsClientConfig(env)), queueUrls),
     proofs: proofLinksFromEnv(env, database),
+    brands: new PgBrandStore(database),
   };
 }
 
@@ -172,5 +174,5 @@ export async function keysApiDepsFromEnv(
     new ApiGatewayKeyStore(new APIGatewayClient(awsClientConfig(env)), apiGatewayKeyStoreOptionsFromEnv(env));
   const limits = apiLimitsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-api-keys'));
-  return { ...baseDeps(env, database, 'api-keys', limits), keys };
+  return { ...baseDeps(env, database, 'api-keys', limits), keys, brands: new PgBrandStore(database) };
 }

@@ -38,6 +38,11 @@ function response(contract: ResponseContract, status: number) {
     description: contract.description,
     headers,
     ...(contract.schema ? { content: { 'application/json': { schema: ref(contract.schema) } } } : {}),
+    ...(contract.media
+      ? {
+          content: Object.fromEntries(contract.media.map((type) => [type, { schema: { type: 'string' } }])),
+        }
+      : {}),
     ...(contract.links ? { links: contract.links } : {}),
   };
 }

@@ -25,6 +25,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/v1/jobs', fn: 'jobs', auth: 'client' },
   { method: 'GET', path: '/v1/jobs', fn: 'jobs', auth: 'client' },
   { method: 'GET', path: '/v1/jobs/{id}', fn: 'jobs', auth: 'client' },
+  { method: 'GET', path: '/v1/jobs/{id}/report', fn: 'jobs', auth: 'client' },
   { method: 'POST', path: '/v1/jobs/{id}/cancel', fn: 'jobs', auth: 'client' },
   { method: 'POST', path: '/v1/jobs/{id}/retry', fn: 'jobs', auth: 'client' },
   { method: 'GET', path: '/v1/directories', fn: 'directories', auth: 'client' },
@@ -43,6 +44,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/v1/keys', fn: 'keys', auth: 'admin' },
   { method: 'GET', path: '/v1/keys', fn: 'keys', auth: 'admin' },
   { method: 'DELETE', path: '/v1/keys/{id}', fn: 'keys', auth: 'admin' },
+  { method: 'PUT', path: '/v1/keys/{id}/brand', fn: 'keys', auth: 'admin' },
 ];
 
 /**

@@ -17,6 +17,7 @@ import { ERROR_CLASSES, LISTING_STATES, SUBMISSION_STATUSES } from '#shared/subm
 import { TASK_KINDS, TASK_OUTCOMES, TASK_STATES } from '#shared/task-store';
 import { NON_BLANK, NUL_FREE } from '#shared/text';
 import { CURSOR_PATTERN } from './cursor.ts';
+import { REPORT_FORMATS } from './report.ts';
 
 export { ref };
 
@@ -1033,6 +1034,41 @@ export const SCHEMAS = {
     required: ['items'],
     additionalProperties: false,
     properties: { items: { type: 'array', items: ref('Key') } },
+  },
+  ReportQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      format: {
+        type: 'string',
+        enum: REPORT_FORMATS,
+        default: 'html',
+        description: 'html (default, print-friendly) or csv.',
+      },
+    },
+  },
+  KeyBrandInput: {
+    type: 'object',
+    description: "The name and logo a client key's customers see on their reports (white label).",
+    required: ['displayName'],
+    additionalProperties: false,
+    properties: {
+      displayName: nonBlank(200),
+      logoUrl: {
+        anyOf: [{ ...HTTP_URL_SCHEMA }, { type: 'null' }],
+        description: 'An http(s) image URL shown at the top of the report; null for none.',
+      },
+    },
+  },
+  KeyBrand: {
+    type: 'object',
+    required: ['keyId', 'displayName', 'logoUrl'],
+    additionalProperties: false,
+    properties: {
+      keyId: { type: 'string' },
+      displayName: { type: 'string' },
+      logoUrl: { type: ['string', 'null'] },
+    },
   },
   DlqQuery: {
     type: 'object',
