@@ -7,9 +7,9 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { HealthReport } from '#functions/api/health-report';
 import type { jobView, jobWithResults } from '#functions/api/jobs';
 import type { ClientKey, CreatedClientKey } from '#functions/api/keys';
-import { PROFILE_LIMITS } from '#functions/api/schemas';
 import type { DlqTierSummary, RedriveReport } from '#functions/recovery/dlq';
 import { CLIENT_KEYS, LOCAL, PAGINATION, PRIORITY_TIERS, RECOVERY } from '#policy';
+import { PROFILE_FIELDS } from '#shared/customer-store';
 import type { Env } from '#shared/env';
 import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '#shared/job-store';
 import { ERROR_CLASSES } from '#shared/submission-ledger';
@@ -24,9 +24,6 @@ import { requireTarget } from './target.ts';
 
 type JobView = ReturnType<typeof jobView>;
 type TaskView = Omit<Task, 'submissionId'>;
-
-/** The profile values a person types into a directory's form by hand (GET /v1/customers/{id}). */
-const PROFILE_FIELDS = Object.keys(PROFILE_LIMITS) as (keyof typeof PROFILE_LIMITS)[];
 
 const taskColumns = [
   { header: 'task', value: (t: TaskView) => t.id },

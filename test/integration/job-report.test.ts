@@ -5,40 +5,16 @@
  * Chromium shows the numbers GET /v1/jobs/{id} returns, under the key's own name and logo (no formfleet), and
  * the CSV parses back to the same rows.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REPORT_COLUMNS } from '#functions/api/report';
-import { type BrowserLease, BrowserPool } from '#functions/worker/browser-pool';
-import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import { parseCsv } from '#test/csv';
-import { motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
+import { useLocalViewer } from '#test/local-viewer';
+import { uniqueName } from '#test/services';
 
-let t: TestDatabase;
-let system: LocalSystem;
-let viewer: BrowserPool;
-let lease: BrowserLease | undefined;
-
-beforeAll(async () => {
-  t = await testDatabase('job_report', { migrate: false });
-  system = await startLocalSystem({
-    port: 0,
-    databaseUrl: t.url,
-    motoEndpoint: motoEndpoint(),
-    queuePrefix: `${uniqueName('report')}-`,
-    workers: false,
-    schedules: { timers: false },
-  });
-  // Our own API on loopback, not an untrusted directory page.
-  viewer = new BrowserPool({ recycleAfterPages: 100, network: 'unrestricted' });
-});
-afterAll(async () => {
-  await lease?.release();
-  await viewer?.close();
-  await system?.stop();
-  await t?.close();
-});
+const local = useLocalViewer('job_report');
 
 async function http(method: string, path: string, key: string, body?: unknown) {
-  const res = await fetch(`${system.url}${path}`, {
+  const res = await fetch(`${local.system.url}${path}`, {
     method,
     headers: { 'x-api-key': key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -54,7 +30,7 @@ async function http(method: string, path: string, key: string, body?: unknown) {
 
 describe('GET /v1/jobs/{id}/report', () => {
   it("renders the API's numbers under the key's white label, and the CSV parses back to the same rows", async () => {
-    const admin = system.keys.admin;
+    const admin = local.system.keys.admin;
     const key = await http('POST', '/v1/keys', admin, { name: uniqueName('agency') });
     expect(key.status).toBe(201);
     const client = key.body.value as string;
@@ -74,7 +50,7 @@ describe('GET /v1/jobs/{id}/report', () => {
     expect(job.status, JSON.stringify(job.body)).toBe(202);
     const jobId = job.body.id as string;
     // What a worker leaves: one submitted, one failed, one captcha for a person.
-    await system.db.query(
+    await local.system.db.query(
       `UPDATE submissions SET attempt = 1, finished_at = now(),
               status = CASE directory_id WHEN 'simple-form' THEN 'submitted' WHEN 'http-500' THEN 'failed' ELSE 'needs_manual' END,
               error_class = CASE directory_id WHEN 'simple-form' THEN NULL WHEN 'http-500' THEN 'site_down' ELSE 'captcha' END,
@@ -82,7 +58,7 @@ describe('GET /v1/jobs/{id}/report', () => {
         WHERE job_id = $1`,
       [jobId],
     );
-    await system.db.query(
+    await local.system.db.query(
       `UPDATE jobs SET status = 'completed', finished_at = now(), progress = '{"total": 3, "done": 3}' WHERE id = $1`,
       [jobId],
     );
@@ -110,9 +86,9 @@ describe('GET /v1/jobs/{id}/report', () => {
     expect(html.status).toBe(200);
     expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(html.headers.get('content-security-policy')).toContain("default-src 'none'");
-    lease = await viewer.acquire({ extraHTTPHeaders: { 'x-api-key': client } });
+    const lease = await local.lease({ extraHTTPHeaders: { 'x-api-key': client } });
     const page = await lease.newPage();
-    const loaded = await page.goto(`${system.url}/v1/jobs/${jobId}/report`);
+    const loaded = await page.goto(`${local.system.url}/v1/jobs/${jobId}/report`);
     expect(loaded?.status()).toBe(200);
     const shown = await page.evaluate(() => ({
       title: document.title,
@@ -176,22 +152,22 @@ describe('GET /v1/jobs/{id}/report', () => {
     );
 
     // Another client's key sees no such job; an admin sees the client's own white label.
-    expect((await http('GET', `/v1/jobs/${jobId}/report`, system.keys.client)).status).toBe(404);
+    expect((await http('GET', `/v1/jobs/${jobId}/report`, local.system.keys.client)).status).toBe(404);
     const asAdmin = await http('GET', `/v1/jobs/${jobId}/report`, admin);
     expect(asAdmin.body).toContain('<h1>Acme Local, &quot;Listings&quot; &amp; &lt;Co&gt;</h1>');
     expect((await http('GET', `/v1/jobs/${jobId}/report?format=pdf`, client)).status).toBe(400);
   });
 
   it("goes under formfleet's name for a key without a brand", async () => {
-    const customer = await http('POST', '/v1/customers', system.keys.client, {
+    const customer = await http('POST', '/v1/customers', local.system.keys.client, {
       name: 'Plain',
       email: 'p@co.test',
     });
-    const job = await http('POST', '/v1/jobs', system.keys.client, {
+    const job = await http('POST', '/v1/jobs', local.system.keys.client, {
       customerId: customer.body.id,
       directoryIds: ['simple-form'],
     });
-    const html = await http('GET', `/v1/jobs/${job.body.id}/report`, system.keys.client);
+    const html = await http('GET', `/v1/jobs/${job.body.id}/report`, local.system.keys.client);
     expect(html.body).toContain('<title>formfleet: listing report</title>');
     expect(html.body).not.toContain('<img');
   });
