@@ -102,12 +102,21 @@ function startBudgetedWorker(perInvocation: number, deps: WorkerDeps = system.wo
 
 const depth = (url: string) => messagesOn(system.sqs, url);
 
+/** The job's run events; its listings' lifecycle events (one per submitted row) are counted apart. */
 async function events(jobId: string) {
   const { rows } = await system.db.query<{ type: string; detail: Record<string, unknown> }>(
-    'SELECT type, detail FROM job_events WHERE job_id = $1 ORDER BY id',
+    `SELECT type, detail FROM job_events WHERE job_id = $1 AND type NOT LIKE 'listing.%' ORDER BY id`,
     [jobId],
   );
   return rows;
+}
+
+async function listingEvents(jobId: string): Promise<string[]> {
+  const { rows } = await system.db.query<{ type: string }>(
+    `SELECT type FROM job_events WHERE job_id = $1 AND type LIKE 'listing.%' ORDER BY id`,
+    [jobId],
+  );
+  return rows.map((r) => r.type);
 }
 
 function submissionsOf(name: string): number[] {
@@ -145,6 +154,8 @@ describe('a job bigger than one invocation', () => {
       'claimed',
       'completed',
     ]);
+    // Each submitted directory entered the listing lifecycle once, whichever invocation submitted it.
+    expect(await listingEvents(job.id)).toEqual(Array(5).fill('listing.under_review'));
     expect(rows.filter((r) => r.type === 'continued').map((r) => r.detail)).toEqual([
       expect.objectContaining({ settled: 2, done: 2, total: 5, enqueueToken: 2 }),
       expect.objectContaining({ settled: 2, done: 4, total: 5, enqueueToken: 3 }),
