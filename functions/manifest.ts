@@ -44,6 +44,11 @@ export interface FunctionNeeds {
    * object is there). Nothing may delete: objects end by the bucket's lifecycle rules.
    */
   readonly records?: readonly RecordsGrant[];
+  /**
+   * The stage's inbound mail domain (stage option `inboundMailDomain`): INBOUND_MAIL_DOMAIN, the domain of the
+   * per-job aliases a definition with `emailMode: 'alias'` types. Unset when the stage has none.
+   */
+  readonly inboundMail?: boolean;
 }
 
 export type RecordsAccess = 'read' | 'write' | 'list';
@@ -66,9 +71,10 @@ export interface FunctionSpec {
    * How it is invoked: 'api' by API Gateway for its routes; 'worker' by one SQS event source mapping per
    * tier; 'scheduled' by EventBridge every `schedule`; 'subscriber' by SNS (`subscribesTo`); 'trigger' once
    * per deploy (when its code changes), before every other function is updated, failing the deploy if it
-   * throws.
+   * throws; 'mail' by the SES receipt rule of the stage's inbound mail domain (after its S3 action stored the
+   * mail), as an asynchronous event, only on a stage with `inboundMailDomain`.
    */
-  readonly kind: 'api' | 'worker' | 'scheduled' | 'subscriber' | 'trigger';
+  readonly kind: 'api' | 'worker' | 'scheduled' | 'subscriber' | 'trigger' | 'mail';
   /** For kind 'api': the route-table function it serves. */
   readonly apiFunction?: ApiFunction;
   /** Runs Chromium: the browser Lambda construct (memory, /tmp, @sparticuz/chromium packaging). */
@@ -126,11 +132,13 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     browser: true,
     // 'send': a job out of invocation time continues in a fresh message on its tier queue. records: the
     // proof screenshots of each submit click.
+    // inboundMail: the domain of the aliases it types for a definition with emailMode 'alias'.
     needs: {
       database: true,
       jobQueues: ['consume', 'send'],
       idempotencyTable: true,
       records: [{ prefix: 'evidence', access: ['write'] }],
+      inboundMail: true,
     },
   },
   {
@@ -183,6 +191,23 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     // Chromium's memory, as the worker's (a scheduled function's default is far below it).
     memoryMb: WORKER.memoryMb,
     needs: { database: true },
+  },
+  {
+    name: 'mail-inbound',
+    entry: 'functions/mail-inbound.ts',
+    description:
+      'Reads each verification mail SES stored, matches its alias to a job, visits its link politely and confirms the listing',
+    kind: 'mail',
+    // The SES receipt rule invokes it (its Lambda action, after the S3 action stored the mail): an S3 event
+    // notification would need the bucket (data stack) to point at a function of the app stack, and would lose
+    // the envelope recipients, which name the alias. Chromium for the link visit, as recheck-listings.
+    browser: true,
+    // records: the stored mail ('list' asks its size before reading it).
+    needs: {
+      database: true,
+      inboundMail: true,
+      records: [{ prefix: 'mail', access: ['read', 'list'] }],
+    },
   },
   {
     name: 'slack-notifier',

@@ -14,7 +14,7 @@ import { OperationalAlarms } from './constructs/operational-alarms.ts';
 import { OperationsDashboard } from './constructs/operations-dashboard.ts';
 import type { DataStack } from './data-stack.ts';
 import { logRetentionOf } from './log-retention.ts';
-import type { StageConfig } from './stage-config.ts';
+import { inboundMailNames, type StageConfig } from './stage-config.ts';
 
 export interface AppStackProps extends StackProps {
   readonly stage: StageConfig;
@@ -58,6 +58,9 @@ export class AppStack extends Stack {
         databaseCaSecret: data.databaseCaSecret,
         slackWebhookSecret: data.slackWebhookSecret,
         records: data.records.importInto(this, 'RecordsBucket'),
+        ...(stage.inboundMailDomain
+          ? { inboundMail: { domain: stage.inboundMailDomain, ...inboundMailNames(stage.prefix) } }
+          : {}),
         apiKeys: {
           plans: usagePlans,
           adminKeyId: data.keyPlans.adminKey.keyId,

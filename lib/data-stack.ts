@@ -13,7 +13,7 @@ import { ApiKeyPlans } from './constructs/api-key-plans.ts';
 import { IdempotencyTable } from './constructs/idempotency-table.ts';
 import { PriorityQueues } from './constructs/priority-queues.ts';
 import { RecordsBucket } from './constructs/records-bucket.ts';
-import type { StageConfig } from './stage-config.ts';
+import { inboundMailNames, type StageConfig } from './stage-config.ts';
 
 export interface DataStackProps extends StackProps {
   readonly stage: StageConfig;
@@ -51,6 +51,10 @@ export class DataStack extends Stack {
     });
     this.keyPlans = new ApiKeyPlans(this, 'ApiKeys', { prefix: stage.prefix, removalPolicy });
     this.records = new RecordsBucket(this, 'Records', { exportPrefix: stage.prefix, removalPolicy });
+    if (stage.inboundMailDomain) {
+      const names = inboundMailNames(stage.prefix);
+      this.records.allowReceivedMail(names.ruleSet, names.rule);
+    }
     this.databaseSecret = secretsmanager.Secret.fromSecretCompleteArn(
       this,
       'DatabaseSecret',

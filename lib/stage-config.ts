@@ -66,7 +66,25 @@ export interface StageConfig {
    * where the account already has the role (the preflight checks). @default false
    */
   readonly apiGatewayCloudWatchRole: boolean;
+  /**
+   * The domain formfleet receives verification mail on (per-job aliases `v-<alias>@<domain>` that a
+   * definition with `emailMode: 'alias'` types). Set, the stage gets an SES receipt rule set for it (stored
+   * in the records bucket under mail/, then mail-inbound); the domain must be verified in SES and its MX
+   * record point at SES's inbound endpoint, and the rule set activated (docs/infrastructure.md).
+   * @default none: a definition with emailMode alias fails its directory with that reason
+   */
+  readonly inboundMailDomain?: string;
 }
+
+/** A mail domain: lower-case DNS labels, at least two. */
+export const MAIL_DOMAIN =
+  /^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+
+/** The SES receipt rule set and rule of a stage (named, so the bucket policy can name the rule). */
+export const inboundMailNames = (prefix: string) => ({
+  ruleSet: `${prefix}formfleet-inbound-mail`,
+  rule: `${prefix}formfleet-verification-mail`,
+});
 
 /** The retention periods CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [
@@ -122,6 +140,14 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
   if (r.apiGatewayCloudWatchRole !== undefined && typeof r.apiGatewayCloudWatchRole !== 'boolean') {
     problems.push(`${at('apiGatewayCloudWatchRole')} must be true or false when given`);
   }
+  if (
+    r.inboundMailDomain !== undefined &&
+    (typeof r.inboundMailDomain !== 'string' || !MAIL_DOMAIN.test(r.inboundMailDomain))
+  ) {
+    problems.push(
+      `${at('inboundMailDomain')} must be a lower-case domain name such as mail.example.com when given`,
+    );
+  }
   const concurrency = parseConcurrency(r.concurrency, at, problems);
   if (problems.length > 0) throw new Error(`invalid stage config:\n  ${problems.join('\n  ')}`);
   return {
@@ -137,6 +163,7 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
     runbookBaseUrl: (r.runbookBaseUrl as string | undefined) ?? 'docs/runbooks/',
     concurrency,
     apiGatewayCloudWatchRole: (r.apiGatewayCloudWatchRole as boolean | undefined) ?? false,
+    ...(r.inboundMailDomain ? { inboundMailDomain: r.inboundMailDomain as string } : {}),
   };
 }
 

@@ -31,6 +31,12 @@ import {
   type RecheckDeps,
   type RecheckHandler,
 } from '#functions/lifecycle/recheck';
+import { mailInboundDepsFromEnv } from '#functions/mail/deps';
+import {
+  type MailInboundDeps,
+  type MailInboundHandler,
+  makeMailInboundHandler,
+} from '#functions/mail/inbound';
 import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
 import type { DlqService } from '#functions/recovery/dlq';
 import { type DlqCheckHandler, makeDlqCheckHandler } from '#functions/recovery/dlq-check';
@@ -58,6 +64,9 @@ export interface LocalHandlers {
   /** Listing rechecks, visiting through the worker's browser pool (one Chromium, as in one process). */
   recheckListings: RecheckHandler;
   recheckDeps: RecheckDeps;
+  /** mail-inbound, as the SMTP stand-in invokes it (through the worker's browser pool, as recheck-listings). */
+  mailInbound: MailInboundHandler;
+  mailDeps: MailInboundDeps;
   notifier: NotifierHandler;
   dlq: DlqService;
   /** Every metric recorded, as `<function>.<metric>`. */
@@ -111,6 +120,7 @@ export async function buildLocalHandlers(
   ]);
   // Built after the worker: it visits sites through the worker's browser pool.
   const recheck = await recheckDepsFromEnv(env, db, { browser: worker.browser });
+  const mail = await mailInboundDepsFromEnv(env, db, { browser: worker.browser });
   return {
     api: {
       jobs: makeJobsApi(counted(jobs, 'api-jobs', metrics)),
@@ -130,6 +140,8 @@ export async function buildLocalHandlers(
     promoteJobs: makePromoteJobsHandler(counted(promote, 'promote-jobs', metrics)),
     recheckListings: makeRecheckListingsHandler(counted(recheck, 'recheck-listings', metrics)),
     recheckDeps: recheck,
+    mailInbound: makeMailInboundHandler(counted(mail, 'mail-inbound', metrics)),
+    mailDeps: mail,
     notifier: makeSlackNotifierHandler(counted(notifier, 'slack-notifier', metrics)),
     dlq: dlq.dlq,
     metrics,

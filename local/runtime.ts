@@ -19,15 +19,17 @@ import type { DlqService } from '#functions/recovery/dlq';
 import type { DlqCheckHandler } from '#functions/recovery/dlq-check';
 import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery/stale-jobs';
 import type { WorkerDeps } from '#functions/worker/handler';
-import { LOCAL, PRIORITY_TIERS, usagePlanFor } from '#policy';
+import { LOCAL, MAIL, PRIORITY_TIERS, usagePlanFor } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { createDatabase, type Database } from '#shared/db';
 import { migrate } from '#shared/migrate';
+import { recordsStoreFromEnv } from '#shared/object-store';
 import { describeError, registerSecret } from '#shared/telemetry';
 import { type LocalAlerts, startLocalAlerts } from './alerts.ts';
 import { ADMIN_KEY_ID, type ApiKeyLookup, CLIENT_KEY_ID, generateKey, LocalKeyTable } from './api-keys.ts';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard/routes.ts';
 import { dashboardSnapshot } from './dashboard/snapshot.ts';
+import { verifyingSite } from './fixtures/mail-sites.ts';
 import {
   DEFAULT_VARIANTS,
   type FixtureSites,
@@ -43,6 +45,7 @@ import { createIdempotencyTable } from './services/idempotency-table.ts';
 import { motoEnv, startMoto } from './services/moto.ts';
 import { startPostgres } from './services/postgres.ts';
 import { createTierQueues, type TierQueue, tierQueueEnv } from './services/queues.ts';
+import { type SmtpInbound, startSmtpInbound } from './services/smtp-inbound.ts';
 import { type Poller, startPoller } from './sqs-poller.ts';
 import { LOCAL_STAND_INS, startStandIns } from './stand-ins.ts';
 
@@ -63,8 +66,12 @@ export interface LocalSystemOptions {
   extraClientKeys?: Record<string, string>;
   /** Where client keys made through the API are kept across restarts. @default in memory only */
   keyTableFile?: string;
-  /** Fixture directory sites to serve and register as directories (with the demo customers, local/seed.ts). */
-  fixtures?: readonly FixtureVariant[];
+  /**
+   * Fixture directory sites to serve and register as directories (with the demo customers, local/seed.ts);
+   * a function is given the SMTP stand-in, for sites that send mail (local/fixtures/mail-sites.ts).
+   * @default every variant, and the directory that verifies by e-mail
+   */
+  fixtures?: readonly FixtureVariant[] | ((local: { smtp: SmtpInbound }) => readonly FixtureVariant[]);
   /** Start the worker pollers (default true). */
   workers?: boolean;
   /** Variables layered over the handlers' environment (HEARTBEAT_INTERVAL_MS, CHROMIUM_PATH, ...). */
@@ -105,6 +112,8 @@ export interface LocalSystem {
   readonly worker: WorkerDeps;
   /** recheck-listings' ports (the worker's browser pool, politeness): tests build it with their own clock. */
   readonly recheck: RecheckDeps;
+  /** The inbound mail domain's SMTP stand-in (SES receiving), delivering to mail-inbound. */
+  readonly smtp: SmtpInbound;
   /** One per tier, in PRIORITY_TIERS order. */
   readonly pollers: readonly Poller[];
   /** Every metric the handlers recorded, as `<function>.<metric>` (the local stand-in for CloudWatch). */
@@ -213,7 +222,17 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         : {}),
     });
 
-    const fixtures = await startFixtureSites(options.fixtures ?? DEFAULT_VARIANTS);
+    // SES receiving's stand-in: SMTP on loopback for the inbound mail domain, storing mail in the records
+    // bucket, then handing it to mail-inbound (built below with the other handlers).
+    const mailObjects = recordsStoreFromEnv({ ...awsEnv, ...standInEnv });
+    const smtp = await startSmtpInbound({ domain: LOCAL.inboundMailDomain, objects: mailObjects, log });
+    stops.push(async () => {
+      await smtp.stop();
+      mailObjects.destroy();
+    });
+    // npm start's sites: every default variant and the directory that verifies by e-mail through it.
+    const chosen = typeof options.fixtures === 'function' ? options.fixtures({ smtp }) : options.fixtures;
+    const fixtures = await startFixtureSites(chosen ?? [...DEFAULT_VARIANTS, verifyingSite({ smtp })]);
     stops.push(() => fixtures.stop());
     const seed = await seedDemoData(db, fixtures);
     log(`seed: ${seed.directories} directories, ${seed.customersAdded} demo customer(s) added`);
@@ -241,6 +260,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ...alerts.env,
       IDEMPOTENCY_TABLE: idempotencyTable,
       ...standInEnv,
+      INBOUND_MAIL_DOMAIN: smtp.domain,
+      // The SMTP stand-in retries a mail that came early on MAIL.earlyRetryMs (Lambda retries SES's twice).
+      MAIL_MAX_TRIES: String(MAIL.earlyRetryMs.length + 1),
       // The fixture sites live on loopback, which the worker's browser may otherwise never reach.
       BROWSER_ALLOWED_ORIGINS: fixtures.origins().join(','),
       ...(process.env.CHROMIUM_PATH ? { CHROMIUM_PATH: process.env.CHROMIUM_PATH } : {}),
@@ -253,6 +275,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     const shutdown = new AbortController();
     handlers.workerDeps.shutdown = shutdown.signal;
     handlers.recheckDeps.shutdown = shutdown.signal;
+    smtp.deliverTo(handlers.mailInbound);
 
     // The dashboard reads these once they exist (the gateway starts before the pollers and the scheduler).
     const pollers: Poller[] = [];
@@ -375,6 +398,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       seed,
       worker: handlers.workerDeps,
       recheck: handlers.recheckDeps,
+      smtp,
       pollers,
       metrics: handlers.metrics,
       alerts,

@@ -83,11 +83,16 @@ interface DueRow {
 
 /**
  * Enters the rows `target` selects (a condition on `s`, parameters from $3) into the lifecycle: $1 the
- * first recheck age in seconds, $2 the state they enter. One statement with their events.
+ * first recheck age in seconds, $2 the state they enter, unless their directory's definition expects a
+ * verification mail (`verification`): those wait for it as 'pending_verification' (functions/mail/). One
+ * statement with their events.
  */
 const enterSql = (target: string) => `WITH entered AS (
     UPDATE submissions s
-       SET lifecycle = $2, checks = 0, inconclusive_checks = 0,
+       SET lifecycle = CASE WHEN EXISTS (
+             SELECT 1 FROM directories d WHERE d.id = s.directory_id AND d.definition ? 'verification')
+           THEN 'pending_verification' ELSE $2 END,
+           checks = 0, inconclusive_checks = 0,
            next_check_at = COALESCE(s.finished_at, now()) + make_interval(secs => $1::float8)
      WHERE ${target} AND s.status = 'submitted' AND s.lifecycle IS NULL AND s.superseded_by IS NULL
     RETURNING s.id, s.job_id, s.directory_id, s.lifecycle, s.next_check_at
@@ -95,7 +100,9 @@ const enterSql = (target: string) => `WITH entered AS (
     INSERT INTO job_events (job_id, type, detail)
     SELECT job_id, 'listing.' || lifecycle, jsonb_build_object(
              'submissionId', id, 'directoryId', directory_id, 'from', NULL, 'to', lifecycle,
-             'listingUrl', NULL, 'checks', 0, 'reason', 'submitted: waiting for the directory to publish it',
+             'listingUrl', NULL, 'checks', 0, 'reason', CASE lifecycle
+               WHEN 'pending_verification' THEN 'submitted: waiting for the directory''s verification mail'
+               ELSE 'submitted: waiting for the directory to publish it' END,
              'checkedAt', NULL, 'nextCheckAt', next_check_at)
     FROM entered
   )

@@ -6,7 +6,7 @@
  * stage's budget (a test keeps it current); a preflight can pass a stage's own concurrency.
  */
 import { FUNCTIONS, type FunctionSpec } from '#functions/manifest';
-import { API_EDGE, DATABASE, PRIORITY_TIERS } from '#policy';
+import { API_EDGE, DATABASE, MAIL, PRIORITY_TIERS } from '#policy';
 
 export interface BudgetRow {
   readonly kind: FunctionSpec['kind'];
@@ -37,7 +37,7 @@ export function connectionBudget(options: BudgetOptions = {}): ConnectionBudget 
   const specs = (options.functions ?? FUNCTIONS).filter((f) => f.needs.database);
   const workers = options.workerConcurrency ?? PRIORITY_TIERS.reduce((n, t) => n + t.maxConcurrency, 0);
   const api = options.apiConcurrency ?? API_EDGE.stageBurstLimit;
-  const kinds: FunctionSpec['kind'][] = ['api', 'worker', 'scheduled', 'trigger', 'subscriber'];
+  const kinds: FunctionSpec['kind'][] = ['api', 'worker', 'scheduled', 'mail', 'trigger', 'subscriber'];
   const rows = kinds.flatMap((kind): BudgetRow[] => {
     const names = specs.filter((f) => f.kind === kind).map((f) => f.name);
     if (names.length === 0) return [];
@@ -50,7 +50,12 @@ export function connectionBudget(options: BudgetOptions = {}): ConnectionBudget 
             ? [names.length, 'one run each at a time: its timeout fits its period, as the manifest checks']
             : kind === 'trigger'
               ? [names.length, 'one run per deploy']
-              : [names.length, 'one each'];
+              : kind === 'mail'
+                ? [
+                    MAIL.concurrencyBound * names.length,
+                    'policy MAIL.concurrencyBound: one invocation per verification mail, spread over the day',
+                  ]
+                : [names.length, 'one each'];
     const pool = DATABASE.poolMax[kind];
     return [{ kind, functions: names, containers, pool, connections: containers * pool, bound }];
   });

@@ -42,6 +42,8 @@ export interface ObjectStore {
   /** The object's bytes; undefined when there is no such key. */
   get(key: string): Promise<Uint8Array | undefined>;
   exists(key: string): Promise<boolean>;
+  /** The object's size in bytes, undefined when there is no such key (asked by listing, as `exists`). */
+  size(key: string): Promise<number | undefined>;
   /** A URL anyone holding it may GET the object with until it expires; signing makes no request. */
   presignGet(key: string, options: PresignOptions): Promise<string>;
 }
@@ -79,10 +81,20 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async exists(key: string): Promise<boolean> {
+    return (await this.size(key)) !== undefined;
+  }
+
+  async size(key: string): Promise<number | undefined> {
     const res = await this.s3.send(
       new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }),
     );
-    return res.Contents?.[0]?.Key === key;
+    const first = res.Contents?.[0];
+    return first?.Key === key ? (first.Size ?? 0) : undefined;
+  }
+
+  /** Closes the client's connections (the local runtime's stop). */
+  destroy(): void {
+    this.s3.destroy();
   }
 
   presignGet(key: string, options: PresignOptions): Promise<string> {

@@ -384,6 +384,50 @@ export const TASKS = {
   claimantMaxLength: 200,
 } as const;
 
+/**
+ * E-mail verification (issue 13): the per-job alias a definition with `emailMode: 'alias'` types, and what
+ * mail-inbound accepts of a mail to it. Mail is untrusted input from anyone who can send to the domain.
+ */
+export const MAIL = {
+  /**
+   * The alias's random part: 16 bytes (128 bits) as 26 base32 characters, so an alias cannot be guessed or
+   * enumerated; the address is `<aliasPrefix><token>@<inboundMailDomain>`.
+   */
+  aliasBytes: 16,
+  aliasPrefix: 'v-',
+  /**
+   * The largest mail mail-inbound reads (raw, as stored): a verification mail is a few KB of text and HTML;
+   * 1 MiB leaves room for a logo or two. A bigger one is refused ('too_large') unread.
+   */
+  maxBytes: 1_048_576,
+  /**
+   * What SES itself accepts (40 MB, its limit for received mail); the local SMTP stand-in takes the same, so
+   * a huge mail reaches mail-inbound's own refusal locally as it would in AWS.
+   */
+  receiveMaxBytes: 40 * 1_048_576,
+  /** Links read from one mail at most (a mail with thousands is refused as no_link past these). */
+  maxLinks: 200,
+  /**
+   * A mail can come before the worker has recorded the submission (directories send it at the click): its row
+   * is not waiting for a link yet, so the handler asks to be invoked again (SES's asynchronous Lambda
+   * invocation retries twice, minutes apart; the local stand-in retries on this schedule), and records it
+   * 'early' when the tries run out.
+   */
+  earlyRetryMs: [1_000, 2_000, 4_000, 8_000, 16_000],
+  /** Longest the link visit may take (load and confirmation indicator), as a verify lookup. */
+  visitTimeoutMs: 30_000,
+  /** Longest the visit waits for its site (politeness); after it the mail is retried as early. */
+  siteWaitMaxMs: 30_000,
+  /** mail-inbound's Lambda timeout: a site wait, a visit and the writes. */
+  timeoutSeconds: 120,
+  /**
+   * Containers of mail-inbound at once, for the connection budget: it is invoked once per verification mail
+   * (one per alias-mode submission, spread over the day). A stage that needs the bound enforced reserves it
+   * (cdk.json concurrency.reserved["mail-inbound"]).
+   */
+  concurrencyBound: 2,
+} as const;
+
 /** EventBridge schedules (and the local runtime's timers), derived from the thresholds above. */
 export const SCHEDULES = {
   staleJobs: { everySeconds: RECOVERY.staleCheckIntervalSeconds },
@@ -416,6 +460,13 @@ export const RECORDS = {
      * renews or disputes a listing a year on (and a month of slack for the conversation).
      */
     evidence: { prefix: 'evidence/', expireAfterDays: 400 },
+    /**
+     * Inbound mail (issue 13): each verification mail as received, `mail/<message id>`, written by SES's
+     * receipt rule (locally by the SMTP stand-in) and read once by mail-inbound. 30 days: long enough to look
+     * into a refused mail (the inbound_mail table keeps its outcome for good), short enough that mail
+     * addressed to customers' aliases is not kept for nothing.
+     */
+    mail: { prefix: 'mail/', expireAfterDays: 30 },
   },
   /**
    * The bucket keeps versions: an object overwritten or deleted (a bug, a mistaken script) stays
@@ -486,6 +537,11 @@ export const EVIDENCE = {
 export const LOCAL = {
   /** Gateway port of `npm start` when PORT is unset. */
   defaultPort: 3000,
+  /**
+   * The local runtime's inbound mail domain (a stage's is its `inboundMailDomain`): the SMTP stand-in on
+   * loopback receives it. `.test` is reserved (RFC 2606), so no real mail is ever addressed there.
+   */
+  inboundMailDomain: 'inbound.formfleet.test',
   /**
    * `npm start -- --fast` divides every schedule and the alert retry delay by this, so recovery can be watched
    * at work: stale-jobs every 12 s, dlq-check every 30 s, promote-jobs every 6 s. Thresholds stay as above.
@@ -610,6 +666,8 @@ export const FUNCTION_DEFAULTS = {
   worker: { timeoutSeconds: WORKER.timeoutSeconds, memoryMb: WORKER.memoryMb },
   scheduled: { timeoutSeconds: 60, memoryMb: 512 },
   subscriber: { timeoutSeconds: 30, memoryMb: 256 },
+  /** Inbound mail (SES): a link visit in Chromium, so the worker's memory. */
+  mail: { timeoutSeconds: MAIL.timeoutSeconds, memoryMb: WORKER.memoryMb },
   /** Migrations on deploy: long enough for a large index build, short of the deploy timing out. */
   trigger: { timeoutSeconds: 300, memoryMb: 512 },
 } as const;
@@ -625,9 +683,10 @@ export const DATABASE = {
    * API request's queries are short and the API's concurrency is the largest and least bounded multiplier
    * (parallel reads of one request wait their turn, milliseconds). Worker: 2, so the heartbeat and the site
    * lease renewal do not queue behind the job's own writes. Scheduled (recovery): 2, as many as a run
-   * overlaps. Trigger (migrate): 1 session connection. Subscriber (Slack notifier): none.
+   * overlaps. Trigger (migrate): 1 session connection. Subscriber (Slack notifier): none. Mail (mail-inbound):
+   * 2, its writes and the site lease's renewal.
    */
-  poolMax: { api: 1, worker: 2, scheduled: 2, subscriber: 0, trigger: 1 },
+  poolMax: { api: 1, worker: 2, scheduled: 2, subscriber: 0, trigger: 1, mail: 2 },
   /** A connection (TCP, TLS, authentication) not made within this fails: a cold start never hangs. */
   connectTimeoutMs: 5_000,
   /**
@@ -661,6 +720,13 @@ export const ASYNC_INVOKE = {
    * maximum age is the schedule's interval), so a retried run never overlaps the next tick's.
    */
   scheduleDeliveryRetryAttempts: 2,
+  /**
+   * mail-inbound (SES's Lambda action, invoked as an event): Lambda's maximum, so a verification mail that
+   * came before its submission was recorded is tried again (about a minute, then two, later).
+   */
+  mailRetryAttempts: 2,
+  /** A verification mail older than this is not tried again (its link may expire within a day). */
+  mailMaxEventAgeSeconds: 6 * 60 * 60,
 } as const;
 
 /**

@@ -5,6 +5,7 @@ import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { PgListingLifecycle } from '#functions/lifecycle/listing-lifecycle';
 import { lifecycleTimingFromEnv } from '#functions/lifecycle/timing';
+import { PgMailStore } from '#functions/mail/mail-store';
 import { EVIDENCE, METRIC_NAMES, PRIORITY_TIERS, WORKER } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
@@ -117,6 +118,12 @@ export function sitePolitenessFromEnv(env: Env, db: Database): PgSitePoliteness 
   });
 }
 
+/** The worker's side of the mail aliases: the address to type for (job, directory). */
+function mailAliasesOf(db: Database, domain: string): NonNullable<WorkerDeps['mailAliases']> {
+  const store = new PgMailStore(db);
+  return { domain, aliasFor: (jobId, directoryId) => store.aliasFor(jobId, directoryId) };
+}
+
 export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<WorkerDeps> {
   // One error naming every missing variable.
   const required = requireEnv(env, [
@@ -157,6 +164,7 @@ export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<
       logger,
       metrics,
     ),
+    ...(env.INBOUND_MAIL_DOMAIN ? { mailAliases: mailAliasesOf(db, env.INBOUND_MAIL_DOMAIN) } : {}),
     logger,
     metrics,
     workerId: env.WORKER_ID ?? `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? hostname()}:${process.pid}`,

@@ -129,7 +129,44 @@ export interface FormDefinition {
    * must say "declined" specifically. Needs `verify`.
    */
   rejected?: readonly Indicator[];
+  /**
+   * Which address the form is given for the profile's `email`: the customer's own ('customer', the default),
+   * or a per-job alias on the stage's inbound mail domain ('alias'), which formfleet receives, so it can
+   * handle the directory's verification mail itself (`verification`).
+   */
+  emailMode?: EmailMode;
+  /**
+   * How to recognise the directory's verification mail and confirm it: the listing enters the lifecycle as
+   * 'pending_verification', and the mail's link, once visited and confirmed, moves it on. Needs
+   * `emailMode: 'alias'` (formfleet must receive the mail).
+   */
+  verification?: MailVerification;
   timeouts?: { stepMs?: number; directoryMs?: number };
+}
+
+export type EmailMode = 'customer' | 'alias';
+export const EMAIL_MODES: readonly EmailMode[] = ['customer', 'alias'];
+
+/** A directory's verification mail, and what visiting its link must show. */
+export interface MailVerification {
+  /** A regular expression the sender's address must match (at least one of `from` and `subject`). */
+  from?: string;
+  /** A regular expression the subject must match. */
+  subject?: string;
+  /** A regular expression the verification link must match (the first matching link is visited). */
+  link: string;
+  /**
+   * The host the link must be on (host, or host:port), compared exactly (case-insensitive): a link
+   * matching `link` on any other host is refused, never visited.
+   */
+  linkHost: string;
+  /** What the page after visiting the link shows when the directory took the confirmation. */
+  confirmed: Indicator;
+  /**
+   * Where a confirmed listing goes: 'under_review' (the directory still moderates it; rechecks follow it) or
+   * 'live' (confirming publishes it; the confirmation page's address is its URL). @default 'under_review'
+   */
+  confirmedState?: 'under_review' | 'live';
 }
 
 export class DefinitionError extends Error {
@@ -321,6 +358,26 @@ const VERIFICATION_PROPERTIES: PropertiesOf<Verification> = {
   listingUrl: ref('FormListingUrl'),
 };
 
+const MAIL_VERIFICATION_PROPERTIES: PropertiesOf<MailVerification> = {
+  from: { ...regex, description: 'A JavaScript regular expression the sender’s address must match.' },
+  subject: { ...regex, description: 'A JavaScript regular expression the subject must match.' },
+  link: { ...regex, description: 'A JavaScript regular expression the verification link must match.' },
+  linkHost: {
+    type: 'string',
+    maxLength: 255,
+    pattern: `^${HOST}${PORT}$`,
+    'x-message': 'must be a host name or address, optionally with :port',
+    description:
+      'The host (or host:port) the link must be on; a matching link elsewhere is refused unvisited.',
+  },
+  confirmed: ref('FormIndicator'),
+  confirmedState: {
+    type: 'string',
+    enum: ['under_review', 'live'],
+    description: 'Where a confirmed listing goes (default under_review).',
+  },
+};
+
 const DEFINITION_PROPERTIES: PropertiesOf<FormDefinition> = {
   submissionUrl: {
     ...HTTP_URL_SCHEMA,
@@ -353,6 +410,14 @@ const DEFINITION_PROPERTIES: PropertiesOf<FormDefinition> = {
       'Any match on the listing lookup page (verify.url) at a recheck: the directory declined the listing ' +
       '(lifecycle rejected). Looked for before verify.found; needs verify.',
   },
+  emailMode: {
+    type: 'string',
+    enum: [...EMAIL_MODES],
+    description:
+      'The address typed for the profile’s email: the customer’s own (customer, the default) or a per-job ' +
+      'alias on the stage’s inbound mail domain (alias), whose mail formfleet receives.',
+  },
+  verification: ref('FormMailVerification'),
   timeouts: {
     type: 'object',
     additionalProperties: false,
@@ -373,14 +438,31 @@ export const DEFINITION_SCHEMAS = {
     required: ['submissionUrl', 'steps', 'success'],
     additionalProperties: false,
     properties: DEFINITION_PROPERTIES,
-    // A rejection shows on the listing lookup page, so `rejected` needs `verify` (anyOf: every tool reads it).
-    anyOf: [{ not: { required: ['rejected'] } }, { required: ['verify'] }],
-    'x-errors': {
-      anyOf: {
-        property: 'verify',
-        message: 'is required with rejected (a rejection shows on its lookup page)',
+    // A rejection shows on the listing lookup page, so `rejected` needs `verify`; a verification mail comes
+    // to formfleet only at an alias, so `verification` needs `emailMode: 'alias'` (anyOf: every tool reads it).
+    allOf: [
+      {
+        anyOf: [{ not: { required: ['rejected'] } }, { required: ['verify'] }],
+        'x-errors': {
+          anyOf: {
+            property: 'verify',
+            message: 'is required with rejected (a rejection shows on its lookup page)',
+          },
+        },
       },
-    },
+      {
+        anyOf: [
+          { not: { required: ['verification'] } },
+          { required: ['emailMode'], properties: { emailMode: { const: 'alias' } } },
+        ],
+        'x-errors': {
+          anyOf: {
+            property: 'emailMode',
+            message: 'must be alias with verification (the mail must come to formfleet)',
+          },
+        },
+      },
+    ],
   },
   FormStep: {
     type: 'object',
@@ -426,6 +508,17 @@ export const DEFINITION_SCHEMAS = {
     'x-errors': {
       anyOf: { property: 'found.selector', message: 'is required with match (it finds each listing)' },
     },
+  },
+  FormMailVerification: {
+    type: 'object',
+    description:
+      'How to recognise the directory’s verification mail (sender or subject), which link to visit and on ' +
+      'which host, and what the page shows once the directory took the confirmation.',
+    required: ['link', 'linkHost', 'confirmed'],
+    additionalProperties: false,
+    properties: MAIL_VERIFICATION_PROPERTIES,
+    anyOf: [{ required: ['from'] }, { required: ['subject'] }],
+    'x-errors': { anyOf: { message: 'verification needs from or subject (which mail is the one)' } },
   },
   FormListingUrl: {
     type: 'object',

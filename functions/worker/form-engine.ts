@@ -366,8 +366,9 @@ async function submit(
   timeout: number,
   proof: CapturePolicy | undefined,
 ): Promise<void> {
-  // The filled form's screenshot starts now and runs beside the checks below (its cost is mostly waiting
-  // for Chromium to draw a frame); it is finished before the click, so it shows the form as sent.
+  // The filled form's screenshot starts now and runs beside the work that comes before the click anyway:
+  // the checks below and the ledger's `begin`. Neither changes the page, and the click waits for all of
+  // them, so the screenshot shows the form as sent.
   const shot = proof ? captureScreenshot(page, proof) : undefined;
   const target = await firstMatch(page, selectors, state, false, timeout);
   if (!target)
@@ -375,11 +376,11 @@ async function submit(
   await checkBlockers(page, definition, false);
   // A page that reached for a refused destination is not sent the profile.
   assertNothingRefused(page);
-  if (shot) {
-    await shot;
-    state.formShot = shot;
-  }
-  if (!(await hooks.beforeSubmit()))
+  const [, allowed] = await Promise.all([shot, hooks.beforeSubmit()]);
+  if (shot) state.formShot = shot;
+  // The directory's deadline may have fired while the screenshot finished after `begin`: looked at again
+  // with nothing awaited between this check and the click (a row begun and not clicked is reverted).
+  if (!allowed || state.cancelled)
     throw new Aborted('submission refused by the ledger (claim lost or cancelled)');
   state.submitted = true;
   await target.click({ noWaitAfter: true });

@@ -17,6 +17,7 @@
 
 import type { Context, SQSRecord } from 'aws-lambda';
 import type { Page } from 'playwright-core';
+import { aliasAddress } from '#functions/mail/alias';
 import { METRIC_NAMES } from '#policy';
 import type { Profile } from '#shared/customer-store';
 import type { Directory } from '#shared/directory-store';
@@ -144,8 +145,8 @@ export async function runJob(
     if (err instanceof OutOfTimeError) err.settled = (progress.done ?? 0) - doneAtStart;
     throw err;
   } finally {
-    await visitEnded(run);
-    await settleProofs(run);
+    // The last visit's context closing and the proofs' uploads wait together (neither rejects).
+    await Promise.all([visitEnded(run), settleProofs(run)]);
     await heartbeat.stop();
   }
 }
@@ -242,13 +243,15 @@ async function submitWithRetries(
 ): Promise<Settlement> {
   const { deps } = run;
   const { options } = deps;
+  const typed = await typedProfile(run, directory);
+  if ('refusal' in typed) return typed.refusal;
   let resent = false;
   for (let attempt = 1; ; attempt++) {
     // A retry is a new visit: none starts once the worker is stopping (the row stays 'prepared').
     if (attempt > 1) stopIfAsked(run);
     run.progress.step = attempt === 1 ? 'waiting for site' : `waiting for site (attempt ${attempt})`;
     const slot = await acquireSite(run, directory.site);
-    const { outcome, held } = await attemptOnce(run, directory, submissionId, attempt, slot);
+    const { outcome, held } = await attemptOnce(run, directory, submissionId, attempt, slot, typed.profile);
     if (held) return heldSkip(held);
     if (outcome.submitted && outcome.status === 'unknown') {
       // The click happened and its outcome is unclear (no indicator, a timeout, the browser died after it):
@@ -276,6 +279,33 @@ async function submitWithRetries(
   }
 }
 
+/**
+ * The profile as this directory's form is given it: the customer's own, or, for a definition with
+ * `emailMode: 'alias'`, with the e-mail replaced by the job's alias on the inbound mail domain, so the
+ * directory's verification mail comes to formfleet (functions/mail/). A stage without the domain cannot
+ * receive it: the directory fails with that reason before anything is typed.
+ */
+async function typedProfile(
+  run: RunContext,
+  directory: Directory,
+): Promise<{ profile: Profile } | { refusal: Settlement }> {
+  if (directory.definition.emailMode !== 'alias') return { profile: run.profile };
+  const aliases = run.deps.mailAliases;
+  if (!aliases) {
+    return {
+      refusal: {
+        status: 'failed',
+        errorClass: 'internal',
+        error:
+          'this directory types a per-job mail alias (emailMode alias), but the stage has no inbound mail domain (inboundMailDomain)',
+        evidence: { emailMode: 'alias' },
+      },
+    };
+  }
+  const alias = await aliases.aliasFor(run.claim.jobId, directory.id);
+  return { profile: { ...run.profile, email: aliasAddress(alias, aliases.domain) } };
+}
+
 function settlementOf(outcome: EngineOutcome, attempt: number): Settlement {
   return {
     status: outcome.status,
@@ -296,8 +326,9 @@ async function attemptOnce(
   submissionId: number,
   attempt: number,
   slot: SiteSlot,
+  profile: Profile,
 ): Promise<{ outcome: EngineOutcome; held?: Holder }> {
-  const { deps, claim, profile, progress, heartbeat, log } = run;
+  const { deps, claim, progress, heartbeat, log } = run;
   let definition: FormDefinition;
   let lease: BrowserLease;
   try {

@@ -58,6 +58,12 @@ export interface WorkerDeps {
    * (unit tests' fakes, the benchmark's baseline) no proof is taken.
    */
   evidence?: EvidenceRecorder;
+  /**
+   * The per-job mail aliases a definition with `emailMode: 'alias'` types for the profile's e-mail, on the
+   * stage's inbound mail domain (functions/mail/). Without it (no INBOUND_MAIL_DOMAIN), such a directory
+   * fails with that reason and nothing is typed.
+   */
+  mailAliases?: { domain: string; aliasFor(jobId: string, directoryId: string): Promise<string> };
   /** Random source for jitter (tests pin it). */
   random?: () => number;
   /**

@@ -10,8 +10,10 @@
 import { type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ses from 'aws-cdk-lib/aws-ses';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as triggers from 'aws-cdk-lib/triggers';
@@ -40,6 +42,11 @@ export interface FleetResources {
   readonly apiKeys: ApiKeyBinding;
   /** The records bucket (proof screenshots, by prefix). */
   readonly records: RecordsBinding;
+  /**
+   * The stage's inbound mail domain and its receipt rule names: mail-inbound is invoked by the rule, and
+   * INBOUND_MAIL_DOMAIN is set on what `needs.inboundMail`. @default none: no receipt rule
+   */
+  readonly inboundMail?: { readonly domain: string; readonly ruleSet: string; readonly rule: string };
 }
 
 export interface FunctionFleetProps {
@@ -59,7 +66,7 @@ export interface BuiltFunction {
   readonly fn: HouseFunction;
 }
 
-const KINDS = ['api', 'worker', 'scheduled', 'subscriber', 'trigger'] as const;
+const KINDS = ['api', 'worker', 'scheduled', 'subscriber', 'trigger', 'mail'] as const;
 /** Every `needs` key that has a binding; a new need must get its `bind*` method before it can be used. */
 const KNOWN_NEEDS: readonly (keyof FunctionSpec['needs'])[] = [
   'database',
@@ -70,6 +77,7 @@ const KNOWN_NEEDS: readonly (keyof FunctionSpec['needs'])[] = [
   'slackWebhookSecret',
   'apiKeys',
   'records',
+  'inboundMail',
 ];
 const TOPICS = ['alerts'];
 /** The construct id aws-cdk-lib's Trigger gives its per-stack provider. */
@@ -212,6 +220,57 @@ export class FunctionFleet extends Construct {
     });
   }
 
+  /**
+   * The SES receipt rule set of the inbound mail domain: one rule, for every recipient on the domain, that
+   * stores the mail in the records bucket under mail/ (S3 action; the bucket's policy lets SES do so, in
+   * the data stack) and then invokes `fn` as an event with the envelope recipients and message id (Lambda
+   * action). Asynchronous: retried ASYNC_INVOKE.mailRetryAttempts times (a mail that came before its
+   * submission was recorded asks for it), then kept by the on-failure queue. CloudFormation cannot activate
+   * a rule set (one per account and region is active): the deploy docs say how.
+   */
+  private receiveMail(
+    fn: HouseFunction,
+    records: RecordsBinding,
+    mail: NonNullable<FleetResources['inboundMail']>,
+  ): void {
+    const stack = Stack.of(this);
+    const ruleArn = `arn:${stack.partition}:ses:${stack.region}:${stack.account}:receipt-rule-set/${mail.ruleSet}:receipt-rule/${mail.rule}`;
+    const permission = new lambda.CfnPermission(this, 'MailInboundSesInvoke', {
+      action: 'lambda:InvokeFunction',
+      functionName: fn.functionArn,
+      principal: 'ses.amazonaws.com',
+      sourceAccount: stack.account,
+      sourceArn: ruleArn,
+    });
+    fn.configureAsyncInvoke({
+      retryAttempts: ASYNC_INVOKE.mailRetryAttempts,
+      maxEventAge: Duration.seconds(ASYNC_INVOKE.mailMaxEventAgeSeconds),
+      onFailure: new SendOnlyQueueDestination(this.scheduleFailures),
+    });
+    const ruleSet = new ses.CfnReceiptRuleSet(this, 'InboundMailRuleSet', { ruleSetName: mail.ruleSet });
+    const rule = new ses.CfnReceiptRule(this, 'VerificationMailRule', {
+      ruleSetName: mail.ruleSet,
+      rule: {
+        name: mail.rule,
+        enabled: true,
+        recipients: [mail.domain],
+        scanEnabled: true,
+        tlsPolicy: 'Require',
+        actions: [
+          {
+            s3Action: {
+              bucketName: records.bucket.bucketName,
+              objectKeyPrefix: records.prefixOf('mail'),
+            },
+          },
+          { lambdaAction: { functionArn: fn.functionArn, invocationType: 'Event' } },
+        ],
+      },
+    });
+    rule.addDependency(ruleSet);
+    rule.addDependency(permission);
+  }
+
   private build(spec: FunctionSpec, props: FunctionFleetProps): HouseFunction {
     const defaults = FUNCTION_DEFAULTS[spec.kind];
     const common = {
@@ -256,6 +315,9 @@ export class FunctionFleet extends Construct {
     for (const grant of needs.records ?? []) {
       fn.bindRecords(resources.records, resources.records.prefixOf(grant.prefix), grant.access);
     }
+    if (needs.inboundMail && resources.inboundMail) {
+      fn.addEnvironment('INBOUND_MAIL_DOMAIN', resources.inboundMail.domain);
+    }
 
     const noDlq = (reason: string) => Validations.of(fn).acknowledge({ id: 'Serverless-LambdaDLQ', reason });
     switch (spec.kind) {
@@ -299,6 +361,12 @@ export class FunctionFleet extends Construct {
         });
         noDlq(
           'Asynchronous failures go to an on-failure destination (the undelivered-alerts queue), which records the error with the event.',
+        );
+        break;
+      case 'mail':
+        if (resources.inboundMail) this.receiveMail(fn, resources.records, resources.inboundMail);
+        noDlq(
+          'Invoked asynchronously by the SES receipt rule: failures go to an on-failure destination (the schedule-failures queue), and the mail itself stays in the records bucket with its inbound_mail row.',
         );
         break;
       case 'api':

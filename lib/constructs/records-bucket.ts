@@ -21,7 +21,8 @@
  * (CloudFormation does not delete a bucket that still holds objects), which is deliberate: no custom
  * resource empties a bucket of proof on its own.
  */
-import { CfnOutput, Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { RECORDS, type RecordsPrefix } from '#policy';
@@ -126,6 +127,30 @@ export class RecordsBucket extends Construct {
   }
 
   /** The bucket as another stack binds to it: imported by its exports (a strong reference). */
+  /**
+   * Lets SES's receipt rule `ruleName` (of rule set `ruleSetName`, this account and region) store received
+   * mail under the `mail` prefix, and nothing else: s3:PutObject on `<prefix>*` for ses.amazonaws.com, bound
+   * to the rule by aws:SourceArn and to the account by aws:SourceAccount (the confused-deputy guard AWS
+   * documents for SES's S3 action).
+   */
+  allowReceivedMail(ruleSetName: string, ruleName: string): void {
+    const stack = Stack.of(this);
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'SesStoresInboundMail',
+        principals: [new iam.ServicePrincipal('ses.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${this.prefixOf('mail')}*`)],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': `arn:${stack.partition}:ses:${stack.region}:${stack.account}:receipt-rule-set/${ruleSetName}:receipt-rule/${ruleName}`,
+          },
+        },
+      }),
+    );
+  }
+
   importInto(scope: Construct, id: string): RecordsBinding {
     const bucket = s3.Bucket.fromBucketAttributes(scope, id, {
       bucketArn: Fn.importValue(this.exportNames.arn),

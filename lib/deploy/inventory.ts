@@ -50,6 +50,8 @@ export const NOT_REHEARSED: Readonly<Record<string, string>> = {
   'AWS::Lambda::EventInvokeConfig': 'async invoke configs (retries, on-failure destinations)',
   'AWS::Logs::MetricFilter': 'the 429 metric filter',
   'AWS::CDK::Metadata': "CDK's metadata",
+  'AWS::SES::ReceiptRuleSet': 'the inbound mail receipt rule set (SES receiving)',
+  'AWS::SES::ReceiptRule': 'the verification-mail receipt rule (store under mail/, then mail-inbound)',
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: templates are untyped JSON; each check reads the shape it needs.

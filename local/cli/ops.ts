@@ -174,6 +174,7 @@ function printJob(io: Io, job: JobDetail): void {
       job.results,
     )}\n`,
   );
+  printProofs(io, job);
   const listings = job.results.filter((r) => r.lifecycle !== null);
   if (listings.length === 0) return;
   // The listings' life after the click: found live (and where), rejected, not found, or when looked up next.
@@ -189,6 +190,30 @@ function printJob(io: Io, job: JobDetail): void {
       listings,
     )}\n`,
   );
+}
+
+/**
+ * Each click's proof: when, the page's answer and which indicator decided, then its two screenshots, each a
+ * presigned link (whole, on a line of its own, so it can be opened) or what became of it (pending, lost, not
+ * taken, with why). The links work for EVIDENCE.presignedUrlSeconds from the request.
+ */
+function printProofs(io: Io, job: JobDetail): void {
+  const clicks = job.results.flatMap((r) => r.proofs.map((proof) => ({ directoryId: r.directoryId, proof })));
+  if (clicks.length === 0) return;
+  const lines = ['proofs'];
+  for (const { directoryId, proof } of clicks) {
+    const matched = proof.matched
+      ? `${proof.matched.kind}${proof.matched.index === null ? '' : `[${proof.matched.index}]`}`
+      : '-';
+    lines.push(
+      `${directoryId}  attempt ${proof.attempt}  ${when(proof.capturedAt)}  HTTP ${proof.httpStatus ?? '-'}  ${matched}  ${proof.finalUrl ?? '-'}`,
+    );
+    for (const [kind, shot] of Object.entries(proof.screenshots)) {
+      const what = shot.url ?? `${shot.state}${shot.reason ? ` (${shot.reason})` : ''}`;
+      lines.push(`  ${kind.padEnd(6)} ${what}`);
+    }
+  }
+  io.out(`\n${lines.join('\n')}\n`);
 }
 
 /** A date and time to the second, UTC ("2030-01-02 04:12:30"), or "-". */

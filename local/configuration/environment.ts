@@ -109,20 +109,20 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'CHROMIUM_PATH',
     group: 'local',
-    usedBy: 'worker, recheck-listings',
+    usedBy: 'worker, recheck-listings, mail-inbound',
     meaning: "a Chromium binary to use instead of @sparticuz/chromium's",
   },
   {
     name: 'BROWSER_ALLOWED_ORIGINS',
     group: 'local',
-    usedBy: 'worker, recheck-listings (set by npm start and the tests)',
+    usedBy: 'worker, recheck-listings, mail-inbound (set by npm start and the tests)',
     meaning:
       "origins (`http://127.0.0.1:<port>`, comma-separated) the worker's browser may reach although they are loopback or private: the local fixture sites. Unset, nothing private is reachable; set in Lambda, the worker refuses to start (see BROWSER_NETWORK in policy)",
   },
   {
     name: 'LIFECYCLE_SPEED_UP',
     group: 'local',
-    usedBy: 'worker, recheck-listings (set by npm start --fast)',
+    usedBy: 'worker, recheck-listings, mail-inbound (set by npm start --fast)',
     meaning:
       "divides the listing lifecycle's recheck ages and retry delays (`LIFECYCLE`), so listings go live in minutes: `LOCAL.fastLifecycleSpeedUp` with `--fast` (a day in 10 s). Refused in Lambda",
   },
@@ -224,9 +224,16 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'RECORDS_BUCKET',
     group: 'handler',
-    usedBy: 'worker, stale-jobs, api-jobs, api-submissions',
+    usedBy: 'worker, stale-jobs, api-jobs, api-submissions, mail-inbound',
     meaning:
-      "the records bucket (S3; proof screenshots under `evidence/`), with each function's prefix grant; locally a bucket on moto",
+      "the records bucket (S3; proof screenshots under `evidence/`, inbound mail under `mail/`), with each function's prefix grant; locally a bucket on moto",
+  },
+  {
+    name: 'INBOUND_MAIL_DOMAIN',
+    group: 'handler',
+    usedBy: 'worker, mail-inbound',
+    meaning:
+      "the stage's inbound mail domain (stage option `inboundMailDomain`): the worker types `v-<alias>@` it for a definition with `emailMode: alias`, mail-inbound matches recipients on it. Unset on a stage without one (such a directory fails with that reason); locally `LOCAL.inboundMailDomain`, received by the SMTP stand-in",
   },
   {
     name: 'ALERTS_TOPIC_ARN',
@@ -298,16 +305,16 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   {
     name: 'AWS_LAMBDA_FUNCTION_NAME',
     group: 'handler',
-    usedBy: 'worker, recheck-listings',
+    usedBy: 'worker, recheck-listings, mail-inbound',
     meaning:
       'set by Lambda: the browser runs Chromium in single-process mode only there, and LIFECYCLE_SPEED_UP is refused there',
   },
   {
     name: 'AWS_LAMBDA_LOG_STREAM_NAME',
     group: 'handler',
-    usedBy: 'worker, recheck-listings',
+    usedBy: 'worker, recheck-listings, mail-inbound',
     meaning:
-      "set by Lambda: part of the worker's default WORKER_ID and of recheck-listings' site-lease holder",
+      "set by Lambda: part of the worker's default WORKER_ID and of recheck-listings' and mail-inbound's site-lease holder",
   },
 
   // Tuning: each replaces one policy number for one function (tests shorten them; a stage may set them).
@@ -437,6 +444,21 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     usedBy: 'worker',
     policy: 'WORKER.recordRetryMaxSeconds',
     meaning: 'longest backoff of a failed job message',
+  },
+  {
+    name: 'MAIL_MAX_BYTES',
+    group: 'override',
+    usedBy: 'mail-inbound',
+    policy: 'MAIL.maxBytes',
+    meaning: "the largest mail mail-inbound reads; a bigger one is refused ('too_large') unread",
+  },
+  {
+    name: 'MAIL_MAX_TRIES',
+    group: 'override',
+    usedBy: 'mail-inbound (set by npm start)',
+    policy: 'ASYNC_INVOKE.mailRetryAttempts',
+    meaning:
+      "tries of a mail that came before its submission was recorded, before it is recorded 'early' (Lambda's first try and its retries; locally the SMTP stand-in's, `MAIL.earlyRetryMs` and one)",
   },
   {
     name: 'VERIFY_TIMEOUT_MS',

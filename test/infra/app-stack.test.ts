@@ -191,10 +191,13 @@ describe('app stack from the real manifest', () => {
       }
     });
 
-    it('binds the records bucket by prefix: the worker writes proof, the API reads it, stale-jobs writes and lists', () => {
+    it('binds the records bucket by prefix: the worker writes proof, the API reads it, stale-jobs writes and lists, mail-inbound reads mail', () => {
       const arn = { 'Fn::ImportValue': 'test-formfleet-records-bucket-arn' };
       const evidence = { 'Fn::Join': ['', [arn, '/evidence/*']] };
+      const mail = { 'Fn::Join': ['', [arn, '/mail/*']] };
       const grants: Record<string, Record<string, unknown[]>> = {
+        // Inbound mail: read a stored mail, and ask its size first (listing mail/ only).
+        'mail-inbound': { 's3:GetObject': [mail], 's3:ListBucket': [arn] },
         worker: { 's3:PutObject': [evidence] },
         'api-jobs': { 's3:GetObject': [evidence] },
         'api-submissions': { 's3:GetObject': [evidence] },

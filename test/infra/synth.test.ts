@@ -141,11 +141,12 @@ describe('cdk synth (bundled, offline)', () => {
       ADMIN_API_KEY_IDS: 'admin',
       // Every binding's variable, as the stacks set them (values only need to parse at cold start).
       IDEMPOTENCY_TABLE: 'formfleet-idempotency',
-      RECORDS_BUCKET: 'formfleet-records',
       ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:formfleet-alerts',
       SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/slack',
       USAGE_PLAN_IDS: 'client=plan1',
       API_KEY_NAME_PREFIX: 'dev-formfleet-client-',
+      RECORDS_BUCKET: 'formfleet-records',
+      INBOUND_MAIL_DOMAIN: 'inbound.example.test',
       ...Object.fromEntries(
         PRIORITY_TIERS.flatMap((t) => [
           [`QUEUE_URL_${t.name}`, `${motoEndpoint()}/000000000000/q-${t.name}.fifo`],

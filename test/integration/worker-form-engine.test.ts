@@ -320,6 +320,50 @@ describe('the proof of a submit click', () => {
     });
   });
 
+  /** Width and height from a JPEG's start-of-frame segment. */
+  function jpegSize(bytes: Buffer): { width: number; height: number } {
+    let at = 2;
+    while (at + 9 < bytes.byteLength) {
+      const marker = bytes[at + 1] ?? 0;
+      if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+        return { height: bytes.readUInt16BE(at + 5), width: bytes.readUInt16BE(at + 7) };
+      }
+      at += 2 + bytes.readUInt16BE(at + 2);
+    }
+    throw new Error('no start-of-frame segment in the JPEG');
+  }
+
+  it('shoots the page from its top down to the policy height, and only the viewport as the last resort', async () => {
+    await onForm(async (page) => {
+      // A page taller than the policy lets through, scrolled down: the proof still starts at the page's top.
+      await page.evaluate(() => {
+        document.body.style.height = '9000px';
+        window.scrollTo(0, 3_000);
+      });
+      const viewport = page.viewportSize();
+      if (!viewport) throw new Error('no viewport');
+      const tall = await captureScreenshot(page, EVIDENCE);
+      if (!tall.taken) throw new Error(tall.reason);
+      expect(tall.shot.fullPage).toBe(true);
+      expect(jpegSize(tall.shot.bytes)).toEqual({ width: viewport.width, height: EVIDENCE.maxHeightPx });
+      // A ceiling only the viewport meets (well under the full page at the retake quality, which varies by a
+      // few bytes between shots with the caret blinking): the third attempt, of what is on screen.
+      const fullAtRetake = await captureScreenshot(page, {
+        ...EVIDENCE,
+        jpegQuality: EVIDENCE.retakeJpegQuality,
+        maxImageBytes: Number.MAX_SAFE_INTEGER,
+      });
+      if (!fullAtRetake.taken) throw new Error(fullAtRetake.reason);
+      const small = await captureScreenshot(page, {
+        ...EVIDENCE,
+        maxImageBytes: Math.floor(fullAtRetake.shot.bytes.byteLength * 0.6),
+      });
+      if (!small.taken) throw new Error(small.reason);
+      expect(small.shot).toMatchObject({ quality: EVIDENCE.retakeJpegQuality, fullPage: false });
+      expect(jpegSize(small.shot.bytes)).toEqual(viewport);
+    });
+  });
+
   it('records a page that will not render in time, or is gone, as not taken, never as a failure', async () => {
     await onForm(async (page) => {
       expect(await captureScreenshot(page, { ...EVIDENCE, screenshotTimeoutMs: 1 })).toMatchObject({

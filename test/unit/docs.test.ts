@@ -18,6 +18,7 @@ import {
 } from '#functions/api/deps';
 import { ROUTES } from '#functions/api/routes';
 import { recheckDepsFromEnv } from '#functions/lifecycle/deps';
+import { mailInboundDepsFromEnv } from '#functions/mail/deps';
 import { FUNCTIONS } from '#functions/manifest';
 import { migrateTriggerDepsFromEnv } from '#functions/migrate/trigger';
 import { dlqCheckDepsFromEnv, staleJobsDepsFromEnv } from '#functions/recovery/deps';
@@ -41,6 +42,7 @@ function recordingEnv(): { env: Env; reads: Set<string> } {
     ADMIN_API_KEY_IDS: 'admin-id',
     IDEMPOTENCY_TABLE: 'idempotency',
     RECORDS_BUCKET: 'records',
+    INBOUND_MAIL_DOMAIN: 'inbound.example.test',
     ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:alerts',
     SLACK_WEBHOOK_URL: 'http://127.0.0.1:1/services/T/B/x',
     AWS_ENDPOINT_URL: 'http://127.0.0.1:1',
@@ -83,6 +85,7 @@ describe('the configuration reference', () => {
       worker: () => workerDepsFromEnv(env, db),
       'promote-jobs': () => promoteJobsDepsFromEnv(env, db),
       'recheck-listings': () => recheckDepsFromEnv(env, db),
+      'mail-inbound': () => mailInboundDepsFromEnv(env, db),
       'stale-jobs': () => staleJobsDepsFromEnv(env, db),
       'dlq-check': () => dlqCheckDepsFromEnv(env, db),
       'slack-notifier': () => notifierDepsFromEnv(env),

@@ -20,4 +20,25 @@ export function renderLifecycle(f: LifecycleFigures): void {
     'no listing has changed yet',
     4,
   );
+  const mail = Object.entries(f.mail);
+  set(
+    'listings.mail',
+    mail.length > 0 ? mail.map(([outcome, n]) => `${outcome} ${n}`).join(' · ') : 'none yet',
+  );
+  fill(
+    'listings.proofs',
+    f.proofs.map((p) =>
+      row([
+        el('code', p.jobId.slice(0, 8)),
+        p.directoryId,
+        `attempt ${p.attempt}`,
+        `HTTP ${p.httpStatus ?? '-'} · ${p.matched ?? 'no indicator'}`,
+        p.form,
+        p.result,
+        time(p.capturedAt),
+      ]),
+    ),
+    'no proof yet',
+    7,
+  );
 }
