@@ -14,6 +14,8 @@ export interface ResponseContract {
    * (`$response.body#/id`), so clients (and Schemathesis' stateful phase) can follow them.
    */
   links?: Record<string, { operationId: string; parameters: Record<string, string> }>;
+  /** A body that is not JSON (a report): the media types it may have, each a string. */
+  media?: readonly ('text/html' | 'text/csv')[];
 }
 
 /** Links to operations on the resource whose id is at `expression`. */
@@ -40,6 +42,11 @@ const webhookLinks = linksTo('$response.body#/id', {
   ListWebhookDeliveries: 'listWebhookDeliveries',
   DeleteWebhook: 'deleteWebhook',
 });
+const taskLinks = linksTo('$response.body#/id', {
+  ClaimTask: 'claimTask',
+  ReleaseTask: 'releaseTask',
+  ResolveTask: 'resolveTask',
+});
 const directoryLinks = linksTo('$request.path.id', {
   GetDirectory: 'getDirectory',
   DeleteDirectory: 'deleteDirectory',
@@ -55,7 +62,16 @@ export interface RouteContract {
   operationId: string;
   summary: string;
   description?: string;
-  tag: 'health' | 'customers' | 'jobs' | 'directories' | 'submissions' | 'dlq' | 'keys' | 'webhooks';
+  tag:
+    | 'health'
+    | 'customers'
+    | 'jobs'
+    | 'directories'
+    | 'submissions'
+    | 'tasks'
+    | 'dlq'
+    | 'keys'
+    | 'webhooks';
   /** Path parameters and what they hold. */
   params?: Record<string, PathParam>;
   query?: SchemaName;
@@ -205,6 +221,26 @@ export const CONTRACTS: Record<string, RouteContract> = {
     params: { id: UUID_ID },
     responses: {
       200: { description: 'The job.', schema: 'Job' },
+      404: err('No such job visible to this key.'),
+    },
+  },
+  'GET /v1/jobs/{id}/report': {
+    operationId: 'getJobReport',
+    summary: "The customer's report of a job: print-friendly HTML, or CSV",
+    description:
+      'Summary counts and, per directory: its name, the ledger status, the listing lifecycle state, the listing ' +
+      'URL, when it was submitted and presigned proof screenshot links. Under the white label of the key that ' +
+      "owns the job (PUT /v1/keys/{id}/brand); formfleet's own name only when it has none. ?format=csv: the " +
+      'same rows as CSV (RFC 4180, a header row; a value starting with = + - @ is prefixed with an apostrophe).',
+    tag: 'jobs',
+    params: { id: UUID_ID },
+    query: 'ReportQuery',
+    responses: {
+      200: {
+        description: 'The report (text/html, or text/csv with ?format=csv).',
+        media: ['text/html', 'text/csv'],
+      },
+      400: err('An invalid format.'),
       404: err('No such job visible to this key.'),
     },
   },
@@ -401,6 +437,83 @@ export const CONTRACTS: Record<string, RouteContract> = {
       404: err('No such job or customer visible to this key.'),
     },
   },
+  'GET /v1/tasks': {
+    operationId: 'listTasks',
+    summary: 'Tasks for people: ledger rows the robot must not finish (admin)',
+    description:
+      'A captcha (needs_manual), a login wall (skipped, login_required) or an unknown row each make a task, ' +
+      'oldest first, with the directory, why, and the proofs of its clicks. status=open is the queue.',
+    tag: 'tasks',
+    query: 'TaskQuery',
+    responses: {
+      200: { description: 'A page of tasks.', schema: 'TaskPage' },
+      400: err('An invalid filter or cursor.'),
+    },
+  },
+  'GET /v1/tasks/{id}': {
+    operationId: 'getTask',
+    summary: 'One task, with its claim and proofs (admin)',
+    tag: 'tasks',
+    params: { id: UUID_ID },
+    responses: {
+      200: { description: 'The task.', schema: 'Task', links: taskLinks },
+      404: err('No such task.'),
+    },
+  },
+  'POST /v1/tasks/{id}/claim': {
+    operationId: 'claimTask',
+    summary: 'Lease a task to a person; nobody else gets it until the lease expires or is released (admin)',
+    description:
+      'The lease lasts TASKS.leaseSeconds (policy); claiming again (the same person) extends it and gives a new ' +
+      'token. A task claimed by someone else with a live lease is a 409 naming them and the expiry.',
+    tag: 'tasks',
+    params: { id: UUID_ID },
+    body: 'TaskClaimRequest',
+    responses: {
+      200: { description: 'Claimed: `claim.token` is what release and resolve name.', schema: 'Task' },
+      400: err('Invalid JSON or an invalid field.'),
+      404: err('No such task.'),
+      409: err('Claimed by someone else, resolved, or withdrawn.'),
+      415: err('The body is not JSON.'),
+    },
+  },
+  'POST /v1/tasks/{id}/release': {
+    operationId: 'releaseTask',
+    summary: 'Give a claimed task back to the queue (admin)',
+    tag: 'tasks',
+    params: { id: UUID_ID },
+    body: 'TaskRelease',
+    responses: {
+      200: { description: 'Released.', schema: 'Task' },
+      400: err('Invalid JSON or an invalid field.'),
+      404: err('No such task.'),
+      409: err('Not claimed under this token (expired and taken over, released), resolved, or withdrawn.'),
+      415: err('The body is not JSON.'),
+    },
+  },
+  'POST /v1/tasks/{id}/resolve': {
+    operationId: 'resolveTask',
+    summary:
+      'Record what the person did: the ledger row moves once, from the state the task was made for (admin)',
+    description:
+      'One transaction resolves the task and moves its ledger row to the outcome, only if the task is still ' +
+      'open (and not claimed by someone else) and the row still in the state the task was made for: of two ' +
+      'people resolving one task, one gets 200 and the other 409. The job gets a task.resolved event and its ' +
+      'counts follow; a row resolved submitted enters the listing lifecycle.',
+    tag: 'tasks',
+    params: { id: UUID_ID },
+    body: 'TaskResolve',
+    responses: {
+      200: { description: 'Resolved.', schema: 'Task' },
+      400: err('Invalid JSON or an invalid field.'),
+      404: err('No such task.'),
+      409: err(
+        'Already resolved or withdrawn, claimed by someone else, claimed again since your claim expired, the ' +
+          'ledger row moved on, or (submitted) another row already holds this customer and directory.',
+      ),
+      415: err('The body is not JSON.'),
+    },
+  },
   'GET /v1/dlq': {
     operationId: 'inspectDlq',
     summary: "Each tier's dead-letter queue: depth and a peek at its messages (admin)",
@@ -444,6 +557,24 @@ export const CONTRACTS: Record<string, RouteContract> = {
     summary: 'The client API keys, by name, never their values (admin)',
     tag: 'keys',
     responses: { 200: { description: 'Every client key.', schema: 'KeyList' } },
+  },
+  'PUT /v1/keys/{id}/brand': {
+    operationId: 'setKeyBrand',
+    summary: "Set the white label a client key's customers see on their reports (admin)",
+    tag: 'keys',
+    params: {
+      id: {
+        description: 'The client key id (as GET /v1/keys lists it); an unknown id is a 404.',
+        schema: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' },
+      },
+    },
+    body: 'KeyBrandInput',
+    responses: {
+      200: { description: 'The brand now in force.', schema: 'KeyBrand' },
+      400: err('Invalid JSON or an invalid field.'),
+      404: err('No client key with this id.'),
+      415: err('The body is not JSON.'),
+    },
   },
   'DELETE /v1/keys/{id}': {
     operationId: 'revokeKey',

@@ -50,6 +50,20 @@ export const CURSOR_PATTERN = '^[A-Za-z0-9_-]+$';
 const BASE64URL = new RegExp(CURSOR_PATTERN);
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
+/** `column` printed in UTC with microseconds, as a keyset bound comes back exact (CURSOR_PARTS.timestamp). */
+export const cursorAtSql = (column: string) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * A keyset page from rows fetched with LIMIT `limit` + 1: the first `limit` rows, and the key of the last
+ * of them when there are more.
+ */
+export function keysetPage<R>(rows: readonly R[], limit: number, key: (row: R) => string[]) {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { page, next: rows.length > limit && last ? key(last) : null };
+}
+
 export function encodeCursor(key: readonly string[]): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }

@@ -12,6 +12,7 @@ import type { BrowserPool } from '#functions/worker/browser-pool';
 import { browserPoolFromEnv, sitePolitenessFromEnv } from '#functions/worker/deps';
 import { EVIDENCE, PRIORITY_TIERS, PROBES } from '#policy';
 import { awsClientConfig } from '#shared/aws';
+import { PgBrandStore } from '#shared/brand-store';
 import { PgCustomerStore } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
@@ -28,6 +29,7 @@ import {
 import { PgJobStore } from '#shared/job-store';
 import { recordsStoreFromEnv } from '#shared/object-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
+import { PgTaskStore } from '#shared/task-store';
 import { createLogger, createMetrics } from '#shared/telemetry';
 import { type ApiLimits, apiLimitsFromEnv } from './api-config.ts';
 import { ApiGatewayKeyStore, apiGatewayKeyStoreOptionsFromEnv } from './api-gateway-keys.ts';
@@ -93,6 +95,7 @@ export async function jobsApiDepsFromEnv(env: Env, db?: Database): Promise<JobsA
     directories: new PgDirectoryStore(database),
     queue: new SqsJobQueue(new SQSClient(awsClientConfig(env)), queueUrls),
     proofs: proofLinksFromEnv(env, database),
+    brands: new PgBrandStore(database),
   };
 }
 
@@ -134,6 +137,7 @@ export async function submissionsApiDepsFromEnv(env: Env, db?: Database): Promis
     jobs: new PgJobStore(database),
     customers: new PgCustomerStore(database),
     proofs: proofLinksFromEnv(env, database),
+    tasks: new PgTaskStore(database),
   };
 }
 
@@ -180,7 +184,7 @@ export async function keysApiDepsFromEnv(
     new ApiGatewayKeyStore(new APIGatewayClient(awsClientConfig(env)), apiGatewayKeyStoreOptionsFromEnv(env));
   const limits = apiLimitsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-api-keys'));
-  return { ...baseDeps(env, database, 'api-keys', limits), keys };
+  return { ...baseDeps(env, database, 'api-keys', limits), keys, brands: new PgBrandStore(database) };
 }
 
 /** The webhooks API: endpoints in Postgres, their secrets sealed (KMS in AWS, the local key locally). */

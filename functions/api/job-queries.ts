@@ -17,6 +17,7 @@ import {
   type SkipReason,
   type SubmissionStatus,
 } from '#shared/submission-ledger';
+import { cursorAtSql, keysetPage } from './cursor.ts';
 
 /** What a client may still cancel; everything else has ended. */
 export const CANCELLABLE: readonly JobStatus[] = ['pending', 'queued', 'in_progress'];
@@ -164,7 +165,7 @@ export interface JobQueries {
 }
 
 /** created_at printed in UTC with microseconds: exact when it comes back as a keyset bound. */
-const CURSOR_AT = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at`;
+const CURSOR_AT = `${cursorAtSql('created_at')} AS cursor_at`;
 
 type JobRowWithCursor = Parameters<typeof toJob>[0] & { cursor_at: string };
 
@@ -189,12 +190,8 @@ export class PgJobQueries implements JobQueries {
         filter.limit + 1,
       ],
     );
-    const page = rows.slice(0, filter.limit);
-    const last = page.at(-1);
-    return {
-      jobs: page.map(toJob),
-      next: rows.length > filter.limit && last ? [last.cursor_at, last.id] : null,
-    };
+    const { page, next } = keysetPage(rows, filter.limit, (r) => [r.cursor_at, r.id]);
+    return { jobs: page.map(toJob), next };
   }
 
   cancel(jobId: string, byKeyId: string): Promise<CancelOutcome> {

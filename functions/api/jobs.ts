@@ -9,8 +9,10 @@
  * the worker's Powertools/DynamoDB idempotency: the job is a Postgres row, and only a row written in the same
  * statement makes "key claimed" and "job created" one atomic fact (two stores could disagree after a crash).
  */
+
 import { createHash } from 'node:crypto';
 import { API_IDEMPOTENCY, PACKAGES, type PackageName, type Priority, tierFor } from '#policy';
+import type { BrandStore } from '#shared/brand-store';
 import { canonicalJson } from '#shared/canonical-json';
 import { type CustomerStore, isUuid } from '#shared/customer-store';
 import type { DirectoryStore } from '#shared/directory-store';
@@ -34,6 +36,14 @@ import {
 } from './http.ts';
 import { estimateWaitSeconds, type JobQueries } from './job-queries.ts';
 import type { ProofLinks, ProofView } from './proofs.ts';
+import {
+  type ReportFormat,
+  renderReportCsv,
+  renderReportHtml,
+  reportResponse,
+  reportRows,
+  reportSummary,
+} from './report.ts';
 import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
 import { listingView } from './submission-queries.ts';
 
@@ -46,6 +56,8 @@ export interface JobsApiDeps extends ApiBaseDeps {
   queue: JobQueue;
   /** Each result's proof with presigned screenshot links (shown to whoever may see the job). */
   proofs: ProofLinks;
+  /** The white label of the job owner's key, for its report. */
+  brands: Pick<BrandStore, 'get'>;
 }
 
 interface CreateJobBody {
@@ -362,6 +374,27 @@ export function makeJobsApi(deps: JobsApiDeps): ApiHandler {
       'GET /v1/jobs/{id}': async ({ caller, params }: RouteRequest) => {
         const job = await visibleJob(caller, params.id);
         return json(200, await withResults(job));
+      },
+
+      'GET /v1/jobs/{id}/report': async ({
+        caller,
+        params,
+        query,
+      }: RouteRequest<undefined, { format: ReportFormat }>) => {
+        const job = await visibleJob(caller, params.id);
+        const rows = await deps.ledger.forJob(job.id);
+        const [proofs, directories, brand] = await Promise.all([
+          deps.proofs.forSubmissions(rows.map((r) => r.id)),
+          deps.directories.getMany([...new Set(rows.map((r) => r.directoryId))]),
+          // The owner's brand, whoever asks: an admin sees the report its customer sees.
+          deps.brands.get(job.ownerKeyId),
+        ]);
+        const report = reportRows(rows, new Map(directories.map((d) => [d.id, d.name])), proofs);
+        const body =
+          query.format === 'csv'
+            ? renderReportCsv(report)
+            : renderReportHtml(brand, job, reportSummary(rows), report);
+        return reportResponse(query.format, job.id, body);
       },
 
       'POST /v1/jobs/{id}/cancel': async ({ caller, params }: RouteRequest) => {

@@ -10,6 +10,7 @@
  * only (`canSee`), so a new key starts with nothing and a revoked key's resources stay with the admins.
  */
 import { CLIENT_KEYS } from '#policy';
+import type { BrandStore } from '#shared/brand-store';
 import { registerSecret } from '#shared/telemetry';
 import { conflict, json, notFound } from './http.ts';
 import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
@@ -39,6 +40,8 @@ export interface ClientKeyStore {
 
 export interface KeysApiDeps extends ApiBaseDeps {
   keys: ClientKeyStore;
+  /** White labels per client key (the reports' name and logo). */
+  brands: Pick<BrandStore, 'put'>;
 }
 
 export function makeKeysApi(deps: KeysApiDeps): ApiHandler {
@@ -63,6 +66,21 @@ export function makeKeysApi(deps: KeysApiDeps): ApiHandler {
       'GET /v1/keys': async () => {
         const items = (await deps.keys.list()).sort((a, b) => a.name.localeCompare(b.name));
         return json(200, { items });
+      },
+      'PUT /v1/keys/{id}/brand': async ({
+        caller,
+        params,
+        body,
+      }: RouteRequest<{ displayName: string; logoUrl?: string | null }>) => {
+        const keyId = params.id ?? '';
+        if (!(await deps.keys.list()).some((k) => k.id === keyId)) throw notFound('client key');
+        const brand = await deps.brands.put({
+          keyId,
+          displayName: body.displayName,
+          logoUrl: body.logoUrl ?? null,
+        });
+        deps.logger.info('client key brand set', { keyId, byKeyId: caller.keyId });
+        return json(200, brand);
       },
       'DELETE /v1/keys/{id}': async ({ caller, params }: RouteRequest) => {
         const id = params.id ?? '';

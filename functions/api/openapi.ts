@@ -39,6 +39,11 @@ function response(contract: ResponseContract, status: number) {
     description: contract.description,
     headers,
     ...(contract.schema ? { content: { 'application/json': { schema: ref(contract.schema) } } } : {}),
+    ...(contract.media
+      ? {
+          content: Object.fromEntries(contract.media.map((type) => [type, { schema: { type: 'string' } }])),
+        }
+      : {}),
     ...(contract.links ? { links: contract.links } : {}),
   };
 }
@@ -220,11 +225,19 @@ export function buildOpenApiDocument() {
     },
     servers: [{ url: 'http://127.0.0.1:3000', description: 'npm start' }],
     security: [{ apiKey: [] }],
-    tags: ['health', 'customers', 'jobs', 'directories', 'submissions', 'dlq', 'keys', 'webhooks'].map(
-      (name) => ({
-        name,
-      }),
-    ),
+    tags: [
+      'health',
+      'customers',
+      'jobs',
+      'directories',
+      'submissions',
+      'tasks',
+      'dlq',
+      'keys',
+      'webhooks',
+    ].map((name) => ({
+      name,
+    })),
     paths,
     webhooks: webhookOperations(),
     components: {

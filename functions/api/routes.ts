@@ -34,6 +34,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/v1/jobs', fn: 'jobs', auth: 'client' },
   { method: 'GET', path: '/v1/jobs', fn: 'jobs', auth: 'client' },
   { method: 'GET', path: '/v1/jobs/{id}', fn: 'jobs', auth: 'client' },
+  { method: 'GET', path: '/v1/jobs/{id}/report', fn: 'jobs', auth: 'client' },
   { method: 'POST', path: '/v1/jobs/{id}/cancel', fn: 'jobs', auth: 'client' },
   { method: 'POST', path: '/v1/jobs/{id}/retry', fn: 'jobs', auth: 'client' },
   { method: 'GET', path: '/v1/directories', fn: 'directories', auth: 'client' },
@@ -47,6 +48,12 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/v1/directories/discover', fn: 'probes', auth: 'admin' },
   { method: 'POST', path: '/v1/directories/{id}/dry-run', fn: 'probes', auth: 'admin' },
   { method: 'GET', path: '/v1/submissions', fn: 'submissions', auth: 'client' },
+  // People in the loop (issue 14): tasks are ledger rows, served by the ledger's function.
+  { method: 'GET', path: '/v1/tasks', fn: 'submissions', auth: 'admin' },
+  { method: 'GET', path: '/v1/tasks/{id}', fn: 'submissions', auth: 'admin' },
+  { method: 'POST', path: '/v1/tasks/{id}/claim', fn: 'submissions', auth: 'admin' },
+  { method: 'POST', path: '/v1/tasks/{id}/release', fn: 'submissions', auth: 'admin' },
+  { method: 'POST', path: '/v1/tasks/{id}/resolve', fn: 'submissions', auth: 'admin' },
   { method: 'GET', path: '/v1/dlq', fn: 'dlq', auth: 'admin' },
   { method: 'POST', path: '/v1/dlq/redrive', fn: 'dlq', auth: 'admin' },
   { method: 'POST', path: '/v1/keys', fn: 'keys', auth: 'admin' },
@@ -65,6 +72,7 @@ export const ROUTES: readonly RouteSpec[] = [
     fn: 'webhooks',
     auth: 'client',
   },
+  { method: 'PUT', path: '/v1/keys/{id}/brand', fn: 'keys', auth: 'admin' },
 ];
 
 /**

@@ -11,14 +11,16 @@
 import { DRY_RUN_OUTCOMES, DRY_RUN_STEP_STATUSES } from '#functions/directories/probe-results';
 import { SUBSCRIBABLE_EVENT_TYPES, TEST_EVENT_TYPE } from '#functions/webhooks/events';
 import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA, STEP_ACTIONS } from '#functions/worker/form-definition';
-import { CLIENT_KEYS, EVIDENCE, PACKAGES, PAGINATION, PRIORITY_TIERS, WEBHOOKS } from '#policy';
+import { CLIENT_KEYS, EVIDENCE, PACKAGES, PAGINATION, PRIORITY_TIERS, TASKS, WEBHOOKS } from '#policy';
 import { PROFILE_FIELDS } from '#shared/customer-store';
 import { EVIDENCE_STATES, MATCHED_KINDS } from '#shared/evidence-store';
 import { JOB_STATUSES } from '#shared/job-store';
 import { ref } from '#shared/json-schema';
 import { ERROR_CLASSES, LISTING_STATES, SUBMISSION_STATUSES } from '#shared/submission-ledger';
+import { TASK_KINDS, TASK_OUTCOMES, TASK_STATES } from '#shared/task-store';
 import { NON_BLANK, NUL_FREE } from '#shared/text';
 import { CURSOR_PATTERN } from './cursor.ts';
+import { REPORT_FORMATS } from './report.ts';
 
 export { ref };
 
@@ -331,6 +333,16 @@ function jobSchema(proofsToo: boolean) {
     },
   } as const;
 }
+const claimant = {
+  ...nonBlank(TASKS.claimantMaxLength),
+  description: 'The person (default: the API key id).',
+};
+const claimToken = (description: string) => ({
+  type: 'integer',
+  minimum: 1,
+  maximum: 2_147_483_647,
+  description,
+});
 
 export const SCHEMAS = {
   Error: {
@@ -1059,6 +1071,134 @@ export const SCHEMAS = {
     },
   },
   SubmissionPage: page('Submission', 'Ledger rows, in submission order.'),
+  Task: {
+    type: 'object',
+    description:
+      'A ledger row the robot must not finish, for a person: a captcha (needs_manual), a login wall (skipped, ' +
+      'login_required) or a row that may have been sent and nobody could tell (unknown).',
+    additionalProperties: false,
+    required: [
+      'id',
+      'kind',
+      'status',
+      'jobId',
+      'customerId',
+      'directoryId',
+      'directoryName',
+      'submissionUrl',
+      'fromStatus',
+      'ledgerStatus',
+      'reason',
+      'claim',
+      'outcome',
+      'resolvedBy',
+      'resolvedAt',
+      'note',
+      'listingUrl',
+      'withdrawnReason',
+      'createdAt',
+      'updatedAt',
+      'proofs',
+    ],
+    properties: {
+      id: uuid,
+      kind: { type: 'string', enum: TASK_KINDS },
+      status: {
+        type: 'string',
+        enum: TASK_STATES,
+        description:
+          'open (nobody holds it), claimed (a person holds a live lease), resolved, or withdrawn (its ledger ' +
+          'row moved on without it: a retry, a resubmission).',
+      },
+      jobId: uuid,
+      customerId: uuid,
+      directoryId: { type: 'string' },
+      directoryName: { type: 'string' },
+      submissionUrl: { type: 'string', description: 'Where to submit by hand.' },
+      fromStatus: {
+        type: 'string',
+        enum: SUBMISSION_STATUSES,
+        description: 'The ledger state the task was made for: resolving moves the row only from it.',
+      },
+      ledgerStatus: { type: 'string', enum: SUBMISSION_STATUSES, description: "The ledger row's state now." },
+      reason: { type: ['string', 'null'], description: 'Why the robot stopped.' },
+      claim: {
+        oneOf: [
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['by', 'token', 'expiresAt'],
+            properties: {
+              by: { type: 'string' },
+              token: {
+                type: 'integer',
+                minimum: 1,
+                description: 'Name it as claimToken in release and resolve.',
+              },
+              expiresAt: { ...timestamp, description: 'After this anyone may claim it.' },
+            },
+          },
+          { type: 'null' },
+        ],
+        description: 'The live claim, if any.',
+      },
+      outcome: { type: ['string', 'null'], enum: [...TASK_OUTCOMES, null] },
+      resolvedBy: { type: ['string', 'null'] },
+      resolvedAt: nullableTimestamp,
+      note: { type: ['string', 'null'] },
+      listingUrl: { type: ['string', 'null'] },
+      withdrawnReason: { type: ['string', 'null'] },
+      createdAt: timestamp,
+      updatedAt: timestamp,
+      proofs,
+    },
+  },
+  TaskPage: page('Task', 'Tasks, oldest first.'),
+  TaskQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      status: {
+        type: 'string',
+        enum: TASK_STATES,
+        description: 'open: nobody holds it (the queue); claimed: leased to a person. Absent: every task.',
+      },
+      kind: { type: 'string', enum: TASK_KINDS },
+      directoryId: { ...directoryId, maxLength: 63 },
+      jobId: { ...uuid, 'x-message': 'must be a job id (uuid)' },
+      cursor,
+      limit,
+    },
+  },
+  TaskClaimRequest: {
+    type: 'object',
+    description: 'Who claims the task (default: the API key id).',
+    additionalProperties: false,
+    properties: { by: claimant },
+  },
+  TaskRelease: {
+    type: 'object',
+    required: ['claimToken'],
+    additionalProperties: false,
+    properties: { claimToken: claimToken('The token of the claim given back.') },
+  },
+  TaskResolve: {
+    type: 'object',
+    description:
+      'What the person did. submitted: sent by hand (it counts as a submission everywhere and its listing is ' +
+      'followed); failed: the directory refused it (a retry sends it again); skipped: not to be sent.',
+    required: ['outcome'],
+    additionalProperties: false,
+    properties: {
+      outcome: { type: 'string', enum: TASK_OUTCOMES },
+      claimToken: claimToken(
+        'The token of your claim; required when the task is claimed (by you), refused when it was claimed again since.',
+      ),
+      by: claimant,
+      listingUrl: { ...HTTP_URL_SCHEMA, description: 'Where the directory shows the listing, if known.' },
+      note: { type: 'string', maxLength: TASKS.noteMaxLength, pattern: NUL_FREE },
+    },
+  },
   Liveness: {
     type: 'object',
     additionalProperties: false,
@@ -1365,6 +1505,41 @@ export const SCHEMAS = {
     required: ['items'],
     additionalProperties: false,
     properties: { items: { type: 'array', items: ref('Key') } },
+  },
+  ReportQuery: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      format: {
+        type: 'string',
+        enum: REPORT_FORMATS,
+        default: 'html',
+        description: 'html (default, print-friendly) or csv.',
+      },
+    },
+  },
+  KeyBrandInput: {
+    type: 'object',
+    description: "The name and logo a client key's customers see on their reports (white label).",
+    required: ['displayName'],
+    additionalProperties: false,
+    properties: {
+      displayName: nonBlank(200),
+      logoUrl: {
+        anyOf: [{ ...HTTP_URL_SCHEMA }, { type: 'null' }],
+        description: 'An http(s) image URL shown at the top of the report; null for none.',
+      },
+    },
+  },
+  KeyBrand: {
+    type: 'object',
+    required: ['keyId', 'displayName', 'logoUrl'],
+    additionalProperties: false,
+    properties: {
+      keyId: { type: 'string' },
+      displayName: { type: 'string' },
+      logoUrl: { type: ['string', 'null'] },
+    },
   },
   DlqQuery: {
     type: 'object',

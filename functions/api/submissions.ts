@@ -1,5 +1,5 @@
 /**
- * GET /v1/submissions: the ledger rows of one job (?jobId=) or of every job of one customer (?customerId=),
+ * GET /v1/submissions, and the task routes (tasks.ts) beside it: the ledger rows of one job (?jobId=) or of every job of one customer (?customerId=),
  * visible on the same terms as the job or customer itself (its owner key, or an admin), by keyset cursor,
  * each with its proofs (presigned screenshot links).
  */
@@ -11,8 +11,10 @@ import { canSee, json, notFound } from './http.ts';
 import type { ProofLinks } from './proofs.ts';
 import { type ApiBaseDeps, type ApiHandler, makeApiHandler, type RouteRequest } from './router.ts';
 import type { SubmissionQueries } from './submission-queries.ts';
+import { type TasksApiDeps, taskRoutes } from './tasks.ts';
 
-export interface SubmissionsApiDeps extends ApiBaseDeps {
+/** The ledger's function: its rows (GET /v1/submissions) and the tasks made of them (functions/api/tasks.ts). */
+export interface SubmissionsApiDeps extends ApiBaseDeps, TasksApiDeps {
   submissions: SubmissionQueries;
   jobs: Pick<JobStore, 'get'>;
   customers: Pick<CustomerStore, 'get'>;
@@ -54,6 +56,7 @@ export function makeSubmissionsApi(deps: SubmissionsApiDeps): ApiHandler {
           nextCursor: page.next ? encodeCursor([page.next]) : null,
         });
       },
+      ...taskRoutes(deps),
     },
     deps,
   );

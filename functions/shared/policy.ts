@@ -635,6 +635,24 @@ export const RETENTION = {
 };
 
 /**
+ * People in the loop (issue 14): a ledger row the robot must not finish (a captcha, a login wall, an
+ * `unknown` nobody could decide) is a task (sql/105_tasks.sql); a person claims it, does it by hand and
+ * resolves it through the fenced ledger (functions/shared/task-store.ts).
+ */
+export const TASKS = {
+  /**
+   * How long a claim holds a task before another person may take it over: 30 minutes, long enough to
+   * register on a slow directory by hand (an account, a captcha, a confirmation), short enough that a task
+   * left by someone who went home is back in the queue within the half hour. Claiming again extends it.
+   */
+  leaseSeconds: 30 * 60,
+  /** Longest note a person leaves on a resolution (the CHECK of sql/105_tasks.sql). */
+  noteMaxLength: 2_000,
+  /** Longest name a person claims under (`by`; the CHECK of sql/105_tasks.sql). */
+  claimantMaxLength: 200,
+} as const;
+
+/**
  * E-mail verification (issue 13): the per-job alias a definition with `emailMode: 'alias'` types, and what
  * mail-inbound accepts of a mail to it. Mail is untrusted input from anyone who can send to the domain.
  */

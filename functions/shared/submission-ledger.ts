@@ -102,9 +102,10 @@ export type ErrorClass = (typeof ERROR_CLASSES)[number];
  *   held       another row holds this (customer, directory): undone once it no longer does;
  *   inactive   the directory was deactivated while the job waited: undone once it is active again;
  *   cancelled  the job was cancelled before this directory was attempted: undone by a retry;
- *   login      the directory wants an account (login wall): stays.
+ *   login      the directory wants an account (login wall): stays;
+ *   person     a person resolving its task decided not to submit it (functions/shared/task-store.ts): stays.
  */
-export type SkipReason = 'held' | 'inactive' | 'cancelled' | 'login';
+export type SkipReason = 'held' | 'inactive' | 'cancelled' | 'login' | 'person';
 
 /** The row that holds a (customer, directory): where a skipped row points. */
 export interface Holder {
@@ -393,7 +394,9 @@ export class PgSubmissionLedger implements SubmissionLedger {
 class NotBegun extends Error {}
 
 /** Per-status counts of a job's ledger, for progress and the job's final summary. */
-export function countByStatus(submissions: readonly Submission[]): Record<SubmissionStatus, number> {
+export function countByStatus(
+  submissions: readonly Pick<Submission, 'status'>[],
+): Record<SubmissionStatus, number> {
   const counts = Object.fromEntries(SUBMISSION_STATUSES.map((s) => [s, 0])) as Record<
     SubmissionStatus,
     number

@@ -66,6 +66,21 @@ export const EVENT_TYPES = [
     description: 'A directory rejected a submitted listing (issue 13).',
     jobEventTypes: ['listing.rejected'],
   },
+  {
+    type: 'task.created',
+    resource: 'submission',
+    description:
+      'A ledger row the robot must not finish (a captcha, a login wall, an unknown outcome) became a task for a ' +
+      'person (issue 14); the data is the row as it waits.',
+    jobEventTypes: ['task.created'],
+  },
+  {
+    type: 'task.resolved',
+    resource: 'submission',
+    description:
+      'A person resolved a task (submitted, failed or skipped by hand); the data is the row as the resolution left it.',
+    jobEventTypes: ['task.resolved'],
+  },
 ] as const satisfies readonly EventTypeSpec[];
 
 export type WebhookEventType = (typeof EVENT_TYPES)[number]['type'];
@@ -75,12 +90,6 @@ export const SUBSCRIBABLE_EVENT_TYPES: readonly WebhookEventType[] = EVENT_TYPES
 
 /** The event POST /v1/webhooks/{id}/test sends: to that endpoint only, whatever it subscribed to. */
 export const TEST_EVENT_TYPE = 'webhook.test';
-
-/**
- * Events of capabilities not built yet: named in the docs so clients can plan for them, refused by the API
- * until the capability (and the migration adding them to `webhook_event_type`) exists.
- */
-export const PLANNED_EVENT_TYPES = ['task.created', 'task.resolved'] as const;
 
 export function eventTypeSpec(type: string): EventTypeSpec | undefined {
   return (EVENT_TYPES as readonly EventTypeSpec[]).find((e) => e.type === type);

@@ -21,12 +21,14 @@ import {
 } from '#functions/retention/archive';
 import { DELIVERY_STATUSES, type Delivery, type Endpoint } from '#functions/webhooks/store';
 import { CLIENT_KEYS, LOCAL, PAGINATION, PRIORITY_TIERS, RECOVERY } from '#policy';
+import { PROFILE_FIELDS } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
 import type { Env } from '#shared/env';
 import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '#shared/job-store';
 import { type ObjectStore, recordsStoreFromEnv } from '#shared/object-store';
 import { ERROR_CLASSES } from '#shared/submission-ledger';
+import { TASK_KINDS, TASK_OUTCOMES, TASK_STATES, type Task } from '#shared/task-store';
 import type { DashboardSnapshot } from '../dashboard/snapshot.ts';
 import { ApiClient } from './api-client.ts';
 import { type ImportPlan, planImport } from './directory-import.ts';
@@ -37,6 +39,21 @@ import { renderPairs, renderTable } from './table.ts';
 import { requireTarget } from './target.ts';
 
 type JobView = ReturnType<typeof jobView>;
+type TaskView = Omit<Task, 'submissionId'>;
+
+const taskColumns = [
+  { header: 'task', value: (t: TaskView) => t.id },
+  { header: 'kind', value: (t: TaskView) => t.kind },
+  { header: 'status', value: (t: TaskView) => t.status },
+  { header: 'directory', value: (t: TaskView) => t.directoryId },
+  { header: 'job', value: (t: TaskView) => t.jobId },
+  {
+    header: 'claimed by',
+    value: (t: TaskView) => (t.claim ? `${t.claim.by} (${clock(t.claim.expiresAt)})` : ''),
+  },
+  { header: 'created', value: (t: TaskView) => clock(t.createdAt) },
+  { header: 'why', value: (t: TaskView) => t.reason, max: 50 },
+];
 type JobDetail = ReturnType<typeof jobWithResults>;
 
 export interface OpsOptions {
@@ -122,6 +139,22 @@ const jobColumns = [
     max: 60,
   },
 ];
+
+/** One page of a list route: its JSON (--json), or a table and how to get the next page. */
+function printPage<T>(
+  ctx: Context,
+  what: 'jobs' | 'tasks',
+  columns: Parameters<typeof renderTable<T>>[0],
+  body: { items: T[]; nextCursor: string | null },
+): ExitCode {
+  if (ctx.json) {
+    ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  ctx.io.out(body.items.length > 0 ? `${renderTable(columns, body.items)}\n` : `no ${what}\n`);
+  if (body.nextCursor) ctx.io.out(`more: npm run ops -- ${what} list --cursor ${body.nextCursor}\n`);
+  return EXIT.ok;
+}
 
 function printJob(io: Io, job: JobDetail): void {
   const p = job.progress;
@@ -363,13 +396,7 @@ const COMMANDS: Command[] = [
       const { body } = await api.request<{ items: JobView[]; nextCursor: string | null }>('GET', '/v1/jobs', {
         query,
       });
-      if (ctx.json) {
-        ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
-        return EXIT.ok;
-      }
-      ctx.io.out(body.items.length > 0 ? `${renderTable(jobColumns, body.items)}\n` : 'no jobs\n');
-      if (body.nextCursor) ctx.io.out(`more: npm run ops -- jobs list --cursor ${body.nextCursor}\n`);
-      return EXIT.ok;
+      return printPage(ctx, 'jobs', jobColumns, body);
     },
   },
   {
@@ -418,6 +445,143 @@ const COMMANDS: Command[] = [
       ctx.io.out(
         `job ${id} cancelled: ${count('submitted')} submitted stay submitted, ${count('skipped')} skipped, ` +
           `${count('unknown')} unknown (caught mid-submit: check those by hand)\n`,
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'tasks list',
+    args: `[--status <${TASK_STATES.join('|')}>] [--kind <${TASK_KINDS.join('|')}>] [--directory <id>] [--job <id>] [--limit <n>] [--cursor <c>]`,
+    summary: "the people's queue: tasks (open by default), oldest first",
+    options: {
+      status: { type: 'string' },
+      kind: { type: 'string' },
+      directory: { type: 'string' },
+      job: { type: 'string' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
+    },
+    async run(ctx) {
+      const status = listOption(ctx.values, 'status', TASK_STATES);
+      const kind = listOption(ctx.values, 'kind', TASK_KINDS);
+      if ((status?.length ?? 0) > 1 || (kind?.length ?? 0) > 1) {
+        throw new CliError('--status and --kind take one value each', EXIT.usage);
+      }
+      const { body } = await (await ctx.api()).request<{ items: TaskView[]; nextCursor: string | null }>(
+        'GET',
+        '/v1/tasks',
+        {
+          query: {
+            status: status?.[0] ?? 'open',
+            kind: kind?.[0],
+            directoryId: ctx.values.directory as string | undefined,
+            jobId: ctx.values.job as string | undefined,
+            cursor: ctx.values.cursor as string | undefined,
+            limit: intOption(ctx.values, 'limit', 20, 1, PAGINATION.maxLimit),
+          },
+        },
+      );
+      return printPage(ctx, 'tasks', taskColumns, body);
+    },
+  },
+  {
+    name: 'tasks claim',
+    args: '<task id> [--by <name>]',
+    summary: 'leases a task to you and prints what doing it by hand needs (the page, the profile, the token)',
+    options: { by: { type: 'string' } },
+    async run(ctx) {
+      const id = ctx.positionals[0] as string;
+      const api = await ctx.api();
+      const by = ctx.values.by as string | undefined;
+      const { body: task } = await api.request<TaskView>(
+        'POST',
+        `/v1/tasks/${encodeURIComponent(id)}/claim`,
+        {
+          body: by ? { by } : {},
+        },
+      );
+      const { body: customer } = await api.request<Record<string, unknown>>(
+        'GET',
+        `/v1/customers/${encodeURIComponent(task.customerId)}`,
+      );
+      if (ctx.json) {
+        ctx.io.out(`${JSON.stringify({ task, customer }, null, 2)}\n`);
+        return EXIT.ok;
+      }
+      const claim = task.claim as NonNullable<TaskView['claim']>;
+      ctx.io.out(
+        `${renderPairs([
+          ['task', `${task.id} (${task.kind})`],
+          ['claimed', `by ${claim.by} until ${claim.expiresAt}, token ${claim.token}`],
+          ['directory', `${task.directoryName} (${task.directoryId})`],
+          ['submit at', task.submissionUrl],
+          ['why', task.reason ?? '-'],
+          ['job', task.jobId],
+        ])}\n\nprofile:\n${renderPairs(
+          PROFILE_FIELDS.filter((f) => customer[f] !== null && customer[f] !== undefined).map((f) => [
+            f,
+            String(customer[f]),
+          ]),
+        )}\n\nthen: npm run ops -- tasks resolve ${task.id} --token ${claim.token} --outcome submitted|failed|skipped\n`,
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'tasks release',
+    args: '<task id> --token <claim token>',
+    summary: 'gives a claimed task back to the queue',
+    options: { token: { type: 'string' } },
+    async run(ctx) {
+      const id = ctx.positionals[0] as string;
+      const claimToken = intOption(ctx.values, 'token', 0, 1, 2_147_483_647);
+      if (claimToken === 0) throw new CliError('--token is required (the claim token)', EXIT.usage);
+      await (await ctx.api()).request('POST', `/v1/tasks/${encodeURIComponent(id)}/release`, {
+        body: { claimToken },
+      });
+      ctx.io.out(`released task ${id}\n`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'tasks resolve',
+    args: `<task id> --outcome <${TASK_OUTCOMES.join('|')}> [--token <claim token>] [--by <name>] [--listing-url <url>] [--note <text>]`,
+    summary: 'records what you did: the ledger row moves once, from the state the task was made for',
+    options: {
+      outcome: { type: 'string' },
+      token: { type: 'string' },
+      by: { type: 'string' },
+      'listing-url': { type: 'string' },
+      note: { type: 'string' },
+    },
+    async run(ctx) {
+      const id = ctx.positionals[0] as string;
+      const outcome = listOption(ctx.values, 'outcome', TASK_OUTCOMES);
+      if (outcome?.length !== 1) {
+        throw new CliError(`--outcome takes one of ${TASK_OUTCOMES.join(', ')}`, EXIT.usage);
+      }
+      const token =
+        ctx.values.token === undefined ? undefined : intOption(ctx.values, 'token', 1, 1, 2_147_483_647);
+      const { body } = await (await ctx.api()).request<TaskView>(
+        'POST',
+        `/v1/tasks/${encodeURIComponent(id)}/resolve`,
+        {
+          body: {
+            outcome: outcome[0],
+            ...(token !== undefined ? { claimToken: token } : {}),
+            ...(ctx.values.by ? { by: ctx.values.by } : {}),
+            ...(ctx.values['listing-url'] ? { listingUrl: ctx.values['listing-url'] } : {}),
+            ...(ctx.values.note ? { note: ctx.values.note } : {}),
+          },
+        },
+      );
+      if (ctx.json) {
+        ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+        return EXIT.ok;
+      }
+      ctx.io.out(
+        `task ${id} resolved ${body.outcome} by ${body.resolvedBy}: ${body.directoryId} of job ${body.jobId} ` +
+          `is now ${body.ledgerStatus}\n`,
       );
       return EXIT.ok;
     },

@@ -2,7 +2,8 @@
  * The dashboard's routes on the local gateway (its `extra` hook): GET /dashboard (the page), /dashboard/app.js
  * and /dashboard/app.css (its assets, so the Content-Security-Policy can forbid everything not from here),
  * and /dashboard/data (the figures as JSON). The gateway listens on loopback only; the page shows ids,
- * counts and states, never profile data, and needs no key.
+ * counts and states, never profile data, and needs no key. /dashboard/tasks (tasks-page.ts) is the people's
+ * queue: it asks for an admin key and reads and writes only through the API with it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { describeError } from '#shared/telemetry';
 import { DASHBOARD_CSS, dashboardHtml } from './page.ts';
 import type { PanelSpec } from './panels.ts';
 import type { DashboardSnapshot } from './snapshot.ts';
+import { TASKS_PAGE_PATH, tasksPageHtml } from './tasks-page.ts';
 
 export const DASHBOARD_PATH = '/dashboard';
 
@@ -26,9 +28,9 @@ const SECURITY_HEADERS = {
  * The browser script: client/app.ts and the panel modules it imports, bundled once (esbuild, the transpiler
  * tsx itself runs on).
  */
-async function clientScript(): Promise<string> {
+async function clientScript(entry: string): Promise<string> {
   const result = await build({
-    entryPoints: [fileURLToPath(new URL('./client/app.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(new URL(entry, import.meta.url))],
     bundle: true,
     write: false,
     format: 'iife',
@@ -45,9 +47,17 @@ export async function dashboardRoutes(
   panels: readonly PanelSpec[] = [],
 ): Promise<ExtraRoute> {
   const page = dashboardHtml(panels);
-  const script = await clientScript();
-  const send = (res: ServerResponse, status: number, type: string, body: string) => {
-    res.writeHead(status, { 'content-type': type, ...SECURITY_HEADERS });
+  const script = await clientScript('./client/app.ts');
+  const tasksPage = tasksPageHtml();
+  const tasksScript = await clientScript('./client/tasks.ts');
+  const send = (
+    res: ServerResponse,
+    status: number,
+    type: string,
+    body: string,
+    headers: Record<string, string> = {},
+  ) => {
+    res.writeHead(status, { 'content-type': type, ...SECURITY_HEADERS, ...headers });
     res.end(body);
   };
   return async function dashboard(req, res) {
@@ -67,6 +77,18 @@ export async function dashboardRoutes(
         return true;
       case `${DASHBOARD_PATH}/app.js`:
         send(res, 200, 'text/javascript; charset=utf-8', script);
+        return true;
+      case TASKS_PAGE_PATH:
+        // The proof screenshot is a presigned link to the records bucket (another origin).
+        send(res, 200, 'text/html; charset=utf-8', tasksPage, {
+          'content-security-policy': SECURITY_HEADERS['content-security-policy'].replace(
+            "img-src 'self' data:",
+            "img-src 'self' data: http: https:",
+          ),
+        });
+        return true;
+      case `${TASKS_PAGE_PATH}.js`:
+        send(res, 200, 'text/javascript; charset=utf-8', tasksScript);
         return true;
       case `${DASHBOARD_PATH}/app.css`:
         send(res, 200, 'text/css; charset=utf-8', DASHBOARD_CSS);

@@ -7,6 +7,7 @@ import { PgJobQueries } from '#functions/api/job-queries';
 import { makeJobsApi } from '#functions/api/jobs';
 import type { ApiHandler } from '#functions/api/router';
 import { simpleForm } from '#local/fixtures/sites';
+import { PgBrandStore } from '#shared/brand-store';
 import { PgCustomerStore } from '#shared/customer-store';
 import type { Sql } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
@@ -68,6 +69,7 @@ export async function jobsApiOn(
       directories,
       queue,
       proofs: proofLinksOn(db),
+      brands: new PgBrandStore(db),
     }),
   };
 }

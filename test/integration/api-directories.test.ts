@@ -14,6 +14,7 @@ import { PgCustomerStore } from '#shared/customer-store';
 import { PgDirectoryStore } from '#shared/directory-store';
 import { PgJobStore } from '#shared/job-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
+import { PgTaskStore } from '#shared/task-store';
 import { ADMIN_KEY_ID, baseDeps, call, INJECTIONS } from '#test/api';
 import { proofLinksOn } from '#test/records';
 import { type TestDatabase, testDatabase } from '#test/services';
@@ -51,6 +52,7 @@ beforeAll(async () => {
     jobs: new PgJobStore(t.db),
     customers: new PgCustomerStore(t.db),
     proofs: proofLinksOn(t.db),
+    tasks: new PgTaskStore(t.db),
   });
 });
 afterAll(async () => t?.close());

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgJobQueries } from '#functions/api/job-queries';
 import { makeJobsApi } from '#functions/api/jobs';
 import type { ApiHandler } from '#functions/api/router';
+import { PgBrandStore } from '#shared/brand-store';
 import { PgCustomerStore } from '#shared/customer-store';
 import { PgDirectoryStore } from '#shared/directory-store';
 import type { JobMessage, JobQueue } from '#shared/job-queue';
@@ -173,6 +174,7 @@ describe('POST /v1/jobs', () => {
       directories: new PgDirectoryStore(t.db),
       queue,
       proofs: proofLinksOn(t.db),
+      brands: new PgBrandStore(t.db),
     });
     const res = await call(broken, 'GET', '/v1/jobs/00000000-0000-0000-0000-000000000000');
     expect(res.status).toBe(500);

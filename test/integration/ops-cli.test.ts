@@ -72,6 +72,79 @@ async function finishWithOneFailure(jobId: string): Promise<void> {
 
 const depth = (url: string) => messagesOn(system.sqs, url);
 
+describe('ops CLI: tasks', () => {
+  it('lists the queue, claims a task with what doing it by hand needs, and resolves it once', async () => {
+    // A customer of its own: resolving it submitted holds simple-form for that business (once per business).
+    const headers = { 'x-api-key': system.keys.client, 'content-type': 'application/json' };
+    const customer = (await (
+      await fetch(`${system.url}/v1/customers`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ name: 'Task Desk Co', email: 'desk@co.test', phone: '+1 555 0100' }),
+      })
+    ).json()) as { id: string; name: string };
+    const created = await fetch(`${system.url}/v1/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ customerId: customer.id, directoryIds: ['simple-form'] }),
+    });
+    const jobId = ((await created.json()) as { id: string }).id;
+    // What a worker leaves at a captcha: the row needs a person, the job is done.
+    await system.db.query(
+      `UPDATE submissions SET status = 'needs_manual', error_class = 'captcha', error = 'a captcha stood before the submit',
+              attempt = 1, finished_at = now() WHERE job_id = $1`,
+      [jobId],
+    );
+    await system.db.query(
+      `UPDATE jobs SET status = 'completed', finished_at = now(), progress = '{"total": 1, "done": 1}'::jsonb WHERE id = $1`,
+      [jobId],
+    );
+    const list = await ops(['tasks', 'list', '--job', jobId]);
+    expect(list.code, list.err).toBe(0);
+    expect(list.out.split('\n')[0]).toMatch(
+      /^task\s+kind\s+status\s+directory\s+job\s+claimed by\s+created\s+why$/,
+    );
+    const taskId = /^([0-9a-f-]{36})\s+captcha\s+open\s+simple-form/m.exec(list.out)?.[1];
+    expect(taskId, list.out).toBeDefined();
+
+    const claim = await ops(['tasks', 'claim', taskId as string, '--by', 'ann']);
+    expect(claim.code, claim.err).toBe(0);
+    expect(claim.out).toMatch(/^claimed\s+by ann until .+, token 1$/m);
+    expect(claim.out).toMatch(/^submit at\s+http:\/\/127\.0\.0\.1:\d+\/\S*$/m);
+    expect(claim.out).toMatch(/^name\s+Task Desk Co$/m);
+    expect(claim.out).toMatch(/^phone\s+\+1 555 0100$/m);
+    const other = await ops(['tasks', 'claim', taskId as string, '--by', 'bob']);
+    expect(other.code).toBe(1);
+    expect(other.err).toContain('claimed by ann');
+
+    const resolve = await ops([
+      'tasks',
+      'resolve',
+      taskId as string,
+      '--token',
+      '1',
+      '--outcome',
+      'submitted',
+      '--note',
+      'solved the captcha',
+    ]);
+    expect(resolve.code, resolve.err).toBe(0);
+    expect(resolve.out).toContain(
+      `task ${taskId} resolved submitted by ann: simple-form of job ${jobId} is now submitted`,
+    );
+    const again = await ops(['tasks', 'resolve', taskId as string, '--outcome', 'failed']);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('already resolved (submitted)');
+    const { rows } = await system.db.query<{ status: string; lifecycle: string }>(
+      'SELECT status, lifecycle FROM submissions WHERE job_id = $1',
+      [jobId],
+    );
+    expect(rows).toEqual([{ status: 'submitted', lifecycle: 'under_review' }]);
+    expect((await ops(['tasks', 'list', '--job', jobId])).out).toBe('no tasks\n');
+    expect((await ops(['tasks', 'resolve', taskId as string])).code).toBe(2);
+  });
+});
+
 describe('ops CLI: jobs', () => {
   it('lists jobs as a table, shows one with its directories, and cancels a queued one', async () => {
     const id = await createJob(['simple-form', 'http-500']);

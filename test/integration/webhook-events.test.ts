@@ -19,6 +19,7 @@ import { type EndpointScope, PgWebhookStore } from '#functions/webhooks/store';
 import { PgCustomerStore } from '#shared/customer-store';
 import { type Claim, PgJobStore } from '#shared/job-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
+import { PgTaskStore } from '#shared/task-store';
 import { type TestDatabase, testDatabase } from '#test/services';
 
 let t: TestDatabase;
@@ -229,6 +230,29 @@ describe('events written with the change', () => {
       event?.id,
     ]);
     expect(rows).toEqual([{ status: 'held' }]);
+  });
+
+  it('writes task.created when a row waits for a person and task.resolved when a person resolves it, each with the row', async () => {
+    const e = await endpoint('key-t', ['task.created', 'task.resolved']);
+    const job = await newJob('key-t', ['gamma']);
+    await t.db.query(
+      `UPDATE submissions SET status = 'needs_manual', error_class = 'captcha', error = 'a captcha before the submit',
+              finished_at = now()
+       WHERE job_id = $1 AND directory_id = 'gamma'`,
+      [job.id],
+    );
+    const [created] = await eventsOf(job.id);
+    expect(created).toMatchObject({ type: 'task.created', endpoints: [e.id] });
+    expect(data(created as EventRow)).toMatchObject({ directoryId: 'gamma', status: 'needs_manual' });
+
+    const tasks = new PgTaskStore(t.db);
+    const { rows } = await t.db.query<{ id: string }>('SELECT id FROM tasks WHERE job_id = $1', [job.id]);
+    const resolved = await tasks.resolve((rows[0] as { id: string }).id, { outcome: 'failed', by: 'pat' });
+    expect(resolved.kind).toBe('ok');
+    const after = await eventsOf(job.id);
+    expect(after.map((x) => x.type)).toEqual(['task.created', 'task.resolved']);
+    expect(after.map((x) => x.sequence)).toEqual([1, 2]);
+    expect(data(after[1] as EventRow)).toMatchObject({ directoryId: 'gamma', status: 'failed' });
   });
 
   it('writes listing.live and listing.not_found with the lifecycle move that makes them, as GET /v1/submissions shows the row', async () => {

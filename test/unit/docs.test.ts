@@ -135,6 +135,7 @@ const RUNBOOKS = [
   'docs/runbooks/first-deploy.md',
   'docs/runbooks/blocked-destination.md',
   'docs/runbooks/listings-not-going-live.md',
+  'docs/runbooks/task-queue.md',
 ];
 
 function markdownFiles(dir: string): string[] {

@@ -46,7 +46,7 @@ def _directory_id(rnd):
     return rnd.choice(alphabet) + rest
 
 
-# The key each list route pages by (functions/api/{jobs,directories,submissions,webhooks}.ts).
+# The key each list route pages by (functions/api/{jobs,directories,submissions,tasks,webhooks}.ts).
 KEYS = {
     "/v1/jobs": lambda rnd: [_timestamp(rnd), str(uuid.UUID(int=rnd.getrandbits(128)))],
     "/v1/directories": lambda rnd: [_directory_id(rnd)],
@@ -54,6 +54,7 @@ KEYS = {
     # functions/api/webhooks.ts: endpoints and deliveries, newest first by (created_at, id).
     "/v1/webhooks": lambda rnd: [_timestamp(rnd), str(uuid.UUID(int=rnd.getrandbits(128)))],
     "/v1/webhooks/{id}/deliveries": lambda rnd: [_timestamp(rnd), str(uuid.UUID(int=rnd.getrandbits(128)))],
+    "/v1/tasks": lambda rnd: [_timestamp(rnd), str(uuid.UUID(int=rnd.getrandbits(128)))],
 }
 
 
