@@ -17,7 +17,7 @@ import type { CapturePolicy } from '#functions/worker/evidence-capture';
 import { parseFormDefinition } from '#functions/worker/form-definition';
 import { SiteBusyError } from '#functions/worker/site-politeness';
 import type { CustomerStore, Profile } from '#shared/customer-store';
-import type { DirectoryStore } from '#shared/directory-store';
+import type { DirectoryCategoryStore, DirectoryStore } from '#shared/directory-store';
 import type { ObjectStore } from '#shared/object-store';
 import { MetricUnit } from '#shared/telemetry';
 import { HttpError, json, notFound } from './http.ts';
@@ -40,7 +40,7 @@ export interface ProbeOptions {
 }
 
 export interface ProbesApiDeps extends ApiBaseDeps {
-  directories: Pick<DirectoryStore, 'get'>;
+  directories: Pick<DirectoryStore, 'get'> & Pick<DirectoryCategoryStore, 'recordCategoryOptions'>;
   customers: Pick<CustomerStore, 'get'>;
   /** The browser and the site leases (the worker's politeness); `holder` names this function. */
   visits: Omit<SiteVisitPorts, 'siteWaitMaxMs'>;
@@ -138,14 +138,22 @@ export function makeProbesApi(deps: ProbesApiDeps): ApiHandler {
           profile = customer;
         }
         const definition = parseFormDefinition(directory.definition);
-        const result = await dryRun((look) => visit(directory.site, look), definition, profile, {
-          stepTimeoutMs: options.stepTimeoutMs,
-          directoryTimeoutMs: options.directoryTimeoutMs,
-          transientRetries: options.transientRetries,
-          retryDelayMs: options.retryDelayMs,
-          screenshots: options.screenshots,
-          store: store(id),
-        });
+        const { categoryOptions, ...result } = await dryRun(
+          (look) => visit(directory.site, look),
+          definition,
+          profile,
+          {
+            stepTimeoutMs: options.stepTimeoutMs,
+            directoryTimeoutMs: options.directoryTimeoutMs,
+            transientRetries: options.transientRetries,
+            retryDelayMs: options.retryDelayMs,
+            screenshots: options.screenshots,
+            store: store(id),
+            ...(directory.categoryMap ? { categoryMap: directory.categoryMap } : {}),
+          },
+        );
+        // What the form's category select offers, as GET /v1/directories/{id}/categories shows it.
+        if (categoryOptions) await deps.directories.recordCategoryOptions(id, categoryOptions, 'dry_run');
         deps.metrics.addMetric('DryRun', MetricUnit.Count, 1);
         deps.metrics.addMetric(`DryRun_${result.outcome}`, MetricUnit.Count, 1);
         deps.logger.info('dry run', {

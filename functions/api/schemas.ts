@@ -686,7 +686,7 @@ export const SCHEMAS = {
     type: 'object',
     description:
       'A directory’s category map, and the options its category select offered when a worker last read the ' +
-      'form (on a submission), with the map entries whose option was not among them.',
+      'form (on a submission or a dry run), with the map entries whose option was not among them.',
     additionalProperties: false,
     required: [
       'directoryId',

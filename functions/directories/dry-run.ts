@@ -10,6 +10,7 @@ import type { Page } from 'playwright-core';
 import type { CapturePolicy } from '#functions/worker/evidence-capture';
 import type { FormDefinition, Step } from '#functions/worker/form-definition';
 import { type EngineOutcome, runForm, type StepReport, scope } from '#functions/worker/form-engine';
+import type { CategoryMap, SelectOption } from '#shared/categories';
 import type { Profile, ProfileField } from '#shared/customer-store';
 import type { ErrorClass } from '#shared/submission-ledger';
 import type { DryRunOutcome, DryRunStepStatus } from './probe-results.ts';
@@ -25,6 +26,8 @@ export interface DryRunOptions {
   retryDelayMs: number;
   screenshots: CapturePolicy;
   store: ScreenshotStore;
+  /** The directory's category map, so the category step picks as a job's would. */
+  categoryMap?: CategoryMap;
 }
 
 /**
@@ -57,6 +60,8 @@ export interface DryRun {
   attempts: number;
   ms: number;
   screenshots: ProbeScreenshot[];
+  /** The options the form's category select offered (recorded as the directory's "last seen"). */
+  categoryOptions?: SelectOption[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -87,6 +92,7 @@ export async function dryRun(
           stepTimeoutMs: options.stepTimeoutMs,
           directoryTimeoutMs: options.directoryTimeoutMs,
           stopBeforeSubmit: true,
+          ...(options.categoryMap ? { categoryMap: options.categoryMap } : {}),
         },
       );
       if (outcome.submitted) throw new Error('a dry run clicked the submit: the engine broke its promise');
@@ -108,6 +114,7 @@ export async function dryRun(
         attempts: attempt,
         ms: Date.now() - started,
         screenshots,
+        ...(outcome.categoryOptions ? { categoryOptions: outcome.categoryOptions } : {}),
       };
     });
     if (result) return result;

@@ -13,6 +13,7 @@ import { DefinitionError, parseFormDefinition } from '#functions/worker/form-def
 import { runForm } from '#functions/worker/form-engine';
 import { NetworkGuard } from '#functions/worker/network-guard';
 import { PgSitePoliteness } from '#functions/worker/site-politeness';
+import { categoryLabel } from '#local/fixtures/category-sites';
 import { ONBOARDING_VARIANTS } from '#local/fixtures/onboarding-sites';
 import { allVariants, type FixtureSites, startFixtureSites } from '#local/fixtures/sites';
 import { PgCustomerStore } from '#shared/customer-store';
@@ -44,7 +45,7 @@ let api: ApiHandler;
 beforeAll(async () => {
   t = await testDatabase('dry_run');
   records = await testRecords('dry-run');
-  sites = await startFixtureSites([...allVariants({ slowMs: 300 }), ...ONBOARDING_VARIANTS]);
+  sites = await startFixtureSites([...allVariants({ slowMs: 300 }), ...ONBOARDING_VARIANTS, categoryLabel]);
   pool = new BrowserPool({
     recycleAfterPages: 50,
     network: new NetworkGuard({ allowedOrigins: sites.origins() }),
@@ -216,6 +217,29 @@ describe('POST /v1/directories/{id}/dry-run', () => {
     expect((await dryRun('no-such-directory')).status).toBe(404);
     expect((await dryRun('simple-form', {}, 'client-1')).status).toBe(403);
     expect((await dryRun('simple-form', { customerId: 'nope' })).status).toBe(400);
+  });
+
+  it('reads the category options for the directory, picks by its map, and never calls a mapping gap drift', async () => {
+    const store = new PgDirectoryStore(t.db);
+    // The sample profile's category ("Other") maps to none of the site's options: a person's choice, not drift.
+    const gap = await dryRun('category-label');
+    expect(gap.status).toBe(200);
+    expect(gap.body.outcome).not.toBe('drift');
+    expect(gap.body.driftStep).toBeNull();
+    expect(gap.body.errorClass).toBe('category_unmapped');
+    const seen = await store.categories('category-label');
+    expect(seen).toMatchObject({ optionsSource: 'dry_run' });
+    expect(seen?.options?.map((o) => o.label)).toEqual(
+      expect.arrayContaining(['Bakeries & Pastry Shops', 'Plumbing Services', 'Dentists']),
+    );
+    // With the directory's map, a bakery's dry run picks the mapped option and reaches the submit.
+    await store.setCategoryMap('category-label', {
+      mapping: { bakery: { label: 'Bakeries & Pastry Shops' } },
+      default: null,
+    });
+    const bakery = await new PgCustomerStore(t.db).create('k', { ...profile, category: 'bakery' });
+    const mapped = await dryRun('category-label', { customerId: bakery.id });
+    expect(mapped.body).toMatchObject({ outcome: 'ready', reachedSubmit: true, submitted: false });
   });
 
   it('waits for a site a job is visiting, and answers 409 directory_busy when it stays busy', async () => {
