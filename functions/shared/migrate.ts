@@ -140,16 +140,11 @@ export class MigrationLockTimeoutError extends Error {
   }
 }
 
-/** Takes the migration lock (transaction-scoped, or for the session), polling until `waitMs` has passed. */
-async function takeLock(
-  client: pg.ClientBase,
-  scope: 'transaction' | 'session',
-  waitMs: number,
-): Promise<void> {
-  const fn = scope === 'transaction' ? 'pg_try_advisory_xact_lock' : 'pg_try_advisory_lock';
+/** Takes the migration lock for the session (outside any transaction), polling until `waitMs` has passed. */
+async function takeSessionLock(client: pg.ClientBase, waitMs: number): Promise<void> {
   const started = Date.now();
   for (let round = 0; ; round++) {
-    const { rows } = await client.query<{ ok: boolean }>(`SELECT ${fn}($1) AS ok`, [LOCK_KEY]);
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_KEY]);
     if (rows[0]?.ok) return;
     const waited = Date.now() - started;
     if (waited >= waitMs) throw new MigrationLockTimeoutError(waited);
@@ -174,8 +169,7 @@ export async function migrate(client: pg.ClientBase, options: MigrateOptions = {
   const log = options.log ?? (() => {});
   const waitMs = options.lockWaitMs ?? DATABASE.migrationLockWaitSeconds * 1000;
   const migrations = await loadMigrations(options.dir);
-  await inTransaction(client, async () => {
-    await takeLock(client, 'transaction', waitMs);
+  await inTransactionUnderLock(client, waitMs, async () => {
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version    text PRIMARY KEY,
       name       text NOT NULL,
@@ -228,6 +222,33 @@ async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>): Pr
   }
 }
 
+/**
+ * `fn` in a transaction holding the migration lock (transaction-scoped), polling until `waitMs` has passed.
+ * Each try that finds the lock taken ends its transaction before waiting: a transaction left open while
+ * polling would hold back the other run's CREATE INDEX CONCURRENTLY (it waits for every older transaction)
+ * while that run holds the lock this one waits for, and both would stall until the wait ran out.
+ */
+async function inTransactionUnderLock<T>(
+  client: pg.ClientBase,
+  waitMs: number,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const started = Date.now();
+  const busy = Symbol('busy');
+  for (let round = 0; ; round++) {
+    const outcome = await inTransaction(client, async () => {
+      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
+        LOCK_KEY,
+      ]);
+      return rows[0]?.ok ? await fn() : busy;
+    });
+    if (outcome !== busy) return outcome as T;
+    const waited = Date.now() - started;
+    if (waited >= waitMs) throw new MigrationLockTimeoutError(waited);
+    await sleep(Math.min(100 * 2 ** Math.min(round, 4), 1_000, Math.max(10, waitMs - waited)));
+  }
+}
+
 async function record(client: pg.ClientBase, m: Migration): Promise<void> {
   await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
     m.version,
@@ -236,11 +257,15 @@ async function record(client: pg.ClientBase, m: Migration): Promise<void> {
   ]);
 }
 
-/** Returns false when another run applied it while this one waited for the lock. */
+/**
+ * Returns false when another run applied it while this one waited for the lock. The wait is between
+ * transactions, never inside one: a transaction left open while polling would hold back the other run's
+ * CREATE INDEX CONCURRENTLY (it waits for every older transaction), while that run holds the lock this one
+ * waits for.
+ */
 async function applyInTransaction(client: pg.ClientBase, m: Migration, waitMs: number): Promise<boolean> {
   try {
-    return await inTransaction(client, async () => {
-      await takeLock(client, 'transaction', waitMs);
+    return await inTransactionUnderLock(client, waitMs, async () => {
       const { rows } = await client.query<{ checksum: string }>(
         'SELECT checksum FROM schema_migrations WHERE version = $1',
         [m.version],
@@ -267,7 +292,7 @@ async function applyOutsideTransaction(
   waitMs: number,
 ): Promise<boolean> {
   const statements = splitStatements(m.sql);
-  await takeLock(client, 'session', waitMs);
+  await takeSessionLock(client, waitMs);
   let done = 0;
   try {
     if (!(await holdsSessionLock(client))) throw new Error(NOT_IN_A_SESSION);

@@ -229,8 +229,23 @@ type JsonSchema = Record<string, unknown>;
 type PropertiesOf<T> = { [K in keyof Required<T>]: JsonSchema };
 
 const ipv4Octet = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+/**
+ * A DNS label WHATWG URL parsing accepts, starting with `first`: not `xn--` (a punycode label, which fails to
+ * parse unless it is valid punycode; international names are refused rather than half-accepted). Spelled out
+ * without a lookahead so every tool generating from the pattern (Schemathesis) keeps the rule.
+ */
+const label = (first: string, firstNotX: string) => {
+  const c = '[A-Za-z0-9_-]';
+  return [
+    `${first}${c}{0,2}`,
+    `${firstNotX}${c}{3,62}`,
+    `[Xx][A-MO-Za-mo-z0-9_-]${c}{2,61}`,
+    `[Xx][Nn][A-Za-z0-9_]${c}{1,60}`,
+    `[Xx][Nn]-[A-Za-z0-9_]${c}{0,59}`,
+  ].join('|');
+};
 /** A host WHATWG URL parsing accepts: a dotted-quad IPv4 address, or names whose last label starts with a letter. */
-const HOST = `(?:${ipv4Octet}(?:\\.${ipv4Octet}){3}|(?:[A-Za-z0-9_-]{1,63}\\.)*[A-Za-z][A-Za-z0-9_-]{0,62})`;
+const HOST = `(?:${ipv4Octet}(?:\\.${ipv4Octet}){3}|(?:(?:${label('[A-Za-z0-9_-]', '[A-WYZa-wyz0-9_-]')})\\.)*(?:${label('[A-Za-z]', '[A-WYZa-wyz]')}))`;
 const PORT = '(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?';
 /** Anything after the authority, bar controls and spaces (and, in templates, braces outside placeholders). */
 const REST = '[^\\u0000-\\u0020\\u007f]';

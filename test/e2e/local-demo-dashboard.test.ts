@@ -166,10 +166,17 @@ describe('npm run demo', () => {
         );
         const done = delivered.filter((d) => d.eventType === 'job.completed');
         const settled = delivered.filter((d) => d.eventType === 'submission.settled');
+        // A row left for a person (a captcha, a login wall) is also a task.created event.
+        const tasks = delivered.filter((d) => d.eventType === 'task.created');
+        const { rows } = await system.db.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM tasks WHERE job_id = ANY($1::uuid[])',
+          [mine.map((j) => j.id)],
+        );
         const panel = await receiverPanel();
         return done.length === 3 &&
           settled.length === results.length &&
-          panel?.distinct === 3 + results.length
+          tasks.length === rows[0]?.n &&
+          panel?.distinct === 3 + results.length + tasks.length
           ? done
           : undefined;
       },
