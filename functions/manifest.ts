@@ -6,6 +6,7 @@
  */
 import {
   ALERTS,
+  DIRECTORY_HEALTH,
   LIFECYCLE,
   PROBES,
   RETENTION,
@@ -243,6 +244,20 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     // Chromium's memory, as the worker's (a scheduled function's default is far below it).
     memoryMb: WORKER.memoryMb,
     needs: { database: true },
+  },
+  {
+    name: 'directory-health',
+    entry: 'functions/directory-health.ts',
+    description:
+      'Dry-runs each active directory once a day (never submitting) and pauses one whose form drifted, with one alert',
+    kind: 'scheduled',
+    schedule: SCHEDULES.directoryHealth,
+    // A Chromium function of its own, as recheck-listings (a check is not a job); politeness is the shared
+    // site_visits lease. Its run (checks one after another) fits its interval.
+    browser: true,
+    timeoutSeconds: DIRECTORY_HEALTH.timeoutSeconds,
+    memoryMb: WORKER.memoryMb,
+    needs: { database: true, alertsTopic: true },
   },
   {
     name: 'retention',

@@ -33,6 +33,12 @@ import type { ApiHandler } from '#functions/api/router';
 import type { ApiFunction } from '#functions/api/routes';
 import { makeSubmissionsApi } from '#functions/api/submissions';
 import { makeWebhooksApi } from '#functions/api/webhooks';
+import {
+  type HealthDeps,
+  type HealthHandler,
+  makeDirectoryHealthHandler,
+} from '#functions/directories/health';
+import { healthDepsFromEnv } from '#functions/directories/health-deps';
 import { recheckDepsFromEnv } from '#functions/lifecycle/deps';
 import {
   makeRecheckListingsHandler,
@@ -77,6 +83,9 @@ export interface LocalHandlers {
   /** Listing rechecks, visiting through the worker's browser pool (one Chromium, as in one process). */
   recheckListings: RecheckHandler;
   recheckDeps: RecheckDeps;
+  /** Daily directory health, dry-running through the worker's browser pool (as recheck-listings). */
+  directoryHealth: HealthHandler;
+  directoryHealthDeps: HealthDeps;
   /** Retention: archives rows past their period to the records bucket, then deletes them. */
   retention: () => Promise<unknown>;
   /** mail-inbound, as the SMTP stand-in invokes it (through the worker's browser pool, as recheck-listings). */
@@ -150,6 +159,7 @@ export async function buildLocalHandlers(
   const recheck = await recheckDepsFromEnv(env, db, { browser: worker.browser });
   const retention = await retentionDepsFromEnv(env, db);
   const probes = await probesApiDepsFromEnv(env, db, { browser: worker.browser });
+  const directoryHealth = await healthDepsFromEnv(env, db, { browser: worker.browser });
   const mail = await mailInboundDepsFromEnv(env, db, { browser: worker.browser });
   return {
     api: {
@@ -172,6 +182,8 @@ export async function buildLocalHandlers(
     promoteJobs: makePromoteJobsHandler(counted(promote, 'promote-jobs', metrics)),
     recheckListings: makeRecheckListingsHandler(counted(recheck, 'recheck-listings', metrics)),
     recheckDeps: recheck,
+    directoryHealth: makeDirectoryHealthHandler(counted(directoryHealth, 'directory-health', metrics)),
+    directoryHealthDeps: directoryHealth,
     retention: makeRetentionHandler(retention),
     mailInbound: makeMailInboundHandler(counted(mail, 'mail-inbound', metrics)),
     mailDeps: mail,

@@ -29,6 +29,7 @@ import { recordsStoreFromEnv } from '#shared/object-store';
 import { describeError, registerSecret } from '#shared/telemetry';
 import { type LocalAlerts, startLocalAlerts } from './alerts.ts';
 import { ADMIN_KEY_ID, type ApiKeyLookup, CLIENT_KEY_ID, generateKey, LocalKeyTable } from './api-keys.ts';
+import { directoryHealthPanel } from './dashboard/panels/directory-health.ts';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard/routes.ts';
 import { dashboardSnapshot } from './dashboard/snapshot.ts';
 import { verifyingSite } from './fixtures/mail-sites.ts';
@@ -297,6 +298,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     const shutdown = new AbortController();
     handlers.workerDeps.shutdown = shutdown.signal;
     handlers.recheckDeps.shutdown = shutdown.signal;
+    handlers.directoryHealthDeps.shutdown = shutdown.signal;
     smtp.deliverTo(handlers.mailInbound);
 
     // The dashboard reads these once they exist (the gateway starts before the pollers and the scheduler).
@@ -324,7 +326,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
           runs: (name) => scheduler?.runs(name) ?? 0,
         },
         startedAt,
-        panels: standIns.panels,
+        panels: [...standIns.panels, directoryHealthPanel(db)],
       });
 
     const gateway: Gateway = await startGateway({
@@ -392,6 +394,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       'promote-jobs': handlers.promoteJobs,
       'webhook-dispatch': handlers.webhookDispatch.run,
       'recheck-listings': handlers.recheckListings,
+      'directory-health': handlers.directoryHealth,
       retention: handlers.retention,
     };
     const tasks = FUNCTIONS.flatMap((f) => {

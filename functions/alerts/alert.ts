@@ -24,6 +24,8 @@ export const ALERT_KINDS = [
   'stuck_step',
   /** A webhook endpoint was disabled: it answered 410 Gone, or kept failing for days. */
   'webhook_disabled',
+  /** A directory was paused: its daily dry run drifted, or its last real submissions failed with selector_drift. */
+  'directory_paused',
   /** Anything else published to the alerts topic (shown as it came, so nothing is dropped). */
   'notice',
 ] as const;
@@ -65,6 +67,7 @@ export const RUNBOOKS = {
   dlq: 'docs/runbooks/dlq.md',
   alertDelivery: 'docs/runbooks/alert-delivery.md',
   webhookDisabled: 'docs/runbooks/webhook-endpoint-disabled.md',
+  directoryPaused: 'docs/runbooks/directory-paused.md',
 } as const;
 
 /** Builds an alert, keeping only the first ALERTS.maxItems items and counting the rest. */

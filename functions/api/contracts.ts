@@ -339,6 +339,21 @@ export const CONTRACTS: Record<string, RouteContract> = {
       404: err('No such directory.'),
     },
   },
+  'POST /v1/directories/{id}/unpause': {
+    operationId: 'unpauseDirectory',
+    summary: 'Unpause a directory its daily health check paused (admin)',
+    description:
+      'A directory whose daily dry run drifted, or whose last real submissions failed with selector_drift, is ' +
+      'paused: jobs skip it (skipped, directory_paused). Unpausing lets jobs send it again (a retry of the ' +
+      'skipped jobs sends them) and has the next health run check it again at once; if its form still drifts it ' +
+      'is paused again, with a new alert. Unpausing a directory that is not paused changes nothing.',
+    tag: 'directories',
+    params: { id: directoryId('The directory id; any other value is a 404.') },
+    responses: {
+      200: { description: 'Unpaused (its health shows `paused: false`).', schema: 'DirectorySummary' },
+      404: err('No such directory.'),
+    },
+  },
   'GET /v1/categories': {
     operationId: 'listCategories',
     summary: 'The categories a customer may have: the taxonomy, or the ones nearest a text',

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { PgAlertOutbox } from '#functions/alerts/alert-outbox';
+import { PgDirectoryHealthStore } from '#functions/directories/health-store';
 import { createDlqService, type DlqService } from '#functions/recovery/dlq';
 import { requireWebhookEnv } from '#functions/webhooks/deps';
 import { urlPolicyFromEnv } from '#functions/webhooks/destination';
@@ -124,6 +125,7 @@ export async function directoriesApiDepsFromEnv(env: Env, db?: Database): Promis
     ...baseDeps(env, database, 'api-directories', limits),
     directories: new PgDirectoryStore(database),
     queries: new PgDirectoryQueries(database),
+    health: new PgDirectoryHealthStore(database, new PgAlertOutbox(database)),
   };
 }
 

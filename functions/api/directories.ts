@@ -3,6 +3,8 @@
  * definition, and for admins create/replace a definition (validated by the worker's own parser, so the API
  * can never store a definition the worker would refuse) or deactivate a directory.
  */
+
+import type { DirectoryHealthStore } from '#functions/directories/health-store';
 import { DefinitionError, type FormDefinition, parseFormDefinition } from '#functions/worker/form-definition';
 import { CACHE_TTL } from '#policy';
 import { CATEGORY_TAXONOMY, categoryById, resolveCategory, suggestCategories } from '#shared/categories';
@@ -19,6 +21,8 @@ export interface DirectoriesApiDeps extends ApiBaseDeps {
   directories: Pick<DirectoryStore, 'get' | 'upsert'> &
     Pick<DirectoryCategoryStore, 'categories' | 'setCategoryMap'>;
   queries: DirectoryQueries;
+  /** The pause the daily health check sets (functions/directories/health-store.ts). */
+  health: Pick<DirectoryHealthStore, 'unpause'>;
   /** Milliseconds clock for the list cache (tests pass their own). */
   now?: () => number;
 }
@@ -164,6 +168,15 @@ export function makeDirectoriesApi(deps: DirectoriesApiDeps): ApiHandler {
           mapped: Object.keys(map.mapping).length,
         });
         return json(200, categoriesView(saved));
+      },
+
+      'POST /v1/directories/{id}/unpause': async ({ params }: RouteRequest) => {
+        const directory =
+          params.id && ID.test(params.id) ? await deps.health.unpause(params.id, new Date(now())) : undefined;
+        if (!directory) throw notFound('directory');
+        cache.clear();
+        deps.logger.info('directory unpaused', { directoryId: directory.id });
+        return json(200, directory);
       },
 
       'DELETE /v1/directories/{id}': async ({ params }: RouteRequest) => {

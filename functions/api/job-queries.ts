@@ -120,6 +120,8 @@ export function retryPlan(rows: readonly RetryRow[]): RetryDecision[] {
       case 'skipped':
         if (row.skip === 'cancelled') return send('the job was cancelled before it: it is sent now');
         if (row.skip === 'inactive') return send('its directory is active again: it is sent');
+        if (row.skip === 'directory_paused')
+          return send('it is sent again (skipped again while its directory stays paused)');
         if (row.skip === 'held') return send('the row that held it no longer does: it is sent');
         return none(
           row.errorClass === 'login_required' ? 'the directory wants an account login' : 'skipped for good',

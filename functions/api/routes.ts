@@ -42,6 +42,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/v1/directories/{id}/stats', fn: 'directories', auth: 'admin' },
   { method: 'PUT', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
   { method: 'DELETE', path: '/v1/directories/{id}', fn: 'directories', auth: 'admin' },
+  { method: 'POST', path: '/v1/directories/{id}/unpause', fn: 'directories', auth: 'admin' },
   { method: 'GET', path: '/v1/categories', fn: 'directories', auth: 'client' },
   { method: 'GET', path: '/v1/directories/{id}/categories', fn: 'directories', auth: 'client' },
   { method: 'PUT', path: '/v1/directories/{id}/categories', fn: 'directories', auth: 'admin' },

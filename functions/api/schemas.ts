@@ -13,6 +13,7 @@ import { SUBSCRIBABLE_EVENT_TYPES, TEST_EVENT_TYPE } from '#functions/webhooks/e
 import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA, STEP_ACTIONS } from '#functions/worker/form-definition';
 import { CLIENT_KEYS, EVIDENCE, PACKAGES, PAGINATION, PRIORITY_TIERS, TASKS, WEBHOOKS } from '#policy';
 import { PROFILE_FIELDS } from '#shared/customer-store';
+import { HEALTH_STATES } from '#shared/directory-store';
 import { EVIDENCE_STATES, MATCHED_KINDS } from '#shared/evidence-store';
 import { JOB_STATUSES } from '#shared/job-store';
 import { ref } from '#shared/json-schema';
@@ -200,6 +201,7 @@ const directorySummary = {
     'hasCaptcha',
     'requiresLogin',
     'version',
+    'health',
   ],
   properties: {
     id: { type: 'string' },
@@ -213,6 +215,35 @@ const directorySummary = {
     hasCaptcha: { type: 'boolean' },
     requiresLogin: { type: 'boolean' },
     version: { type: 'integer', minimum: 1 },
+    health: {
+      type: 'object',
+      description:
+        'The daily health check (a dry run, never submitting): `status` ok, drift (a step of the form is gone: ' +
+        '`driftStep`, since `driftSince`), error (the check could not tell: `outcome` says why) or unchecked. ' +
+        'A paused directory is skipped by jobs (skipped, `directory_paused`) until an admin unpauses it ' +
+        '(POST /v1/directories/{id}/unpause).',
+      additionalProperties: false,
+      required: [
+        'status',
+        'outcome',
+        'checkedAt',
+        'driftStep',
+        'driftSince',
+        'paused',
+        'pausedAt',
+        'pausedReason',
+      ],
+      properties: {
+        status: { type: 'string', enum: [...HEALTH_STATES] },
+        outcome: { oneOf: [{ type: 'string', enum: [...DRY_RUN_OUTCOMES] }, { type: 'null' }] },
+        checkedAt: nullableTimestamp,
+        driftStep: { type: ['integer', 'null'], minimum: 0 },
+        driftSince: nullableTimestamp,
+        paused: { type: 'boolean' },
+        pausedAt: nullableTimestamp,
+        pausedReason: { type: ['string', 'null'] },
+      },
+    },
   },
 } as const;
 

@@ -19,10 +19,32 @@ export interface Directory {
   version: number;
   /** Which of its options each formfleet category is (PUT /v1/directories/{id}/categories); absent until set. */
   categoryMap?: CategoryMap;
+  /** What the daily health check saw, and whether the directory is paused (read from the row; never written here). */
+  health?: DirectoryHealth;
+}
+
+export const HEALTH_STATES = ['unchecked', 'ok', 'drift', 'error'] as const;
+export type HealthState = (typeof HEALTH_STATES)[number];
+
+/**
+ * A directory's health (sql/090_directory_health.sql; functions/directories/health.ts): the last daily dry
+ * run's verdict, the step it drifted at and since when, and the pause that jobs honour (skipped,
+ * directory_paused) until an admin unpauses it.
+ */
+export interface DirectoryHealth {
+  status: HealthState;
+  /** The last check's dry-run outcome (ready, drift, site_down, ...); null before the first check. */
+  outcome: string | null;
+  checkedAt: string | null;
+  driftStep: number | null;
+  driftSince: string | null;
+  paused: boolean;
+  pausedAt: string | null;
+  pausedReason: string | null;
 }
 
 /** A directory as created or replaced: its category map is set apart (DirectoryCategoryStore), and kept. */
-export type DirectoryInput = Omit<Directory, 'version' | 'categoryMap'>;
+export type DirectoryInput = Omit<Directory, 'version' | 'categoryMap' | 'health'>;
 
 /** Where the options of a directory's category select were last read. */
 export type OptionsSource = 'submission' | 'dry_run';
@@ -67,11 +89,22 @@ export interface DirectoryRow {
   definition: FormDefinition;
   version: number;
   category_map?: CategoryMap | null;
+  health: HealthState;
+  health_outcome: string | null;
+  health_checked_at: Date | null;
+  drift_step: number | null;
+  drift_since: Date | null;
+  paused_at: Date | null;
+  paused_reason: string | null;
 }
+
+/** A row without its (large) definition. */
+export type DirectorySummaryRow = Omit<DirectoryRow, 'definition'>;
 
 /** Every column but the (large) definition, for lists. */
 export const DIRECTORY_SUMMARY_COLUMNS =
-  'id, name, site, submission_url, category, tier, domain_authority, active, has_captcha, requires_login, version';
+  'id, name, site, submission_url, category, tier, domain_authority, active, has_captcha, requires_login, version, ' +
+  'health, health_outcome, health_checked_at, drift_step, drift_since, paused_at, paused_reason';
 const COLUMNS = `${DIRECTORY_SUMMARY_COLUMNS}, definition, category_map`;
 
 /** A directory row without its definition, as lists show it. */
@@ -88,6 +121,20 @@ export function toDirectorySummary(row: Omit<DirectoryRow, 'definition'>): Omit<
     hasCaptcha: row.has_captcha,
     requiresLogin: row.requires_login,
     version: row.version,
+    health: toHealth(row),
+  };
+}
+
+export function toHealth(row: Omit<DirectoryRow, 'definition'>): DirectoryHealth {
+  return {
+    status: row.health,
+    outcome: row.health_outcome,
+    checkedAt: row.health_checked_at?.toISOString() ?? null,
+    driftStep: row.drift_step,
+    driftSince: row.drift_since?.toISOString() ?? null,
+    paused: row.paused_at !== null,
+    pausedAt: row.paused_at?.toISOString() ?? null,
+    pausedReason: row.paused_reason,
   };
 }
 

@@ -696,6 +696,33 @@ export const MAIL = {
   concurrencyBound: 2,
 } as const;
 
+/**
+ * Directory health (functions/directories/health.ts): the scheduled directory-health run dry-runs each active
+ * directory (the probes' dry run, never submitting) at most once per checkInterval, politely (the site's
+ * site_visits lease, as jobs and rechecks take), and pauses a directory whose dry run drifts or whose last
+ * driftSubmissions real submissions all failed with selector_drift. Jobs skip a paused directory.
+ */
+export const DIRECTORY_HEALTH = {
+  /** How often the run wakes: a directory due is checked within this of its day coming round. */
+  runIntervalSeconds: 15 * 60,
+  /** Each directory is dry-run at most once a day. */
+  checkIntervalSeconds: DAY_SECONDS,
+  /** Most directories one run dry-runs; the rest are due for the next run (a day spreads hundreds out). */
+  maxChecksPerRun: 20,
+  /** Lambda timeout of the run: its dry runs one after another, each within PROBES.directoryTimeoutMs. */
+  timeoutSeconds: 10 * 60,
+  /**
+   * A directory whose last this many settled real submissions all failed with selector_drift is paused, as
+   * a drifting dry run pauses it: three customers in a row is a changed form, not a slow page.
+   */
+  driftSubmissions: 3,
+  /**
+   * Longest wait for a site a job or recheck holds; after it the directory stays due and the next run tries.
+   * Short: a run has other directories to check.
+   */
+  siteWaitMaxMs: 10_000,
+} as const;
+
 /** EventBridge schedules (and the local runtime's timers), derived from the thresholds above. */
 export const SCHEDULES = {
   staleJobs: { everySeconds: RECOVERY.staleCheckIntervalSeconds },
@@ -708,6 +735,8 @@ export const SCHEDULES = {
   recheckListings: { everySeconds: LIFECYCLE.recheckIntervalSeconds },
   /** Retention: archives and deletes rows past their period. */
   retention: { everySeconds: RETENTION.runIntervalSeconds },
+  /** Directory health: each active directory dry-run once a day (DIRECTORY_HEALTH). */
+  directoryHealth: { everySeconds: DIRECTORY_HEALTH.runIntervalSeconds },
 } as const;
 
 /** One part of the records bucket: its key prefix and how long its objects live. */

@@ -101,11 +101,13 @@ export type ErrorClass = (typeof ERROR_CLASSES)[number];
  * Why a row was settled 'skipped' (evidence.skip), so a retry knows which skips it may undo:
  *   held       another row holds this (customer, directory): undone once it no longer does;
  *   inactive   the directory was deactivated while the job waited: undone once it is active again;
+ *   directory_paused  the directory's daily health check (or its submissions) found its form drifted and
+ *              paused it (functions/directories/health.ts): undone by a retry once an admin unpaused it;
  *   cancelled  the job was cancelled before this directory was attempted: undone by a retry;
  *   login      the directory wants an account (login wall): stays;
  *   person     a person resolving its task decided not to submit it (functions/shared/task-store.ts): stays.
  */
-export type SkipReason = 'held' | 'inactive' | 'cancelled' | 'login' | 'person';
+export type SkipReason = 'held' | 'inactive' | 'directory_paused' | 'cancelled' | 'login' | 'person';
 
 /** The row that holds a (customer, directory): where a skipped row points. */
 export interface Holder {
@@ -126,6 +128,10 @@ export class SubmissionHeldError extends Error {
 /** The error text of a row skipped because its directory was inactive (a retry undoes it once active). */
 export const INACTIVE_MESSAGE =
   'the directory is missing or inactive; a retry sends it once the directory is active again';
+
+/** The error text of a row skipped because its directory is paused (a retry undoes it once unpaused). */
+export const PAUSED_MESSAGE =
+  'the directory is paused (its form changed: directory_paused); a retry sends it once an admin unpauses it';
 
 /** The error text of a row skipped because another row holds its (customer, directory). */
 export function heldMessage(holder: Pick<Holder, 'jobId' | 'directoryId' | 'status'>): string {

@@ -30,6 +30,7 @@ import {
   IN_DOUBT_STATUSES,
   INACTIVE_MESSAGE,
   OPEN_STATUSES,
+  PAUSED_MESSAGE,
   type Settlement,
   type Submission,
   SubmissionHeldError,
@@ -195,6 +196,7 @@ async function settleOne(run: RunContext, submission: Submission): Promise<boole
   if (!settlement) {
     const holder = directory?.active ? await deps.ledger.holder(claim.jobId, directoryId) : undefined;
     if (!directory?.active) settlement = inactiveSkip();
+    else if (directory.health?.paused) settlement = pausedSkip();
     else if (holder) settlement = heldSkip(holder);
     else settlement = await submitWithRetries(run, directory, submission.id, dlog);
   }
@@ -229,6 +231,11 @@ function lost(run: RunContext, log: Logger): false {
 /** Skipped because the directory was deactivated while the job waited; a retry undoes it once it is back. */
 function inactiveSkip(): Settlement {
   return { status: 'skipped', error: INACTIVE_MESSAGE, evidence: { skip: 'inactive' } };
+}
+
+/** Skipped because the directory is paused (its form drifted); a retry undoes it once it is unpaused. */
+function pausedSkip(): Settlement {
+  return { status: 'skipped', error: PAUSED_MESSAGE, evidence: { skip: 'directory_paused' } };
 }
 
 /** Skipped because another row holds this (customer, directory); it points at that row. */

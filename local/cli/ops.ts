@@ -24,6 +24,7 @@ import { CLIENT_KEYS, LOCAL, PAGINATION, PRIORITY_TIERS, RECOVERY } from '#polic
 import { PROFILE_FIELDS } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
+import type { Directory } from '#shared/directory-store';
 import type { Env } from '#shared/env';
 import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '#shared/job-store';
 import { type ObjectStore, recordsStoreFromEnv } from '#shared/object-store';
@@ -748,6 +749,31 @@ const COMMANDS: Command[] = [
         );
         ctx.io.out(
           `saved ${saved.body.id} (version ${saved.body.version}, inactive): try it with npm run ops -- directories dry-run ${saved.body.id}\n`,
+        );
+      }
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'directories unpause',
+    args: '<id>',
+    summary:
+      'unpauses a directory its daily health check paused (POST /v1/directories/{id}/unpause); jobs send it again',
+    async run(ctx) {
+      const id = ctx.positionals[0] as string;
+      const { body } = await (await ctx.api()).request<Omit<Directory, 'definition'>>(
+        'POST',
+        `/v1/directories/${encodeURIComponent(id)}/unpause`,
+      );
+      if (ctx.json) ctx.io.out(`${JSON.stringify(body, null, 2)}\n`);
+      else {
+        const health = body.health;
+        ctx.io.out(
+          `${body.id} unpaused (health ${health?.status ?? 'unchecked'}${
+            health?.driftStep !== null && health?.driftStep !== undefined
+              ? `, drift at step ${health.driftStep + 1}`
+              : ''
+          }); the next health run checks it again, and a retry of its skipped jobs sends them\n`,
         );
       }
       return EXIT.ok;

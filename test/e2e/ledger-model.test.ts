@@ -259,8 +259,9 @@ async function restAndCheck(model: Model, lab: LedgerLab, states: Set<string>): 
           expect(r.error ?? '', `${where}: the reason is written down`).not.toBe('');
           if (r.status === 'skipped') {
             expect(
-              ['held', 'inactive', 'cancelled', 'login'].includes(String(r.evidence.skip)) ||
-                r.error_class === 'login_required',
+              ['held', 'inactive', 'directory_paused', 'cancelled', 'login'].includes(
+                String(r.evidence.skip),
+              ) || r.error_class === 'login_required',
               `${where}: a skip a retry understands`,
             ).toBe(true);
           }

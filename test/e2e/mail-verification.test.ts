@@ -21,6 +21,7 @@ import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import { DEMO_CUSTOMERS } from '#local/seed';
 import { MAIL } from '#policy';
 import { runOpsRecorded } from '#test/cli';
+import { postLocalJob } from '#test/local-jobs';
 import { eventually, motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 import { FAST_WORKER_ENV } from '#test/worker-jobs';
 
@@ -71,15 +72,8 @@ interface Result {
   lifecycle: string | null;
 }
 
-async function postJob(customerId: string, directoryIds: string[]): Promise<string> {
-  const res = await fetch(`${system.url}/v1/jobs`, {
-    method: 'POST',
-    headers: { 'x-api-key': system.keys.client, 'content-type': 'application/json' },
-    body: JSON.stringify({ customerId, directoryIds, priority: 1 }),
-  });
-  expect(res.status).toBe(202);
-  return ((await res.json()) as { id: string }).id;
-}
+const postJob = (customerId: string, directoryIds: string[]) =>
+  postLocalJob(system, customerId, directoryIds);
 
 async function results(id: string): Promise<{ status: string; results: Result[] }> {
   const res = await fetch(`${system.url}/v1/jobs/${id}`, { headers: { 'x-api-key': system.keys.client } });

@@ -4,11 +4,14 @@
  * unknown one is a 409 naming the nearest and stores nothing, a category stored before the taxonomy
  * survives, and a directory's category map is read and set with GET/PUT /v1/directories/{id}/categories.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgAlertOutbox } from '#functions/alerts/alert-outbox';
 import { makeCustomersApi } from '#functions/api/customers';
 import { makeDirectoriesApi } from '#functions/api/directories';
 import { PgDirectoryQueries } from '#functions/api/directory-queries';
 import type { ApiHandler } from '#functions/api/router';
+import { PgDirectoryHealthStore } from '#functions/directories/health-store';
 import { categoryNumeric } from '#local/fixtures/category-sites';
 import { PgCustomerStore } from '#shared/customer-store';
 import { PgDirectoryStore } from '#shared/directory-store';
@@ -28,6 +31,7 @@ beforeAll(async () => {
     ...baseDeps(t.db),
     directories: store,
     queries: new PgDirectoryQueries(t.db),
+    health: new PgDirectoryHealthStore(t.db, new PgAlertOutbox(t.db)),
   });
 });
 afterAll(async () => t?.close());

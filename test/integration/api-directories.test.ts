@@ -2,12 +2,15 @@
  * The directories and submissions routes called as Lambda calls them, on a real Postgres; every answer held
  * to its documented contract.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgAlertOutbox } from '#functions/alerts/alert-outbox';
 import { makeDirectoriesApi } from '#functions/api/directories';
 import { PgDirectoryQueries } from '#functions/api/directory-queries';
 import type { ApiHandler } from '#functions/api/router';
 import { PgSubmissionQueries } from '#functions/api/submission-queries';
 import { makeSubmissionsApi } from '#functions/api/submissions';
+import { PgDirectoryHealthStore } from '#functions/directories/health-store';
 import { simpleForm } from '#local/fixtures/sites';
 import { CACHE_TTL } from '#policy';
 import { PgCustomerStore } from '#shared/customer-store';
@@ -44,6 +47,7 @@ beforeAll(async () => {
     ...baseDeps(t.db),
     directories: new PgDirectoryStore(t.db),
     queries: new PgDirectoryQueries(t.db),
+    health: new PgDirectoryHealthStore(t.db, new PgAlertOutbox(t.db)),
     now: () => clock,
   });
   submissionsApi = makeSubmissionsApi({

@@ -2,10 +2,13 @@
  * GET /v1/directories/{id}/stats (issue 17 item 5) on a real Postgres, called as Lambda calls it: the
  * scorecard counted from ledger rows the test writes, each number checked against what was written.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgAlertOutbox } from '#functions/alerts/alert-outbox';
 import { makeDirectoriesApi } from '#functions/api/directories';
 import { PgDirectoryQueries } from '#functions/api/directory-queries';
 import type { ApiHandler } from '#functions/api/router';
+import { PgDirectoryHealthStore } from '#functions/directories/health-store';
 import { simpleForm } from '#local/fixtures/sites';
 import { PgDirectoryStore } from '#shared/directory-store';
 import { ADMIN_KEY_ID, baseDeps, call } from '#test/api';
@@ -20,6 +23,7 @@ beforeAll(async () => {
     ...baseDeps(t.db),
     directories: new PgDirectoryStore(t.db),
     queries: new PgDirectoryQueries(t.db),
+    health: new PgDirectoryHealthStore(t.db, new PgAlertOutbox(t.db)),
   });
   const definition = simpleForm.definition('http://127.0.0.1:9');
   for (const id of ['scored', 'quiet']) {

@@ -20,6 +20,7 @@ import {
   webhooksApiDepsFromEnv,
 } from '#functions/api/deps';
 import { ROUTES } from '#functions/api/routes';
+import { healthDepsFromEnv } from '#functions/directories/health-deps';
 import { recheckDepsFromEnv } from '#functions/lifecycle/deps';
 import { mailInboundDepsFromEnv } from '#functions/mail/deps';
 import { FUNCTIONS } from '#functions/manifest';
@@ -94,6 +95,7 @@ describe('the configuration reference', () => {
       worker: () => workerDepsFromEnv(env, db),
       'promote-jobs': () => promoteJobsDepsFromEnv(env, db),
       'recheck-listings': () => recheckDepsFromEnv(env, db),
+      'directory-health': () => healthDepsFromEnv(env, db),
       'mail-inbound': () => mailInboundDepsFromEnv(env, db),
       'stale-jobs': () => staleJobsDepsFromEnv(env, db),
       'dlq-check': () => dlqCheckDepsFromEnv(env, db),
@@ -127,6 +129,7 @@ describe('the architecture', () => {
 });
 
 const RUNBOOKS = [
+  'docs/runbooks/directory-paused.md',
   'docs/runbooks/stale-jobs.md',
   'docs/runbooks/dlq.md',
   'docs/runbooks/rate-limits.md',
