@@ -73,10 +73,24 @@ describe('the listing lifecycle, watched locally', () => {
       const j = await job(id);
       return j.status === 'completed' ? j : undefined;
     });
+    // (On a slow machine the sped-up first recheck of an early directory may already have run by the time the
+    // job's last directory is done: such a row is past review, which the recheck assertions below cover.)
     for (const r of done.results) {
-      expect(r).toMatchObject({ status: 'submitted', lifecycle: 'under_review', listingUrl: null });
-      expect(r.nextCheckAt).not.toBeNull();
+      expect(r.status).toBe('submitted');
+      if (r.lifecycle === 'under_review') {
+        expect(r).toMatchObject({ listingUrl: null });
+        expect(r.nextCheckAt).not.toBeNull();
+      } else {
+        expect(['live', 'rejected']).toContain(r.lifecycle);
+      }
     }
+    // Each entered review at its submission, whatever happened since (the job's own events).
+    const entered = await system.db.query<{ d: string }>(
+      `SELECT detail ->> 'directoryId' AS d FROM job_events WHERE job_id = $1 AND type = 'listing.under_review'
+       ORDER BY 1`,
+      [id],
+    );
+    expect(entered.rows.map((r) => r.d)).toEqual(['delayed-listing', 'rejecting-site', 'simple-form']);
 
     // The scheduler's runs: the plain site's listing is live and the strict one's rejected at the first
     // recheck; the moderated one is not published yet then, and live at the second.
