@@ -8,7 +8,7 @@
  * missing key answers 403, which cannot be told from a denied request, and the list grant can be scoped to
  * one prefix (IAM condition s3:prefix), which a HEAD's cannot.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import {
   GetObjectCommand,
   ListObjectsV2Command,
@@ -35,6 +35,21 @@ export interface PresignOptions {
   contentType?: string;
 }
 
+export interface PresignPostOptions {
+  /** The one Content-Type the upload may have (the form's `Content-Type` field, checked by S3). */
+  contentType: string;
+  /** The largest body S3 accepts (content-length-range 1..maxBytes). */
+  maxBytes: number;
+  expiresInSeconds: number;
+}
+
+/** An HTML form upload to S3: POST multipart/form-data to `url` with every field, then the `file`. */
+export interface PresignedPost {
+  url: string;
+  fields: Record<string, string>;
+  expiresAt: string;
+}
+
 export interface ObjectStore {
   /** The bucket's name (for logs and the local runtime). */
   readonly bucket: string;
@@ -46,7 +61,14 @@ export interface ObjectStore {
   size(key: string): Promise<number | undefined>;
   /** A URL anyone holding it may GET the object with until it expires; signing makes no request. */
   presignGet(key: string, options: PresignOptions): Promise<string>;
+  /**
+   * A browser-form upload of exactly this key, this content type and at most maxBytes (S3's POST policy
+   * conditions); signing makes no request.
+   */
+  presignPost(key: string, options: PresignPostOptions): Promise<PresignedPost>;
 }
+
+const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
 
 export const sha256Hex = (body: Uint8Array) => createHash('sha256').update(body).digest('hex');
 
@@ -97,6 +119,10 @@ export class S3ObjectStore implements ObjectStore {
     this.s3.destroy();
   }
 
+  presignPost(key: string, options: PresignPostOptions): Promise<PresignedPost> {
+    return signPost(this.s3, this.bucket, key, options);
+  }
+
   presignGet(key: string, options: PresignOptions): Promise<string> {
     return getSignedUrl(
       this.s3,
@@ -108,6 +134,59 @@ export class S3ObjectStore implements ObjectStore {
       { expiresIn: options.expiresInSeconds },
     );
   }
+}
+
+/**
+ * Signs an S3 POST policy (Signature Version 4, as AWS documents for browser-based uploads): the policy
+ * document lists every form field exactly, so a form with another key or content type, or a body outside
+ * the length range, is refused by S3 itself.
+ */
+async function signPost(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  options: PresignPostOptions,
+  now = new Date(),
+): Promise<PresignedPost> {
+  const credentials = await s3.config.credentials();
+  const region = await s3.config.region();
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+  const day = amzDate.slice(0, 8);
+  const expiresAt = new Date(now.getTime() + options.expiresInSeconds * 1000).toISOString();
+  const fields: Record<string, string> = {
+    key,
+    'Content-Type': options.contentType,
+    'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
+    'X-Amz-Credential': `${credentials.accessKeyId}/${day}/${region}/s3/aws4_request`,
+    'X-Amz-Date': amzDate,
+    ...(credentials.sessionToken ? { 'X-Amz-Security-Token': credentials.sessionToken } : {}),
+  };
+  const policy = Buffer.from(
+    JSON.stringify({
+      expiration: expiresAt,
+      conditions: [
+        { bucket },
+        ['content-length-range', 1, options.maxBytes],
+        ...Object.entries(fields).map(([name, value]) => ({ [name]: value })),
+      ],
+    }),
+  ).toString('base64');
+  const signingKey = ['s3', 'aws4_request'].reduce(
+    (k, part) => hmac(k, part),
+    hmac(hmac(`AWS4${credentials.secretAccessKey}`, day), region),
+  );
+  const endpoint = s3.config.endpoint ? await s3.config.endpoint() : undefined;
+  const url = endpoint
+    ? `${endpoint.protocol}//${endpoint.hostname}${endpoint.port ? `:${endpoint.port}` : ''}${endpoint.path.replace(/\/$/, '')}/${bucket}`
+    : `https://${bucket}.s3.${region}.amazonaws.com/`;
+  return {
+    url,
+    fields: { ...fields, Policy: policy, 'X-Amz-Signature': hmac(signingKey, policy).toString('hex') },
+    expiresAt,
+  };
 }
 
 /**
