@@ -8,7 +8,7 @@
  * missing key answers 403, which cannot be told from a denied request, and the list grant can be scoped to
  * one prefix (IAM condition s3:prefix), which a HEAD's cannot.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   GetObjectCommand,
   ListObjectsV2Command,
@@ -16,6 +16,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { RECORDS, type RecordsPrefixName } from '#policy';
 import { awsClientConfig } from '#shared/aws';
@@ -67,8 +68,6 @@ export interface ObjectStore {
    */
   presignPost(key: string, options: PresignPostOptions): Promise<PresignedPost>;
 }
-
-const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
 
 export const sha256Hex = (body: Uint8Array) => createHash('sha256').update(body).digest('hex');
 
@@ -137,55 +136,31 @@ export class S3ObjectStore implements ObjectStore {
 }
 
 /**
- * Signs an S3 POST policy (Signature Version 4, as AWS documents for browser-based uploads): the policy
- * document lists every form field exactly, so a form with another key or content type, or a body outside
- * the length range, is refused by S3 itself.
+ * Signs an S3 POST policy with the SDK's own signer (@aws-sdk/s3-presigned-post, Signature Version 4 as AWS
+ * documents for browser-based uploads): the policy pins the key, the one Content-Type and the length range,
+ * so a form with another key or content type, or a body outside the range, is refused by S3 itself.
  */
 async function signPost(
   s3: S3Client,
   bucket: string,
   key: string,
   options: PresignPostOptions,
-  now = new Date(),
 ): Promise<PresignedPost> {
-  const credentials = await s3.config.credentials();
-  const region = await s3.config.region();
-  const amzDate = now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}/, '');
-  const day = amzDate.slice(0, 8);
-  const expiresAt = new Date(now.getTime() + options.expiresInSeconds * 1000).toISOString();
-  const fields: Record<string, string> = {
-    key,
-    'Content-Type': options.contentType,
-    'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
-    'X-Amz-Credential': `${credentials.accessKeyId}/${day}/${region}/s3/aws4_request`,
-    'X-Amz-Date': amzDate,
-    ...(credentials.sessionToken ? { 'X-Amz-Security-Token': credentials.sessionToken } : {}),
+  const { url, fields } = await createPresignedPost(s3, {
+    Bucket: bucket,
+    Key: key,
+    Conditions: [['content-length-range', 1, options.maxBytes], { 'Content-Type': options.contentType }],
+    Fields: { 'Content-Type': options.contentType },
+    Expires: options.expiresInSeconds,
+  });
+  // When the signed policy itself expires (the signer counts from its own clock, to the second).
+  const policy = JSON.parse(Buffer.from(fields.Policy ?? '', 'base64').toString('utf8')) as {
+    expiration?: string;
   };
-  const policy = Buffer.from(
-    JSON.stringify({
-      expiration: expiresAt,
-      conditions: [
-        { bucket },
-        ['content-length-range', 1, options.maxBytes],
-        ...Object.entries(fields).map(([name, value]) => ({ [name]: value })),
-      ],
-    }),
-  ).toString('base64');
-  const signingKey = ['s3', 'aws4_request'].reduce(
-    (k, part) => hmac(k, part),
-    hmac(hmac(`AWS4${credentials.secretAccessKey}`, day), region),
-  );
-  const endpoint = s3.config.endpoint ? await s3.config.endpoint() : undefined;
-  const url = endpoint
-    ? `${endpoint.protocol}//${endpoint.hostname}${endpoint.port ? `:${endpoint.port}` : ''}${endpoint.path.replace(/\/$/, '')}/${bucket}`
-    : `https://${bucket}.s3.${region}.amazonaws.com/`;
   return {
     url,
-    fields: { ...fields, Policy: policy, 'X-Amz-Signature': hmac(signingKey, policy).toString('hex') },
-    expiresAt,
+    fields,
+    expiresAt: policy.expiration ?? new Date(Date.now() + options.expiresInSeconds * 1000).toISOString(),
   };
 }
 
