@@ -139,7 +139,8 @@ const apiFunctions = [...new Set(ROUTES.map((r) => r.fn))];
 const API_NEEDS: Record<ApiFunction, FunctionNeeds> = {
   // records: each result's proof links.
   jobs: { jobQueues: ['send'], records: READ_EVIDENCE },
-  customers: {},
+  // records: presigned uploads of customers' images under media/, read back to check their bytes.
+  customers: { records: [{ prefix: 'media', access: ['write', 'read', 'list'] }] },
   // Depths only: health never receives a message.
   health: { jobQueues: ['read'], deadLetterQueues: 'count' },
   directories: {},
@@ -190,7 +191,11 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       database: true,
       jobQueues: ['consume', 'send'],
       idempotencyTable: true,
-      records: [{ prefix: 'evidence', access: ['write'] }],
+      records: [
+        { prefix: 'evidence', access: ['write'] },
+        // The customers' logos `upload` steps type into forms.
+        { prefix: 'media', access: ['read'] },
+      ],
       inboundMail: true,
     },
   },

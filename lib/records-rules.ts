@@ -25,11 +25,12 @@ export function recordsLifecycleRules(
   prefixes: Readonly<Record<string, RecordsPrefix>> = RECORDS.prefixes,
 ): RecordsLifecycleRule[] {
   return [
-    ...Object.entries(prefixes).map(([name, p]) => ({
-      id: `expire-${name}`,
-      prefix: p.prefix,
-      expireAfterDays: p.expireAfterDays,
-    })),
+    // A prefix kept for good (expireAfterDays null) has no rule of its own.
+    ...Object.entries(prefixes).flatMap(([name, p]) =>
+      p.expireAfterDays === null
+        ? []
+        : [{ id: `expire-${name}`, prefix: p.prefix, expireAfterDays: p.expireAfterDays }],
+    ),
     {
       id: 'noncurrent-versions-and-unfinished-uploads',
       prefix: '',

@@ -160,6 +160,46 @@ export const CONTRACTS: Record<string, RouteContract> = {
       415: err('The body is not JSON.'),
     },
   },
+  'POST /v1/customers/{id}/media': {
+    operationId: 'createCustomerMedia',
+    summary: 'Start an image upload for a customer (its logo): a presigned S3 POST for one image',
+    description:
+      'The image goes straight to S3 (at most MEDIA.maxBytes, of the declared type: S3 itself refuses ' +
+      'anything else), never through this API. Then POST /v1/customers/{id}/media/{mediaId}/complete.',
+    tag: 'customers',
+    params: { id: UUID_ID },
+    body: 'MediaCreate',
+    responses: {
+      201: { description: 'The pending upload and its form.', schema: 'MediaUpload' },
+      400: err('Invalid JSON, or a type other than PNG, JPEG or WebP (each field named in details).'),
+      404: err('No such customer visible to this key.'),
+      415: err('The body is not JSON.'),
+    },
+  },
+  'POST /v1/customers/{id}/media/{mediaId}/complete': {
+    operationId: 'completeCustomerMedia',
+    summary: 'Check an uploaded image and make it the customer’s logo',
+    description:
+      'The stored bytes are read back: an empty file, one over MEDIA.maxBytes, or one whose magic numbers are ' +
+      'not the declared type is refused for good (422 `media_rejected`, the upload marked rejected with its ' +
+      'reason; the profile keeps its previous logo). Completing a ready upload again answers it again.',
+    tag: 'customers',
+    params: {
+      id: UUID_ID,
+      mediaId: {
+        description: 'The upload’s id (from POST /v1/customers/{id}/media).',
+        schema: { type: 'string', format: 'uuid' },
+      },
+    },
+    responses: {
+      200: { description: 'Ready: the customer’s logo now.', schema: 'Media' },
+      404: err('No such customer visible to this key, or no such upload of theirs.'),
+      409: err(
+        'upload_missing: nothing was uploaded yet (the upload stays pending); or it was rejected before.',
+      ),
+      422: err('media_rejected: the stored file is not an image this API accepts (`message` says why).'),
+    },
+  },
   'GET /v1/customers/{id}/queue': {
     operationId: 'getCustomerQueue',
     summary: "The customer's unfinished jobs, their place in their tier and an estimated wait",

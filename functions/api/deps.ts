@@ -28,6 +28,7 @@ import {
   type TierUrls,
 } from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
+import { PgMediaStore } from '#shared/media';
 import { recordsStoreFromEnv } from '#shared/object-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
 import { PgTaskStore } from '#shared/task-store';
@@ -103,7 +104,12 @@ export async function jobsApiDepsFromEnv(env: Env, db?: Database): Promise<JobsA
 export async function customersApiDepsFromEnv(env: Env, db?: Database): Promise<CustomersApiDeps> {
   const limits = apiLimitsFromEnv(env);
   const database = db ?? (await databaseFromEnv(env, 'formfleet-api-customers'));
-  return { ...baseDeps(env, database, 'api-customers', limits), customers: new PgCustomerStore(database) };
+  return {
+    ...baseDeps(env, database, 'api-customers', limits),
+    customers: new PgCustomerStore(database),
+    media: new PgMediaStore(database),
+    records: recordsStoreFromEnv(env),
+  };
 }
 
 export async function healthApiDepsFromEnv(env: Env, db?: Database): Promise<HealthApiDeps> {

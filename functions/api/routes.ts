@@ -31,6 +31,14 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/v1/customers/{id}', fn: 'customers', auth: 'client' },
   { method: 'PATCH', path: '/v1/customers/{id}', fn: 'customers', auth: 'client' },
   { method: 'GET', path: '/v1/customers/{id}/queue', fn: 'jobs', auth: 'client' },
+  // Logos (issue 14): a presigned POST straight to S3, then the stored bytes checked.
+  { method: 'POST', path: '/v1/customers/{id}/media', fn: 'customers', auth: 'client' },
+  {
+    method: 'POST',
+    path: '/v1/customers/{id}/media/{mediaId}/complete',
+    fn: 'customers',
+    auth: 'client',
+  },
   { method: 'POST', path: '/v1/jobs', fn: 'jobs', auth: 'client' },
   { method: 'GET', path: '/v1/jobs', fn: 'jobs', auth: 'client' },
   { method: 'GET', path: '/v1/jobs/{id}', fn: 'jobs', auth: 'client' },

@@ -11,7 +11,7 @@
 import { DRY_RUN_OUTCOMES, DRY_RUN_STEP_STATUSES } from '#functions/directories/probe-results';
 import { SUBSCRIBABLE_EVENT_TYPES, TEST_EVENT_TYPE } from '#functions/webhooks/events';
 import { DEFINITION_SCHEMAS, HTTP_URL_SCHEMA, STEP_ACTIONS } from '#functions/worker/form-definition';
-import { CLIENT_KEYS, EVIDENCE, PACKAGES, PAGINATION, PRIORITY_TIERS, TASKS, WEBHOOKS } from '#policy';
+import { CLIENT_KEYS, EVIDENCE, MEDIA, PACKAGES, PAGINATION, PRIORITY_TIERS, TASKS, WEBHOOKS } from '#policy';
 import { PROFILE_FIELDS } from '#shared/customer-store';
 import { HEALTH_STATES } from '#shared/directory-store';
 import { EVIDENCE_STATES, MATCHED_KINDS } from '#shared/evidence-store';
@@ -457,8 +457,92 @@ export const SCHEMAS = {
       id: uuid,
       ownerKeyId: { type: 'string', description: 'The API key id that created it (never a key value).' },
       ...profileProperties,
+      logo: {
+        oneOf: [ref('MediaRef'), { type: 'null' }],
+        description: 'The ready image the profile’s logo is (POST /v1/customers/{id}/media), or null.',
+      },
       createdAt: timestamp,
       updatedAt: timestamp,
+    },
+  },
+  MediaRef: {
+    type: 'object',
+    description:
+      'A stored image: its bytes are the type named (magic numbers checked), of this size and hash.',
+    additionalProperties: false,
+    required: ['id', 'contentType', 'sizeBytes', 'sha256'],
+    properties: {
+      id: uuid,
+      contentType: { type: 'string', enum: [...MEDIA.contentTypes] },
+      sizeBytes: { type: 'integer', minimum: 1, maximum: MEDIA.maxBytes },
+      sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    },
+  },
+  MediaCreate: {
+    type: 'object',
+    description: 'The image to upload: what it is for and its type (policy MEDIA).',
+    required: ['contentType'],
+    additionalProperties: false,
+    properties: {
+      kind: { type: 'string', enum: [...MEDIA.kinds], default: 'logo' },
+      contentType: {
+        type: 'string',
+        enum: [...MEDIA.contentTypes],
+        'x-message': `must be one of ${MEDIA.contentTypes.join(', ')}`,
+      },
+    },
+  },
+  Media: {
+    type: 'object',
+    description:
+      'One upload: pending until completed, then ready (the customer’s image of its kind) or rejected (`reason`).',
+    additionalProperties: false,
+    required: [
+      'id',
+      'customerId',
+      'kind',
+      'contentType',
+      'status',
+      'reason',
+      'sizeBytes',
+      'sha256',
+      'createdAt',
+      'completedAt',
+    ],
+    properties: {
+      id: uuid,
+      customerId: uuid,
+      kind: { type: 'string', enum: [...MEDIA.kinds] },
+      contentType: { type: 'string', enum: [...MEDIA.contentTypes] },
+      status: { type: 'string', enum: ['pending', 'ready', 'rejected'] },
+      reason: { type: ['string', 'null'] },
+      sizeBytes: { type: ['integer', 'null'], minimum: 1 },
+      sha256: { type: ['string', 'null'], pattern: '^[0-9a-f]{64}$' },
+      createdAt: timestamp,
+      completedAt: { type: ['string', 'null'], format: 'date-time' },
+    },
+  },
+  MediaUpload: {
+    type: 'object',
+    description:
+      'A pending upload and its presigned S3 POST: send multipart/form-data to `upload.url` with every field ' +
+      'of `upload.fields`, then the image as the field `file`; S3 refuses another key, another Content-Type ' +
+      'or a body outside 1..maxBytes. Then POST …/media/{mediaId}/complete.',
+    additionalProperties: false,
+    required: ['media', 'upload', 'maxBytes'],
+    properties: {
+      media: ref('Media'),
+      upload: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['url', 'fields', 'expiresAt'],
+        properties: {
+          url: { type: 'string', format: 'uri' },
+          fields: { type: 'object', additionalProperties: { type: 'string' } },
+          expiresAt: timestamp,
+        },
+      },
+      maxBytes: { type: 'integer', const: MEDIA.maxBytes },
     },
   },
   JobCreate: {
@@ -979,7 +1063,7 @@ export const SCHEMAS = {
           properties: {
             step: { type: 'integer', minimum: 0 },
             action: { type: 'string', enum: STEP_ACTIONS },
-            field: { type: 'string', enum: PROFILE_FIELDS },
+            field: { type: 'string', enum: [...PROFILE_FIELDS, ...MEDIA.kinds] },
             status: { type: 'string', enum: DRY_RUN_STEP_STATUSES },
             selector: { type: ['string', 'null'], description: 'The selector that matched.' },
             selectorIndex: {

@@ -9,7 +9,13 @@
 import type { Page } from 'playwright-core';
 import type { CapturePolicy } from '#functions/worker/evidence-capture';
 import type { FormDefinition, Step } from '#functions/worker/form-definition';
-import { type EngineOutcome, runForm, type StepReport, scope } from '#functions/worker/form-engine';
+import {
+  type EngineOutcome,
+  runForm,
+  type StepReport,
+  scope,
+  type UploadField,
+} from '#functions/worker/form-engine';
 import type { CategoryMap, SelectOption } from '#shared/categories';
 import type { Profile, ProfileField } from '#shared/customer-store';
 import type { ErrorClass } from '#shared/submission-ledger';
@@ -39,7 +45,7 @@ export type Visit = <T>(look: (page: Page) => Promise<T>) => Promise<T>;
 export interface DryRunStep {
   step: number;
   action: Step['action'];
-  field?: ProfileField;
+  field?: ProfileField | UploadField;
   status: DryRunStepStatus;
   /** The selector that matched, and its place in the step's list (0 the primary; more a fallback). */
   selector: string | null;
@@ -165,7 +171,8 @@ async function describeSteps(
       const selectors = selectorsOf(step);
       const matched = report.matched;
       const skipped = selectors.length > 0 && matched === null && step.action !== 'waitFor';
-      const value = 'field' in step && step.field ? profile[step.field] : undefined;
+      const value =
+        'field' in step && step.field && step.action !== 'upload' ? profile[step.field] : undefined;
       out.push({
         ...base,
         status: skipped ? 'skipped' : 'ok',

@@ -1,5 +1,6 @@
 /** Customers: the business profiles jobs submit, each owned by the API key that created it. */
 import type { Sql } from '#shared/db';
+import type { MediaRef } from '#shared/media';
 
 export const PROFILE_FIELDS = [
   'name',
@@ -24,6 +25,8 @@ export type Profile = { name: string; email: string } & {
 export interface Customer extends Profile {
   id: string;
   ownerKeyId: string;
+  /** The ready image the profile's logo is (POST /v1/customers/{id}/media), or none. */
+  logo: MediaRef | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -37,11 +40,15 @@ export interface CustomerStore {
 interface CustomerRow extends Profile {
   id: string;
   owner_key_id: string;
+  logo: { id: string; content_type: MediaRef['contentType']; size_bytes: number; sha256: string } | null;
   created_at: Date;
   updated_at: Date;
 }
 
-const COLUMNS = `id, owner_key_id, ${PROFILE_FIELDS.join(', ')}, created_at, updated_at`;
+/** The logo as the row's one JSON value (the ready image logo_media_id names; sql/108). */
+const LOGO = `(SELECT jsonb_build_object('id', m.id, 'content_type', m.content_type, 'size_bytes', m.size_bytes,
+  'sha256', m.sha256) FROM customer_media m WHERE m.id = customers.logo_media_id AND m.status = 'ready') AS logo`;
+const COLUMNS = `id, owner_key_id, ${PROFILE_FIELDS.join(', ')}, ${LOGO}, created_at, updated_at`;
 
 function toCustomer(row: CustomerRow): Customer {
   const profile = Object.fromEntries(PROFILE_FIELDS.map((f) => [f, row[f] ?? null])) as Profile;
@@ -49,6 +56,14 @@ function toCustomer(row: CustomerRow): Customer {
     id: row.id,
     ownerKeyId: row.owner_key_id,
     ...profile,
+    logo: row.logo
+      ? {
+          id: row.logo.id,
+          contentType: row.logo.content_type,
+          sizeBytes: Number(row.logo.size_bytes),
+          sha256: row.logo.sha256,
+        }
+      : null,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };

@@ -16,6 +16,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { RECORDS, type RecordsPrefixName } from '#policy';
 import { awsClientConfig } from '#shared/aws';
@@ -35,6 +36,21 @@ export interface PresignOptions {
   contentType?: string;
 }
 
+export interface PresignPostOptions {
+  /** The one Content-Type the upload may have (the form's `Content-Type` field, checked by S3). */
+  contentType: string;
+  /** The largest body S3 accepts (content-length-range 1..maxBytes). */
+  maxBytes: number;
+  expiresInSeconds: number;
+}
+
+/** An HTML form upload to S3: POST multipart/form-data to `url` with every field, then the `file`. */
+export interface PresignedPost {
+  url: string;
+  fields: Record<string, string>;
+  expiresAt: string;
+}
+
 export interface ObjectStore {
   /** The bucket's name (for logs and the local runtime). */
   readonly bucket: string;
@@ -46,6 +62,11 @@ export interface ObjectStore {
   size(key: string): Promise<number | undefined>;
   /** A URL anyone holding it may GET the object with until it expires; signing makes no request. */
   presignGet(key: string, options: PresignOptions): Promise<string>;
+  /**
+   * A browser-form upload of exactly this key, this content type and at most maxBytes (S3's POST policy
+   * conditions); signing makes no request.
+   */
+  presignPost(key: string, options: PresignPostOptions): Promise<PresignedPost>;
 }
 
 export const sha256Hex = (body: Uint8Array) => createHash('sha256').update(body).digest('hex');
@@ -97,6 +118,10 @@ export class S3ObjectStore implements ObjectStore {
     this.s3.destroy();
   }
 
+  presignPost(key: string, options: PresignPostOptions): Promise<PresignedPost> {
+    return signPost(this.s3, this.bucket, key, options);
+  }
+
   presignGet(key: string, options: PresignOptions): Promise<string> {
     return getSignedUrl(
       this.s3,
@@ -108,6 +133,35 @@ export class S3ObjectStore implements ObjectStore {
       { expiresIn: options.expiresInSeconds },
     );
   }
+}
+
+/**
+ * Signs an S3 POST policy with the SDK's own signer (@aws-sdk/s3-presigned-post, Signature Version 4 as AWS
+ * documents for browser-based uploads): the policy pins the key, the one Content-Type and the length range,
+ * so a form with another key or content type, or a body outside the range, is refused by S3 itself.
+ */
+async function signPost(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  options: PresignPostOptions,
+): Promise<PresignedPost> {
+  const { url, fields } = await createPresignedPost(s3, {
+    Bucket: bucket,
+    Key: key,
+    Conditions: [['content-length-range', 1, options.maxBytes], { 'Content-Type': options.contentType }],
+    Fields: { 'Content-Type': options.contentType },
+    Expires: options.expiresInSeconds,
+  });
+  // When the signed policy itself expires (the signer counts from its own clock, to the second).
+  const policy = JSON.parse(Buffer.from(fields.Policy ?? '', 'base64').toString('utf8')) as {
+    expiration?: string;
+  };
+  return {
+    url,
+    fields,
+    expiresAt: policy.expiration ?? new Date(Date.now() + options.expiresInSeconds * 1000).toISOString(),
+  };
 }
 
 /**

@@ -743,8 +743,11 @@ export const SCHEDULES = {
 export interface RecordsPrefix {
   /** Key prefix, ending in `/`; IAM grants (manifest `needs.records`) are scoped to it. */
   readonly prefix: string;
-  /** The bucket's lifecycle rule deletes an object this many days after it was written. */
-  readonly expireAfterDays: number;
+  /**
+   * The bucket's lifecycle rule deletes an object this many days after it was written; null: no expiry rule
+   * (kept as long as what it belongs to exists).
+   */
+  readonly expireAfterDays: number | null;
 }
 
 /**
@@ -780,6 +783,13 @@ export const RECORDS = {
      * addressed to customers' aliases is not kept for nothing.
      */
     mail: { prefix: 'mail/', expireAfterDays: 30 },
+    /**
+     * Customers' images (issue 14): `media/<customer>/<media id>`, uploaded by the API client straight to S3
+     * with a presigned POST (policy MEDIA) and typed into directory forms by the worker's `upload` step. No
+     * expiry: a logo is part of the profile and is kept while the customer exists (customers are never
+     * deleted, RETENTION.neverDeleted); a replaced one stays, unreferenced, as history.
+     */
+    media: { prefix: 'media/', expireAfterDays: null },
   },
   /**
    * The bucket keeps versions: an object overwritten or deleted (a bug, a mistaken script) stays
@@ -795,6 +805,25 @@ export const RECORDS = {
 };
 
 export type RecordsPrefixName = keyof typeof RECORDS.prefixes;
+
+/**
+ * Customers' images (issue 14): what `POST /v1/customers/{id}/media` accepts. The presigned POST it returns
+ * makes S3 itself refuse another content type or a bigger file; the stored bytes are then checked against
+ * the declared type by their magic numbers before the image becomes the customer's (and again before a
+ * worker types it into a form).
+ */
+export const MEDIA = {
+  /** The image types a customer may upload, each told from its first bytes (functions/shared/media.ts). */
+  contentTypes: ['image/png', 'image/jpeg', 'image/webp'],
+  /** The largest image: 5 MB (MiB), more than any directory's logo field takes. */
+  maxBytes: 5 * 1024 * 1024,
+  /** How long the presigned POST may be used. 15 minutes: one upload, with room for a slow link. */
+  uploadUrlSeconds: 15 * 60,
+  /** The kinds of image a profile holds; `logo` is the one a definition's `upload` step types. */
+  kinds: ['logo'],
+} as const;
+
+export type MediaContentType = (typeof MEDIA.contentTypes)[number];
 
 /**
  * Proof per submission: the screenshots the worker keeps of each submit click (the filled form just before

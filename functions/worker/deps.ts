@@ -23,6 +23,7 @@ import { BrowserPool } from './browser-pool.ts';
 import { CachedCustomerStore, CachedDirectoryStore } from './cached-stores.ts';
 import { type EvidenceOptions, EvidenceUploads } from './evidence-uploads.ts';
 import { PowertoolsIdempotency } from './idempotency.ts';
+import { RecordsMediaFiles } from './media-files.ts';
 import { networkGuardFromEnv, targetOrigin } from './network-guard.ts';
 import type { MessageLease, WorkerDeps, WorkerOptions } from './ports.ts';
 import { PgSitePoliteness } from './site-politeness.ts';
@@ -137,6 +138,7 @@ export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<
   const evidenceOptions = evidenceOptionsFromEnv(env);
   const db = sharedDb ?? (await databaseFromEnv(env, 'formfleet-worker'));
   const sqs = new SQSClient(awsClientConfig(env));
+  const records = recordsStoreFromEnv(env);
   const dynamo = new DynamoDBClient(awsClientConfig(env));
   const logger = createLogger('worker');
   const metrics = createMetrics('worker', logger);
@@ -158,9 +160,10 @@ export async function workerDepsFromEnv(env: Env, sharedDb?: Database): Promise<
     }),
     lease: new SqsMessageLease(sqs, Object.values(queueUrls)),
     queue: new SqsJobQueue(sqs, queueUrls),
+    media: new RecordsMediaFiles(records),
     evidence: new EvidenceUploads(
       new PgEvidenceStore(db, { pendingMaxBytes: evidencePendingMaxBytes(env) }),
-      recordsStoreFromEnv(env),
+      records,
       evidenceOptions,
       logger,
       metrics,

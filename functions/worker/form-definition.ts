@@ -54,6 +54,11 @@ export type Step = StepBase &
     | ({ action: 'check'; selectors: SelectorList; optional?: boolean } & InFrame)
     /** Click something that is not the final submit (open a section, accept cookies). */
     | ({ action: 'click'; selectors: SelectorList; optional?: boolean } & InFrame)
+    /**
+     * Set a file input to one of the customer's stored images (`logo`), its bytes checked again before use.
+     * A customer without one: the step is skipped when `optional`, else the directory fails saying so.
+     */
+    | ({ action: 'upload'; field: 'logo'; selectors: SelectorList; optional?: boolean } & InFrame)
     /** Wait for a selector to appear, for the page to navigate, or for the URL to match a pattern. */
     | ({ action: 'waitFor'; selector?: string; navigation?: boolean; urlPattern?: string } & InFrame)
     /** Go to the next page of a multi-page form, then wait for `waitFor` (or the next page's load). */
@@ -211,6 +216,7 @@ export const STEP_ACTIONS: readonly StepAction[] = [
   'select',
   'check',
   'click',
+  'upload',
   'waitFor',
   'next',
   'submit',
@@ -335,6 +341,18 @@ const STEP_PROPERTIES: {
   select: { selectors, field: profileField, value: text('A fixed option value or label.'), optional, frame },
   check: { selectors, optional, frame },
   click: { selectors, optional, frame },
+  upload: {
+    field: { type: 'string', enum: ['logo'], description: 'The customer’s stored image to upload.' },
+    selectors: {
+      ...selectors,
+      description: 'The file input (`input[type=file]`), selectors tried in order.',
+    },
+    optional: {
+      type: 'boolean',
+      description: 'Skip the step when the customer has no such image, or nothing matches.',
+    },
+    frame,
+  },
   waitFor: {
     selector,
     navigation: { type: 'boolean', description: 'true: wait for the page to navigate.' },
@@ -356,6 +374,7 @@ const STEP_RULES: Record<StepAction, JsonSchema> = {
   },
   check: { required: ['selectors'] },
   click: { required: ['selectors'] },
+  upload: { required: ['field', 'selectors'] },
   waitFor: {
     oneOf: [
       { required: ['selector'] },

@@ -111,6 +111,20 @@ export interface EngineOptions {
    * called and nothing is clicked. The outcome says `reachedSubmit`.
    */
   stopBeforeSubmit?: boolean;
+  /**
+   * The customer's images an `upload` step sets, already checked (functions/shared/media.ts); a string says
+   * why the stored one cannot be used. Absent: the customer has none.
+   */
+  files?: Partial<Record<UploadField, EngineFile | string>>;
+}
+
+export type UploadField = Extract<Step, { action: 'upload' }>['field'];
+
+/** A file as a file input receives it (Playwright's setInputFiles payload). */
+export interface EngineFile {
+  name: string;
+  mimeType: string;
+  buffer: Buffer;
 }
 
 /** Frames and elements of the captcha services formfleet recognises (and never tries to solve). */
@@ -180,6 +194,8 @@ interface RunState {
   category?: CategoryEvidence;
   /** A dry run: stop at the submit control (EngineOptions.stopBeforeSubmit). */
   dryRun?: boolean;
+  /** The files upload steps set (EngineOptions.files). */
+  files: Partial<Record<UploadField, EngineFile | string>>;
   /** The iframe (a selector of its element) the current step's elements live in; the page when undefined. */
   frame?: string | undefined;
   /** What the current step matched, for its StepReport. */
@@ -209,6 +225,7 @@ export async function runForm(
     typed: [],
     categoryMap: options.categoryMap ?? EMPTY_CATEGORY_MAP,
     dryRun: options.stopBeforeSubmit === true,
+    files: options.files ?? {},
   };
   page.on('response', (response) => {
     if (response.request().isNavigationRequest() && response.frame() === page.mainFrame()) {
@@ -428,6 +445,20 @@ async function runStep(
     case 'click': {
       const target = await locate(page, step.selectors, state, step.optional ?? false, timeout);
       if (target) await orDrift(step.selectors, target, () => target.click());
+      return;
+    }
+    case 'upload': {
+      const file = state.files[step.field];
+      if (file === undefined || typeof file === 'string') {
+        if (step.optional) return;
+        throw new StepFailure(
+          'internal',
+          file ?? `the profile has no ${step.field}, which this directory requires`,
+          false,
+        );
+      }
+      const target = await locate(page, step.selectors, state, step.optional ?? false, timeout);
+      if (target) await orDrift(step.selectors, target, () => target.setInputFiles(file));
       return;
     }
     case 'waitFor': {

@@ -23,6 +23,7 @@ import type { SelectOption } from '#shared/categories';
 import type { Profile } from '#shared/customer-store';
 import type { Directory } from '#shared/directory-store';
 import type { Claim, JobProgress } from '#shared/job-store';
+import type { MediaRef } from '#shared/media';
 import {
   countByStatus,
   type Holder,
@@ -42,6 +43,8 @@ import { type Capture, captureScreenshot } from './evidence-capture.ts';
 import type { FormDefinition } from './form-definition.ts';
 import {
   classify,
+  type EngineFile,
+  type EngineOptions,
   type EngineOutcome,
   runForm,
   type VerificationResult,
@@ -81,6 +84,10 @@ interface RunContext {
   deps: WorkerDeps;
   claim: Claim;
   profile: Profile;
+  /** The customer's logo, if any (what `upload` steps with field logo set). */
+  logo: MediaRef | null;
+  /** The logo's checked bytes, read once per job on the first directory that uploads it. */
+  logoFile?: Promise<EngineFile | string>;
   progress: JobProgress;
   heartbeat: Heartbeat;
   context: Context;
@@ -118,7 +125,16 @@ export async function runJob(
     return finished ? 'failed' : 'superseded';
   }
   const heartbeat = startHeartbeat(deps, claim, record, progress, log, state);
-  const run: RunContext = { deps, claim, profile: customer, progress, heartbeat, context, log };
+  const run: RunContext = {
+    deps,
+    claim,
+    profile: customer,
+    logo: customer.logo,
+    progress,
+    heartbeat,
+    context,
+    log,
+  };
   const doneAtStart = progress.done ?? 0;
   try {
     for (const submission of submissions) {
@@ -354,6 +370,7 @@ async function attemptOnce(
   /** The result page's screenshot, taken before the context closes (see keepProof). */
   let resultShot: Promise<Capture> | undefined;
   try {
+    const files = await uploadFiles(run, definition);
     const page = await lease.newPage();
     const outcome = await runForm(
       page,
@@ -382,6 +399,7 @@ async function attemptOnce(
         directoryTimeoutMs: deps.options.directoryTimeoutMs,
         ...(deps.evidence ? { proof: deps.evidence.options.capture } : {}),
         ...(directory.categoryMap ? { categoryMap: directory.categoryMap } : {}),
+        ...(files ? { files } : {}),
       },
     );
     if (outcome.categoryOptions) await keepCategoryOptions(run, directory.id, outcome.categoryOptions);
@@ -418,6 +436,27 @@ async function attemptOnce(
     // The context closes once the result page's screenshot (if any) is taken, in the background.
     const closing = resultShot ? resultShot.then(() => lease.release({ broken })) : lease.release({ broken });
     await endVisit(run, directory.site, closing, slot);
+  }
+}
+
+/**
+ * The files the definition's `upload` steps set: none asked, undefined; the customer has no logo, none (an
+ * optional step is skipped, a required one fails saying so); else the logo, read and checked once per job.
+ */
+async function uploadFiles(
+  run: RunContext,
+  definition: FormDefinition,
+): Promise<EngineOptions['files'] | undefined> {
+  if (!definition.steps.some((s) => s.action === 'upload')) return undefined;
+  const { logo, deps } = run;
+  if (!logo) return {};
+  if (!deps.media) return { logo: 'this worker cannot read stored images' };
+  run.logoFile ??= deps.media.file(run.claim.customerId, logo);
+  try {
+    return { logo: await run.logoFile };
+  } catch (err) {
+    run.logoFile = undefined; // an S3 error: the next directory (or attempt) asks again
+    throw err;
   }
 }
 

@@ -10,6 +10,7 @@ import type { Logger, Metrics } from '#shared/telemetry';
 import type { BrowserPool } from './browser-pool.ts';
 import type { EvidenceRecorder } from './evidence-uploads.ts';
 import type { IdempotencyGuard } from './idempotency.ts';
+import type { MediaFiles } from './media-files.ts';
 import type { SitePoliteness } from './site-politeness.ts';
 import type { WorkerRegistry } from './worker-registry.ts';
 
@@ -69,6 +70,11 @@ export interface WorkerDeps {
    * fails with that reason and nothing is typed.
    */
   mailAliases?: { domain: string; aliasFor(jobId: string, directoryId: string): Promise<string> };
+  /**
+   * The customer's stored images (records bucket, media/) for definitions' `upload` steps. Without it (unit
+   * tests' fakes) a required upload fails saying so and an optional one is skipped.
+   */
+  media?: MediaFiles;
   /** Random source for jitter (tests pin it). */
   random?: () => number;
   /**

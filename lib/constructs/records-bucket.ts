@@ -45,8 +45,8 @@ export function recordsBucketProblems(prefixes: Readonly<Record<string, RecordsP
     if (!/^[a-z][a-z0-9-]*\/$/.test(p.prefix)) {
       problems.push(`prefix ${name}: "${p.prefix}" must be lower-case words ending in "/"`);
     }
-    if (!Number.isInteger(p.expireAfterDays) || p.expireAfterDays < 1) {
-      problems.push(`prefix ${name}: expireAfterDays must be a whole number of days, at least 1`);
+    if (p.expireAfterDays !== null && (!Number.isInteger(p.expireAfterDays) || p.expireAfterDays < 1)) {
+      problems.push(`prefix ${name}: expireAfterDays must be a whole number of days, at least 1, or null`);
     }
     const overlap = seen.find((other) => other.startsWith(p.prefix) || p.prefix.startsWith(other));
     if (overlap)

@@ -8,21 +8,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { categoryVariants } from '#local/fixtures/category-sites';
 import { type LocalSystem, startLocalSystem } from '#local/runtime';
+import { jobFinished, localApi } from '#test/local-api';
 import { eventually, motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
 import { FAST_WORKER_ENV } from '#test/worker-jobs';
 
 let t: TestDatabase;
 let system: LocalSystem;
 
-async function api(path: string, init: { method?: string; body?: unknown; key?: string } = {}) {
-  const res = await fetch(`${system.url}${path}`, {
-    method: init.method ?? 'GET',
-    headers: { 'content-type': 'application/json', 'x-api-key': init.key ?? system.keys.client },
-    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-  });
-  // biome-ignore lint/suspicious/noExplicitAny: answers are inspected freely.
-  return { status: res.status, body: (await res.json()) as any };
-}
+const api = localApi(() => system);
 
 beforeAll(async () => {
   t = await testDatabase('categories_local', { migrate: false });
@@ -43,16 +36,7 @@ afterAll(async () => {
 
 const DIRECTORIES = ['category-label', 'category-numeric', 'category-optgroup', 'category-nowhere'];
 
-async function finished(jobId: string) {
-  return eventually(
-    `job ${jobId} to finish`,
-    async () => {
-      const res = await api(`/v1/jobs/${jobId}`);
-      return ['completed', 'failed'].includes(res.body.status) ? res.body : undefined;
-    },
-    { timeoutMs: 60_000, intervalMs: 250 },
-  );
-}
+const finished = (jobId: string) => jobFinished(api, jobId);
 
 const received = (id: string, name: string) =>
   system.fixtures

@@ -15,7 +15,7 @@ import type { JobQueue } from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
 import { PgSubmissionLedger } from '#shared/submission-ledger';
 import { baseDeps } from './api.ts';
-import { proofLinksOn } from './records.ts';
+import { mediaDepsOn, proofLinksOn } from './records.ts';
 
 export interface DirectorySpec {
   id: string;
@@ -59,7 +59,11 @@ export async function jobsApiOn(
     jobs,
     ledger,
     directories,
-    customersApi: makeCustomersApi({ ...baseDeps(db), customers: new PgCustomerStore(db) }),
+    customersApi: makeCustomersApi({
+      ...baseDeps(db),
+      customers: new PgCustomerStore(db),
+      ...mediaDepsOn(db),
+    }),
     jobsApi: makeJobsApi({
       ...baseDeps(db),
       jobs,

@@ -8,6 +8,7 @@ import { createRecordsBucket, recordsBucketName } from '#local/services/records-
 import { EVIDENCE } from '#policy';
 import type { Sql } from '#shared/db';
 import { PgEvidenceStore } from '#shared/evidence-store';
+import { PgMediaStore } from '#shared/media';
 import { S3ObjectStore, s3ClientFromEnv } from '#shared/object-store';
 import { motoEndpoint, uniqueName } from './services.ts';
 
@@ -32,4 +33,12 @@ export function proofLinksOn(db: Sql, bucket = 'test-formfleet-records'): Presig
     new S3ObjectStore(s3ClientFromEnv(motoEnv(motoEndpoint())), bucket),
     EVIDENCE.presignedUrlSeconds,
   );
+}
+
+/** The customers API's media ports over a database, on a records bucket on moto (default: one never written). */
+export function mediaDepsOn(db: Sql, store?: S3ObjectStore): { media: PgMediaStore; records: S3ObjectStore } {
+  return {
+    media: new PgMediaStore(db),
+    records: store ?? new S3ObjectStore(s3ClientFromEnv(motoEnv(motoEndpoint())), 'test-formfleet-records'),
+  };
 }

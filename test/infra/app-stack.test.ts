@@ -266,18 +266,22 @@ describe('app stack from the real manifest', () => {
       }
     });
 
-    it('binds the records bucket by prefix: the worker writes proof, the API reads it, stale-jobs writes and lists, mail-inbound reads mail, retention writes archives', () => {
+    it('binds the records bucket by prefix: the worker writes proof and reads logos, the API reads proof and takes logos, stale-jobs writes and lists, mail-inbound reads mail, retention writes archives', () => {
       const arn = { 'Fn::ImportValue': 'test-formfleet-records-bucket-arn' };
       const evidence = { 'Fn::Join': ['', [arn, '/evidence/*']] };
       const archive = { 'Fn::Join': ['', [arn, '/archive/*']] };
       const probes = { 'Fn::Join': ['', [arn, '/probes/*']] };
       const mail = { 'Fn::Join': ['', [arn, '/mail/*']] };
+      const media = { 'Fn::Join': ['', [arn, '/media/*']] };
       const grants: Record<string, Record<string, unknown[]>> = {
         // Dry runs write their screenshots and presign links to them, under probes/ only.
         'api-probes': { 's3:GetObject': [probes], 's3:PutObject': [probes] },
         // Inbound mail: read a stored mail, and ask its size first (listing mail/ only).
         'mail-inbound': { 's3:GetObject': [mail], 's3:ListBucket': [arn] },
-        worker: { 's3:PutObject': [evidence] },
+        // Logos: the API signs their uploads (PutObject) and reads them back to check them (listing media/
+        // for the size first); the worker reads them for upload steps.
+        'api-customers': { 's3:GetObject': [media], 's3:PutObject': [media], 's3:ListBucket': [arn] },
+        worker: { 's3:PutObject': [evidence], 's3:GetObject': [media] },
         'api-jobs': { 's3:GetObject': [evidence] },
         'api-submissions': { 's3:GetObject': [evidence] },
         'stale-jobs': { 's3:PutObject': [evidence], 's3:ListBucket': [arn] },

@@ -185,16 +185,21 @@ describe('data stack', () => {
     );
   });
 
-  it('expires each prefix of the records bucket after its policy days, and old versions and unfinished uploads', () => {
+  it('expires each prefix of the records bucket after its policy days (none for media/, kept), and old versions and unfinished uploads', () => {
     const bucket = Object.values(retained.data.findResources('AWS::S3::Bucket'))[0];
     const rules = bucket?.Properties.LifecycleConfiguration.Rules as Record<string, unknown>[];
+    // Customers' logos are kept while the customer exists (customers are never deleted): no expiry rule.
+    expect(RECORDS.prefixes.media).toEqual({ prefix: 'media/', expireAfterDays: null });
+    expect(rules.some((r) => r.Prefix === 'media/')).toBe(false);
     expect(rules).toEqual([
-      ...Object.entries(RECORDS.prefixes).map(([name, p]) => ({
-        Id: `expire-${name}`,
-        Prefix: p.prefix,
-        ExpirationInDays: p.expireAfterDays,
-        Status: 'Enabled',
-      })),
+      ...Object.entries(RECORDS.prefixes)
+        .filter(([, p]) => p.expireAfterDays !== null)
+        .map(([name, p]) => ({
+          Id: `expire-${name}`,
+          Prefix: p.prefix,
+          ExpirationInDays: p.expireAfterDays,
+          Status: 'Enabled',
+        })),
       {
         Id: 'noncurrent-versions-and-unfinished-uploads',
         NoncurrentVersionExpiration: { NoncurrentDays: RECORDS.noncurrentVersionDays },

@@ -16,6 +16,7 @@ import { categoryNumeric } from '#local/fixtures/category-sites';
 import { PgCustomerStore } from '#shared/customer-store';
 import { PgDirectoryStore } from '#shared/directory-store';
 import { ADMIN_KEY_ID, baseDeps, call } from '#test/api';
+import { mediaDepsOn } from '#test/records';
 import { type TestDatabase, testDatabase } from '#test/services';
 
 let t: TestDatabase;
@@ -26,7 +27,11 @@ let store: PgDirectoryStore;
 beforeAll(async () => {
   t = await testDatabase('api_categories');
   store = new PgDirectoryStore(t.db);
-  customers = makeCustomersApi({ ...baseDeps(t.db), customers: new PgCustomerStore(t.db) });
+  customers = makeCustomersApi({
+    ...baseDeps(t.db),
+    customers: new PgCustomerStore(t.db),
+    ...mediaDepsOn(t.db),
+  });
   directories = makeDirectoriesApi({
     ...baseDeps(t.db),
     directories: store,

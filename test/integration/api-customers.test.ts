@@ -5,6 +5,7 @@ import type { ApiHandler } from '#functions/api/router';
 import { PROFILE_LIMITS } from '#functions/api/schemas';
 import { PgCustomerStore, PROFILE_FIELDS } from '#shared/customer-store';
 import { ADMIN_KEY_ID, baseDeps, call, INJECTIONS } from '#test/api';
+import { mediaDepsOn } from '#test/records';
 import { type TestDatabase, testDatabase } from '#test/services';
 
 let t: TestDatabase;
@@ -12,7 +13,11 @@ let api: ApiHandler;
 
 beforeAll(async () => {
   t = await testDatabase('api_customers');
-  api = makeCustomersApi({ ...baseDeps(t.db), customers: new PgCustomerStore(t.db) });
+  api = makeCustomersApi({
+    ...baseDeps(t.db),
+    customers: new PgCustomerStore(t.db),
+    ...mediaDepsOn(t.db),
+  });
 });
 afterAll(async () => t?.close());
 

@@ -102,7 +102,7 @@ describe('directories API', () => {
     expect(bad.body.error.details).toEqual([
       {
         field: 'definition.steps[0].action',
-        message: 'must be one of goto, fill, select, check, click, waitFor, next, submit',
+        message: 'must be one of goto, fill, select, check, click, upload, waitFor, next, submit',
       },
       { field: 'definition.steps', message: 'must contain exactly one submit step' },
     ]);

@@ -11,6 +11,7 @@ import { PgCustomerStore } from '#shared/customer-store';
 import { createLogger } from '#shared/telemetry';
 import { baseDeps, call, ROOMY_LIMITS } from '#test/api';
 import { apiEvent, lambdaContext } from '#test/events';
+import { mediaDepsOn } from '#test/records';
 import { type TestDatabase, testDatabase } from '#test/services';
 
 let t: TestDatabase;
@@ -24,6 +25,7 @@ const customersApi = (limits = ROOMY_LIMITS, rateLimiter?: RateLimiter) =>
     ...baseDeps(t.db, limits),
     ...(rateLimiter ? { rateLimiter } : {}),
     customers: new PgCustomerStore(t.db),
+    ...mediaDepsOn(t.db),
   });
 
 /** A JSON body of exactly `bytes` bytes whose description is too long to store (so it is parsed, then 400). */
@@ -133,6 +135,7 @@ describe('telemetry', () => {
             throw new Error('relation "customers" does not exist at /var/task/index.mjs:10:5');
           },
         } as never,
+        ...mediaDepsOn(t.db),
       });
       const event = apiEvent('GET', '/v1/customers/00000000-0000-0000-0000-000000000000');
       const context = lambdaContext();

@@ -53,6 +53,10 @@ describe('Lambda entries', () => {
     await expect(importWith({ DATABASE_URL: t.url }, 'worker')).rejects.toThrow(
       /IDEMPOTENCY_TABLE, RECORDS_BUCKET, QUEUE_URL_P1, QUEUE_URL_P2, QUEUE_URL_P3/,
     );
+    // Logos: the customers API signs uploads to the records bucket and reads them back.
+    await expect(importWith({ DATABASE_URL: t.url }, 'api-customers')).rejects.toThrow(
+      /missing required environment variable\(s\): RECORDS_BUCKET/,
+    );
     await expect(importWith({ DATABASE_URL: t.url }, 'retention')).rejects.toThrow(
       /missing required environment variable\(s\): RECORDS_BUCKET/,
     );
@@ -75,7 +79,7 @@ describe('Lambda entries', () => {
     const health = await importWith({ DATABASE_URL: t.url, ...queueEnv }, 'api-health');
     const res = await health.handler(apiEvent('GET', '/health', { apiKeyId: null }), lambdaContext());
     expect(res.statusCode).toBe(200);
-    const customers = await importWith({ DATABASE_URL: t.url }, 'api-customers');
+    const customers = await importWith({ DATABASE_URL: t.url, ...records }, 'api-customers');
     const created = await customers.handler(
       apiEvent('POST', '/v1/customers', { body: { name: 'Entry Co', email: 'e@entry.test' } }),
       lambdaContext(),

@@ -220,6 +220,7 @@ describe('the retention run', () => {
       exists: (k) => records.store.exists(k),
       size: (k) => records.store.size(k),
       presignGet: (k, o) => records.store.presignGet(k, o),
+      presignPost: (k, o) => records.store.presignPost(k, o),
       async put(key, body, options) {
         await records.store.put(key, body, options);
         puts += 1;

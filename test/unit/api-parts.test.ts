@@ -158,7 +158,11 @@ describe('API functions in the manifest', () => {
       jobQueues: ['send'],
       deadLetterQueues: 'redrive',
     });
-    expect(functionSpec('api-customers').needs).toEqual({ database: true });
+    // Logos: presigned uploads under media/, read back (after a listing for the size) to check them.
+    expect(functionSpec('api-customers').needs).toEqual({
+      database: true,
+      records: [{ prefix: 'media', access: ['write', 'read', 'list'] }],
+    });
     // Client keys: API Gateway's keys of the client plans, and the database for the rate limiter.
     expect(functionSpec('api-keys').needs).toEqual({ database: true, apiKeys: true });
     // Webhooks: seals new signing secrets, never opens one (delivery does).

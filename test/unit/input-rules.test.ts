@@ -113,7 +113,7 @@ describe('error details', () => {
     );
     expect(err.details?.[0]).toEqual({
       field: 'definition.steps[0].action',
-      message: 'must be one of goto, fill, select, check, click, waitFor, next, submit',
+      message: 'must be one of goto, fill, select, check, click, upload, waitFor, next, submit',
     });
     expect(err.details?.[1]).toEqual({
       field: 'definition.steps',
