@@ -589,6 +589,15 @@ export const RETENTION = {
       removableWhen: "r.outcome <> 'processing'",
       why: 'What became of each verification mail (the raw mail itself expires from mail/ sooner); one being handled stays.',
     },
+    {
+      table: 'tasks',
+      key: 'id',
+      ageColumn: 'updated_at',
+      keepDays: 180,
+      batchSize: 1_000,
+      removableWhen: "r.status IN ('resolved', 'withdrawn')",
+      why: 'Finished tasks (who did what by hand; the ledger row keeps the outcome, the job events the story); an open or claimed task stays however old.',
+    },
   ],
   /**
    * Never deleted: what a customer's report (GET /v1/jobs/{id}, GET /v1/submissions) or a listing's recheck

@@ -205,6 +205,42 @@ describe('the retention run', () => {
     expect(mail.rows.map((r) => r.message_id)).toEqual(['<busy@x>', '<new@x>']);
   });
 
+  it('archives finished tasks past their period and keeps open ones however old', async () => {
+    const done = await job('completed', 200);
+    const { rows: subs } = await t.db.query<{ id: string }>(
+      `INSERT INTO submissions (job_id, customer_id, directory_id, status, error_class, error, finished_at)
+       SELECT j.id, j.customer_id, $2, 'needs_manual', 'captcha', 'a captcha', now() - interval '200 days'
+       FROM jobs j WHERE j.id = $1 RETURNING id`,
+      [done.jobId, done.directory],
+    );
+    const submission = (subs[0] as { id: string }).id;
+    // The ledger's trigger made the task; one finished long ago, one still open.
+    await t.db.query(
+      `UPDATE tasks SET status = 'resolved', outcome = 'failed', resolved_by = 'pat', resolved_at = now()
+       WHERE submission_id = $1`,
+      [submission],
+    );
+    await t.db.query(`ALTER TABLE tasks DISABLE TRIGGER tasks_touch`);
+    await t.db.query(`UPDATE tasks SET updated_at = now() - interval '200 days' WHERE submission_id = $1`, [
+      submission,
+    ]);
+    await t.db.query(`ALTER TABLE tasks ENABLE TRIGGER tasks_touch`);
+    const open = await job('completed', 200);
+    await t.db.query(
+      `INSERT INTO submissions (job_id, customer_id, directory_id, status, error_class, error, finished_at)
+       SELECT j.id, j.customer_id, $2, 'unknown', 'internal', 'in doubt', now() - interval '200 days'
+       FROM jobs j WHERE j.id = $1`,
+      [open.jobId, open.directory],
+    );
+    await t.db.query(`UPDATE tasks SET created_at = now() - interval '200 days' WHERE job_id = $1`, [
+      open.jobId,
+    ]);
+    const report = await runRetention(deps({}, [entry('tasks')]));
+    expect(archivedOf(report, 'tasks')).toBe(1);
+    const left = await t.db.query<{ status: string; job_id: string }>('SELECT status, job_id FROM tasks');
+    expect(left.rows).toEqual([{ status: 'open', job_id: open.jobId }]);
+  });
+
   it('a crash between the upload and the delete neither loses nor duplicates a row on the next run', async () => {
     const done = await job('completed', 200);
     await events(done.jobId, 12, 200);
