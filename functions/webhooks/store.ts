@@ -526,7 +526,14 @@ export class PgWebhookStore {
     decision: FailureDecision,
   ): Promise<void> {
     await this.sql.transaction(async (tx) => {
-      await lockEndpoint(tx, claim.endpoint.id);
+      // The decision was made from the endpoint as claimed; another attempt in flight at the same time (up to
+      // WEBHOOKS.perEndpointConcurrency) may have disabled it since. Only the attempt that finds it enabled
+      // disables it and raises the alert: one disabling, one alert.
+      const locked = await tx.query<{ status: EndpointStatus }>(
+        'SELECT status FROM webhook_endpoints WHERE id = $1 FOR UPDATE',
+        [claim.endpoint.id],
+      );
+      const disable = locked.rows[0]?.status === 'enabled' ? decision.disable : undefined;
       await insertAttempt(tx, claim, result, startedAt);
       if ('giveUp' in decision.delivery) {
         await tx.query(`UPDATE webhook_deliveries SET status = 'failed', lease_until = NULL WHERE id = $1`, [
@@ -546,10 +553,10 @@ export class PgWebhookStore {
                 disabled_at = CASE WHEN $4::text IS NULL THEN disabled_at ELSE $2 END
          WHERE id = $1
          RETURNING ${ENDPOINT_COLUMNS}`,
-        [claim.endpoint.id, startedAt, decision.pausedUntil, decision.disable ?? null],
+        [claim.endpoint.id, startedAt, decision.pausedUntil, disable ?? null],
       );
       const endpoint = rows[0];
-      if (decision.disable && endpoint) {
+      if (disable && endpoint) {
         const held = await tx.query(
           `UPDATE webhook_deliveries SET status = 'held', lease_until = NULL
            WHERE endpoint_id = $1 AND status = 'pending'`,
@@ -558,7 +565,7 @@ export class PgWebhookStore {
         await this.outbox.add(
           tx,
           endpointDisabledAlert(toEndpoint(endpoint), {
-            reason: decision.disable,
+            reason: disable,
             lastError: result.error ?? `answered ${result.status}`,
             held: held.rowCount,
             time: startedAt,

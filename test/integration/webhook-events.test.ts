@@ -232,6 +232,52 @@ describe('events written with the change', () => {
     expect(rows).toEqual([{ status: 'held' }]);
   });
 
+  it('disables an endpoint once, with one alert, when two attempts in flight both fail past the policy days', async () => {
+    const e = await endpoint('key-twice', ['job.completed']);
+    // Two events, so two deliveries an endpoint's two slots can attempt at the same time.
+    for (let i = 0; i < 2; i++) {
+      const job = await newJob('key-twice', ['alpha']);
+      await jobs.finish(await claimed(job.id), { status: 'completed', progress: { total: 1, done: 1 } });
+    }
+    const now = new Date(Date.now() + 1_000);
+    const first = await store.claimNext(e.id, now, 60);
+    const second = await store.claimNext(e.id, now, 60);
+    if (!first || !second) throw new Error('two claims expected');
+    expect(first.deliveryId).not.toBe(second.deliveryId);
+    const since = new Date(now.getTime() - 10 * 86_400_000);
+    const result = { status: 500, response: '', durationMs: 5, error: 'answered 500' };
+    // Each attempt decided from the endpoint as it claimed it: failing for days, so each decides to disable.
+    const decision = {
+      delivery: { retryAt: new Date(now.getTime() + 3_600_000) },
+      pausedUntil: new Date(now.getTime() + 60_000),
+      disable: 'failing' as const,
+    };
+    await Promise.all([
+      store.recordFailed(
+        { ...first, endpoint: { ...first.endpoint, failingSince: since } },
+        result,
+        now,
+        decision,
+      ),
+      store.recordFailed(
+        { ...second, endpoint: { ...second.endpoint, failingSince: since } },
+        result,
+        new Date(now.getTime() + 1),
+        decision,
+      ),
+    ]);
+    expect(await store.getEndpoint(e.id)).toMatchObject({ status: 'disabled', disabledReason: 'failing' });
+    const alerts = await t.db.query(
+      `SELECT id FROM alert_outbox WHERE kind = 'webhook_disabled' AND alert::text LIKE '%' || $1 || '%'`,
+      [e.id],
+    );
+    expect(alerts.rows).toHaveLength(1);
+    const deliveries = await t.db.query(`SELECT status FROM webhook_deliveries WHERE endpoint_id = $1`, [
+      e.id,
+    ]);
+    expect(deliveries.rows.map((r) => r.status)).toEqual(['held', 'held']);
+  });
+
   it('writes task.created when a row waits for a person and task.resolved when a person resolves it, each with the row', async () => {
     const e = await endpoint('key-t', ['task.created', 'task.resolved']);
     const job = await newJob('key-t', ['gamma']);
