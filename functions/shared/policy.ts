@@ -122,6 +122,15 @@ export const WORKER = {
   verifyTimeoutMs: 15_000,
   /** A directory is not started with less invocation time left than its budget plus this margin. */
   invocationMarginMs: 30_000,
+  /**
+   * K: how many of a job's directories one worker runs at once, each in its own context of the shared
+   * browser (a stage may override it: cdk.json `worker.directoriesInFlight`). Real directory sites are
+   * network-bound (a page load and a post take seconds), so one directory at a time leaves the paid Lambda
+   * mostly waiting; benchmark h (docs/performance.md) measures throughput, GB-s and peak memory per K.
+   */
+  directoriesInFlight: 6,
+  /** The most a stage may set K to: each directory in flight is a browser context in one Lambda's memory. */
+  directoriesInFlightMax: 16,
 } as const;
 
 /** Aging: jobs waiting longer than their tier's promoteAfterSeconds move up one tier. */

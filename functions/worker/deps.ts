@@ -12,7 +12,7 @@ import { PgCustomerStore } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
 import type { Database } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
-import { type Env, intEnv, requireEnv } from '#shared/env';
+import { ConfigError, type Env, intEnv, requireEnv } from '#shared/env';
 import { PgEvidenceStore } from '#shared/evidence-store';
 import { queueUrlEnvName, queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
 import { PgJobStore } from '#shared/job-store';
@@ -69,7 +69,19 @@ export function workerOptionsFromEnv(env: Env): WorkerOptions {
     recordRetryMaxSeconds: intEnv(env, 'RECORD_RETRY_MAX_SECONDS', WORKER.recordRetryMaxSeconds),
     verifyTimeoutMs: intEnv(env, 'VERIFY_TIMEOUT_MS', WORKER.verifyTimeoutMs),
     invocationMarginMs: intEnv(env, 'INVOCATION_MARGIN_MS', WORKER.invocationMarginMs),
+    directoriesInFlight: directoriesInFlightFromEnv(env),
   };
+}
+
+/** K (WORKER_DIRECTORIES_IN_FLIGHT, set from the stage's config): 1 to WORKER.directoriesInFlightMax. */
+function directoriesInFlightFromEnv(env: Env): number {
+  const k = intEnv(env, 'WORKER_DIRECTORIES_IN_FLIGHT', WORKER.directoriesInFlight);
+  if (k < 1 || k > WORKER.directoriesInFlightMax) {
+    throw new ConfigError(
+      `WORKER_DIRECTORIES_IN_FLIGHT must be from 1 to ${WORKER.directoriesInFlightMax} (got ${k})`,
+    );
+  }
+  return k;
 }
 
 /** Proof per submission: policy EVIDENCE, the upload bounds overridable (tests shorten them). */

@@ -33,6 +33,8 @@ export interface WorkerOptions {
   recordRetryMaxSeconds: number;
   verifyTimeoutMs: number;
   invocationMarginMs: number;
+  /** K: a job's directories in flight at once in this worker (policy WORKER.directoriesInFlight). */
+  directoriesInFlight: number;
 }
 
 export interface WorkerDeps {
