@@ -546,6 +546,14 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     meaning: 'budget of one listing lookup (an interrupted submission, a recheck) on the listing page',
   },
   {
+    name: 'WORKER_DIRECTORIES_IN_FLIGHT',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.directoriesInFlight',
+    meaning:
+      "K: how many of a job's directories one worker runs at once, each in its own browser context (1 to WORKER.directoriesInFlightMax)",
+  },
+  {
     name: 'INVOCATION_MARGIN_MS',
     group: 'override',
     usedBy: 'worker',

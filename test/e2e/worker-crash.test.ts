@@ -106,11 +106,11 @@ describe('a worker killed mid-job', () => {
     first.kill('SIGKILL');
     await exited;
     const atCrash = await ledger(system, job.id);
-    expect(atCrash.map((r) => [r.directoryId, r.status])).toEqual([
-      ['simple-form', 'submitted'],
-      ['slow-site', 'submitting'],
-      ['redirect-success', 'prepared'],
-    ]);
+    // The slow site's click is in doubt; the other lanes' directories were settled or not yet started
+    // (FAST_WORKER_ENV runs K lanes, so which of them got through depends on the lanes' timing).
+    expect(atCrash.find((r) => r.directoryId === 'slow-site')?.status).toBe('submitting');
+    for (const r of atCrash.filter((r) => r.directoryId !== 'slow-site'))
+      expect(['submitted', 'prepared']).toContain(r.status);
 
     await startWorkerProcess('worker-successor');
     // Seconds on a quiet machine; the bound is generous for a loaded one (two cores, other suites running).
@@ -130,6 +130,12 @@ describe('a worker killed mid-job', () => {
       `SELECT detail->>'worker' AS worker FROM job_events WHERE job_id = $1 AND type = 'claimed' ORDER BY id`,
       [job.id],
     );
-    expect(claims.map((c) => c.worker)).toEqual(['worker-doomed', 'worker-successor']);
+    // The doomed worker's claim, then the successor's. Under load the successor may claim twice: its 2 s
+    // visibility (extended by heartbeats) can lapse and the message come back to it; the newer claim fences
+    // the older, and the counts above show nothing was sent twice either way.
+    const workers = claims.map((c) => c.worker);
+    expect(workers[0]).toBe('worker-doomed');
+    expect(workers.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(workers.slice(1))).toEqual(new Set(['worker-successor']));
   }, 240_000);
 });

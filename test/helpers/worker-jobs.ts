@@ -136,4 +136,8 @@ export const FAST_WORKER_ENV: Record<string, string> = {
   VERIFY_TIMEOUT_MS: '3000',
   RECORD_RETRY_BASE_SECONDS: '1',
   RECORD_RETRY_MAX_SECONDS: '2',
+  // K > 1, so every test on real parts runs a job's directories in lanes, as deployed workers do; 3 rather
+  // than the policy's 6 because this machine has two cores shared by the whole suite (a deployed worker has
+  // its own), and the step timeouts above are short.
+  WORKER_DIRECTORIES_IN_FLIGHT: '3',
 };
