@@ -33,6 +33,8 @@ interface KRun {
   bareWallMs: number;
   /** Latency the sites added to the pipeline's requests, summed over requests (ms). */
   pipelineLatencyMs: number;
+  /** Browser relaunches during the pipeline's invocation (policy WORKER.browserRecycleAfterPages). */
+  recycles: number;
   memory: MemoryPeak;
 }
 
@@ -46,6 +48,8 @@ export const latency: Benchmark = {
   async run(ctx) {
     const ks = intListArg(ctx.args, 'k', [1, 2, 4, 6, 8]);
     const copies = intArg(ctx.args, 'copies', 3);
+    // Every lane of every K meets the same delays in the same order: the sites' draws restart from this seed.
+    const seed = intArg(ctx.args, 'seed', 1);
     const profileName = (ctx.args.profile ?? 'real') as LatencyProfileName;
     const profile = latencyProfile(profileName);
     const defaultK = WORKER.directoriesInFlight;
@@ -67,7 +71,18 @@ export const latency: Benchmark = {
     const browser = await launchBareChromium();
     const runs: KRun[] = [];
 
+    /**
+     * Each K starts on a fresh, warm browser (closed, relaunched, one context opened and closed), so no K's
+     * run crosses the worker's page limit for a browser (WORKER.browserRecycleAfterPages) because of the
+     * Ks before it; a run that crosses it on its own still shows it in the recycles column.
+     */
+    const freshBrowser = async () => {
+      await system.worker.browser.close();
+      await (await system.worker.browser.acquire()).release();
+    };
+
     const pipelineRun = async (k: number, name: string, directoryIds: readonly string[]) => {
+      await freshBrowser();
       const worker = makeWorkerHandler({
         ...system.worker,
         options: { ...system.worker.options, directoriesInFlight: k },
@@ -77,6 +92,7 @@ export const latency: Benchmark = {
       const records = await receiveRecords(system, 1, 1);
       if (records.length !== 1) throw new Error('the job message did not arrive');
       const latencyBefore = sumValues(system.fixtures.addedLatencyMs());
+      const recyclesBefore = system.worker.browser.state().recycles;
       const sampler = startMemorySampler(() => system.worker.browser.browserPid());
       const start = performance.now();
       const result = await worker({ Records: records }, workerContext());
@@ -88,7 +104,12 @@ export const latency: Benchmark = {
           `K ${k}: not every directory was submitted (${rows.map((r) => `${r.directoryId} ${r.status}`).join(', ')}); the measurement is void`,
         );
       }
-      return { wallMs, memory, latencyMs: sumValues(system.fixtures.addedLatencyMs()) - latencyBefore };
+      return {
+        wallMs,
+        memory,
+        latencyMs: sumValues(system.fixtures.addedLatencyMs()) - latencyBefore,
+        recycles: system.worker.browser.state().recycles - recyclesBefore,
+      };
     };
 
     const bareRun = async (k: number, name: string, variants: typeof sites) => {
@@ -112,8 +133,6 @@ export const latency: Benchmark = {
       await pipelineRun(1, 'Latency Warm-up Pipeline', [ids[0] as string]);
       await bareRun(1, 'Latency Warm-up Bare', [sites[0] as (typeof sites)[number]]);
       for (const [i, k] of ks.entries()) {
-        // Both lanes meet the same delays in the same order: each starts the sites' draws from this seed.
-        const seed = 1_000 + k;
         // Alternate which side goes first, so neither always runs on a warmer machine.
         let piped: Awaited<ReturnType<typeof pipelineRun>> | undefined;
         let bareWallMs = 0;
@@ -135,6 +154,7 @@ export const latency: Benchmark = {
           pipelineWallMs: piped.wallMs,
           bareWallMs,
           pipelineLatencyMs: piped.latencyMs,
+          recycles: piped.recycles,
           memory: piped.memory,
         };
         runs.push(run);
@@ -176,6 +196,7 @@ export const latency: Benchmark = {
         'GB-s per submission',
         'GB-s × K = 1',
         'site latency waited s',
+        'browser recycles',
       ],
       rows: rows.map((r) => [
         String(r.k),
@@ -188,13 +209,15 @@ export const latency: Benchmark = {
         fmt(r.pipelineGbs, 2),
         fmt(r.pipelineGbs / one.pipelineGbs, 2),
         fmt(r.pipelineLatencyMs / 1000, 1),
+        String(r.recycles),
       ]),
       notes: [
         `one run per K (one job through the worker handler, then bare, or the other way round, alternating); each lane submits one business to ${copies} copies each of ${VARIANTS.map((v) => v.id).join(', ')}`,
         `profile "${profileName}": ${profile.description}`,
         'pipeline s = the worker handler invocation, message received to handler returned (what Lambda bills); bare s = K hand-written playwright-core scripts pulling from the same forms, a fresh context each',
         `GB-s per submission = ${memoryMb} MB (policy WORKER.memoryMb) × pipeline s / submissions; site latency waited = the sites’ added delays summed over the pipeline’s requests (what one directory at a time would wait in a row)`,
-        'both lanes of a K meet the same delays: each site’s draws restart from the same seed before each lane, and each site sees one lane’s requests in the order its form makes them',
+        `every lane (pipeline and bare, every K) meets the same delays: each site’s draws restart from seed ${seed} before each lane, and each site sees one lane’s requests in the order its form makes them`,
+        `browser recycles = relaunches during the pipeline's invocation: the worker retires its browser after ${WORKER.browserRecycleAfterPages} pages (policy WORKER.browserRecycleAfterPages) and waits for every context in flight to close first, so a run that crosses the limit pauses all its lanes once; each K's run starts on a freshly launched, warmed browser so that earlier Ks' pages do not count against it`,
         'one run on a shared 2-core machine: expect 10–20 % noise between runs',
       ],
     };
@@ -258,6 +281,7 @@ export const latency: Benchmark = {
         directoriesPerJob: one.directories,
         forms: VARIANTS.map((v) => v.id),
         latencyProfile: profileName,
+        seed,
         latency: LATENCY_PROFILES[profileName],
         workerMemoryMb: memoryMb,
         siteMinGapMs: 0,
@@ -272,6 +296,7 @@ export const latency: Benchmark = {
           pipelineWallMs: r.pipelineWallMs,
           bareWallMs: r.bareWallMs,
           pipelineLatencyMs: r.pipelineLatencyMs,
+          recycles: r.recycles,
           pipelineGbsPerSubmission: r.pipelineGbs,
           bareGbsPerSubmission: r.bareGbs,
           pipelineSubmissionsPerMinute: r.pipelinePerMinute,
