@@ -244,7 +244,7 @@ export const latency: Benchmark = {
       notes: [
         'RSS sampled every 250 ms from /proc (PSS every 2.5 s: it is slow to read): the worker’s Chromium browser process and all its descendants, plus this Node process',
         'RSS summed over processes counts shared pages once per process (an overstatement); PSS shares them out. Node here also holds the local runtime, the fixture sites and the bare lane’s client, which a Lambda does not',
-        'locally Chromium runs one process per renderer; in Lambda it runs --single-process, which shares more',
+        'locally Chromium runs one process per renderer; in Lambda it runs --single-process, not measured here',
       ],
     };
     const goals: Goal[] = [
