@@ -176,6 +176,13 @@ export const ENVIRONMENT: readonly EnvVar[] = [
       'Postgres connections per container, from policy `DATABASE.poolMax` by function kind (unset: the largest of them, 2)',
   },
   {
+    name: 'WORKER_DIRECTORIES_IN_FLIGHT',
+    group: 'handler',
+    usedBy: 'worker',
+    meaning:
+      "K, a job's directories in flight at once per worker (1 to `WORKER.directoriesInFlightMax`): set by CDK from the stage's cdk.json `worker.directoriesInFlight`, by npm start from `--stage` (unset: `WORKER.directoriesInFlight`); see docs/runbooks/scale-workers.md",
+  },
+  {
     name: 'NODE_EXTRA_CA_CERTS',
     group: 'handler',
     usedBy: 'every function with the database need (read by Node at start)',
