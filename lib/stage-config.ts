@@ -2,7 +2,8 @@
  * The stage configuration (dev, prod): read from cdk.json context once in bin/, validated here into a typed,
  * readonly object that stacks receive as props. Numbers of behaviour (tiers, limits, schedules) are not here:
  * they are in the policy module and the same for every stage. What differs per stage is where it runs, what
- * it connects to, how long it keeps things, and how much of the account's Lambda concurrency it may take.
+ * it connects to, how long it keeps things, how much of the account's Lambda concurrency it may take, and how
+ * its worker is sized (memory, K): the defaults of these last come from policy.
  */
 import { FUNCTIONS } from '#functions/manifest';
 import { CONCURRENCY, PRIORITY_TIERS, type PriorityTier, WORKER } from '#policy';
