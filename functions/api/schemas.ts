@@ -134,7 +134,8 @@ const jobSummaryProperties = {
   attempts: { type: 'integer', minimum: 0 },
   progress: {
     type: 'object',
-    description: 'What the worker is doing: total, done, directoryId, step, stepSince, counts by status.',
+    description:
+      'What the worker is doing: total, done, directoryId, step, stepSince (the directory in flight longest on its step), inFlight (every directory in flight: directoryId, step, stepSince), counts by status.',
   },
   error: { type: ['string', 'null'] },
   errorClass: { type: ['string', 'null'] },

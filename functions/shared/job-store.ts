@@ -27,6 +27,11 @@ export interface JobProgress {
   step?: string | null;
   /** When the current (directory, step) began, so "heartbeats arriving, step unchanged" can be seen. */
   stepSince?: string | null;
+  /**
+   * Every directory the worker has in flight (up to K, policy WORKER.directoriesInFlight), with its step and
+   * since when; `directoryId` / `step` / `stepSince` above are the one longest on its step.
+   */
+  inFlight?: { directoryId: string | null; step: string | null; stepSince: string }[];
   counts?: Record<string, number>;
 }
 
@@ -606,7 +611,7 @@ WITH ledger AS (
   UPDATE jobs j SET status = 'pending', enqueue_token = j.enqueue_token + 1, fencing_token = j.fencing_token + 1,
          claimed_by = NULL, queued_at = NULL,
          progress = j.progress || jsonb_build_object('done', l.done, 'total', l.total, 'directoryId', NULL,
-                                                     'step', NULL, 'stepSince', NULL)
+                                                     'step', NULL, 'stepSince', NULL, 'inFlight', NULL)
   FROM ledger l
   WHERE j.id = $1 AND j.fencing_token = $2 AND j.status = 'in_progress'
   RETURNING j.id, j.priority, j.enqueue_token, j.fencing_token, l.done, l.total

@@ -78,6 +78,8 @@ export class BrowserPool {
   private pid: number | undefined;
   /** Releases still closing their context (callers need not await them). */
   private readonly releasing = new Set<Promise<void>>();
+  /** Acquires waiting for a retiring browser's open contexts to close. */
+  private idleWaiters: (() => void)[] = [];
   private readonly guard: NetworkGuard | undefined;
 
   constructor(private readonly options: BrowserPoolOptions) {
@@ -99,11 +101,13 @@ export class BrowserPool {
 
   /** A fresh, isolated context in the shared browser. */
   async acquire(contextOptions: BrowserContextOptions = {}): Promise<BrowserLease> {
-    if (this.retireWhenIdle) {
-      // A retiring browser is replaced once idle; a context still closing in the background is not idle yet.
-      await Promise.all(this.releasing);
-      if (this.retireWhenIdle && this.openContexts === 0) await this.recycle('page-limit');
+    // A retiring browser is replaced once idle; a context still closing in the background is not idle yet.
+    // Other contexts still open (a worker's other directories in flight) are waited for, however busy the
+    // worker keeps it, or it would never be idle: each ends within its directory's budget.
+    while (this.retireWhenIdle && (this.openContexts > 0 || this.releasing.size > 0)) {
+      await this.idle();
     }
+    if (this.retireWhenIdle) await this.recycle('page-limit');
     const browser = await this.ensureBrowser();
     const started = Date.now();
     const gate = await this.guard?.open();
@@ -141,7 +145,10 @@ export class BrowserPool {
         if (!released) {
           const closing = this.closeContext(browser, context, gate, broken);
           this.releasing.add(closing);
-          released = closing.finally(() => this.releasing.delete(closing));
+          released = closing.finally(() => {
+            this.releasing.delete(closing);
+            this.notifyIdle();
+          });
         }
         return released;
       },
@@ -164,8 +171,22 @@ export class BrowserPool {
     // Recycled (or crashed and replaced) meanwhile: that took this context with it, and the pool's browser
     // now is another one, which this lease never used.
     if (this.browser !== browser) return;
-    if (failed) await this.recycle('crash');
+    // A context that failed, while others still run in this browser (a worker's K directories in flight):
+    // the browser is retired once they end, not closed under them. A crash needs no decision here: the
+    // browser's 'disconnected' already took it out of the pool.
+    if (failed && this.openContexts > 0) this.retireWhenIdle = true;
+    else if (failed) await this.recycle('crash');
     else if (this.retireWhenIdle && this.openContexts === 0) await this.recycle('page-limit');
+  }
+
+  /** Resolves when a context has closed (or at once when none is open or closing). */
+  private idle(): Promise<void> {
+    if (this.openContexts === 0 && this.releasing.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private notifyIdle(): void {
+    for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   /** The operating-system process id of the running Chromium, if any (for diagnostics and fault tests). */

@@ -80,19 +80,39 @@ interface Heartbeat {
   stop(): Promise<void>;
 }
 
+/** What one lane is doing now: its directory and step, for the heartbeat. */
+interface LaneProgress {
+  directoryId: string | null;
+  step: string | null;
+  stepSince: string;
+}
+
+/** The job's state the lanes share. */
+interface JobState {
+  /** Total and done (the lanes' own directories and steps are in `lanes`). */
+  progress: JobProgress;
+  /** Every lane's progress, reported by the heartbeat as `inFlight`. */
+  lanes: Set<LaneProgress>;
+  /** The customer's logo's checked bytes, read once per job on the first directory that uploads it. */
+  logoFile?: Promise<EngineFile | string>;
+  /** The first reason a lane stopped (out of time, stop asked, an error): no lane starts another directory. */
+  halt?: unknown;
+}
+
+/** One lane of a job: the job's shared state and this lane's own progress and last visit. */
 interface RunContext {
   deps: WorkerDeps;
   claim: Claim;
   profile: Profile;
   /** The customer's logo, if any (what `upload` steps with field logo set). */
   logo: MediaRef | null;
-  /** The logo's checked bytes, read once per job on the first directory that uploads it. */
-  logoFile?: Promise<EngineFile | string>;
-  progress: JobProgress;
+  job: JobState;
+  /** This lane's directory and step. */
+  progress: LaneProgress;
   heartbeat: Heartbeat;
   context: Context;
   log: Logger;
-  /** The last visit's end (its context closing, then its site slot released), left running in the background. */
+  /** The lane's last visit's end (its context closing, then its site slot released), left running in the background. */
   visitEnding?: { site: string; done: Promise<void> };
 }
 
@@ -124,28 +144,33 @@ export async function runJob(
     log.warn('job failed: customer no longer exists');
     return finished ? 'failed' : 'superseded';
   }
-  const heartbeat = startHeartbeat(deps, claim, record, progress, log, state);
-  const run: RunContext = {
-    deps,
-    claim,
-    profile: customer,
-    logo: customer.logo,
-    progress,
-    heartbeat,
-    context,
-    log,
+  const job: JobState = { progress, lanes: new Set() };
+  const heartbeat = startHeartbeat(deps, claim, record, () => reported(job), log, state);
+  const lane = (): RunContext => {
+    const own: LaneProgress = { directoryId: null, step: null, stepSince: new Date().toISOString() };
+    job.lanes.add(own);
+    return {
+      deps,
+      claim,
+      profile: customer,
+      logo: customer.logo,
+      job,
+      progress: own,
+      heartbeat,
+      context,
+      log,
+    };
   };
+  const open = submissions.filter((s) => OPEN_STATUSES.includes(s.status));
+  const lanes = Array.from(
+    { length: Math.max(1, Math.min(deps.options.directoriesInFlight, open.length)) },
+    lane,
+  );
   const doneAtStart = progress.done ?? 0;
   try {
-    for (const submission of submissions) {
-      if (heartbeat.lost()) break;
-      if (!OPEN_STATUSES.includes(submission.status)) continue;
-      // Graceful stop: the directory in flight (if any) has ended; no new one starts.
-      stopIfAsked(run);
-      const settled = await settleOne(run, submission);
-      if (!settled) break;
-    }
-    await visitEnded(run);
+    const next = await directoryPicker(deps, open);
+    await Promise.all(lanes.map((run) => runLane(run, next)));
+    if (job.halt !== undefined) throw job.halt;
     if (heartbeat.lost()) {
       log.warn('claim superseded; stopped work on this job');
       return 'superseded';
@@ -154,6 +179,7 @@ export async function runJob(
     progress.directoryId = null;
     progress.step = null;
     progress.counts = countByStatus(final);
+    job.lanes.clear();
     const finished = await deps.jobs.finish(claim, { status: 'completed', progress });
     if (!finished) return 'superseded';
     deps.metrics.addMetric(METRIC_NAMES.jobDuration, MetricUnit.Milliseconds, Date.now() - started);
@@ -163,10 +189,87 @@ export async function runJob(
     if (err instanceof OutOfTimeError) err.settled = (progress.done ?? 0) - doneAtStart;
     throw err;
   } finally {
-    // The last visit's context closing and the proofs' uploads wait together (neither rejects).
-    await Promise.all([visitEnded(run), settleProofs(run)]);
+    // The lanes' last visits' contexts closing and the proofs' uploads wait together (neither rejects).
+    await Promise.all([...lanes.map(visitEnded), settleProofs(deps, claim.jobId, log)]);
     await heartbeat.stop();
   }
+}
+
+/**
+ * One lane: takes the job's next directory, settles it, and takes another, until none is left, the claim is
+ * lost or another lane halted the job. A lane that cannot go on (out of time, asked to stop, an error) halts
+ * the others: each finishes the directory it has in flight (which settles, or stays in a state the next run
+ * resumes: 'prepared', or in doubt for the lookup) and starts no other. The first reason is the job's.
+ */
+async function runLane(run: RunContext, next: (run: RunContext) => Submission | undefined): Promise<void> {
+  const { job, heartbeat } = run;
+  try {
+    for (;;) {
+      if (heartbeat.lost() || job.halt !== undefined) break;
+      // Graceful stop: the lane's directory in flight (if any) has ended; no new one starts.
+      stopIfAsked(run);
+      const submission = next(run);
+      if (!submission) break;
+      const settled = await settleOne(run, submission);
+      if (!settled) break;
+    }
+  } catch (err) {
+    // A stop or a lack of time is the job's reason only if nothing worse happened in another lane.
+    const worse =
+      job.halt === undefined || (job.halt instanceof OutOfTimeError && !(err instanceof OutOfTimeError));
+    if (worse) job.halt = err;
+  } finally {
+    run.progress.directoryId = null;
+    run.progress.step = null;
+    job.lanes.delete(run.progress);
+    await visitEnded(run);
+  }
+}
+
+/**
+ * Hands the job's open directories to its lanes in the ledger's order, preferring one whose site no other lane
+ * of this job is visiting (two directories on one site are visited one at a time anyway: the politeness
+ * lease). The sites are read once here for the choice; each directory is read again when its lane starts it.
+ */
+async function directoryPicker(
+  deps: WorkerDeps,
+  open: readonly Submission[],
+): Promise<(run: RunContext) => Submission | undefined> {
+  const waiting = [...open];
+  if (deps.options.directoriesInFlight <= 1 || waiting.length <= 1) return () => waiting.shift();
+  const siteOf = new Map(
+    (await deps.directories.getMany(waiting.map((s) => s.directoryId))).map((d) => [d.id, d.site]),
+  );
+  const visiting = new Map<RunContext, string | undefined>();
+  return (run) => {
+    visiting.delete(run);
+    const busy = new Set(visiting.values());
+    let index = waiting.findIndex((s) => !busy.has(siteOf.get(s.directoryId)));
+    if (index < 0) index = 0;
+    const [taken] = waiting.splice(index, 1);
+    if (taken) visiting.set(run, siteOf.get(taken.directoryId));
+    return taken;
+  };
+}
+
+/**
+ * The progress the heartbeat writes: the job's total and done, every directory in flight (`inFlight`, one per
+ * lane), and, as before, one `directoryId` / `step` / `stepSince`: the lane longest on its step, which is the one
+ * the stuck-step check (functions/recovery/stuck-steps.ts) must see.
+ */
+function reported(job: JobState): JobProgress {
+  const inFlight = [...job.lanes].filter((l) => l.directoryId !== null).map((l) => ({ ...l }));
+  const oldest = inFlight.reduce<LaneProgress | undefined>(
+    (a, l) => (a === undefined || l.stepSince < a.stepSince ? l : a),
+    undefined,
+  );
+  return {
+    ...job.progress,
+    directoryId: oldest?.directoryId ?? job.progress.directoryId ?? null,
+    step: oldest?.step ?? job.progress.step ?? null,
+    stepSince: oldest?.stepSince ?? job.progress.stepSince ?? null,
+    inFlight,
+  };
 }
 
 /**
@@ -174,12 +277,12 @@ export async function runJob(
  * invocation is about to end, and with it (in Lambda) whatever still runs in the background. What has not
  * reached S3 by then is kept in Postgres for the stale-jobs run.
  */
-async function settleProofs(run: RunContext): Promise<void> {
-  const evidence = run.deps.evidence;
+async function settleProofs(deps: WorkerDeps, jobId: string, log: Logger): Promise<void> {
+  const evidence = deps.evidence;
   if (!evidence) return;
-  const report = await evidence.settle(run.claim.jobId);
+  const report = await evidence.settle(jobId);
   if (report.kept > 0) {
-    run.log.warn('screenshot uploads still running at the end of the run; kept for the stale-jobs run', {
+    log.warn('screenshot uploads still running at the end of the run; kept for the stale-jobs run', {
       ...report,
     });
   }
@@ -219,7 +322,7 @@ async function settleOne(run: RunContext, submission: Submission): Promise<boole
   if (!(await deps.ledger.settle(claim, directoryId, settlement))) return lost(run, dlog);
   // The listing's life after the click starts here (functions/lifecycle/); missed, the next recheck run enters it.
   if (settlement.status === 'submitted') await enterLifecycle(run, directoryId, dlog);
-  progress.done = (progress.done ?? 0) + 1;
+  run.job.progress.done = (run.job.progress.done ?? 0) + 1;
   deps.metrics.addMetric(`${METRIC_NAMES.submissionPrefix}${settlement.status}`, MetricUnit.Count, 1);
   deps.metrics.addMetric('DirectoryDuration', MetricUnit.Milliseconds, Date.now() - started);
   dlog.info('directory settled', {
@@ -451,11 +554,11 @@ async function uploadFiles(
   const { logo, deps } = run;
   if (!logo) return {};
   if (!deps.media) return { logo: 'this worker cannot read stored images' };
-  run.logoFile ??= deps.media.file(run.claim.customerId, logo);
+  run.job.logoFile ??= deps.media.file(run.claim.customerId, logo);
   try {
-    return { logo: await run.logoFile };
+    return { logo: await run.job.logoFile };
   } catch (err) {
-    run.logoFile = undefined; // an S3 error: the next directory (or attempt) asks again
+    run.job.logoFile = undefined; // an S3 error: the next directory (or attempt) asks again
     throw err;
   }
 }
@@ -737,7 +840,7 @@ function startHeartbeat(
   deps: WorkerDeps,
   claim: Claim,
   record: SQSRecord,
-  progress: JobProgress,
+  progress: () => JobProgress,
   log: Logger,
   state: ProcessState,
 ): Heartbeat {
@@ -745,7 +848,7 @@ function startHeartbeat(
   let running: Promise<void> | undefined;
   const beat = async () => {
     if (lost) return;
-    if (!(await deps.jobs.heartbeat(claim, progress))) {
+    if (!(await deps.jobs.heartbeat(claim, progress()))) {
       lost = true;
       log.warn('claim superseded (heartbeat refused); stopping work on this job');
       return;

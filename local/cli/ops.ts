@@ -253,8 +253,14 @@ async function waitForJob(ctx: Context, id: string, timeoutSeconds: number): Pro
     const done = Math.max(job.progress.done ?? 0, settled.length);
     const total = job.progress.total ?? job.results.length;
     const submitted = settled.filter((r) => r.status === 'submitted').length;
-    const now = job.progress.directoryId
-      ? `  now ${job.progress.directoryId} (${job.progress.step ?? '-'})`
+    // Every directory in flight (K lanes), or the single one an older worker reported.
+    const inFlight = job.progress.inFlight?.length
+      ? job.progress.inFlight
+      : job.progress.directoryId
+        ? [{ directoryId: job.progress.directoryId, step: job.progress.step ?? null }]
+        : [];
+    const now = inFlight.length
+      ? `  now ${inFlight.map((d) => `${d.directoryId} (${d.step ?? '-'})`).join(', ')}`
       : '';
     const line = `${job.id.slice(0, 8)} ${job.tier} ${job.status.padEnd(11)} ${bar(
       [

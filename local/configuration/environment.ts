@@ -176,13 +176,6 @@ export const ENVIRONMENT: readonly EnvVar[] = [
       'Postgres connections per container, from policy `DATABASE.poolMax` by function kind (unset: the largest of them, 2)',
   },
   {
-    name: 'WORKER_DIRECTORIES_IN_FLIGHT',
-    group: 'handler',
-    usedBy: 'worker',
-    meaning:
-      "K, a job's directories in flight at once per worker (1 to `WORKER.directoriesInFlightMax`): set by CDK from the stage's cdk.json `worker.directoriesInFlight`, by npm start from `--stage` (unset: `WORKER.directoriesInFlight`); see docs/runbooks/scale-workers.md",
-  },
-  {
     name: 'NODE_EXTRA_CA_CERTS',
     group: 'handler',
     usedBy: 'every function with the database need (read by Node at start)',
@@ -544,6 +537,14 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     usedBy: 'worker, recheck-listings',
     policy: 'WORKER.verifyTimeoutMs',
     meaning: 'budget of one listing lookup (an interrupted submission, a recheck) on the listing page',
+  },
+  {
+    name: 'WORKER_DIRECTORIES_IN_FLIGHT',
+    group: 'override',
+    usedBy: 'worker',
+    policy: 'WORKER.directoriesInFlight',
+    meaning:
+      "K: how many of a job's directories one worker runs at once, each in its own browser context (1 to WORKER.directoriesInFlightMax). CDK sets it from the stage's cdk.json `worker.directoriesInFlight`, npm start from `--stage` (docs/runbooks/scale-workers.md)",
   },
   {
     name: 'INVOCATION_MARGIN_MS',

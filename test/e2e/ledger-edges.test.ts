@@ -388,7 +388,8 @@ describe('nothing stranded', () => {
     const running = await newJob(d.id, ['lab-a', 'lab-b']);
     lab.control['lab-a'].onPost = () => lab.setActive('lab-b', false);
     const visits = formVisits('lab-b');
-    await lab.deliver();
+    // One directory at a time, so lab-b starts after lab-a's post (in lanes it would be in flight already).
+    await lab.deliver({ lanes: 1 });
     expect(await job(running.id)).toMatchObject({
       status: 'completed',
       results: [{ status: 'submitted' }, { status: 'skipped' }],
@@ -404,7 +405,8 @@ describe('graceful stop', () => {
     lab.control['lab-a'].answer = 'slow';
     const visits = formVisits('lab-b');
 
-    await lab.deliver({ fault: { at: 'post', what: 'stop-worker' } });
+    // One directory at a time: lab-b waits behind lab-a (K in flight at a stop: test/e2e/worker-lanes.test.ts).
+    await lab.deliver({ fault: { at: 'post', what: 'stop-worker' }, lanes: 1 });
 
     expect(await job(created.id)).toMatchObject({
       status: 'queued',
@@ -429,7 +431,8 @@ describe('graceful stop', () => {
       queuePrefix: prefix,
       schedules: { timers: false },
       fixtures: [a.variant, b.variant],
-      env: LAB_WORKER_ENV,
+      // One directory at a time, so lab-b has not started when the stop comes (lanes: worker-lanes.test.ts).
+      env: { ...LAB_WORKER_ENV, WORKER_DIRECTORIES_IN_FLIGHT: '1' },
     });
     const customer = await lab.customer('Stopped By SIGTERM');
     let stopping: Promise<void> | undefined;

@@ -53,7 +53,9 @@ beforeAll(async () => {
     workers: false,
     schedules: { timers: false },
     fixtures: SITES,
-    env: FAST_WORKER_ENV,
+    // One directory at a time, so "time runs out after N submissions" cuts the job at exactly N; the lanes'
+    // own continuation (K in flight when time runs out) is the last test's.
+    env: { ...FAST_WORKER_ENV, WORKER_DIRECTORIES_IN_FLIGHT: '1' },
   });
   p1 = system.queues.find((q) => q.priority === 1) as TierQueue;
 });
@@ -277,5 +279,39 @@ describe('a job bigger than one invocation', () => {
     } finally {
       await worker.stop();
     }
+  });
+  it('with K directories in flight when time runs out: those settle, none starts, the next message does the rest once each', async () => {
+    const name = 'Parallel Plastering';
+    const customer = await createCustomer(system, profile(name));
+    const continuedBefore = system.metrics.get('worker.JobContinued');
+    const k = 3;
+    // Time runs out once two submissions arrived: by then up to K directories are in flight in lanes.
+    const worker = startBudgetedWorker(2, {
+      ...system.worker,
+      options: { ...system.worker.options, directoriesInFlight: k },
+    });
+    let job: Awaited<ReturnType<typeof enqueueJob>>;
+    try {
+      job = await enqueueJob(system, customer.id, DIRECTORY_IDS, 1);
+      await waitForJob(system, job.id, 'completed', 60_000);
+    } finally {
+      await worker.stop();
+    }
+    // Counted at the far end: every site received the business once, whichever lane or message sent it.
+    expect(submissionsOf(name)).toEqual([1, 1, 1, 1, 1]);
+    expect((await ledger(system, job.id)).map((r) => r.status)).toEqual(Array(5).fill('submitted'));
+    // Continued, never failed: every message received once, nothing towards the DLQ.
+    expect(worker.receives.length).toBeGreaterThanOrEqual(2);
+    expect(worker.receives.every((n) => n === 1)).toBe(true);
+    const continued = (await events(job.id)).filter((r) => r.type === 'continued');
+    expect(continued.length).toBe(worker.receives.length - 1);
+    // Each invocation settled what it had in flight (at least the two that used its time, at most K each).
+    for (const c of continued) {
+      expect(c.detail.settled).toBeGreaterThanOrEqual(2);
+      expect(c.detail.settled).toBeLessThanOrEqual(k + 1);
+    }
+    expect(await jobRow(system, job.id)).toMatchObject({ status: 'completed', attempts: 0, error: null });
+    expect(system.metrics.get('worker.JobContinued') - continuedBefore).toBe(continued.length);
+    expect(await depth(p1.url)).toBe(0);
   });
 });

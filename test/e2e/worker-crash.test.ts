@@ -40,13 +40,13 @@ afterAll(async () => {
 });
 
 /** Starts a worker process against this system's services; resolves once it polls. */
-async function startWorkerProcess(id: string): Promise<ChildProcess> {
+async function startWorkerProcess(id: string, visibilitySeconds = VISIBILITY_SECONDS): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/worker-process.ts'], {
     env: {
       ...process.env,
       ...system.env,
       ...FAST_WORKER_ENV,
-      VISIBILITY_TIMEOUT_SECONDS: String(VISIBILITY_SECONDS),
+      VISIBILITY_TIMEOUT_SECONDS: String(visibilitySeconds),
       // Longer than the slow site's 3 s per page.
       STEP_TIMEOUT_MS: '8000',
       VERIFY_TIMEOUT_MS: '8000',
@@ -106,13 +106,16 @@ describe('a worker killed mid-job', () => {
     first.kill('SIGKILL');
     await exited;
     const atCrash = await ledger(system, job.id);
-    expect(atCrash.map((r) => [r.directoryId, r.status])).toEqual([
-      ['simple-form', 'submitted'],
-      ['slow-site', 'submitting'],
-      ['redirect-success', 'prepared'],
-    ]);
+    // The slow site's click is in doubt; the other lanes' directories were settled or not yet started
+    // (FAST_WORKER_ENV runs K lanes, so which of them got through depends on the lanes' timing).
+    expect(atCrash.find((r) => r.directoryId === 'slow-site')?.status).toBe('submitting');
+    for (const r of atCrash.filter((r) => r.directoryId !== 'slow-site'))
+      expect(['submitted', 'prepared']).toContain(r.status);
 
-    await startWorkerProcess('worker-successor');
+    // The successor's heartbeats extend its message's visibility further than the doomed worker's did: on a
+    // loaded machine a heartbeat late by 2 s would hand the message back and supersede the successor's own
+    // run, again and again (three lanes of Chromium on two shared cores).
+    await startWorkerProcess('worker-successor', 15);
     // Seconds on a quiet machine; the bound is generous for a loaded one (two cores, other suites running).
     const done = await waitForJob(system, job.id, 'completed', 120_000);
 
@@ -130,6 +133,12 @@ describe('a worker killed mid-job', () => {
       `SELECT detail->>'worker' AS worker FROM job_events WHERE job_id = $1 AND type = 'claimed' ORDER BY id`,
       [job.id],
     );
-    expect(claims.map((c) => c.worker)).toEqual(['worker-doomed', 'worker-successor']);
+    // The doomed worker's claim, then the successor's. Under load the successor may claim twice: its 2 s
+    // visibility (extended by heartbeats) can lapse and the message come back to it; the newer claim fences
+    // the older, and the counts above show nothing was sent twice either way.
+    const workers = claims.map((c) => c.worker);
+    expect(workers[0]).toBe('worker-doomed');
+    expect(workers.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(workers.slice(1))).toEqual(new Set(['worker-successor']));
   }, 240_000);
 });

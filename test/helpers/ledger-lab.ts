@@ -65,8 +65,11 @@ export interface LedgerLab {
   ): Promise<ApiAnswer>;
   /** A new customer (through the API, owned by the client key) with a unique name; its profile. */
   customer(label: string, extra?: Partial<Profile>): Promise<{ id: string; profile: Profile }>;
-  /** Receives one job message and runs the worker handler on it; false when the queue was empty. */
-  deliver(options?: { fault?: DeliveryFault; twice?: boolean }): Promise<boolean>;
+  /**
+   * Receives one job message and runs the worker handler on it; false when the queue was empty. `lanes`
+   * overrides K (the lab's is FAST_WORKER_ENV's): 1 gives a story with an order, one directory after another.
+   */
+  deliver(options?: { fault?: DeliveryFault; twice?: boolean; lanes?: number }): Promise<boolean>;
   /** A worker that claims the job's message, begins `directoryId` (and posts it when `posted`), and dies. */
   zombie(jobId: string, directoryId: LabSite, options: { posted: boolean }): Promise<boolean>;
   /** Takes the job's message off its queue without running it (lost); false when there was none. */
@@ -194,15 +197,20 @@ export async function startLedgerLab(databaseUrl: string): Promise<LedgerLab> {
     }
   }
 
-  async function deliver(options: { fault?: DeliveryFault; twice?: boolean } = {}): Promise<boolean> {
+  async function deliver(
+    options: { fault?: DeliveryFault; twice?: boolean; lanes?: number } = {},
+  ): Promise<boolean> {
     const message = await receiveOne();
     if (!message) return false;
     const record = toSqsRecord(message, p1?.arn as string, 'us-east-1');
     const shutdown = new AbortController();
     if (options.fault) arm(options.fault, shutdown);
-    const handler = makeWorkerHandler({ ...system.worker, shutdown: shutdown.signal });
+    const worker = options.lanes
+      ? { ...system.worker, options: { ...system.worker.options, directoriesInFlight: options.lanes } }
+      : system.worker;
+    const handler = makeWorkerHandler({ ...worker, shutdown: shutdown.signal });
     try {
-      const runs = options.twice ? [handler, makeWorkerHandler({ ...system.worker })] : [handler];
+      const runs = options.twice ? [handler, makeWorkerHandler({ ...worker })] : [handler];
       const results = await Promise.all(runs.map((h) => h({ Records: [record] }, workerContext())));
       // As the event source mapping does: a record that succeeded (in any run) is deleted.
       if (results.some((r) => r.batchItemFailures.length === 0)) await remove(message).catch(() => {});
