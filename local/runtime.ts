@@ -441,7 +441,11 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       databaseUrl: postgres.url,
       databaseDir: postgres.dataDir,
       motoEndpoint: moto.endpoint,
-      capacity,
+      // As the worker runs it: an override of K (WORKER_DIRECTORIES_IN_FLIGHT) wins over the stage's.
+      capacity: {
+        ...capacity,
+        worker: { ...capacity.worker, directoriesInFlight: handlers.workerDeps.options.directoriesInFlight },
+      },
       env,
       db,
       sqs,
