@@ -7,12 +7,14 @@
  * running.
  *
  * `npm start -- --fast` runs the schedules LOCAL.fastSpeedUp times faster and the listing lifecycle's ages
- * LOCAL.fastLifecycleSpeedUp times faster. Port, keys and database come from
- * PORT, FORMFLEET_ADMIN_KEY, FORMFLEET_CLIENT_KEY and DATABASE_URL (docs/configuration.md).
+ * LOCAL.fastLifecycleSpeedUp times faster. `--stage <name>` runs the worker pollers with that cdk.json stage's
+ * tiers' concurrency and the worker's K (what CDK deploys), to try a change locally first. Port, keys and
+ * database come from PORT, FORMFLEET_ADMIN_KEY, FORMFLEET_CLIENT_KEY and DATABASE_URL (docs/configuration.md).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { StageCapacity } from '#lib/stage-config';
 import { banner } from '#local/banner';
 import { overridesFrom } from '#local/configuration/environment';
 import { type LatencyProfileName, latencyProfile } from '#local/fixtures/latency';
@@ -27,12 +29,15 @@ import {
 import { ALERTS, LOCAL } from '#policy';
 import { intEnv } from '#shared/env';
 
-const USAGE = `usage: npm start [-- --fast]
+const USAGE = `usage: npm start [-- --fast] [-- --stage <name>]
 
   --fast   run the schedules ${LOCAL.fastSpeedUp}x faster (stale-jobs, dlq-check, promote-jobs, recheck-listings),
            retry failed alert deliveries sooner, and pass a day of the listing lifecycle in
            ${86_400 / LOCAL.fastLifecycleSpeedUp} s (rechecks at +1, +7, +28 days come after seconds), to watch
            recovery and listings going live
+  --stage  run the worker pollers with a cdk.json stage's tiers' concurrency and the worker's K
+           (formfleet:stages.<name>.concurrency.tiers and .worker; default: policy's), as CDK deploys them;
+           see docs/runbooks/scale-workers.md
   --help   this text
 
 Environment: PORT (default ${LOCAL.defaultPort}; 0 picks a free port), FORMFLEET_ADMIN_KEY, FORMFLEET_CLIENT_KEY
@@ -52,13 +57,17 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-let flags: { fast: boolean; help: boolean };
+let flags: { fast: boolean; help: boolean; stage: string | undefined };
 try {
   const { values } = parseArgs({
-    options: { fast: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+    options: {
+      fast: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+      stage: { type: 'string' },
+    },
     strict: true,
   });
-  flags = { fast: values.fast === true, help: values.help === true };
+  flags = { fast: values.fast === true, help: values.help === true, stage: values.stage };
 } catch (err) {
   process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`);
   process.exit(2);
@@ -76,6 +85,19 @@ if (previous.kind === 'running') {
     `formfleet is already running (pid ${previous.info.pid}) at ${previous.info.url}: stop it first, ` +
       'or give this one its own FORMFLEET_STATE_DIR',
   );
+}
+
+// The stage's capacity, validated as cdk deploy validates it (a bad entry is refused here, naming the field).
+let capacity: StageCapacity | undefined;
+if (flags.stage !== undefined) {
+  const { cdkJsonContext } = await import('#lib/deploy/cdk-context');
+  const { selectStage } = await import('#lib/stage-config');
+  try {
+    const { concurrency, worker } = selectStage(flags.stage, cdkJsonContext()['formfleet:stages']);
+    capacity = { concurrency, worker };
+  } catch (err) {
+    fail((err as Error).message, 2);
+  }
 }
 
 const speedUp = flags.fast ? LOCAL.fastSpeedUp : 1;
@@ -124,6 +146,8 @@ try {
       retryDelaySeconds: Math.max(1, Math.round(ALERTS.localRetryDelaySeconds / speedUp)),
     },
     log: say,
+    // The tiers' concurrency and the worker's memory and K of --stage's cdk.json entry (policy's without).
+    ...(capacity ? { capacity } : {}),
   });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
@@ -159,6 +183,8 @@ process.stdout.write(
     schedules: scheduled.map((name) => ({ name, everyMs: system.scheduler.intervalMs(name) })),
     speedUp,
     runtimeFile,
+    capacity: system.capacity,
+    ...(flags.stage ? { stageName: flags.stage } : {}),
   }),
 );
 

@@ -71,6 +71,7 @@ export class AppStack extends Stack {
       },
       logRetention,
       concurrency: stage.concurrency,
+      worker: stage.worker,
     });
 
     if (routes.length > 0) {

@@ -2,10 +2,11 @@
  * The stage configuration (dev, prod): read from cdk.json context once in bin/, validated here into a typed,
  * readonly object that stacks receive as props. Numbers of behaviour (tiers, limits, schedules) are not here:
  * they are in the policy module and the same for every stage. What differs per stage is where it runs, what
- * it connects to, how long it keeps things, and how much of the account's Lambda concurrency it may take.
+ * it connects to, how long it keeps things, how much of the account's Lambda concurrency it may take, and how
+ * its worker is sized (memory, K): the defaults of these last come from policy.
  */
 import { FUNCTIONS } from '#functions/manifest';
-import { CONCURRENCY, PRIORITY_TIERS, type PriorityTier } from '#policy';
+import { CONCURRENCY, PRIORITY_TIERS, type PriorityTier, WORKER } from '#policy';
 
 type TierName = PriorityTier['name'];
 
@@ -26,6 +27,27 @@ export interface StageConcurrency {
    */
   readonly reserved: Readonly<Record<string, number>>;
 }
+/**
+ * The browser worker of a stage (cdk.json `worker`): its Lambda memory and K, how many of a job's directories
+ * one worker runs at once. More K uses the waiting time of network-bound sites, and needs memory for each
+ * directory's browser context: a K whose estimated peak exceeds WORKER.memoryPeakShare of the memory is refused.
+ */
+export interface StageWorker {
+  /**
+   * Memory of the worker function in MB (Lambda's 128..10240, and at least WORKER.memoryMb for Chromium).
+   * Memory buys CPU too. @default WORKER.memoryMb (2048)
+   */
+  readonly memoryMb: number;
+  /**
+   * K: a job's directories in flight at once per worker (1..WORKER.directoriesInFlightMax), set on the worker
+   * as WORKER_DIRECTORIES_IN_FLIGHT. @default WORKER.directoriesInFlight (6)
+   */
+  readonly directoriesInFlight: number;
+}
+
+/** What sizes the worker fleet: the tiers' concurrency and the worker's memory and K (CDK and npm start alike). */
+export type StageCapacity = Pick<StageConfig, 'concurrency' | 'worker'>;
+
 export interface StageConfig {
   readonly name: string;
   /** Prefix of every physical name, so stages can share an account. */
@@ -66,6 +88,8 @@ export interface StageConfig {
   readonly runbookBaseUrl: string;
   /** Lambda concurrency: the tiers' maximum and any reservations. */
   readonly concurrency: StageConcurrency;
+  /** The worker's memory and K (directories in flight per worker). */
+  readonly worker: StageWorker;
   /**
    * Create the API Gateway CloudWatch Logs role and set it on the account (stack `formfleet-<stage>-account`),
    * which REST API access logging requires. One stage per account and region should own it; leave it off
@@ -159,6 +183,7 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
     );
   }
   const concurrency = parseConcurrency(r.concurrency, at, problems);
+  const worker = parseWorker(r.worker, at, problems);
   if (problems.length > 0) throw new Error(`invalid stage config:\n  ${problems.join('\n  ')}`);
   return {
     name,
@@ -175,6 +200,7 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
     logRetentionDays: (r.logRetentionDays as number | undefined) ?? 30,
     runbookBaseUrl: (r.runbookBaseUrl as string | undefined) ?? 'docs/runbooks/',
     concurrency,
+    worker,
     apiGatewayCloudWatchRole: (r.apiGatewayCloudWatchRole as boolean | undefined) ?? false,
     ...(r.inboundMailDomain ? { inboundMailDomain: r.inboundMailDomain as string } : {}),
   };
@@ -185,10 +211,7 @@ const isWhole = (v: unknown, min: number, max: number): v is number =>
 
 /** `concurrency`: the tiers' maximum concurrency (policy by default) and reservations (none by default). */
 function parseConcurrency(raw: unknown, at: (field: string) => string, problems: string[]): StageConcurrency {
-  const defaults = Object.fromEntries(PRIORITY_TIERS.map((t) => [t.name, t.maxConcurrency])) as Record<
-    TierName,
-    number
-  >;
+  const defaults = policyTiers();
   if (raw === undefined) return { tiers: defaults, reserved: {} };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     problems.push(`${at('concurrency')} must be an object with "tiers" and/or "reserved"`);
@@ -222,6 +245,81 @@ function parseConcurrency(raw: unknown, at: (field: string) => string, problems:
     ...concurrencyProblems({ tiers, reserved }, FUNCTIONS).map((p) => `${at('concurrency')}: ${p}`),
   );
   return { tiers, reserved };
+}
+
+/**
+ * The estimated peak memory (MB) of a worker with `k` directories in flight (policy WORKER.memoryBaseMb and
+ * memoryPerDirectoryMb), and the least worker memory that keeps it within WORKER.memoryPeakShare.
+ */
+export function workerMemoryNeed(k: number): { peakMb: number; memoryMb: number } {
+  const peakMb = WORKER.memoryBaseMb + k * WORKER.memoryPerDirectoryMb;
+  return { peakMb, memoryMb: Math.max(WORKER.memoryMb, Math.ceil(peakMb / WORKER.memoryPeakShare)) };
+}
+
+/** The largest K whose estimated peak fits `memoryMb` (0 when not even one directory fits). */
+export function directoriesInFlightFitting(memoryMb: number): number {
+  const room = memoryMb * WORKER.memoryPeakShare - WORKER.memoryBaseMb;
+  return Math.min(WORKER.directoriesInFlightMax, Math.max(0, Math.floor(room / WORKER.memoryPerDirectoryMb)));
+}
+
+/** The capacity of a stage that says nothing: the tiers, memory and K of policy, nothing reserved. */
+export function defaultCapacity(): StageCapacity {
+  return { concurrency: { tiers: policyTiers(), reserved: {} }, worker: POLICY_WORKER };
+}
+
+const POLICY_WORKER: StageWorker = {
+  memoryMb: WORKER.memoryMb,
+  directoriesInFlight: WORKER.directoriesInFlight,
+};
+
+/** Each tier's maximum concurrency as policy sets it (PRIORITY_TIERS). */
+const policyTiers = () =>
+  Object.fromEntries(PRIORITY_TIERS.map((t) => [t.name, t.maxConcurrency])) as Record<TierName, number>;
+
+/** `worker`: memory and K (policy by default), each in its range, and K's estimated peak within the memory. */
+function parseWorker(raw: unknown, at: (field: string) => string, problems: string[]): StageWorker {
+  const defaults = POLICY_WORKER;
+  if (raw === undefined) return defaults;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push(`${at('worker')} must be an object with "memoryMb" and/or "directoriesInFlight"`);
+    return defaults;
+  }
+  const {
+    memoryMb = defaults.memoryMb,
+    directoriesInFlight = defaults.directoriesInFlight,
+    ...unknown
+  } = raw as Record<string, unknown>;
+  for (const key of Object.keys(unknown)) problems.push(`${at(`worker.${key}`)} is not a setting`);
+  const { lambdaMemoryMinMb, lambdaMemoryMaxMb, directoriesInFlightMax } = WORKER;
+  let memoryOk = false;
+  if (!isWhole(memoryMb, lambdaMemoryMinMb, lambdaMemoryMaxMb)) {
+    problems.push(
+      `${at('worker.memoryMb')} must be a whole number of MB from ${lambdaMemoryMinMb} to ${lambdaMemoryMaxMb} (Lambda's memory settings)`,
+    );
+  } else if (memoryMb < WORKER.memoryMb) {
+    problems.push(
+      `${at('worker.memoryMb')} (${memoryMb}) is below ${WORKER.memoryMb} MB, the least Chromium is stable with (policy WORKER.memoryMb)`,
+    );
+  } else memoryOk = true;
+  let kOk = false;
+  if (!isWhole(directoriesInFlight, 1, directoriesInFlightMax)) {
+    problems.push(
+      `${at('worker.directoriesInFlight')} must be a whole number from 1 to ${directoriesInFlightMax} (policy WORKER.directoriesInFlightMax)`,
+    );
+  } else kOk = true;
+  if (memoryOk && kOk) {
+    const k = directoriesInFlight as number;
+    const need = workerMemoryNeed(k);
+    if (need.memoryMb > (memoryMb as number)) {
+      const fitting = directoriesInFlightFitting(memoryMb as number);
+      problems.push(
+        `${at('worker')}: ${k} directories in flight need about ${need.peakMb} MB at peak (policy WORKER.memoryBaseMb + K x memoryPerDirectoryMb), more than ${Math.round(WORKER.memoryPeakShare * 100)} % of memoryMb ${memoryMb}: set memoryMb to at least ${need.memoryMb}${fitting > 0 ? ` or directoriesInFlight to at most ${fitting}` : ''}`,
+      );
+    }
+  }
+  return memoryOk && kOk
+    ? { memoryMb: memoryMb as number, directoriesInFlight: directoriesInFlight as number }
+    : defaults;
 }
 
 /**

@@ -2,6 +2,7 @@
  * What `npm start` prints once the system is up: where everything is, the keys, what runs when, and one
  * request to try that works as pasted (it names a seeded demo customer and two fixture directories).
  */
+import type { StageCapacity } from '#lib/stage-config';
 import { PRIORITY_TIERS } from '#policy';
 import { DEMO_CUSTOMERS } from './seed.ts';
 
@@ -19,6 +20,9 @@ export interface BannerInput {
   schedules: readonly { name: string; everyMs: number }[];
   speedUp: number;
   runtimeFile: string;
+  /** The tiers' concurrency and the worker's memory and K the pollers run with; the stage they come from. */
+  capacity: StageCapacity;
+  stageName?: string;
 }
 
 const every = (ms: number) =>
@@ -44,7 +48,10 @@ export function banner(b: BannerInput): string {
     priority: 1,
   });
   const schedules = b.schedules.map((s) => `${s.name} every ${every(s.everyMs)}`).join(', ');
-  const workers = PRIORITY_TIERS.map((t) => `${t.name} ×${t.maxConcurrency}`).join(', ');
+  const { tiers } = b.capacity.concurrency;
+  const { directoriesInFlight, memoryMb } = b.capacity.worker;
+  const workers = PRIORITY_TIERS.map((t) => `${t.name} ×${tiers[t.name]}`).join(', ');
+  const sizing = `${directoriesInFlight} directories in flight each, ${memoryMb} MB in Lambda (${b.stageName ? `stage ${b.stageName}` : 'policy defaults'})`;
   return `
 formfleet is running${b.speedUp !== 1 ? ` (--fast: schedules ${b.speedUp}x faster)` : ''}
 
@@ -57,7 +64,7 @@ formfleet is running${b.speedUp !== 1 ? ` (--fast: schedules ${b.speedUp}x faste
   moto         ${b.motoEndpoint} (SQS, SNS, DynamoDB)
   directories  ${b.directories.length} fixture sites: ${b.directories.join(', ')}
   customers    ${DEMO_CUSTOMERS.map((c) => `${c.name} ${c.id}`).join('\n               ')}
-  workers      ${workers} concurrent invocations per tier
+  workers      ${workers} concurrent invocations per tier; ${sizing}
   schedules    ${schedules}
   alerts       SNS → slack-notifier → ${b.slackSinkUrl ? 'the Slack sink: printed here as "slack: ...", on the dashboard and in npm run ops -- alerts' : 'Slack'}
 

@@ -21,6 +21,7 @@ import { makeStaleJobsHandler, type StaleJobsHandler } from '#functions/recovery
 import type { Dispatcher } from '#functions/webhooks/dispatch';
 import { generateLocalKey } from '#functions/webhooks/secrets';
 import type { WorkerDeps } from '#functions/worker/handler';
+import { defaultCapacity, type StageCapacity } from '#lib/stage-config';
 import { LOCAL, MAIL, PRIORITY_TIERS, usagePlanFor } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { createDatabase, type Database } from '#shared/db';
@@ -89,6 +90,11 @@ export interface LocalSystemOptions {
   fixtureLatency?: LatencyProfileName;
   /** Start the worker pollers (default true). */
   workers?: boolean;
+  /**
+   * The tiers' maximum concurrency (the pollers') and the worker's memory and K (WORKER_DIRECTORIES_IN_FLIGHT),
+   * as a stage's cdk.json entry gives them to CDK (`npm start -- --stage <name>`). @default policy's
+   */
+  capacity?: StageCapacity;
   /** Variables layered over the handlers' environment (HEARTBEAT_INTERVAL_MS, CHROMIUM_PATH, ...). */
   env?: Record<string, string>;
   /** Queue visibility timeout override (tests that need quick redelivery). */
@@ -121,6 +127,8 @@ export interface LocalSystem {
   /** Where the local database keeps its data across runs (undefined for DATABASE_URL's or a throwaway one). */
   readonly databaseDir: string | undefined;
   readonly motoEndpoint: string;
+  /** The tiers' concurrency and the worker's memory and K this system runs with. */
+  readonly capacity: StageCapacity;
   /** The environment the handlers were built from. */
   readonly env: Readonly<Record<string, string>>;
   readonly db: Database;
@@ -177,6 +185,7 @@ async function resendAfterRestart(env: Record<string, string>, db: Database, log
 
 export async function startLocalSystem(options: LocalSystemOptions = {}): Promise<LocalSystem> {
   const log = options.log ?? (() => {});
+  const capacity = options.capacity ?? defaultCapacity();
   const startedAt = new Date().toISOString();
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
@@ -297,6 +306,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       WEBHOOK_QUEUE_URL: webhookQueue.url,
       WEBHOOK_LOCAL_KEY: options.webhookKey ?? generateLocalKey(),
       WEBHOOK_ALLOW_LOOPBACK: 'true',
+      // K, as CDK sets it on the worker from the same stage entry (a test's env may still override it).
+      WORKER_DIRECTORIES_IN_FLIGHT: String(capacity.worker.directoriesInFlight),
       ...options.env,
     };
 
@@ -320,7 +331,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         // Every tier, with its poller's running invocations (none when started without workers).
         pollers: PRIORITY_TIERS.map((tier, i) => ({
           tier: tier.name,
-          maxConcurrency: tier.maxConcurrency,
+          maxConcurrency: capacity.concurrency.tiers[tier.name],
           batchSize: tier.batchSize,
           inFlight: () => pollers[i]?.inFlight() ?? 0,
         })),
@@ -360,7 +371,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
             queueArn: queue.arn,
             handler: handlers.worker,
             batchSize: tier.batchSize,
-            maxConcurrency: tier.maxConcurrency,
+            maxConcurrency: capacity.concurrency.tiers[tier.name],
+            memoryMb: capacity.worker.memoryMb,
             functionName: `formfleet-local-worker-${tier.name.toLowerCase()}`,
           }),
         );
@@ -437,6 +449,11 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       databaseUrl: postgres.url,
       databaseDir: postgres.dataDir,
       motoEndpoint: moto.endpoint,
+      // As the worker runs it: an override of K (WORKER_DIRECTORIES_IN_FLIGHT) wins over the stage's.
+      capacity: {
+        ...capacity,
+        worker: { ...capacity.worker, directoriesInFlight: handlers.workerDeps.options.directoriesInFlight },
+      },
       env,
       db,
       sqs,

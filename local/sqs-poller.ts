@@ -24,12 +24,16 @@ export interface PollerOptions {
   maxConcurrency: number;
   /** Function name for the invocation context. */
   functionName: string;
+  /** The function's memory, as the invocation context reports it. @default 2048 */
+  memoryMb?: number;
   /** Long-poll wait per receive (seconds). */
   waitTimeSeconds?: number;
   onInvoke?: (info: { records: number; failures: number; error?: unknown; ms: number }) => void;
 }
 
 export interface Poller {
+  /** The most invocations it runs at once (its mapping's maximum concurrency). */
+  readonly maxConcurrency: number;
   /** Invocations running now. */
   inFlight(): number;
   /** Stops receiving, then waits up to `graceMs` for running invocations (their messages return otherwise). */
@@ -59,14 +63,14 @@ export function toSqsRecord(m: Message, queueArn: string, region: string): SQSRe
   };
 }
 
-function invocationContext(functionName: string, timeoutMs: number): Context {
+function invocationContext(functionName: string, timeoutMs: number, memoryMb: number): Context {
   const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '2048',
+    memoryLimitInMB: String(memoryMb),
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
@@ -92,7 +96,7 @@ export function startPoller(options: PollerOptions): Poller {
     try {
       const response = await options.handler(
         { Records: records },
-        invocationContext(options.functionName, 900_000),
+        invocationContext(options.functionName, 900_000, options.memoryMb ?? 2048),
       );
       failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     } catch (err) {
@@ -154,6 +158,7 @@ export function startPoller(options: PollerOptions): Poller {
 
   const looping = loop();
   return {
+    maxConcurrency: options.maxConcurrency,
     inFlight: () => inFlight,
     async stop(graceMs = 30_000) {
       running = false;

@@ -131,6 +131,30 @@ export const WORKER = {
   directoriesInFlight: 6,
   /** The most a stage may set K to: each directory in flight is a browser context in one Lambda's memory. */
   directoriesInFlightMax: 16,
+  /**
+   * Lambda's memory settings (MB): a stage's worker memory (cdk.json `worker.memoryMb`) must be a whole number
+   * in this range, and at least memoryMb for Chromium.
+   */
+  lambdaMemoryMinMb: 128,
+  lambdaMemoryMaxMb: 10_240,
+  /**
+   * Estimated peak memory (MB) of one worker before its directories: Node and Chromium's browser, GPU and
+   * network processes. Measured on this machine at about 230 MB total PSS with one fixture page open (Node
+   * under tsx included); 400 leaves room for Lambda's runtime and a bundle larger than the fixtures need.
+   * Benchmark h (docs/performance.md) measures the peak per K on the realistic profile.
+   */
+  memoryBaseMb: 400,
+  /**
+   * Estimated peak memory (MB) each directory in flight adds: its context and the renderer of a real directory
+   * site's page (scripts, images, a consent banner). Fixture pages add about 25 MB each on this machine;
+   * small-business sites are several times heavier, so 150 until benchmark h's measured figure replaces it.
+   */
+  memoryPerDirectoryMb: 150,
+  /**
+   * A stage's K must keep the estimated peak (memoryBaseMb + K x memoryPerDirectoryMb) at or under this share
+   * of its worker memory (issue 16: the peak under 75 % of the memory setting), or the stage is refused.
+   */
+  memoryPeakShare: 0.75,
 } as const;
 
 /** Aging: jobs waiting longer than their tier's promoteAfterSeconds move up one tier. */

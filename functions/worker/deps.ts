@@ -10,7 +10,7 @@ import { EVIDENCE, METRIC_NAMES, PRIORITY_TIERS, WORKER } from '#policy';
 import { awsClientConfig } from '#shared/aws';
 import { PgCustomerStore } from '#shared/customer-store';
 import { databaseFromEnv } from '#shared/database-config';
-import type { Database } from '#shared/db';
+import type { Database, Sql } from '#shared/db';
 import { PgDirectoryStore } from '#shared/directory-store';
 import { ConfigError, type Env, intEnv, requireEnv } from '#shared/env';
 import { PgEvidenceStore } from '#shared/evidence-store';
@@ -125,7 +125,7 @@ export function browserPoolFromEnv(env: Env, logger: Logger, metrics: Metrics): 
 }
 
 /** Per-site politeness (a lease row per site), as every function that visits directory sites keeps it. */
-export function sitePolitenessFromEnv(env: Env, db: Database): PgSitePoliteness {
+export function sitePolitenessFromEnv(env: Env, db: Pick<Sql, 'query'>): PgSitePoliteness {
   return new PgSitePoliteness(db, intEnv(env, 'SITE_MIN_GAP_MS', WORKER.siteMinGapMs), {
     leaseMs: intEnv(env, 'SITE_LEASE_MS', WORKER.siteLeaseSeconds * 1000),
   });

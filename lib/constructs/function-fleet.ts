@@ -21,7 +21,7 @@ import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
 import { CONSUMED_QUEUES, type FunctionSpec } from '#functions/manifest';
 import { ASYNC_INVOKE, DATABASE, FUNCTION_DEFAULTS, QUEUES } from '#policy';
-import { concurrencyProblems, type StageConcurrency } from '../stage-config.ts';
+import { concurrencyProblems, type StageConcurrency, type StageWorker } from '../stage-config.ts';
 import type { AlertsTopic } from './alerts-topic.ts';
 import { BrowserFunction } from './browser-function.ts';
 import { type ApiKeyBinding, HouseFunction, SendOnlyQueueDestination } from './house-function.ts';
@@ -64,6 +64,8 @@ export interface FunctionFleetProps {
   readonly logRetention: logs.RetentionDays;
   /** The tiers' maximum concurrency and the reservations (the stage's `concurrency`). */
   readonly concurrency: StageConcurrency;
+  /** Memory and K (WORKER_DIRECTORIES_IN_FLIGHT) of every function of kind worker (the stage's `worker`). */
+  readonly worker: StageWorker;
 }
 
 export interface BuiltFunction {
@@ -121,6 +123,9 @@ export function validateFunctionSpecs(
       if (!(KNOWN_NEEDS as readonly string[]).includes(need)) {
         problems.push(`${at}: need "${need}" has no binding in lib/constructs/house-function.ts`);
       }
+    }
+    if (spec.kind === 'worker' && spec.memoryMb !== undefined) {
+      problems.push(`${at}: a worker's memory is the stage's (cdk.json worker.memoryMb), not the manifest's`);
     }
     if (spec.subscribesTo !== undefined && !TOPICS.includes(spec.subscribesTo)) {
       problems.push(`${at}: subscribesTo must be one of ${TOPICS.join(', ')}`);
@@ -208,7 +213,7 @@ export class FunctionFleet extends Construct {
       (spec) => spec.onlyWith !== 'pagerDuty' || resources.pagerDutyRoutingKeySecret !== undefined,
     );
     this.functions = built.map((spec) => ({ spec, fn: this.build(spec, props) }));
-    for (const built of this.functions) this.wire(built, resources, props.concurrency);
+    for (const built of this.functions) this.wire(built, resources, props);
 
     this.apiHandlers = new Map(
       this.functions
@@ -311,16 +316,22 @@ export class FunctionFleet extends Construct {
       ...(spec.assets ? { assets: spec.assets } : {}),
     };
     const id = constructIdOf(spec.name);
+    // The worker's memory is the stage's (its K needs it); other functions take the manifest's or their kind's.
+    const memoryMb = spec.kind === 'worker' ? props.worker.memoryMb : spec.memoryMb;
     if (spec.browser) {
       return new BrowserFunction(this, id, {
         ...common,
-        ...(spec.memoryMb !== undefined ? { memorySize: spec.memoryMb } : {}),
+        ...(memoryMb !== undefined ? { memorySize: memoryMb } : {}),
       });
     }
-    return new HouseFunction(this, id, { ...common, memorySize: spec.memoryMb ?? defaults.memoryMb });
+    return new HouseFunction(this, id, { ...common, memorySize: memoryMb ?? defaults.memoryMb });
   }
 
-  private wire({ spec, fn }: BuiltFunction, resources: FleetResources, concurrency: StageConcurrency): void {
+  private wire(
+    { spec, fn }: BuiltFunction,
+    resources: FleetResources,
+    { concurrency, worker }: FunctionFleetProps,
+  ): void {
     const { needs } = spec;
     const tiers = resources.queues.tiers;
     if (needs.database) {
@@ -354,6 +365,7 @@ export class FunctionFleet extends Construct {
     switch (spec.kind) {
       case 'worker':
         fn.consumeTiers(tiers, concurrency.tiers);
+        fn.addEnvironment('WORKER_DIRECTORIES_IN_FLIGHT', String(worker.directoriesInFlight));
         noDlq(
           "Invoked by SQS event source mappings: a failing message moves to its tier's FIFO DLQ by the queue's redrive policy.",
         );

@@ -164,7 +164,7 @@ async function concurrencyCheck(input: PreflightInput): Promise<CheckResult> {
     `--quota-code ${DEPLOY.lambdaConcurrencyQuotaCode} --desired-value ${DEPLOY.lambdaConcurrencyToRequest}`;
   const found = `quota ${quota}, ${settings.unreservedConcurrentExecutions} unreserved; the stage reserves ${asked}${
     reserved.length > 0 ? ` (${reserved.map(([n, c]) => `${n} ${c}`).join(', ')})` : ''
-  }, its worker tiers run up to ${tiers} at once`;
+  }, its worker tiers run up to ${tiers} at once (${stage.worker.directoriesInFlight} directories in flight and ${stage.worker.memoryMb} MB each)`;
   if (asked > 0 && pool < minimumUnreserved) {
     return failed(
       'lambda concurrency',

@@ -551,7 +551,7 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     usedBy: 'worker',
     policy: 'WORKER.directoriesInFlight',
     meaning:
-      "K: how many of a job's directories one worker runs at once, each in its own browser context (1 to WORKER.directoriesInFlightMax)",
+      "K: how many of a job's directories one worker runs at once, each in its own browser context (1 to WORKER.directoriesInFlightMax). CDK sets it from the stage's cdk.json `worker.directoriesInFlight`, npm start from `--stage` (docs/runbooks/scale-workers.md)",
   },
   {
     name: 'INVOCATION_MARGIN_MS',

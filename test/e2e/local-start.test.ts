@@ -128,6 +128,9 @@ describe('npm start', () => {
       FORMFLEET_STATE_DIR: stateDir,
       FORMFLEET_ADMIN_KEY: 'ffadmin_start_test_admin_key',
       FORMFLEET_CLIENT_KEY: 'ffclient_start_test_client_key',
+      // One directory at a time (an override npm start passes through), so the second directory has not
+      // started when SIGTERM comes; a stop with K in flight is test/e2e/worker-lanes.test.ts's.
+      WORKER_DIRECTORIES_IN_FLIGHT: '1',
     };
     delete env.DATABASE_URL;
     delete env.FORMFLEET_MOTO_ENDPOINT;

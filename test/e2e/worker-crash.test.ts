@@ -40,13 +40,13 @@ afterAll(async () => {
 });
 
 /** Starts a worker process against this system's services; resolves once it polls. */
-async function startWorkerProcess(id: string): Promise<ChildProcess> {
+async function startWorkerProcess(id: string, visibilitySeconds = VISIBILITY_SECONDS): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/worker-process.ts'], {
     env: {
       ...process.env,
       ...system.env,
       ...FAST_WORKER_ENV,
-      VISIBILITY_TIMEOUT_SECONDS: String(VISIBILITY_SECONDS),
+      VISIBILITY_TIMEOUT_SECONDS: String(visibilitySeconds),
       // Longer than the slow site's 3 s per page.
       STEP_TIMEOUT_MS: '8000',
       VERIFY_TIMEOUT_MS: '8000',
@@ -112,7 +112,10 @@ describe('a worker killed mid-job', () => {
     for (const r of atCrash.filter((r) => r.directoryId !== 'slow-site'))
       expect(['submitted', 'prepared']).toContain(r.status);
 
-    await startWorkerProcess('worker-successor');
+    // The successor's heartbeats extend its message's visibility further than the doomed worker's did: on a
+    // loaded machine a heartbeat late by 2 s would hand the message back and supersede the successor's own
+    // run, again and again (three lanes of Chromium on two shared cores).
+    await startWorkerProcess('worker-successor', 15);
     // Seconds on a quiet machine; the bound is generous for a loaded one (two cores, other suites running).
     const done = await waitForJob(system, job.id, 'completed', 120_000);
 

@@ -6,10 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSRecord } from 'aws-lambda';
+import { simpleForm } from '#local/fixtures/variants';
 import type { LocalSystem } from '#local/runtime';
 import { toSqsRecord } from '#local/sqs-poller';
 import type { Priority } from '#policy';
 import { type Customer, PgCustomerStore, type Profile } from '#shared/customer-store';
+import type { DirectoryInput } from '#shared/directory-store';
 import { queueUrlsFromEnv, SqsJobQueue } from '#shared/job-queue';
 import { type Job, PgJobStore } from '#shared/job-store';
 import { PgSubmissionLedger, type Submission } from '#shared/submission-ledger';
@@ -28,6 +30,24 @@ export function profile(name: string, extra: Partial<Profile> = {}): Profile {
     category: 'Plumbing',
     description: 'Pipes, fixed.',
     ...extra,
+  };
+}
+
+/** A simple-form directory on `site` (no fixture site need run there), as tests seed the catalogue. */
+export function simpleDirectory(id: string, site = 'http://127.0.0.1:9', name = id): DirectoryInput {
+  const definition = simpleForm.definition(site);
+  return {
+    id,
+    name,
+    site,
+    submissionUrl: definition.submissionUrl,
+    category: 'general',
+    tier: 1,
+    domainAuthority: 10,
+    active: true,
+    hasCaptcha: false,
+    requiresLogin: false,
+    definition,
   };
 }
 

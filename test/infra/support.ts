@@ -10,6 +10,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { type BuildOptions, buildStage, type FormfleetStacks } from '#lib/app';
 import { PROJECT_ROOT } from '#lib/constructs/house-function';
 import { parseStageConfig, type StageConfig } from '#lib/stage-config';
+import { PRIORITY_TIERS } from '#policy';
 
 /**
  * CDK's built-in CloudFormation validation (a WASM rules engine) costs about 8 s per test process. The one
@@ -200,4 +201,28 @@ export function exportOf(template: Template, logicalId: string): string {
   );
   if (found.length !== 1) throw new Error(`expected one export of ${logicalId}, found ${found.length}`);
   return found.map((o) => o.Export?.Name ?? '')[0] as string;
+}
+
+/** The worker's sizing as synthesized (stage `test`): memory, K, and each tier's mapping maximum by tier name. */
+export function synthesizedWorker(template: Template, data: Template, prefix = 'test-') {
+  const resources = resourcesOf(template);
+  const worker = logicalIdOf(template, 'AWS::Lambda::Function', { FunctionName: 'formfleet-test-worker' });
+  const fn = resources[worker]?.Properties;
+  const tiers = Object.fromEntries(
+    PRIORITY_TIERS.map((t) => {
+      const queue = logicalIdOf(data, 'AWS::SQS::Queue', { QueueName: `${prefix}${t.queueName}.fifo` });
+      const mapping = Object.values(resources).find(
+        (r) =>
+          r.Type === 'AWS::Lambda::EventSourceMapping' &&
+          mentions(r.Properties.EventSourceArn, queue) &&
+          mentions(r.Properties.FunctionName, worker),
+      );
+      return [t.name, mapping?.Properties.ScalingConfig.MaximumConcurrency];
+    }),
+  );
+  return {
+    memoryMb: fn?.MemorySize as number,
+    k: fn?.Environment?.Variables?.WORKER_DIRECTORIES_IN_FLIGHT as string | undefined,
+    tiers,
+  };
 }

@@ -9,10 +9,10 @@ import { makeDirectoriesApi } from '#functions/api/directories';
 import { PgDirectoryQueries } from '#functions/api/directory-queries';
 import type { ApiHandler } from '#functions/api/router';
 import { PgDirectoryHealthStore } from '#functions/directories/health-store';
-import { simpleForm } from '#local/fixtures/sites';
 import { PgDirectoryStore } from '#shared/directory-store';
 import { ADMIN_KEY_ID, baseDeps, call } from '#test/api';
 import { type TestDatabase, testDatabase } from '#test/services';
+import { simpleDirectory } from '#test/worker-jobs';
 
 let t: TestDatabase;
 let api: ApiHandler;
@@ -25,22 +25,7 @@ beforeAll(async () => {
     queries: new PgDirectoryQueries(t.db),
     health: new PgDirectoryHealthStore(t.db, new PgAlertOutbox(t.db)),
   });
-  const definition = simpleForm.definition('http://127.0.0.1:9');
-  for (const id of ['scored', 'quiet']) {
-    await new PgDirectoryStore(t.db).upsert({
-      id,
-      name: id,
-      site: 'http://127.0.0.1:9',
-      submissionUrl: definition.submissionUrl,
-      category: 'general',
-      tier: 1,
-      domainAuthority: 10,
-      active: true,
-      hasCaptcha: false,
-      requiresLogin: false,
-      definition,
-    });
-  }
+  for (const id of ['scored', 'quiet']) await new PgDirectoryStore(t.db).upsert(simpleDirectory(id));
 });
 afterAll(async () => {
   await t?.close();

@@ -25,7 +25,14 @@ import { type LocalSystem, startLocalSystem } from '#local/runtime';
 import { LIFECYCLE } from '#policy';
 import { PgDirectoryStore } from '#shared/directory-store';
 import { motoEndpoint, type TestDatabase, testDatabase, uniqueName } from '#test/services';
-import { createCustomer, enqueueJob, FAST_WORKER_ENV, profile, waitForJob } from '#test/worker-jobs';
+import {
+  createCustomer,
+  enqueueJob,
+  FAST_WORKER_ENV,
+  profile,
+  simpleDirectory,
+  waitForJob,
+} from '#test/worker-jobs';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -97,16 +104,7 @@ beforeAll(async () => {
   const definition = simpleForm.definition(simple.origin);
   const verify = definition.verify as NonNullable<typeof definition.verify>;
   await new PgDirectoryStore(system.db).upsert({
-    id: 'broken-lookup',
-    name: 'Broken Lookup Directory',
-    site: simple.origin,
-    submissionUrl: definition.submissionUrl,
-    category: 'general',
-    tier: 1,
-    domainAuthority: 10,
-    active: true,
-    hasCaptcha: false,
-    requiresLogin: false,
+    ...simpleDirectory('broken-lookup', simple.origin, 'Broken Lookup Directory'),
     definition: {
       ...definition,
       verify: { ...verify, url: `${system.fixtures.site('http-500').origin}/listings?name={name}` },

@@ -18,6 +18,7 @@ import { type DeploymentNeeds, deploymentNeeds } from '#lib/deploy/deployment';
 import { type CheckResult, preflight, renderChecklist } from '#lib/deploy/preflight';
 import { parseStageConfig, type StageConfig } from '#lib/stage-config';
 import { type MotoServer, PATCHED_MOTO, startMoto } from '#local/services/moto';
+import { WORKER } from '#policy';
 import { loadMigrations } from '#shared/migrate';
 import { type TestDatabase, testDatabase } from '#test/services';
 import { CDK_CONTEXT } from '../infra/support.ts';
@@ -156,6 +157,10 @@ describe('preflight', () => {
     expect(r.bootstrap?.detail).toMatch(/version 30/);
     expect(r['lambda concurrency']?.detail).toMatch(
       /quota 1000, 1000 unreserved; the stage reserves 17 \(worker 17\)/,
+    );
+    // The worker's sizing the tiers are checked for: the stage's K and memory (policy's here).
+    expect(r['lambda concurrency']?.detail).toContain(
+      `its worker tiers run up to 17 at once (${WORKER.directoriesInFlight} directories in flight and ${WORKER.memoryMb} MB each)`,
     );
     const files = (await loadMigrations()).map((m) => m.file);
     for (const name of ['database', 'database (direct, for migrations)']) {

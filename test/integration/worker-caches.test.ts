@@ -4,12 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CachedCustomerStore, CachedDirectoryStore } from '#functions/worker/cached-stores';
-import { simpleForm } from '#local/fixtures/variants';
 import { PgCustomerStore } from '#shared/customer-store';
 import { PgDirectoryStore } from '#shared/directory-store';
 import type { Metrics } from '#shared/telemetry';
 import { type TestDatabase, testDatabase } from '#test/services';
-import { profile } from '#test/worker-jobs';
+import { profile, simpleDirectory } from '#test/worker-jobs';
 
 let t: TestDatabase;
 const counted: Record<string, number> = {};
@@ -26,19 +25,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-const directory = (id: string, name = 'Cached Directory') => ({
-  id,
-  name,
-  site: 'http://127.0.0.1:9',
-  submissionUrl: 'http://127.0.0.1:9/add',
-  category: 'general',
-  tier: 1,
-  domainAuthority: 10,
-  active: true,
-  hasCaptcha: false,
-  requiresLogin: false,
-  definition: simpleForm.definition('http://127.0.0.1:9'),
-});
+const directory = (id: string, name = 'Cached Directory') => simpleDirectory(id, undefined, name);
 
 describe('worker caches', () => {
   it('serves a customer profile from cache until the API changes it', async () => {

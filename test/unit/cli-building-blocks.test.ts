@@ -319,12 +319,21 @@ describe('the npm start banner', () => {
       schedules: [{ name: 'stale-jobs', everyMs: 120_000 }],
       speedUp: 1,
       runtimeFile: '.formfleet/runtime.json',
+      capacity: {
+        concurrency: { tiers: { P1: 4, P2: 3, P3: 2 }, reserved: {} },
+        worker: { memoryMb: 3008, directoriesInFlight: 8 },
+      },
+      stageName: 'prod',
     });
     expect(text).toContain(
       `-d '{"customerId":"${DEMO_CUSTOMERS[0]?.id}","directoryIds":["simple-form","multi-step-wizard"],"priority":1}'`,
     );
     expect(text).toContain("-H 'x-api-key: ffclient_c'");
     expect(text).toContain('stale-jobs every 2 min');
+    // The pollers' numbers, from the stage npm start was given (--stage), not policy's.
+    expect(text).toContain(
+      'P1 ×4, P2 ×3, P3 ×2 concurrent invocations per tier; 8 directories in flight each, 3008 MB in Lambda (stage prod)',
+    );
     expect(text).not.toContain('s3cret-pass');
     expect(withoutPassword('not a url')).toBe('not a url');
   });
