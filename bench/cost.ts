@@ -1,7 +1,9 @@
 /**
  * g. Cost model: Lambda GB-seconds, requests and dollars per 1,000 submissions, from measured durations:
- * the worker's time per submission (bench/results/pipeline.json, concurrency 1: one job per invocation, as
- * in Lambda), the cold start (bench/results/browser.json), the API latency (bench/results/api.json), and
+ * the worker's time per submission at real-world site latency (bench/results/latency.json, benchmark i:
+ * one job per invocation, as in Lambda, with K directories in flight: K = 1 for a one-directory job, the
+ * default K for larger ones), the cold start (bench/results/browser.json), the API latency
+ * (bench/results/api.json), and
  * the scheduled handlers' idle runs, measured here. Prices are AWS's public on-demand prices (us-east-1,
  * x86_64, as formfleet deploys); what is assumed rather than measured is listed with the table.
  */
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { FUNCTION_DEFAULTS, SCHEDULES, WORKER } from '#policy';
 import { type Benchmark, intArg } from './lib/benchmark.ts';
 import { type BenchResult, fmt, RESULTS_DIR, type Table } from './lib/report.ts';
-import { median, summarize } from './lib/stats.ts';
+import { summarize } from './lib/stats.ts';
 
 /** AWS public prices, us-east-1 (checked 2025): Lambda x86_64, SQS FIFO, API Gateway REST, DynamoDB on demand. */
 export const PRICES = {
@@ -42,17 +44,28 @@ export const cost: Benchmark = {
   async run(ctx) {
     const pollsPerJob = intArg(ctx.args, 'polls-per-job', 10);
     const coldPercent = intArg(ctx.args, 'cold-percent', 10);
-    const pipeline = await latest('pipeline');
+    const latency = await latest('latency');
     const browser = await latest('browser');
     const api = await latest('api');
 
-    // Worker: claim → finish per directory at concurrency 1 (one job per invocation, as in Lambda).
-    const rounds = (pipeline.raw?.rounds ?? []) as Array<{ lanes: number; pipelineJobMs: number[] }>;
-    const perJob = Number(pipeline.params.directoriesPerJob ?? 4);
-    const single = rounds.filter((r) => r.lanes === 1).flatMap((r) => r.pipelineJobMs.map(Number));
-    if (single.length === 0)
-      throw new Error('pipeline.json has no concurrency-1 rounds (run it with --lanes 1,...)');
-    const perSubmissionMs = median(single) / perJob;
+    // Worker: its invocation's wall time per directory at real-world latency, per K (one job per invocation,
+    // as in Lambda). A job of d directories runs min(d, K) at once: the measured K nearest below that.
+    const measured = (
+      (latency.raw?.runs ?? []) as Array<{ k: number; pipelineWallMs: number; directories: number }>
+    )
+      .map((r) => ({ k: r.k, msPerSubmission: r.pipelineWallMs / r.directories }))
+      .sort((a, b) => a.k - b.k);
+    if (!measured.some((r) => r.k === 1) || !measured.some((r) => r.k === WORKER.directoriesInFlight)) {
+      throw new Error(
+        `latency.json needs K = 1 and the default K (${WORKER.directoriesInFlight}): run \`npm run bench -- latency\``,
+      );
+    }
+    const atK = (directoriesPerJob: number) => {
+      const k = Math.min(directoriesPerJob, WORKER.directoriesInFlight);
+      return measured.filter((r) => r.k <= k).at(-1) as (typeof measured)[number];
+    };
+    const perSubmissionMs = (atK(WORKER.directoriesInFlight) as (typeof measured)[number]).msPerSubmission;
+    const singleMs = atK(1).msPerSubmission;
     const coldMs = (browser.raw?.bundledTotal as { p50: number } | undefined)?.p50 ?? Number.NaN;
     const runs = (api.raw?.runs ?? []) as Array<{ what: string; run: { latency: { p50: number } } }>;
     const apiMs = (prefix: string) =>
@@ -84,9 +97,10 @@ export const cost: Benchmark = {
     const ephemeralGb = Math.max(0, WORKER.ephemeralStorageMb - 512) / 1024;
     const model = (directoriesPerJob: number) => {
       const jobs = 1000 / directoriesPerJob;
-      const workerSeconds =
-        jobs * billedSeconds(perSubmissionMs * directoriesPerJob + (coldPercent / 100) * coldMs);
-      const jobSeconds = (perSubmissionMs * directoriesPerJob) / 1000;
+      const { k, msPerSubmission } = atK(directoriesPerJob);
+      const jobMs = msPerSubmission * directoriesPerJob;
+      const workerSeconds = jobs * billedSeconds(jobMs + (coldPercent / 100) * coldMs);
+      const jobSeconds = jobMs / 1000;
       const heartbeats = Math.floor(jobSeconds / WORKER.heartbeatIntervalSeconds);
       const apiSeconds = jobs * (billedSeconds(postMs) + pollsPerJob * billedSeconds(getMs));
       const lambdaRequests = jobs * (1 + 1 + pollsPerJob);
@@ -107,6 +121,7 @@ export const cost: Benchmark = {
       const total = Object.values(dollars).reduce((a, b) => a + b, 0);
       return {
         directoriesPerJob,
+        k,
         jobs,
         workerSeconds,
         gbSeconds,
@@ -123,6 +138,7 @@ export const cost: Benchmark = {
       title: 'Per 1,000 submissions',
       columns: [
         'directories per job',
+        'K (measured)',
         'worker invocations',
         'Lambda GB-s',
         'Lambda requests',
@@ -135,6 +151,7 @@ export const cost: Benchmark = {
       ],
       rows: sizes.map((m) => [
         String(m.directoriesPerJob),
+        String(m.k),
         fmt(m.jobs, 0),
         fmt(m.gbSeconds, 0),
         fmt(m.lambdaRequests, 0),
@@ -146,7 +163,7 @@ export const cost: Benchmark = {
         fmt(m.total, 4),
       ]),
       notes: [
-        `measured: worker ${fmt(perSubmissionMs, 0)} ms per submission (pipeline, concurrency 1, claim → finish), cold start ${fmt(coldMs, 0)} ms (browser: bundled worker, imports + launch + first context), API p50 GET ${fmt(getMs, 1)} ms / POST ${fmt(postMs, 1)} ms (api, 1,000/min)`,
+        `measured: worker ${fmt(perSubmissionMs, 0)} ms per submission at the default K (${WORKER.directoriesInFlight}), ${fmt(singleMs, 0)} ms at K = 1 (latency: the handler's wall time per directory, sites at the "${String(latency.params.latencyProfile)}" latency profile), cold start ${fmt(coldMs, 0)} ms (browser: bundled worker, imports + launch + first context), API p50 GET ${fmt(getMs, 1)} ms / POST ${fmt(postMs, 1)} ms (api, 1,000/min)`,
         `assumed: ${coldPercent} % of worker invocations start cold; ${pollsPerJob} GET polls per job; worker ${FUNCTION_DEFAULTS.worker.memoryMb} MB + ${WORKER.ephemeralStorageMb} MB /tmp, API ${FUNCTION_DEFAULTS.api.memoryMb} MB (policy)`,
         `prices (us-east-1, x86_64): Lambda $${PRICES.lambdaGbSecond}/GB-s + $${PRICES.lambdaPerMillionRequests}/M requests, SQS FIFO $${PRICES.sqsFifoPerMillion}/M, API Gateway REST $${PRICES.apiGatewayRestPerMillion}/M, DynamoDB $${PRICES.dynamoDbPerMillionWrites}/M writes; free tiers ignored`,
         'not included: Postgres, CloudWatch Logs and metrics, X-Ray traces, WAF, data transfer, the Lambda init phase beyond the browser start',
@@ -185,6 +202,8 @@ export const cost: Benchmark = {
         pollsPerJob,
         coldPercent,
         perSubmissionMs,
+        perSubmissionMsAtK1: singleMs,
+        defaultK: WORKER.directoriesInFlight,
         coldMs,
         getMs,
         postMs,
@@ -196,7 +215,7 @@ export const cost: Benchmark = {
       raw: {
         sizes,
         starterPackage: { dollarsPer1000: starter.total },
-        inputs: { pipeline: pipeline.date, browser: browser.date, api: api.date },
+        inputs: { latency: latency.date, browser: browser.date, api: api.date },
       },
     };
   },

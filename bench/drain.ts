@@ -141,6 +141,7 @@ export const drain: Benchmark = {
       notes: [
         `${VARIANTS.length} kinds of form × ${copies} sites each; jobs of 1–3 directories, 20 % P1, 30 % P2, 50 % P3`,
         `workers: ${PRIORITY_TIERS.map((t) => `${t.name} ${t.maxConcurrency}`).join(', ')} concurrent jobs, one shared Chromium, as npm start runs them; policy numbers (politeness gap included)`,
+        `up to ${system.worker.options.directoriesInFlight} of a job's directories in flight at once (K, policy WORKER.directoriesInFlight unless WORKER_DIRECTORIES_IN_FLIGHT says otherwise); the fixture sites answer at once (latency profile none: this is CPU-bound, i measures latency)`,
         'queue depth is SQS ApproximateNumberOfMessages + NotVisible over the three tier queues',
       ],
     };
@@ -154,6 +155,7 @@ export const drain: Benchmark = {
         jobs: count,
         copies,
         sites: sites.length,
+        directoriesInFlight: system.worker.options.directoriesInFlight,
         postgres: `${services.postgresKind} ${services.postgresVersion}`,
       },
       tables: [table, depthTable],

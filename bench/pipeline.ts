@@ -27,7 +27,8 @@ import { BenchJobs, waitForTerminal } from './lib/fixtures.ts';
 import { fmt, type Table } from './lib/report.ts';
 import { elapsedMs, median, summarize } from './lib/stats.ts';
 
-const VARIANTS = [simpleForm, multiStepWizard, selectCheckRadio, redirectSuccess];
+/** The forms every lane fills (benchmark h fills the same ones at real-world latency). */
+export const VARIANTS = [simpleForm, multiStepWizard, selectCheckRadio, redirectSuccess];
 
 interface LaneRound {
   lanes: number;

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import type { StageCapacity } from '#lib/stage-config';
 import { banner } from '#local/banner';
 import { overridesFrom } from '#local/configuration/environment';
+import { type LatencyProfileName, latencyProfile } from '#local/fixtures/latency';
 import type { LocalSystem } from '#local/runtime';
 import {
   localWebhookKey,
@@ -106,6 +107,13 @@ try {
 } catch (err) {
   fail((err as Error).message, 2);
 }
+// How long the fixture sites take to answer: 'real' makes them answer as typical small-business sites do.
+const fixtureLatency = (process.env.FORMFLEET_FIXTURE_LATENCY || 'none') as LatencyProfileName;
+try {
+  latencyProfile(fixtureLatency);
+} catch (err) {
+  fail(`FORMFLEET_FIXTURE_LATENCY: ${(err as Error).message}`, 2);
+}
 
 say(
   `starting${flags.fast ? ' (--fast)' : ''}: the first run creates .venv and a Postgres cluster; later runs take a few seconds`,
@@ -124,6 +132,7 @@ try {
     // Webhook endpoints (in the persistent cluster) keep secrets sealed with this key across restarts.
     webhookKey: await localWebhookKey(dir),
     schedules: { speedUp },
+    fixtureLatency,
     // Tuning variables (RATE_LIMIT_CLIENT_PER_MINUTE, HEARTBEAT_INTERVAL_MS, ...) reach the handlers, as a
     // stage's function configuration would: a changed limit can be tried here first. --fast also shortens the
     // listing lifecycle's ages (days to seconds), so listings can be watched going live.

@@ -38,6 +38,7 @@ import {
   DEFAULT_VARIANTS,
   type FixtureSites,
   type FixtureVariant,
+  type LatencyProfileName,
   startFixtureSites,
 } from './fixtures/sites.ts';
 import { type Gateway, startGateway } from './gateway.ts';
@@ -82,6 +83,11 @@ export interface LocalSystemOptions {
    * @default every variant, and the directory that verifies by e-mail
    */
   fixtures?: readonly FixtureVariant[] | ((local: { smtp: SmtpInbound }) => readonly FixtureVariant[]);
+  /**
+   * How long the fixture sites take to answer, by profile (local/fixtures/latency.ts): 'real' answers as a
+   * typical small-business site does. @default 'none'
+   */
+  fixtureLatency?: LatencyProfileName;
   /** Start the worker pollers (default true). */
   workers?: boolean;
   /**
@@ -260,7 +266,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     });
     // npm start's sites: every default variant and the directory that verifies by e-mail through it.
     const chosen = typeof options.fixtures === 'function' ? options.fixtures({ smtp }) : options.fixtures;
-    const fixtures = await startFixtureSites(chosen ?? [...DEFAULT_VARIANTS, verifyingSite({ smtp })]);
+    const fixtures = await startFixtureSites(chosen ?? [...DEFAULT_VARIANTS, verifyingSite({ smtp })], {
+      latency: options.fixtureLatency ?? 'none',
+    });
     stops.push(() => fixtures.stop());
     const seed = await seedDemoData(db, fixtures);
     log(`seed: ${seed.directories} directories, ${seed.customersAdded} demo customer(s) added`);

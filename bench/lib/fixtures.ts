@@ -92,17 +92,8 @@ export async function waitForTerminal(
   }
 }
 
-/** A small seeded random source (mulberry32), so a benchmark's mix of jobs is the same on every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The fixture sites' seeded random source, so a benchmark's mix of jobs is the same on every run. */
+export { seeded } from '#local/fixtures/latency';
 
 /** Counts per site per business that are above one: a directory submitted twice (should be empty). */
 export function doubleSubmissions(system: LocalSystem): string[] {

@@ -59,6 +59,13 @@ export const ENVIRONMENT: readonly EnvVar[] = [
       'where npm start keeps its Postgres cluster (`pg/`) and `runtime.json` (URL, keys, pid) for demo and ops (default `.formfleet/`)',
   },
   {
+    name: 'FORMFLEET_FIXTURE_LATENCY',
+    group: 'local',
+    usedBy: 'npm start',
+    meaning:
+      "how long the local fixture sites take to answer, by profile (local/fixtures/latency.ts): `none` (default) or `real` (a typical small-business site's round trip and server time on each page load and form post, from CrUX field data)",
+  },
+  {
     name: 'DATABASE_URL',
     group: 'local',
     usedBy: 'npm start, npm run demo, npm test, npm run db:migrate; handlers locally',
