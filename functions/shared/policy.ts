@@ -126,7 +126,7 @@ export const WORKER = {
    * K: how many of a job's directories one worker runs at once, each in its own context of the shared
    * browser (a stage may override it: cdk.json `worker.directoriesInFlight`). Real directory sites are
    * network-bound (a page load and a post take seconds), so one directory at a time leaves the paid Lambda
-   * mostly waiting; benchmark h (docs/performance.md) measures throughput, GB-s and peak memory per K.
+   * mostly waiting; benchmark i (docs/performance.md, issue 16's "h") measures throughput, GB-s and peak memory per K.
    */
   directoriesInFlight: 6,
   /** The most a stage may set K to: each directory in flight is a browser context in one Lambda's memory. */
@@ -138,16 +138,17 @@ export const WORKER = {
   lambdaMemoryMinMb: 128,
   lambdaMemoryMaxMb: 10_240,
   /**
-   * Estimated peak memory (MB) of one worker before its directories: Node and Chromium's browser, GPU and
-   * network processes. Measured on this machine at about 230 MB total PSS with one fixture page open (Node
-   * under tsx included); 400 leaves room for Lambda's runtime and a bundle larger than the fixtures need.
-   * Benchmark h (docs/performance.md) measures the peak per K on the realistic profile.
+   * Peak memory (MB) of one worker before its directories: Node and Chromium's browser, GPU and network
+   * processes. Benchmark i (docs/performance.md, issue 16's "h") measured peak RSS, summed over Chromium's
+   * processes and Node, at 574 MB with one directory in flight and 1,359 MB with eight on the realistic
+   * profile: about 460 MB before the first directory (RSS counts shared pages once per process, so it
+   * overstates; the PSS at K = 6 was 495 MB).
    */
-  memoryBaseMb: 400,
+  memoryBaseMb: 460,
   /**
-   * Estimated peak memory (MB) each directory in flight adds: its context and the renderer of a real directory
-   * site's page (scripts, images, a consent banner). Fixture pages add about 25 MB each on this machine;
-   * small-business sites are several times heavier, so 150 until benchmark h's measured figure replaces it.
+   * Peak memory (MB) each directory in flight adds: its context and its page's renderer. Benchmark i measured
+   * about 112 MB per directory by RSS on the fixture forms; small-business sites carry more scripts and images
+   * than those, so 150, which refuses K = 8 at 2,048 MB where the measured peak was already 66 %.
    */
   memoryPerDirectoryMb: 150,
   /**
