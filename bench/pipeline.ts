@@ -63,7 +63,9 @@ export const pipeline: Benchmark = {
     const system = await services.system('pipeline', {
       fixtures: copies.flat(),
       workers: false,
-      env: { SITE_MIN_GAP_MS: '0' },
+      // One directory at a time per job (K = 1): "concurrency N" is N jobs beside N bare lanes, the same
+      // number of forms in flight on both sides. K directories at once per job is benchmark i's (latency.ts).
+      env: { SITE_MIN_GAP_MS: '0', WORKER_DIRECTORIES_IN_FLIGHT: '1' },
     });
     const p1 = system.queues.find((q) => q.priority === 1);
     if (!p1) throw new Error('no P1 queue');
