@@ -78,8 +78,6 @@ export class BrowserPool {
   private pid: number | undefined;
   /** Releases still closing their context (callers need not await them). */
   private readonly releasing = new Set<Promise<void>>();
-  /** Acquires waiting for a retiring browser's open contexts to close. */
-  private idleWaiters: (() => void)[] = [];
   private readonly guard: NetworkGuard | undefined;
 
   constructor(private readonly options: BrowserPoolOptions) {
@@ -101,13 +99,13 @@ export class BrowserPool {
 
   /** A fresh, isolated context in the shared browser. */
   async acquire(contextOptions: BrowserContextOptions = {}): Promise<BrowserLease> {
-    // A retiring browser is replaced once idle; a context still closing in the background is not idle yet.
-    // Other contexts still open (a worker's other directories in flight) are waited for, however busy the
-    // worker keeps it, or it would never be idle: each ends within its directory's budget.
-    while (this.retireWhenIdle && (this.openContexts > 0 || this.releasing.size > 0)) {
-      await this.idle();
+    if (this.retireWhenIdle) {
+      // A retiring browser is replaced once idle; a context still closing in the background is not idle yet.
+      // Contexts still open (other directories in flight) are not waited for: the browser keeps serving
+      // until a moment with none open, so no lane pauses for a recycle.
+      await Promise.all(this.releasing);
+      if (this.retireWhenIdle && this.openContexts === 0) await this.recycle('page-limit');
     }
-    if (this.retireWhenIdle) await this.recycle('page-limit');
     const browser = await this.ensureBrowser();
     const started = Date.now();
     const gate = await this.guard?.open();
@@ -145,10 +143,7 @@ export class BrowserPool {
         if (!released) {
           const closing = this.closeContext(browser, context, gate, broken);
           this.releasing.add(closing);
-          released = closing.finally(() => {
-            this.releasing.delete(closing);
-            this.notifyIdle();
-          });
+          released = closing.finally(() => this.releasing.delete(closing));
         }
         return released;
       },
@@ -177,16 +172,6 @@ export class BrowserPool {
     if (failed && this.openContexts > 0) this.retireWhenIdle = true;
     else if (failed) await this.recycle('crash');
     else if (this.retireWhenIdle && this.openContexts === 0) await this.recycle('page-limit');
-  }
-
-  /** Resolves when a context has closed (or at once when none is open or closing). */
-  private idle(): Promise<void> {
-    if (this.openContexts === 0 && this.releasing.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  private notifyIdle(): void {
-    for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   /** The operating-system process id of the running Chromium, if any (for diagnostics and fault tests). */

@@ -115,17 +115,26 @@ export async function startLedgerLab(databaseUrl: string): Promise<LedgerLab> {
     path: string,
     options: { body?: unknown; admin?: boolean; idempotencyKey?: string } = {},
   ): Promise<ApiAnswer> {
-    const res = await fetch(`${system.url}${path}`, {
-      method,
-      headers: {
-        'x-api-key': options.admin ? system.keys.admin : system.keys.client,
-        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}),
-      },
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch(`${system.url}${path}`, {
+        method,
+        headers: {
+          'x-api-key': options.admin ? system.keys.admin : system.keys.client,
+          ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}),
+        },
+        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+      });
+      const text = await res.text();
+      // As a client should: a 429 (the key's minute spent; nothing was done) is tried again after its
+      // Retry-After. The model's sequences run faster than the client allowance of a minute permits.
+      const wait = Number(res.headers.get('retry-after'));
+      if (res.status === 429 && attempt < 4 && Number.isFinite(wait) && wait <= 65) {
+        await new Promise((r) => setTimeout(r, wait * 1000 + 100));
+        continue;
+      }
+      return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+    }
   }
 
   /** Receives up to one message of the P1 queue (where the lab's jobs go). */
