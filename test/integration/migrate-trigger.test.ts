@@ -9,18 +9,28 @@ import {
 } from '#functions/migrate/trigger';
 import { ConfigError } from '#shared/env';
 import { DEFAULT_MIGRATIONS_DIR } from '#shared/migrate';
-import { type TestDatabase, testDatabase } from '#test/services';
+import { eventually, type TestDatabase, testDatabase } from '#test/services';
 
 const shipped = async () => (await readdir(DEFAULT_MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
 
 /** The request-path URL (through PgBouncer in pooler mode) and the direct one migrations use. */
 const envOf = (t: TestDatabase) => ({ DATABASE_URL: t.url, DATABASE_DIRECT_URL: t.directUrl });
 
+/**
+ * The migrate sessions still open, once any the handler closed have gone: a backend leaves
+ * pg_stat_activity a moment after its client disconnects, so 0 is waited for (a leaked session stays).
+ */
 async function migrateSessions(t: TestDatabase): Promise<number> {
-  const { rows } = await t.db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'formfleet-migrate'`,
-  );
-  return rows[0]?.n ?? -1;
+  const count = async () => {
+    const { rows } = await t.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'formfleet-migrate'`,
+    );
+    return rows[0]?.n ?? -1;
+  };
+  return eventually('the migrate sessions to close', async () => ((await count()) === 0 ? 0 : undefined), {
+    timeoutMs: 5_000,
+    intervalMs: 50,
+  }).catch(count);
 }
 
 describe('migrate-on-deploy trigger', () => {
