@@ -90,7 +90,9 @@ describe('no blind resend', () => {
     const created = await newJob(c.id, ['lab-a', 'lab-b']);
     const launches = lab.system.worker.browser.state().launches;
 
-    await lab.deliver({ fault: { at: 'post', what: 'kill-browser' } });
+    // One directory at a time, so the fault fires at lab-a's post (in lanes, whichever site posts first);
+    // Chromium killed with K in flight is test/reliability/browser-crash.test.ts's and the ledger model's.
+    await lab.deliver({ fault: { at: 'post', what: 'kill-browser' }, lanes: 1 });
 
     expect(await job(created.id)).toMatchObject({
       status: 'completed',
