@@ -176,8 +176,6 @@ export async function runJob(
       return 'superseded';
     }
     const final = await deps.ledger.forJob(claim.jobId);
-    progress.directoryId = null;
-    progress.step = null;
     progress.counts = countByStatus(final);
     job.lanes.clear();
     const finished = await deps.jobs.finish(claim, { status: 'completed', progress });
@@ -219,8 +217,6 @@ async function runLane(run: RunContext, next: (run: RunContext) => Submission | 
       job.halt === undefined || (job.halt instanceof OutOfTimeError && !(err instanceof OutOfTimeError));
     if (worse) job.halt = err;
   } finally {
-    run.progress.directoryId = null;
-    run.progress.step = null;
     job.lanes.delete(run.progress);
     await visitEnded(run);
   }
@@ -265,8 +261,9 @@ function reported(job: JobState): JobProgress {
   );
   return {
     ...job.progress,
-    directoryId: oldest?.directoryId ?? job.progress.directoryId ?? null,
-    step: oldest?.step ?? job.progress.step ?? null,
+    directoryId: oldest?.directoryId ?? null,
+    step: oldest?.step ?? null,
+    // Before the first directory starts: since the run began (the stuck-step check measures from it).
     stepSince: oldest?.stepSince ?? job.progress.stepSince ?? null,
     inFlight,
   };
